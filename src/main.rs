@@ -1,0 +1,3 @@
+//! Placeholder entry replaced by the freestanding program.
+#![no_std]
+#![no_main]
