@@ -19,7 +19,9 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
+pub mod chunk;
 mod error;
 pub mod sys;
 
+pub use chunk::{ChunkAllocator, ChunkAllocatorError, GlobalChunkAllocator, PageAligned};
 pub use error::FreeError;

@@ -1,0 +1,349 @@
+//! The two-level occupancy bitmap: the mechanism under the chunk allocator's policy.
+//!
+//! Level 0 has one bit per chunk (1 = used), packed into 64-bit words; level 1, the summary,
+//! has one bit per level-0 word, set exactly when that word is full. Both live in the caller's
+//! bitmap memory, level 0 first:
+//!
+//! ```text
+//!   chunks:   0 ........ 63 | 64 ....... 127 | 128 ...... 191 | ...
+//!   level 0:  [ word 0      ] [ word 1       ] [ word 2       ]  ...   bit i%64 of word i/64
+//!   summary:  [ bit 0 = word 0 full, bit 1 = word 1 full, ... ]  ...   bit w%64 of word w/64
+//! ```
+//!
+//! A search looks at a whole word at a time: a full word is skipped through the summary, 64
+//! words per summary word, and inside a word the candidate start positions of a run of `n`
+//! free chunks are found with a few shifts and `trailing_zeros`, without walking bits. A run
+//! that crosses word boundaries is followed as a "carry": the free top of one word, any number
+//! of empty words, and the free bottom of the next.
+//!
+//! Bits past the last chunk (in the last level-0 word and the last summary word) are kept set,
+//! so they look used and no search needs a special case for the end of the heap.
+//!
+//! The memory starts with arbitrary contents (a `static` cannot be written at compile time),
+//! so the bitmap is cleared on first use; until then every chunk reads as free.
+
+use core::ptr::NonNull;
+
+/// Bits in one bitmap word.
+const WORD_BITS: usize = u64::BITS as usize;
+
+/// How many 64-bit words hold one bit for each of `bits` items.
+const fn words_for(bits: usize) -> usize {
+    bits.div_ceil(WORD_BITS)
+}
+
+/// How many 64-bit words the bitmap of `chunks` chunks needs: level 0 plus the summary.
+pub(crate) const fn bitmap_words(chunks: usize) -> usize {
+    let level0 = words_for(chunks);
+    level0 + words_for(level0)
+}
+
+/// The bits of a word at positions `from..64`.
+const fn bits_from(from: usize) -> u64 {
+    if from >= WORD_BITS {
+        0
+    } else {
+        u64::MAX << from
+    }
+}
+
+/// The bits of the last word that lie past the last of `count` (>= 1) items.
+const fn padding_bits(count: usize) -> u64 {
+    bits_from(count - (words_for(count) - 1) * WORD_BITS)
+}
+
+/// The set bits `s` of the result are the starts of `n` consecutive set bits of `free` that
+/// end inside the word (1 <= n <= 64). O(log n): each step doubles the length already checked.
+fn run_starts(free: u64, n: usize) -> u64 {
+    let mut starts = free;
+    let mut checked = 1;
+    while checked < n {
+        let shift = checked.min(n - checked);
+        starts &= starts >> shift;
+        checked += shift;
+    }
+    starts
+}
+
+/// The chunk indices at which a block may start: those congruent to `phase` modulo `stride`
+/// (a power of two). Alignments above the chunk size become such a rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StartRule {
+    stride: usize,
+    phase: usize,
+}
+
+impl StartRule {
+    /// Every chunk index may start a block.
+    pub(crate) const ANY: Self = Self {
+        stride: 1,
+        phase: 0,
+    };
+
+    /// Starts at `phase`, `phase + stride`, ...; `stride` is a power of two above `phase`.
+    pub(crate) const fn new(stride: usize, phase: usize) -> Self {
+        Self { stride, phase }
+    }
+
+    /// The first allowed start at or after `index` (saturates at `usize::MAX`).
+    pub(crate) fn first_at_or_after(self, index: usize) -> usize {
+        let past_phase = index.saturating_sub(self.phase);
+        let steps = past_phase
+            .checked_next_multiple_of(self.stride)
+            .unwrap_or(usize::MAX);
+        self.phase.saturating_add(steps)
+    }
+
+    /// The allowed starts inside level-0 word `word`, as a bit mask.
+    fn mask_in_word(self, word: usize) -> u64 {
+        if self.stride < WORD_BITS {
+            // A word starts at a multiple of 64, hence of the stride: the pattern is the same
+            // in every word, one bit every `stride` bits, shifted by the phase.
+            (u64::MAX / ((1u64 << self.stride) - 1)) << self.phase
+        } else {
+            let first = word * WORD_BITS;
+            let start = self.first_at_or_after(first);
+            if start - first < WORD_BITS {
+                1 << (start - first)
+            } else {
+                0
+            }
+        }
+    }
+}
+
+/// The two-level bitmap over caller memory. All operations are O(1) per word they touch.
+pub(crate) struct Bitmap {
+    /// The caller's bitmap memory: `level0 + summary` words, level 0 first.
+    words: NonNull<u64>,
+    /// Number of chunks tracked.
+    chunks: usize,
+    /// Number of level-0 words; the summary starts at this word index.
+    level0: usize,
+    /// Whether the memory has been cleared (it is not cleared at construction, see module docs).
+    ready: bool,
+}
+
+impl Bitmap {
+    /// A bitmap for `chunks` chunks over `words`. O(1): clearing is deferred to first use.
+    ///
+    /// # Safety
+    /// `words` must be 8-byte aligned and valid for reads and writes of
+    /// [`bitmap_words`]`(chunks)` words for as long as the bitmap exists, and nothing else may
+    /// access that memory meanwhile.
+    pub(crate) const unsafe fn new(words: NonNull<u64>, chunks: usize) -> Self {
+        Self {
+            words,
+            chunks,
+            level0: words_for(chunks),
+            ready: false,
+        }
+    }
+
+    /// Number of words, both levels.
+    fn total_words(&self) -> usize {
+        self.level0 + words_for(self.level0)
+    }
+
+    /// Reads word `index` (level 0 below `level0`, summary above).
+    fn word(&self, index: usize) -> u64 {
+        debug_assert!(index < self.total_words());
+        // SAFETY: `index` is below the word count the constructor's contract makes valid and
+        // exclusively ours, and the pointer is 8-byte aligned.
+        unsafe { self.words.add(index).read() }
+    }
+
+    /// Writes word `index`.
+    fn set_word(&mut self, index: usize, value: u64) {
+        debug_assert!(index < self.total_words());
+        // SAFETY: as in `word`; `&mut self` makes this the only access to the memory.
+        unsafe { self.words.add(index).write(value) }
+    }
+
+    /// The summary word and bit that record whether level-0 word `word` is full.
+    fn summary_slot(&self, word: usize) -> (usize, u64) {
+        (self.level0 + word / WORD_BITS, 1 << (word % WORD_BITS))
+    }
+
+    /// Clears the memory on first use and marks the padding bits past the end as used.
+    /// O(chunks/64) once, O(1) afterwards.
+    pub(crate) fn ensure_ready(&mut self) {
+        if self.ready {
+            return;
+        }
+        for index in 0..self.total_words() {
+            self.set_word(index, 0);
+        }
+        self.set_word(self.level0 - 1, padding_bits(self.chunks));
+        let (summary_last, _) = self.summary_slot(self.level0 - 1);
+        self.set_word(summary_last, padding_bits(self.level0));
+        self.ready = true;
+    }
+
+    /// Whether chunk `index` is in use (false before first use). O(1).
+    pub(crate) fn is_used(&self, index: usize) -> bool {
+        self.ready && self.word(index / WORD_BITS) & (1 << (index % WORD_BITS)) != 0
+    }
+
+    /// The bits of level-0 word `word` that belong to chunk range `from..to`.
+    fn range_mask(word: usize, from: usize, to: usize) -> u64 {
+        let first = word * WORD_BITS;
+        let low = bits_from(from.saturating_sub(first));
+        let high = !bits_from(to.saturating_sub(first));
+        low & high
+    }
+
+    /// The level-0 words that chunk range `from..to` (non-empty) touches.
+    fn words_of(from: usize, to: usize) -> core::ops::RangeInclusive<usize> {
+        from / WORD_BITS..=(to - 1) / WORD_BITS
+    }
+
+    /// Number of used chunks in `from..to` (non-empty, inside the heap). O((to-from)/64 + 1).
+    pub(crate) fn count_used(&self, from: usize, to: usize) -> usize {
+        if !self.ready {
+            return 0;
+        }
+        Self::words_of(from, to)
+            .map(|w| (self.word(w) & Self::range_mask(w, from, to)).count_ones() as usize)
+            .sum()
+    }
+
+    /// Whether every chunk of `from..to` (non-empty) is used. O((to-from)/64 + 1).
+    pub(crate) fn all_used(&self, from: usize, to: usize) -> bool {
+        self.count_used(from, to) == to - from
+    }
+
+    /// Whether every chunk of `from..to` (non-empty) is free. O((to-from)/64 + 1).
+    pub(crate) fn all_free(&self, from: usize, to: usize) -> bool {
+        self.count_used(from, to) == 0
+    }
+
+    /// Marks `from..to` (non-empty) used and records newly full words in the summary.
+    /// O((to-from)/64 + 1).
+    pub(crate) fn set_range(&mut self, from: usize, to: usize) {
+        for w in Self::words_of(from, to) {
+            let value = self.word(w) | Self::range_mask(w, from, to);
+            self.set_word(w, value);
+            if value == u64::MAX {
+                let (index, bit) = self.summary_slot(w);
+                self.set_word(index, self.word(index) | bit);
+            }
+        }
+    }
+
+    /// Marks `from..to` (non-empty) free; the touched words are no longer full.
+    /// O((to-from)/64 + 1).
+    pub(crate) fn clear_range(&mut self, from: usize, to: usize) {
+        for w in Self::words_of(from, to) {
+            let value = self.word(w) & !Self::range_mask(w, from, to);
+            self.set_word(w, value);
+            let (index, bit) = self.summary_slot(w);
+            self.set_word(index, self.word(index) & !bit);
+        }
+    }
+
+    /// The first level-0 word at or after `word` that is not full, or `limit` if there is
+    /// none before `limit`. O(1 + skipped words / 64): reads the summary only.
+    fn next_open_word(&self, word: usize, limit: usize) -> usize {
+        let mut candidate = word;
+        while candidate < limit {
+            let (index, _) = self.summary_slot(candidate);
+            let open = !(self.word(index) | !bits_from(candidate % WORD_BITS));
+            if open != 0 {
+                let found = (candidate / WORD_BITS) * WORD_BITS + open.trailing_zeros() as usize;
+                return found.min(limit);
+            }
+            candidate = (candidate / WORD_BITS + 1) * WORD_BITS;
+        }
+        limit
+    }
+
+    /// The first start `s` in `from..to` allowed by `rule` such that chunks `s..s + n` are all
+    /// free and end by `to`, or `None`. `n >= 1`; call only after [`Self::ensure_ready`].
+    ///
+    /// O(words(from..to)/64 + visited words * log(min(n, 64))): full words are skipped through
+    /// the summary; every other word in the range is visited once, at constant cost.
+    pub(crate) fn find_run(
+        &self,
+        from: usize,
+        to: usize,
+        n: usize,
+        rule: StartRule,
+    ) -> Option<usize> {
+        if from >= to || to - from < n {
+            return None;
+        }
+        let fits = |start: usize, end: usize| {
+            let aligned = rule.first_at_or_after(start);
+            (aligned.saturating_add(n) <= end).then_some(aligned)
+        };
+        let end_word = (to - 1) / WORD_BITS + 1;
+        let mut word = from / WORD_BITS;
+        let mut carry: Option<usize> = None;
+        while word < end_word {
+            let base = word * WORD_BITS;
+            // Chunks outside `from..to` count as used, so no run leaves the range.
+            let used = self.word(word) | !Self::range_mask(word, from, to);
+            if used == 0 {
+                let start = *carry.get_or_insert(base);
+                if let Some(found) = fits(start, base + WORD_BITS) {
+                    return Some(found);
+                }
+            } else {
+                if let Some(found) =
+                    carry.and_then(|start| fits(start, base + used.trailing_zeros() as usize))
+                {
+                    return Some(found);
+                }
+                if n <= WORD_BITS {
+                    let starts = run_starts(!used, n) & rule.mask_in_word(word);
+                    if starts != 0 {
+                        return Some(base + starts.trailing_zeros() as usize);
+                    }
+                }
+                carry = match used.leading_zeros() as usize {
+                    0 => None,
+                    free_top => Some(base + WORD_BITS - free_top),
+                };
+            }
+            let next = self.next_open_word(word + 1, end_word);
+            if next != word + 1 {
+                carry = None;
+            }
+            word = next;
+        }
+        None
+    }
+
+    /// The length of the longest run of free chunks (the whole heap before first use).
+    /// O(chunks/64) words, at most 64 shift steps each.
+    pub(crate) fn largest_free_run(&self) -> usize {
+        if !self.ready {
+            return self.chunks;
+        }
+        let mut longest = 0;
+        let mut carry = 0;
+        for word in 0..self.level0 {
+            let used = self.word(word);
+            if used == 0 {
+                carry += WORD_BITS;
+                continue;
+            }
+            longest = longest.max(carry + used.trailing_zeros() as usize);
+            longest = longest.max(longest_ones(!used));
+            carry = used.leading_zeros() as usize;
+        }
+        longest.max(carry)
+    }
+}
+
+/// The length of the longest run of set bits in `bits`. O(that length).
+fn longest_ones(bits: u64) -> usize {
+    let mut remaining = bits;
+    let mut length = 0;
+    while remaining != 0 {
+        remaining &= remaining >> 1;
+        length += 1;
+    }
+    length
+}

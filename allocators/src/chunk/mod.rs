@@ -1,0 +1,101 @@
+//! # The bitmap chunk allocator
+//!
+//! The heap is cut into equal chunks of `CHUNK_SIZE` bytes (a power of two, 256 by default).
+//! A block is a run of consecutive chunks; one bit per chunk records whether it is used:
+//!
+//! ```text
+//!   heap    | c0 | c1 | c2 | c3 | c4 | c5 | c6 | c7 | ...    (CHUNK_SIZE bytes each)
+//!           |<-- block A -->|    |<- B ->|
+//!   bitmap     1    1    1    0    1    1    0    0   ...
+//!   summary [ word 0 full? word 1 full? ... ]   one bit per 64 chunks
+//! ```
+//!
+//! Freeing clears bits; allocating searches for a long enough run of zeros. The search works
+//! on 64-bit words, not bits, and a summary level (one bit per bitmap word, set when the word
+//! is full) lets it skip 64 full words at a time, so a nearly full heap does not cost a walk
+//! over every chunk. The policy is next-fit: searches begin where the last one ended and wrap
+//! around once.
+//!
+//! Costs, for a heap of C chunks and a request of n chunks: allocation O(C/4096 + visited
+//! non-full words) word steps, at most O(C/64), plus O(n/64) to mark; free O(n/64 + 1);
+//! statistics O(1). Memory overhead: [`bitmap_len`]`(C)` bytes, about C/8 (0.05 % of the heap
+//! with 256-byte chunks), plus up to `CHUNK_SIZE - 1` bytes of rounding per block.
+//!
+//! Split by concern: [`bitmap`](self) words and searches (mechanism), `allocator` the policy
+//! and statistics ([`ChunkAllocator`]), `global` the locked form ([`GlobalChunkAllocator`]),
+//! `macros` the [`heap!`](crate::heap) and [`heap_bitmap!`](crate::heap_bitmap) helpers.
+//!
+//! ## A global allocator over `static` memory, with no run-time set-up
+//!
+//! In edition 2024 a `static mut` is reached through a raw pointer (`&raw mut`), so no
+//! reference to a mutable static is ever named; the one `&'static mut` the constructor takes
+//! is created from that pointer, once, in the `static`'s initialiser.
+//!
+//! ```no_run
+//! use bareheap::chunk::{GlobalChunkAllocator, PageAligned, bitmap_len};
+//! use bareheap::{heap, heap_bitmap};
+//!
+//! static mut HEAP: PageAligned<[u8; 1 << 20]> = heap!(chunks = 4096, chunksize = 256);
+//! static mut BITMAP: PageAligned<[u8; bitmap_len(4096)]> = heap_bitmap!(chunks = 4096);
+//!
+//! #[global_allocator]
+//! // SAFETY: HEAP and BITMAP are used by nothing but this allocator, for the whole program.
+//! static ALLOCATOR: GlobalChunkAllocator =
+//!     GlobalChunkAllocator::new(unsafe { &mut *(&raw mut HEAP) }, unsafe { &mut *(&raw mut BITMAP) });
+//!
+//! fn main() {
+//!     let numbers: Vec<u32> = (0..100).collect();
+//!     assert!(ALLOCATOR.usage() > 0.0);
+//!     assert!(ALLOCATOR.contains(numbers.as_ptr().cast()));
+//! }
+//! ```
+//!
+//! The same pattern with a plain `static` and a collection that allocates from it:
+//!
+//! ```
+//! use allocator_api2::vec::Vec;
+//! use bareheap::chunk::{GlobalChunkAllocator, PageAligned, bitmap_len};
+//!
+//! static mut HEAP: PageAligned<[u8; 64 * 64]> = bareheap::heap!(chunks = 64, chunksize = 64);
+//! static mut BITMAP: PageAligned<[u8; bitmap_len(64)]> = bareheap::heap_bitmap!(chunks = 64);
+//! // SAFETY: HEAP and BITMAP are used by nothing but this allocator.
+//! static ALLOCATOR: GlobalChunkAllocator<64> =
+//!     GlobalChunkAllocator::new(unsafe { &mut *(&raw mut HEAP) }, unsafe { &mut *(&raw mut BITMAP) });
+//!
+//! let mut squares = Vec::new_in(&ALLOCATOR);
+//! squares.extend((0..20u64).map(|i| i * i));
+//! assert_eq!(squares[19], 361);
+//! assert_eq!(ALLOCATOR.stats().live_allocations, 1);
+//! drop(squares);
+//! assert_eq!(ALLOCATOR.stats().used_chunks, 0);
+//! ```
+
+mod allocator;
+mod bitmap;
+mod error;
+mod global;
+mod macros;
+mod page_aligned;
+
+#[cfg(test)]
+mod model_tests;
+
+pub use allocator::{ChunkAllocator, ChunkStats};
+pub use error::ChunkAllocatorError;
+pub use global::GlobalChunkAllocator;
+pub use page_aligned::{PAGE_SIZE, PageAligned};
+
+/// The chunk size used when none is given: 256 bytes.
+pub const DEFAULT_CHUNK_SIZE: usize = 256;
+
+/// The number of chunks [`heap!`](crate::heap) and [`heap_bitmap!`](crate::heap_bitmap) use
+/// when none is given: 4096 (a 1 MiB heap with the default chunk size).
+pub const DEFAULT_CHUNK_AMOUNT: usize = 4096;
+
+/// The exact bitmap length, in bytes, for a heap of `chunks` chunks: one bit per chunk plus
+/// one summary bit per 64 chunks, each level rounded up to whole 64-bit words. O(1).
+///
+/// For 4096 chunks that is 64 + 1 words, 520 bytes.
+pub const fn bitmap_len(chunks: usize) -> usize {
+    bitmap::bitmap_words(chunks) * size_of::<u64>()
+}
