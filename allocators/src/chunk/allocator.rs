@@ -505,3 +505,432 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
         self.bitmap.count_used(range.start, end)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::vec::Vec;
+
+    use super::*;
+    use crate::chunk::test_support::{Arena, HEAP_ALIGN};
+
+    /// Chunk size of most tests: small, so heaps of a few hundred chunks stay tiny.
+    const CS: usize = 16;
+
+    fn layout(size: usize, align: usize) -> Layout {
+        Layout::from_size_align(size, align).unwrap()
+    }
+
+    fn index_of(arena: &Arena, block: NonNull<[u8]>) -> usize {
+        (block.cast::<u8>().addr().get() - arena.heap_addr()) / CS
+    }
+
+    /// Fills the whole heap with one-chunk blocks, in address order.
+    fn fill(allocator: &mut ChunkAllocator<CS>) -> Vec<*mut u8> {
+        let all = (0..allocator.chunk_count()).map(|_| allocator.allocate(layout(CS, 1)).unwrap());
+        let blocks: Vec<*mut u8> = all.map(|b| b.cast::<u8>().as_ptr()).collect();
+        assert_eq!(
+            allocator.allocate(layout(1, 1)),
+            Err(ChunkAllocatorError::OutOfMemory)
+        );
+        blocks
+    }
+
+    /// The occupancy of every chunk, to show that a refused call changed nothing.
+    fn occupancy(allocator: &ChunkAllocator<CS>) -> Vec<bool> {
+        (0..allocator.chunk_count())
+            .map(|i| allocator.is_chunk_used(i))
+            .collect()
+    }
+
+    #[test]
+    fn constructor_rejects_bad_chunk_size() {
+        let arena = Arena::new(4, 64);
+        assert_eq!(
+            arena.allocator::<0>().err(),
+            Some(ChunkAllocatorError::BadChunkSize)
+        );
+        assert_eq!(
+            arena.allocator::<48>().err(),
+            Some(ChunkAllocatorError::BadChunkSize)
+        );
+    }
+
+    #[test]
+    fn constructor_rejects_bad_heap() {
+        let arena = Arena::new(8, 64);
+        let bitmap = bitmap_len(4);
+        let empty = arena.allocator_at::<64>(0, 0, 0, bitmap);
+        assert_eq!(empty.err(), Some(ChunkAllocatorError::BadHeapMemory));
+        let ragged = arena.allocator_at::<64>(0, 4 * 64 + 1, 0, bitmap);
+        assert_eq!(ragged.err(), Some(ChunkAllocatorError::BadHeapMemory));
+        let misaligned = arena.allocator_at::<64>(32, 4 * 64, 0, bitmap);
+        assert_eq!(misaligned.err(), Some(ChunkAllocatorError::BadHeapMemory));
+        assert!(arena.allocator_at::<64>(64, 4 * 64, 0, bitmap).is_ok());
+    }
+
+    #[test]
+    fn constructor_rejects_bad_bitmap() {
+        let arena = Arena::with_lengths(64 * 64, bitmap_len(64) + 16);
+        let short = arena.allocator_at::<64>(0, 64 * 64, 0, bitmap_len(64) - 8);
+        assert_eq!(short.err(), Some(ChunkAllocatorError::BadBitmapMemory));
+        let long = arena.allocator_at::<64>(0, 64 * 64, 0, bitmap_len(64) + 8);
+        assert_eq!(long.err(), Some(ChunkAllocatorError::BadBitmapMemory));
+        let misaligned = arena.allocator_at::<64>(0, 64 * 64, 4, bitmap_len(64));
+        assert_eq!(misaligned.err(), Some(ChunkAllocatorError::BadBitmapMemory));
+        assert!(
+            arena
+                .allocator_at::<64>(0, 64 * 64, 8, bitmap_len(64))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn const_constructor_checks_lengths_and_page_alignment() {
+        static mut HEAP: PageAligned<[u8; 100]> = PageAligned::new([0; 100]);
+        static mut BITMAP: PageAligned<[u8; 16]> = PageAligned::new([0; 16]);
+        static mut BIG_HEAP: PageAligned<[u8; 8192]> = PageAligned::new([0; 8192]);
+        // SAFETY: each static is borrowed once, by this test only.
+        let (heap, bitmap, big) = unsafe {
+            (
+                &mut *(&raw mut HEAP),
+                &mut *(&raw mut BITMAP),
+                &mut *(&raw mut BIG_HEAP),
+            )
+        };
+        let ragged = ChunkAllocator::<64>::new(heap, bitmap);
+        assert_eq!(ragged.err(), Some(ChunkAllocatorError::BadHeapMemory));
+        // SAFETY: as above; the first borrows ended with the failed constructor.
+        let bitmap = unsafe { &mut *(&raw mut BITMAP) };
+        let beyond_page = ChunkAllocator::<8192>::new(big, bitmap);
+        assert_eq!(beyond_page.err(), Some(ChunkAllocatorError::BadHeapMemory));
+    }
+
+    #[test]
+    fn every_power_of_two_alignment_up_to_the_heap_alignment_is_honoured() {
+        let arena = Arena::new(1024, CS);
+        let mut allocator = arena.allocator::<CS>().unwrap();
+        allocator.allocate(layout(1, 1)).unwrap();
+        for shift in 0..=HEAP_ALIGN.trailing_zeros() {
+            let align = 1 << shift;
+            let block = allocator.allocate(layout(3, align)).unwrap();
+            assert_eq!(block.cast::<u8>().addr().get() % align, 0, "align {align}");
+            assert!(block.len() >= 3);
+        }
+    }
+
+    #[test]
+    fn an_alignment_no_heap_address_has_is_refused_cleanly() {
+        let arena = Arena::new(64, CS);
+        let mut allocator = arena.allocator::<CS>().unwrap();
+        let result = allocator.allocate(layout(1, 1 << 62));
+        assert_eq!(result, Err(ChunkAllocatorError::BadAlignment));
+        assert_eq!(allocator.stats().used_chunks, 0);
+    }
+
+    #[test]
+    fn zero_size_takes_one_chunk_and_blocks_are_distinct() {
+        let arena = Arena::new(8, CS);
+        let mut allocator = arena.allocator::<CS>().unwrap();
+        let first = allocator.allocate(layout(0, 1)).unwrap();
+        let second = allocator.allocate(layout(0, 1)).unwrap();
+        assert_eq!((first.len(), second.len()), (CS, CS));
+        assert_ne!(first.cast::<u8>(), second.cast::<u8>());
+        assert_eq!(allocator.stats().used_chunks, 2);
+        allocator
+            .deallocate(first.cast().as_ptr(), layout(0, 1))
+            .unwrap();
+        assert_eq!(allocator.stats().used_chunks, 1);
+    }
+
+    #[test]
+    fn whole_span_is_returned() {
+        let arena = Arena::new(8, CS);
+        let mut allocator = arena.allocator::<CS>().unwrap();
+        let block = allocator.allocate(layout(CS + 1, 1)).unwrap();
+        assert_eq!(block.len(), 2 * CS);
+    }
+
+    #[test]
+    fn exhaustion_fails_cleanly_and_recovers_after_a_free() {
+        let arena = Arena::new(100, CS);
+        let mut allocator = arena.allocator::<CS>().unwrap();
+        let blocks = fill(&mut allocator);
+        assert_eq!(allocator.usage(), 100.0);
+        let too_big = allocator.allocate(layout(101 * CS, 1));
+        assert_eq!(too_big, Err(ChunkAllocatorError::OutOfMemory));
+        allocator.deallocate(blocks[37], layout(CS, 1)).unwrap();
+        let again = allocator.allocate(layout(CS, 1)).unwrap();
+        assert_eq!(again.cast::<u8>().as_ptr(), blocks[37]);
+    }
+
+    #[test]
+    fn runs_cross_word_boundaries_and_span_many_words() {
+        let arena = Arena::new(300, CS);
+        let mut allocator = arena.allocator::<CS>().unwrap();
+        let blocks = fill(&mut allocator);
+        let free = |allocator: &mut ChunkAllocator<CS>, range: core::ops::Range<usize>| {
+            range.for_each(|i| allocator.deallocate(blocks[i], layout(CS, 1)).unwrap());
+        };
+        free(&mut allocator, 60..70);
+        free(&mut allocator, 100..250);
+        let crossing = allocator.allocate(layout(10 * CS, 1)).unwrap();
+        assert_eq!(index_of(&arena, crossing), 60);
+        let too_long = allocator.allocate(layout(151 * CS, 1));
+        assert_eq!(too_long, Err(ChunkAllocatorError::OutOfMemory));
+        let long = allocator.allocate(layout(150 * CS, 1)).unwrap();
+        assert_eq!(index_of(&arena, long), 100);
+        assert_eq!(allocator.largest_free_run(), 0);
+    }
+
+    #[test]
+    fn next_fit_rotates_and_wraps_around() {
+        let arena = Arena::new(10, CS);
+        let mut allocator = arena.allocator::<CS>().unwrap();
+        let first = allocator.allocate(layout(CS, 1)).unwrap();
+        allocator
+            .deallocate(first.cast().as_ptr(), layout(CS, 1))
+            .unwrap();
+        let second = allocator.allocate(layout(CS, 1)).unwrap();
+        assert_eq!(
+            index_of(&arena, second),
+            1,
+            "the cursor moved past the first block"
+        );
+        let rest = allocator.allocate(layout(8 * CS, 1)).unwrap();
+        assert_eq!(index_of(&arena, rest), 2);
+        let wrapped = allocator.allocate(layout(CS, 1)).unwrap();
+        assert_eq!(
+            index_of(&arena, wrapped),
+            0,
+            "the search wrapped to the start"
+        );
+    }
+
+    #[test]
+    fn a_run_straddling_the_cursor_is_found_on_wrap_around() {
+        let arena = Arena::new(8, CS);
+        let mut allocator = arena.allocator::<CS>().unwrap();
+        let head = allocator.allocate(layout(4 * CS, 1)).unwrap();
+        let tail = allocator.allocate(layout(4 * CS, 1)).unwrap();
+        allocator
+            .deallocate(head.cast().as_ptr(), layout(4 * CS, 1))
+            .unwrap();
+        allocator
+            .deallocate(tail.cast().as_ptr(), layout(4 * CS, 1))
+            .unwrap();
+        let marker = allocator.allocate(layout(CS, 1)).unwrap();
+        assert_eq!(index_of(&arena, marker), 0);
+        allocator
+            .deallocate(marker.cast().as_ptr(), layout(CS, 1))
+            .unwrap();
+        let whole = allocator.allocate(layout(8 * CS, 1)).unwrap();
+        assert_eq!(index_of(&arena, whole), 0);
+    }
+
+    #[test]
+    fn realloc_within_the_held_chunks_stays_in_place() {
+        let arena = Arena::new(8, CS);
+        let mut allocator = arena.allocator::<CS>().unwrap();
+        let block = allocator.allocate(layout(5, 1)).unwrap().cast::<u8>();
+        let grown = allocator
+            .realloc(block.as_ptr(), layout(5, 1), layout(CS, 1))
+            .unwrap();
+        assert_eq!(grown.cast::<u8>(), block);
+        assert_eq!(allocator.stats().requested_bytes, CS);
+    }
+
+    #[test]
+    fn realloc_grows_into_free_following_chunks() {
+        let arena = Arena::new(8, CS);
+        let mut allocator = arena.allocator::<CS>().unwrap();
+        let block = allocator.allocate(layout(2 * CS, 1)).unwrap().cast::<u8>();
+        let grown = allocator.realloc(block.as_ptr(), layout(2 * CS, 1), layout(5 * CS, 1));
+        assert_eq!(grown.unwrap().cast::<u8>(), block);
+        assert_eq!(allocator.stats().used_chunks, 5);
+        assert!((0..5).all(|i| allocator.is_chunk_used(i)));
+    }
+
+    #[test]
+    fn realloc_moves_when_the_neighbour_is_taken_and_keeps_contents() {
+        let arena = Arena::new(8, CS);
+        let mut allocator = arena.allocator::<CS>().unwrap();
+        let block = allocator.allocate(layout(CS, 1)).unwrap().cast::<u8>();
+        let _neighbour = allocator.allocate(layout(CS, 1)).unwrap();
+        // SAFETY: the block is live and CS bytes long.
+        unsafe { block.write_bytes(0x5C, CS) };
+        let moved = allocator.realloc(block.as_ptr(), layout(CS, 1), layout(3 * CS, 1));
+        let moved = moved.unwrap().cast::<u8>();
+        assert_ne!(moved, block);
+        // SAFETY: the moved block is live and at least CS bytes long.
+        let kept = unsafe { core::slice::from_raw_parts(moved.as_ptr(), CS) };
+        assert!(kept.iter().all(|&b| b == 0x5C));
+        assert!(!allocator.is_chunk_used(0), "the old chunk was freed");
+        assert_eq!(allocator.stats().used_chunks, 4);
+    }
+
+    #[test]
+    fn shrinking_realloc_frees_the_tail() {
+        let arena = Arena::new(8, CS);
+        let mut allocator = arena.allocator::<CS>().unwrap();
+        let block = allocator.allocate(layout(5 * CS, 1)).unwrap().cast::<u8>();
+        let shrunk = allocator
+            .realloc(block.as_ptr(), layout(5 * CS, 1), layout(1, 1))
+            .unwrap();
+        assert_eq!((shrunk.cast::<u8>(), shrunk.len()), (block, CS));
+        assert_eq!(allocator.stats().used_chunks, 1);
+        assert!((1..5).all(|i| !allocator.is_chunk_used(i)));
+        allocator.deallocate(block.as_ptr(), layout(1, 1)).unwrap();
+        assert_eq!(allocator.stats().used_chunks, 0);
+    }
+
+    #[test]
+    fn realloc_to_a_larger_alignment_moves_the_block() {
+        let arena = Arena::new(256, CS);
+        let mut allocator = arena.allocator::<CS>().unwrap();
+        let _pad = allocator.allocate(layout(CS, 1)).unwrap();
+        let block = allocator.allocate(layout(4, 4)).unwrap().cast::<u8>();
+        // SAFETY: the block is live and at least 4 bytes long.
+        unsafe { block.cast::<u32>().write(0xDEAD_BEEF) };
+        let moved = allocator
+            .realloc(block.as_ptr(), layout(4, 4), layout(4, 1024))
+            .unwrap();
+        let moved = moved.cast::<u8>();
+        assert_eq!(moved.addr().get() % 1024, 0);
+        // SAFETY: the moved block is live, 1024-aligned and at least 4 bytes long.
+        assert_eq!(unsafe { moved.cast::<u32>().read() }, 0xDEAD_BEEF);
+        assert_eq!(allocator.stats().used_chunks, 2);
+    }
+
+    #[test]
+    fn failed_realloc_leaves_the_block_alone() {
+        let arena = Arena::new(4, CS);
+        let mut allocator = arena.allocator::<CS>().unwrap();
+        let block = allocator.allocate(layout(CS, 1)).unwrap().cast::<u8>();
+        let _neighbour = allocator.allocate(layout(CS, 1)).unwrap();
+        let before = (occupancy(&allocator), allocator.stats());
+        let result = allocator.realloc(block.as_ptr(), layout(CS, 1), layout(3 * CS, 1));
+        assert_eq!(result, Err(ChunkAllocatorError::OutOfMemory));
+        let invalid = allocator.realloc(arena.heap_ptr(2 * CS), layout(CS, 1), layout(1, 1));
+        let expected = ChunkAllocatorError::InvalidBlock(FreeError::DoubleFree);
+        assert_eq!(invalid, Err(expected));
+        assert_eq!((occupancy(&allocator), allocator.stats()), before);
+    }
+
+    #[test]
+    fn each_invalid_free_is_reported_and_changes_nothing() {
+        let arena = Arena::new(8, CS);
+        let mut allocator = arena.allocator::<CS>().unwrap();
+        let block = allocator
+            .allocate(layout(2 * CS, 1))
+            .unwrap()
+            .cast::<u8>()
+            .as_ptr();
+        let mut outside = 0u8;
+        let cases = [
+            (core::ptr::null_mut(), layout(1, 1), FreeError::NullPtrFree),
+            (&raw mut outside, layout(1, 1), FreeError::FreeOutOfBounds),
+            (
+                arena.heap_ptr(8 * CS),
+                layout(1, 1),
+                FreeError::FreeOutOfBounds,
+            ),
+            (
+                block.wrapping_add(3),
+                layout(1, 1),
+                FreeError::UnalignedFree,
+            ),
+            (
+                arena.heap_ptr(CS),
+                layout(1, 2 * CS),
+                FreeError::UnalignedFree,
+            ),
+            (arena.heap_ptr(4 * CS), layout(1, 1), FreeError::DoubleFree),
+            (block, layout(3 * CS, 1), FreeError::CorruptedBlock),
+            (block, layout(9 * CS, 1), FreeError::CorruptedBlock),
+        ];
+        let before = (occupancy(&allocator), allocator.stats());
+        for (ptr, layout, error) in cases {
+            assert_eq!(allocator.deallocate(ptr, layout), Err(error));
+            assert_eq!((occupancy(&allocator), allocator.stats()), before);
+        }
+        allocator.deallocate(block, layout(2 * CS, 1)).unwrap();
+        let twice = allocator.deallocate(block, layout(2 * CS, 1));
+        assert_eq!(twice, Err(FreeError::DoubleFree));
+    }
+
+    #[test]
+    fn statistics_are_exact() {
+        let arena = Arena::new(64, CS);
+        let mut allocator = arena.allocator::<CS>().unwrap();
+        let a = allocator
+            .allocate(layout(40, 8))
+            .unwrap()
+            .cast::<u8>()
+            .as_ptr();
+        let b = allocator
+            .allocate(layout(0, 1))
+            .unwrap()
+            .cast::<u8>()
+            .as_ptr();
+        allocator.deallocate(a, layout(40, 8)).unwrap();
+        let stats = allocator.stats();
+        let expected = ChunkStats {
+            chunk_size: CS,
+            chunk_count: 64,
+            used_chunks: 1,
+            free_chunks: 63,
+            used_bytes: CS,
+            requested_bytes: 0,
+            peak_used_bytes: 4 * CS,
+            live_allocations: 1,
+            total_allocations: 2,
+        };
+        assert_eq!(stats, expected);
+        assert_eq!(allocator.usage(), 100.0 / 64.0);
+        assert_eq!(allocator.used_chunks_in(0..64), 1);
+        assert_eq!(allocator.largest_free_run(), 60);
+        allocator.deallocate(b, layout(0, 1)).unwrap();
+        assert_eq!(allocator.largest_free_run(), 64);
+    }
+
+    #[test]
+    fn queries_describe_the_heap() {
+        let arena = Arena::new(70, CS);
+        let allocator = arena.allocator::<CS>().unwrap();
+        assert_eq!(allocator.capacity(), 70 * CS);
+        assert_eq!(allocator.chunk_count(), 70);
+        assert_eq!(
+            (allocator.chunk_size(), allocator.min_alignment()),
+            (CS, CS)
+        );
+        assert!(allocator.contains(arena.heap_ptr(0)));
+        assert!(allocator.contains(arena.heap_ptr(70 * CS - 1)));
+        assert!(!allocator.contains(arena.heap_ptr(70 * CS)));
+        assert!(!allocator.contains(core::ptr::null()));
+        assert!(
+            !allocator.is_chunk_used(0),
+            "the garbage bitmap reads as free"
+        );
+        assert_eq!(allocator.largest_free_run(), 70);
+        assert_eq!(allocator.used_chunks_in(60..1000), 0);
+    }
+
+    #[test]
+    fn a_nearly_full_heap_finds_its_last_free_chunks() {
+        let chunks = if cfg!(miri) { 1024 } else { 4096 };
+        let arena = Arena::new(chunks, CS);
+        let mut allocator = arena.allocator::<CS>().unwrap();
+        let blocks = fill(&mut allocator);
+        for index in [chunks - 30, 5] {
+            allocator.deallocate(blocks[index], layout(CS, 1)).unwrap();
+        }
+        assert_eq!(allocator.largest_free_run(), 1);
+        let pair = allocator.allocate(layout(2 * CS, 1));
+        assert_eq!(pair, Err(ChunkAllocatorError::OutOfMemory));
+        let early = allocator.allocate(layout(CS, 1)).unwrap().cast::<u8>();
+        let late = allocator.allocate(layout(CS, 1)).unwrap().cast::<u8>();
+        assert_eq!(late.as_ptr(), blocks[chunks - 30]);
+        assert_eq!(early.as_ptr(), blocks[5]);
+        assert_eq!(allocator.usage(), 100.0);
+    }
+}

@@ -21,7 +21,7 @@
 //! statistics O(1). Memory overhead: [`bitmap_len`]`(C)` bytes, about C/8 (0.05 % of the heap
 //! with 256-byte chunks), plus up to `CHUNK_SIZE - 1` bytes of rounding per block.
 //!
-//! Split by concern: [`bitmap`](self) words and searches (mechanism), `allocator` the policy
+//! Split by concern: `bitmap` the words and searches (mechanism), `allocator` the policy
 //! and statistics ([`ChunkAllocator`]), `global` the locked form ([`GlobalChunkAllocator`]),
 //! `macros` the [`heap!`](crate::heap) and [`heap_bitmap!`](crate::heap_bitmap) helpers.
 //!
@@ -79,6 +79,8 @@ mod page_aligned;
 
 #[cfg(test)]
 mod model_tests;
+#[cfg(test)]
+mod test_support;
 
 pub use allocator::{ChunkAllocator, ChunkStats};
 pub use error::ChunkAllocatorError;
