@@ -131,6 +131,25 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
         }
     }
 
+    /// Like [`new`](Self::new), but from raw pointers to the `static`s, which is what edition
+    /// 2024 hands out for a `static mut` without a lint (`&raw mut HEAP`). O(1).
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    ///
+    /// # Safety
+    /// Both pointers must be valid for reads and writes for the rest of the program, must not
+    /// overlap, and nothing but this allocator may access them from now on (e.g. each
+    /// `static mut` is handed to exactly one allocator and never named again).
+    pub const unsafe fn from_static<const HEAP: usize, const BITMAP: usize>(
+        heap: *mut PageAligned<[u8; HEAP]>,
+        bitmap: *mut PageAligned<[u8; BITMAP]>,
+    ) -> Result<Self, ChunkAllocatorError> {
+        // SAFETY: the caller guarantees exclusive, valid, permanent access, which is exactly
+        // what a `&'static mut` promises.
+        unsafe { Self::new(&mut *heap, &mut *bitmap) }
+    }
+
     /// Builds an allocator over arbitrary `'static` slices (e.g. leaked or mapped memory),
     /// checking alignment at run time. O(1).
     ///
@@ -589,20 +608,17 @@ mod tests {
         static mut HEAP: PageAligned<[u8; 100]> = PageAligned::new([0; 100]);
         static mut BITMAP: PageAligned<[u8; 16]> = PageAligned::new([0; 16]);
         static mut BIG_HEAP: PageAligned<[u8; 8192]> = PageAligned::new([0; 8192]);
-        // SAFETY: each static is borrowed once, by this test only.
-        let (heap, bitmap, big) = unsafe {
-            (
-                &mut *(&raw mut HEAP),
-                &mut *(&raw mut BITMAP),
-                &mut *(&raw mut BIG_HEAP),
-            )
-        };
-        let ragged = ChunkAllocator::<64>::new(heap, bitmap);
+        // SAFETY: the statics are used by this test only, and no allocator is kept.
+        let ragged = unsafe { ChunkAllocator::<64>::from_static(&raw mut HEAP, &raw mut BITMAP) };
         assert_eq!(ragged.err(), Some(ChunkAllocatorError::BadHeapMemory));
-        // SAFETY: as above; the first borrows ended with the failed constructor.
-        let bitmap = unsafe { &mut *(&raw mut BITMAP) };
-        let beyond_page = ChunkAllocator::<8192>::new(big, bitmap);
+        // SAFETY: as above.
+        let beyond_page =
+            unsafe { ChunkAllocator::<8192>::from_static(&raw mut BIG_HEAP, &raw mut BITMAP) };
         assert_eq!(beyond_page.err(), Some(ChunkAllocatorError::BadHeapMemory));
+        // SAFETY: as above.
+        let bad_bitmap =
+            unsafe { ChunkAllocator::<64>::from_static(&raw mut BIG_HEAP, &raw mut BITMAP) };
+        assert_eq!(bad_bitmap.err(), Some(ChunkAllocatorError::BadBitmapMemory));
     }
 
     #[test]

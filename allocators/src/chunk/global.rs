@@ -42,6 +42,26 @@ impl<const CHUNK_SIZE: usize> GlobalChunkAllocator<CHUNK_SIZE> {
         Self::from_allocator(ChunkAllocator::new_const(heap, bitmap))
     }
 
+    /// Builds the allocator from raw pointers to page-aligned `static`s (`&raw mut HEAP`), as
+    /// [`ChunkAllocator::from_static`]; an invalid pair fails to compile in a `static`. O(1).
+    ///
+    /// # Panics
+    /// On any error [`ChunkAllocator::new`] would return.
+    ///
+    /// # Safety
+    /// As [`ChunkAllocator::from_static`]: both regions belong to this allocator alone, for
+    /// the rest of the program.
+    pub const unsafe fn from_static<const HEAP: usize, const BITMAP: usize>(
+        heap: *mut PageAligned<[u8; HEAP]>,
+        bitmap: *mut PageAligned<[u8; BITMAP]>,
+    ) -> Self {
+        // SAFETY: forwarded from this function's contract.
+        match unsafe { ChunkAllocator::from_static(heap, bitmap) } {
+            Ok(allocator) => Self::from_allocator(allocator),
+            Err(error) => error.panic_const(),
+        }
+    }
+
     /// Builds the allocator over a page-aligned `static` heap and bitmap. O(1).
     ///
     /// # Errors

@@ -27,9 +27,11 @@
 //!
 //! ## A global allocator over `static` memory, with no run-time set-up
 //!
-//! In edition 2024 a `static mut` is reached through a raw pointer (`&raw mut`), so no
-//! reference to a mutable static is ever named; the one `&'static mut` the constructor takes
-//! is created from that pointer, once, in the `static`'s initialiser.
+//! In edition 2024 a `static mut` is reached through a raw pointer (`&raw mut`, no lint), and
+//! [`GlobalChunkAllocator::from_static`] takes exactly that; it runs at compile time, so a
+//! heap or bitmap of the wrong size is a compile error. (The safe
+//! [`GlobalChunkAllocator::new`] takes `&'static mut` references instead, for memory that
+//! already comes as such.)
 //!
 //! ```no_run
 //! use bareheap::chunk::{GlobalChunkAllocator, PageAligned, bitmap_len};
@@ -41,7 +43,7 @@
 //! #[global_allocator]
 //! // SAFETY: HEAP and BITMAP are used by nothing but this allocator, for the whole program.
 //! static ALLOCATOR: GlobalChunkAllocator =
-//!     GlobalChunkAllocator::new(unsafe { &mut *(&raw mut HEAP) }, unsafe { &mut *(&raw mut BITMAP) });
+//!     unsafe { GlobalChunkAllocator::from_static(&raw mut HEAP, &raw mut BITMAP) };
 //!
 //! fn main() {
 //!     let numbers: Vec<u32> = (0..100).collect();
@@ -60,7 +62,7 @@
 //! static mut BITMAP: PageAligned<[u8; bitmap_len(64)]> = bareheap::heap_bitmap!(chunks = 64);
 //! // SAFETY: HEAP and BITMAP are used by nothing but this allocator.
 //! static ALLOCATOR: GlobalChunkAllocator<64> =
-//!     GlobalChunkAllocator::new(unsafe { &mut *(&raw mut HEAP) }, unsafe { &mut *(&raw mut BITMAP) });
+//!     unsafe { GlobalChunkAllocator::from_static(&raw mut HEAP, &raw mut BITMAP) };
 //!
 //! let mut squares = Vec::new_in(&ALLOCATOR);
 //! squares.extend((0..20u64).map(|i| i * i));
