@@ -40,7 +40,7 @@ pub struct ChunkStats {
     pub used_bytes: usize,
     /// Bytes the callers asked for in the layouts of live blocks.
     pub requested_bytes: usize,
-    /// The highest `used_bytes` ever reached.
+    /// The highest `used_bytes` ever reached (a moving `realloc` briefly holds both spans).
     pub peak_used_bytes: usize,
     /// Blocks currently allocated.
     pub live_allocations: usize,

@@ -347,3 +347,123 @@ fn longest_ones(bits: u64) -> usize {
     }
     length
 }
+
+#[cfg(test)]
+mod tests {
+    use std::vec;
+    use std::vec::Vec;
+
+    use super::*;
+
+    /// A bitmap over a test-owned word buffer.
+    fn bitmap(words: &mut Vec<u64>, chunks: usize) -> Bitmap {
+        *words = vec![u64::MAX; bitmap_words(chunks)];
+        // SAFETY: the buffer has `bitmap_words(chunks)` aligned words and outlives the bitmap
+        // in every test.
+        let mut bitmap = unsafe { Bitmap::new(NonNull::from(&mut words[..]).cast(), chunks) };
+        bitmap.ensure_ready();
+        bitmap
+    }
+
+    /// The answer `find_run` must give, found chunk by chunk.
+    fn naive_find(
+        used: &[bool],
+        from: usize,
+        to: usize,
+        n: usize,
+        rule: StartRule,
+    ) -> Option<usize> {
+        (from..to)
+            .filter(|&s| s >= rule.phase && (s - rule.phase) % rule.stride == 0)
+            .find(|&s| s + n <= to && used[s..s + n].iter().all(|&u| !u))
+    }
+
+    #[test]
+    fn run_starts_marks_runs_inside_a_word() {
+        assert_eq!(run_starts(0b0111_0110, 2), 0b0011_0010);
+        assert_eq!(run_starts(0b0111_0110, 3), 0b0001_0000);
+        assert_eq!(run_starts(u64::MAX, 64), 1);
+        assert_eq!(run_starts(u64::MAX >> 1, 64), 0);
+    }
+
+    #[test]
+    fn start_rules_give_aligned_masks() {
+        let rule = StartRule::new(4, 1);
+        assert_eq!(rule.first_at_or_after(0), 1);
+        assert_eq!(rule.first_at_or_after(6), 9);
+        assert_eq!(rule.mask_in_word(3), 0x2222_2222_2222_2222);
+        let wide = StartRule::new(128, 70);
+        assert_eq!((wide.mask_in_word(0), wide.mask_in_word(1)), (0, 1 << 6));
+        assert_eq!(wide.mask_in_word(2), 0);
+    }
+
+    #[test]
+    fn padding_reads_as_used_and_the_summary_tracks_full_words() {
+        let mut words = Vec::new();
+        let mut map = bitmap(&mut words, 70);
+        assert_eq!(words_for(70), 2);
+        assert!(!map.is_used(69));
+        assert_eq!(map.largest_free_run(), 70);
+        map.set_range(0, 64);
+        assert_eq!(map.next_open_word(0, 2), 1);
+        map.set_range(64, 70);
+        assert_eq!(map.next_open_word(0, 2), 2);
+        assert_eq!(map.find_run(0, 70, 1, StartRule::ANY), None);
+        map.clear_range(63, 65);
+        assert_eq!(map.next_open_word(0, 2), 0);
+        assert_eq!(map.find_run(0, 70, 2, StartRule::ANY), Some(63));
+        assert_eq!(map.largest_free_run(), 2);
+    }
+
+    #[test]
+    fn find_run_agrees_with_a_chunk_by_chunk_search() {
+        let chunks = 300;
+        let mut words = Vec::new();
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let patterns = if cfg!(miri) { 3 } else { 40 };
+        for pattern in 0..patterns {
+            let mut map = bitmap(&mut words, chunks);
+            let mut used = vec![false; chunks];
+            // Runs of used and free chunks of random lengths, denser in later patterns.
+            let mut index = 0;
+            while index < chunks {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let length = (seed % 90) as usize + 1;
+                let end = (index + length).min(chunks);
+                if seed % 10 < 3 + pattern % 6 {
+                    map.set_range(index, end);
+                    used[index..end].iter_mut().for_each(|u| *u = true);
+                }
+                index = end;
+            }
+            for n in [1, 2, 5, 31, 63, 64, 65, 100, 129] {
+                for rule in [
+                    StartRule::ANY,
+                    StartRule::new(4, 3),
+                    StartRule::new(64, 10),
+                    StartRule::new(128, 0),
+                ] {
+                    for (from, to) in [(0, chunks), (17, 290), (130, 200)] {
+                        let expected = naive_find(&used, from, to, n, rule);
+                        assert_eq!(
+                            map.find_run(from, to, n, rule),
+                            expected,
+                            "n {n} {rule:?} {from}..{to}"
+                        );
+                    }
+                }
+            }
+            let longest = (0..chunks)
+                .map(|s| used[s..].iter().take_while(|&&u| !u).count())
+                .max()
+                .unwrap();
+            assert_eq!(map.largest_free_run(), longest);
+            assert_eq!(
+                map.count_used(0, chunks),
+                used.iter().filter(|&&u| u).count()
+            );
+        }
+    }
+}

@@ -1,1 +1,240 @@
+//! Model-based property test of the chunk allocator.
+//!
+//! Random sequences of allocate / free / realloc run against a real [`ChunkAllocator`] and a
+//! shadow model (the list of live blocks it should hold). After every step the test checks:
+//!
+//! ```text
+//!   blocks   aligned, inside the heap, chunk-aligned, pairwise disjoint
+//!   bitmap   chunk i is used  <=>  some live block covers it
+//!   contents every block still holds the pattern derived from its id
+//!   stats    used chunks, requested bytes, live / total allocations, peak: exact
+//!   failures an allocation fails only if the model has no aligned free run for it
+//! ```
 
+use core::alloc::Layout;
+use std::vec;
+use std::vec::Vec;
+
+use proptest::prelude::*;
+
+use super::test_support::Arena;
+use super::{ChunkAllocator, ChunkAllocatorError};
+
+/// Chunk size and chunk count of the model heap: not a multiple of 64 chunks, so the padding
+/// of the last bitmap word is exercised, and long enough for runs of more than 64 chunks.
+const CS: usize = 32;
+const CHUNKS: usize = 150;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Allocate {
+        size: usize,
+        align_shift: u32,
+    },
+    Free {
+        pick: usize,
+    },
+    Realloc {
+        pick: usize,
+        size: usize,
+        align_shift: u32,
+    },
+}
+
+fn size() -> impl Strategy<Value = usize> {
+    prop_oneof![0..2 * CS, 0..80 * CS]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => (size(), 0..10u32).prop_map(|(size, align_shift)| Op::Allocate { size, align_shift }),
+        2 => any::<usize>().prop_map(|pick| Op::Free { pick }),
+        1 => (any::<usize>(), size(), 0..10u32)
+            .prop_map(|(pick, size, align_shift)| Op::Realloc { pick, size, align_shift }),
+    ]
+}
+
+/// A block the model believes is live.
+struct Live {
+    id: u8,
+    ptr: *mut u8,
+    layout: Layout,
+}
+
+/// The byte at offset `i` of the block with id `id`.
+fn pattern(id: u8, i: usize) -> u8 {
+    id.wrapping_mul(31).wrapping_add(i as u8)
+}
+
+fn fill(block: &Live) {
+    for i in 0..block.layout.size() {
+        // SAFETY: the block is live and at least `layout.size()` bytes long.
+        unsafe { block.ptr.add(i).write(pattern(block.id, i)) };
+    }
+}
+
+fn holds_pattern(block: &Live, len: usize) -> bool {
+    // SAFETY: the block is live and at least `len` bytes long.
+    (0..len).all(|i| unsafe { block.ptr.add(i).read() } == pattern(block.id, i))
+}
+
+/// The shadow model and the counters the allocator must agree with.
+struct Model {
+    arena: Arena,
+    live: Vec<Live>,
+    next_id: u8,
+    total_allocations: u64,
+    peak_chunks: usize,
+}
+
+impl Model {
+    fn chunks_of(layout: Layout) -> usize {
+        layout.size().div_ceil(CS).max(1)
+    }
+
+    fn occupancy(&self) -> Vec<bool> {
+        let mut used = vec![false; CHUNKS];
+        for block in &self.live {
+            let first = (block.ptr.addr() - self.arena.heap_addr()) / CS;
+            used[first..first + Self::chunks_of(block.layout)].fill(true);
+        }
+        used
+    }
+
+    /// Whether some aligned run of free chunks could hold `layout`.
+    fn fits(&self, layout: Layout) -> bool {
+        let used = self.occupancy();
+        let n = Self::chunks_of(layout);
+        (0..=CHUNKS.saturating_sub(n)).any(|s| {
+            (self.arena.heap_addr() + s * CS) % layout.align() == 0
+                && used[s..s + n].iter().all(|u| !u)
+        })
+    }
+
+    /// Raises the peak; `transient` chunks were held on top of the live blocks for a moment
+    /// (the old span of a moving realloc, freed only after the copy).
+    fn note_peak(&mut self, transient: usize) {
+        let used: usize = self.live.iter().map(|b| Self::chunks_of(b.layout)).sum();
+        self.peak_chunks = self.peak_chunks.max(used + transient);
+    }
+
+    fn allocate(&mut self, allocator: &mut ChunkAllocator<CS>, layout: Layout) {
+        match allocator.allocate(layout) {
+            Ok(span) => {
+                assert_eq!(span.len(), Self::chunks_of(layout) * CS);
+                let block = Live {
+                    id: self.next_id,
+                    ptr: span.cast::<u8>().as_ptr(),
+                    layout,
+                };
+                self.next_id = self.next_id.wrapping_add(1);
+                self.total_allocations += 1;
+                fill(&block);
+                self.live.push(block);
+                self.note_peak(0);
+            }
+            Err(error) => {
+                assert_eq!(error, ChunkAllocatorError::OutOfMemory);
+                assert!(
+                    !self.fits(layout),
+                    "allocation of {layout:?} failed but a run was free"
+                );
+            }
+        }
+    }
+
+    fn free(&mut self, allocator: &mut ChunkAllocator<CS>, pick: usize) {
+        if self.live.is_empty() {
+            return;
+        }
+        let block = self.live.swap_remove(pick % self.live.len());
+        assert!(holds_pattern(&block, block.layout.size()));
+        allocator.deallocate(block.ptr, block.layout).unwrap();
+    }
+
+    fn realloc(&mut self, allocator: &mut ChunkAllocator<CS>, pick: usize, new: Layout) {
+        if self.live.is_empty() {
+            return;
+        }
+        let index = pick % self.live.len();
+        let (ptr, old) = (self.live[index].ptr, self.live[index].layout);
+        match allocator.realloc(ptr, old, new) {
+            Ok(span) => {
+                assert_eq!(span.len(), Self::chunks_of(new) * CS);
+                let block = &mut self.live[index];
+                block.ptr = span.cast::<u8>().as_ptr();
+                block.layout = new;
+                assert!(holds_pattern(block, old.size().min(new.size())));
+                fill(block);
+                let moved = block.ptr != ptr;
+                self.note_peak(if moved { Self::chunks_of(old) } else { 0 });
+            }
+            Err(error) => {
+                assert_eq!(error, ChunkAllocatorError::OutOfMemory);
+                assert!(
+                    !self.fits(new),
+                    "realloc to {new:?} failed but a run was free"
+                );
+                assert!(holds_pattern(&self.live[index], old.size()));
+            }
+        }
+    }
+
+    fn check(&self, allocator: &ChunkAllocator<CS>) {
+        let heap = self.arena.heap_addr();
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        for block in &self.live {
+            let (start, len) = (block.ptr.addr(), Self::chunks_of(block.layout) * CS);
+            assert_eq!(start % block.layout.align(), 0);
+            assert_eq!((start - heap) % CS, 0);
+            assert!(start >= heap && start + len <= heap + CHUNKS * CS);
+            spans.push((start, start + len));
+        }
+        spans.sort_unstable();
+        assert!(
+            spans.windows(2).all(|pair| pair[0].1 <= pair[1].0),
+            "blocks overlap"
+        );
+        let used = self.occupancy();
+        assert!((0..CHUNKS).all(|i| allocator.is_chunk_used(i) == used[i]));
+        let stats = allocator.stats();
+        assert_eq!(stats.used_chunks, used.iter().filter(|&&u| u).count());
+        assert_eq!(stats.free_chunks, CHUNKS - stats.used_chunks);
+        let requested: usize = self.live.iter().map(|b| b.layout.size()).sum();
+        assert_eq!(stats.requested_bytes, requested);
+        assert_eq!(stats.live_allocations, self.live.len());
+        assert_eq!(stats.total_allocations, self.total_allocations);
+        assert_eq!(stats.peak_used_bytes, self.peak_chunks * CS);
+    }
+}
+
+fn layout(size: usize, align_shift: u32) -> Layout {
+    Layout::from_size_align(size, 1 << align_shift).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: if cfg!(miri) { 4 } else { 256 },
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn allocator_matches_the_model(ops in proptest::collection::vec(op(), 1..if cfg!(miri) { 24 } else { 80 })) {
+        let mut model = Model { arena: Arena::new(CHUNKS, CS), live: Vec::new(), next_id: 0, total_allocations: 0, peak_chunks: 0 };
+        let mut allocator = model.arena.allocator::<CS>().unwrap();
+        for op in ops {
+            match op {
+                Op::Allocate { size, align_shift } => model.allocate(&mut allocator, layout(size, align_shift)),
+                Op::Free { pick } => model.free(&mut allocator, pick),
+                Op::Realloc { pick, size, align_shift } => model.realloc(&mut allocator, pick, layout(size, align_shift)),
+            }
+            model.check(&allocator);
+        }
+        while !model.live.is_empty() {
+            model.free(&mut allocator, 0);
+        }
+        prop_assert_eq!(allocator.stats().used_chunks, 0);
+        prop_assert_eq!(allocator.largest_free_run(), CHUNKS);
+    }
+}
