@@ -374,7 +374,7 @@ mod tests {
         rule: StartRule,
     ) -> Option<usize> {
         (from..to)
-            .filter(|&s| s >= rule.phase && (s - rule.phase) % rule.stride == 0)
+            .filter(|&s| s >= rule.phase && (s - rule.phase).is_multiple_of(rule.stride))
             .find(|&s| s + n <= to && used[s..s + n].iter().all(|&u| !u))
     }
 

@@ -230,8 +230,8 @@ mod tests {
                 crate::heap!(chunks = $chunks, chunksize = 64);
             static mut BITMAP: PageAligned<[u8; bitmap_len($chunks)]> =
                 crate::heap_bitmap!(chunks = $chunks);
-            // SAFETY: HEAP and BITMAP are private to this block and used only by ALLOCATOR.
             static ALLOCATOR: GlobalChunkAllocator<64> =
+                // SAFETY: HEAP and BITMAP are private to this block and used only by ALLOCATOR.
                 unsafe { GlobalChunkAllocator::from_static(&raw mut HEAP, &raw mut BITMAP) };
             &ALLOCATOR
         }};

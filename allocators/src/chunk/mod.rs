@@ -41,8 +41,8 @@
 //! static mut BITMAP: PageAligned<[u8; bitmap_len(4096)]> = heap_bitmap!(chunks = 4096);
 //!
 //! #[global_allocator]
-//! // SAFETY: HEAP and BITMAP are used by nothing but this allocator, for the whole program.
 //! static ALLOCATOR: GlobalChunkAllocator =
+//!     // SAFETY: HEAP and BITMAP are used by nothing but this allocator, for the whole program.
 //!     unsafe { GlobalChunkAllocator::from_static(&raw mut HEAP, &raw mut BITMAP) };
 //!
 //! fn main() {
@@ -60,8 +60,8 @@
 //!
 //! static mut HEAP: PageAligned<[u8; 64 * 64]> = bareheap::heap!(chunks = 64, chunksize = 64);
 //! static mut BITMAP: PageAligned<[u8; bitmap_len(64)]> = bareheap::heap_bitmap!(chunks = 64);
-//! // SAFETY: HEAP and BITMAP are used by nothing but this allocator.
 //! static ALLOCATOR: GlobalChunkAllocator<64> =
+//!     // SAFETY: HEAP and BITMAP are used by nothing but this allocator.
 //!     unsafe { GlobalChunkAllocator::from_static(&raw mut HEAP, &raw mut BITMAP) };
 //!
 //! let mut squares = Vec::new_in(&ALLOCATOR);
