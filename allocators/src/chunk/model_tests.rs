@@ -106,7 +106,7 @@ impl Model {
         let used = self.occupancy();
         let n = Self::chunks_of(layout);
         (0..=CHUNKS.saturating_sub(n)).any(|s| {
-            (self.arena.heap_addr() + s * CS) % layout.align() == 0
+            (self.arena.heap_addr() + s * CS).is_multiple_of(layout.align())
                 && used[s..s + n].iter().all(|u| !u)
         })
     }
