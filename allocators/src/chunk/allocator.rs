@@ -278,7 +278,8 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
         let (index, chunks) = self.locate(ptr, layout)?;
         self.release(index, chunks);
         self.counters.requested_bytes = self.counters.requested_bytes.saturating_sub(layout.size());
-        self.counters.live_allocations -= 1;
+        // Saturating: an undetectable invalid free (see above) must not underflow a counter.
+        self.counters.live_allocations = self.counters.live_allocations.saturating_sub(1);
         Ok(())
     }
 
@@ -619,6 +620,39 @@ mod tests {
         let bad_bitmap =
             unsafe { ChunkAllocator::<64>::from_static(&raw mut BIG_HEAP, &raw mut BITMAP) };
         assert_eq!(bad_bitmap.err(), Some(ChunkAllocatorError::BadBitmapMemory));
+    }
+
+    #[test]
+    fn slice_constructor_checks_alignment_at_run_time() {
+        static mut HEAP: PageAligned<[u8; 4 * 64]> = PageAligned::new([0; 4 * 64]);
+        static mut BITMAP: PageAligned<[u8; 64]> = PageAligned::new([0; 64]);
+        let (heap, bitmap) = ((&raw mut HEAP).cast::<u8>(), (&raw mut BITMAP).cast::<u8>());
+        let bitmap_bytes = bitmap_len(3);
+        // SAFETY: the statics are used by this test only; each pair of slices is consumed by
+        // the failing constructor before the next pair is made.
+        let (heap_at_32, bitmap_at_0) = unsafe {
+            (
+                core::slice::from_raw_parts_mut(heap.add(32), 3 * 64),
+                core::slice::from_raw_parts_mut(bitmap, bitmap_bytes),
+            )
+        };
+        let misaligned_heap = ChunkAllocator::<64>::from_slices(heap_at_32, bitmap_at_0);
+        assert_eq!(
+            misaligned_heap.err(),
+            Some(ChunkAllocatorError::BadHeapMemory)
+        );
+        // SAFETY: as above.
+        let (heap_at_0, bitmap_at_1) = unsafe {
+            (
+                core::slice::from_raw_parts_mut(heap, 3 * 64),
+                core::slice::from_raw_parts_mut(bitmap.add(1), bitmap_bytes),
+            )
+        };
+        let misaligned_bitmap = ChunkAllocator::<64>::from_slices(heap_at_0, bitmap_at_1);
+        assert_eq!(
+            misaligned_bitmap.err(),
+            Some(ChunkAllocatorError::BadBitmapMemory)
+        );
     }
 
     #[test]
