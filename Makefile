@@ -1,0 +1,69 @@
+# bareheap: the two commands a reader needs are `make run` and `make test`.
+# `make help` lists every target.
+
+CARGO      ?= cargo
+QEMU       ?= qemu-x86_64
+NIGHTLY    ?= nightly
+DEMO_ARGS  ?=
+MIRIFLAGS_COMMON := -Zmiri-strict-provenance
+
+.PHONY: help build run run-debug qemu test lint doc test-host test-qemu miri miri-setup clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+build: ## Build the demo binary (release)
+	$(CARGO) build --release --bin bareheap-demo
+
+run: build ## Build and run the demo (release); pass arguments with DEMO_ARGS="..."
+	./target/release/bareheap-demo $(DEMO_ARGS)
+
+run-debug: ## Build and run the demo (debug build)
+	$(CARGO) build --bin bareheap-demo
+	./target/debug/bareheap-demo $(DEMO_ARGS)
+
+qemu: build ## Run the demo under qemu-user (an emulated x86_64 CPU)
+	@command -v $(QEMU) >/dev/null || { echo "$(QEMU) not found: install Debian's qemu-user"; exit 1; }
+	$(QEMU) ./target/release/bareheap-demo $(DEMO_ARGS)
+
+test: lint test-host test-qemu ## Everything CI checks except Miri: lints, docs, tests, the binary natively and under qemu
+
+lint: ## cargo fmt --check, clippy -D warnings, rustdoc -D warnings
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
+
+test-host: ## The library's tests, and the demo binary run natively (debug and release)
+	$(CARGO) test --workspace
+	$(CARGO) test --release --test demo
+
+# The qemu run needs qemu-user. Installed here when missing and possible (root + apt-get);
+# otherwise skipped with a message, except under CI, where a missing qemu is a failure.
+test-qemu: ## The demo binary's tests under qemu-user
+	@if ! command -v $(QEMU) >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "== $(QEMU) not found: installing Debian's qemu-user"; \
+		apt-get install -y --no-install-recommends qemu-user >/dev/null 2>&1 || \
+		{ apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends qemu-user >/dev/null 2>&1; } || true; \
+	fi
+	@if command -v $(QEMU) >/dev/null; then \
+		echo "== the demo under $(QEMU)"; \
+		BAREHEAP_RUNNER=$(QEMU) $(CARGO) test --release --test demo; \
+	elif [ "$$CI" = true ]; then \
+		echo "FAILED: $(QEMU) is missing and could not be installed (CI needs the qemu run)"; exit 1; \
+	else \
+		echo "SKIPPED: the qemu-user run ($(QEMU) not found; install Debian's qemu-user)"; \
+	fi
+
+miri-setup: ## Install nightly's Miri component when it is missing
+	@if ! $(CARGO) +$(NIGHTLY) miri --version >/dev/null 2>&1; then \
+		echo "== Miri not found: installing it with rustup (nightly, miri, rust-src)"; \
+		rustup toolchain install $(NIGHTLY) --profile minimal && \
+		rustup component add --toolchain $(NIGHTLY) miri rust-src; \
+	fi
+
+miri: miri-setup ## The library's tests under Miri: Stacked Borrows, then Tree Borrows
+	MIRIFLAGS="$(MIRIFLAGS_COMMON)" $(CARGO) +$(NIGHTLY) miri test -p bareheap
+	MIRIFLAGS="$(MIRIFLAGS_COMMON) -Zmiri-tree-borrows" $(CARGO) +$(NIGHTLY) miri test -p bareheap
+
+clean: ## Remove build output
+	$(CARGO) clean

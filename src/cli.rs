@@ -1,0 +1,192 @@
+//! The command line: what to run, parsed from `argv` into a [`Command`] before anything runs.
+//!
+//! ```text
+//!   bareheap-demo [--allocator LIST] [--workload LIST]
+//!   bareheap-demo --help
+//! ```
+//!
+//! Each option takes a comma-separated list of names (`--workload vec,btreemap` or
+//! `--workload=vec,btreemap`), parsed into a [`Selection`]: a set of choices from one [`Named`]
+//! kind. New allocators and workloads plug in by adding an enum variant and its name; the parser
+//! does not change. Anything it does not understand is a [`CliError`], which `main` answers with
+//! the usage text on stderr and exit status 2.
+
+use core::ffi::CStr;
+use core::fmt;
+use core::marker::PhantomData;
+
+use crate::heap::AllocatorChoice;
+use crate::workloads::Workload;
+
+/// A kind of thing the command line chooses by name (an allocator, a workload).
+pub trait Named: Copy + 'static {
+    /// Every value, in the order runs and help texts list them (at most 32).
+    const ALL: &'static [Self];
+    /// The name on the command line.
+    fn name(self) -> &'static str;
+    /// One line for `--help`.
+    fn summary(self) -> &'static str;
+    /// Whether a run that names none of this kind includes this one.
+    fn runs_by_default(self) -> bool {
+        true
+    }
+}
+
+/// A set of values of one [`Named`] kind, kept as a bit mask over `T::ALL`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Selection<T> {
+    mask: u32,
+    kind: PhantomData<T>,
+}
+
+impl<T: Named + PartialEq> Selection<T> {
+    /// The values a run includes when the command line names none.
+    pub fn defaults() -> Self {
+        let mut selection = Self::empty();
+        for &value in T::ALL.iter().filter(|value| value.runs_by_default()) {
+            selection.insert(value);
+        }
+        selection
+    }
+
+    fn empty() -> Self {
+        Self {
+            mask: 0,
+            kind: PhantomData,
+        }
+    }
+
+    fn insert(&mut self, value: T) {
+        if let Some(index) = T::ALL.iter().position(|&known| known == value) {
+            self.mask |= 1 << index;
+        }
+    }
+
+    /// Parses a comma-separated list of names; an empty list or an unknown name is an error.
+    fn parse(list: &'static str) -> Result<Self, CliError> {
+        let mut selection = Self::empty();
+        for name in list.split(',') {
+            let value = T::ALL
+                .iter()
+                .find(|known| known.name() == name)
+                .ok_or(CliError::UnknownName(name))?;
+            selection.insert(*value);
+        }
+        Ok(selection)
+    }
+
+    /// The chosen values, in `T::ALL` order.
+    pub fn iter(self) -> impl Iterator<Item = T> {
+        T::ALL
+            .iter()
+            .enumerate()
+            .filter(move |(index, _)| self.mask & (1 << index) != 0)
+            .map(|(_, &value)| value)
+    }
+}
+
+/// What the command line asks for.
+pub enum Command {
+    /// Print the usage text and exit 0.
+    Help,
+    /// Run these workloads on these allocators.
+    Run {
+        /// The allocators to run the workloads on.
+        allocators: Selection<AllocatorChoice>,
+        /// The workloads to run.
+        workloads: Selection<Workload>,
+    },
+}
+
+/// Why the command line was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CliError {
+    /// An argument that is not an option of this program.
+    UnknownArgument(&'static str),
+    /// An option that needs a value came last.
+    MissingValue(&'static str),
+    /// A name in a list that no allocator or workload has.
+    UnknownName(&'static str),
+    /// An argument that is not valid UTF-8.
+    NotUtf8,
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnknownArgument(arg) => write!(f, "unknown argument '{arg}'"),
+            Self::MissingValue(option) => write!(f, "'{option}' needs a value"),
+            Self::UnknownName(name) => write!(f, "unknown name '{name}'"),
+            Self::NotUtf8 => f.write_str("an argument is not valid UTF-8"),
+        }
+    }
+}
+
+/// Parses the arguments after the program's name.
+pub fn parse(args: impl Iterator<Item = &'static CStr>) -> Result<Command, CliError> {
+    let mut args = args.map(|arg| arg.to_str().map_err(|_| CliError::NotUtf8));
+    let mut allocators = Selection::defaults();
+    let mut workloads = Selection::defaults();
+    while let Some(arg) = args.next() {
+        let arg = arg?;
+        let (option, inline_value) = match arg.split_once('=') {
+            Some((option, value)) => (option, Some(value)),
+            None => (arg, None),
+        };
+        let mut value = || match inline_value {
+            Some(value) => Ok(value),
+            None => args.next().ok_or(CliError::MissingValue(option))?,
+        };
+        match option {
+            "-h" | "--help" => return Ok(Command::Help),
+            "--allocator" => allocators = Selection::parse(value()?)?,
+            "--workload" => workloads = Selection::parse(value()?)?,
+            _ => return Err(CliError::UnknownArgument(arg)),
+        }
+    }
+    Ok(Command::Run {
+        allocators,
+        workloads,
+    })
+}
+
+/// The usage text, listing every allocator and workload by name; print it with `{}`.
+pub struct Usage;
+
+impl fmt::Display for Usage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "usage: bareheap-demo [--allocator LIST] [--workload LIST]"
+        )?;
+        writeln!(f, "       bareheap-demo --help")?;
+        writeln!(f)?;
+        writeln!(
+            f,
+            "Runs real Vec / BTreeMap / String workloads on bareheap's allocators, with no libstd"
+        )?;
+        writeln!(
+            f,
+            "and no libc, checks every result, and prints the heap's statistics."
+        )?;
+        writeln!(f, "LIST is a comma-separated list of names.")?;
+        write_choices::<AllocatorChoice>(f, "allocators")?;
+        write_choices::<Workload>(f, "workloads")?;
+        writeln!(f)?;
+        writeln!(f, "exit status: 0 every check passed, 1 a check failed,")?;
+        write!(
+            f,
+            "             2 bad command line, 101 panic or allocation failure"
+        )
+    }
+}
+
+fn write_choices<T: Named>(f: &mut fmt::Formatter<'_>, heading: &str) -> fmt::Result {
+    writeln!(f)?;
+    writeln!(f, "{heading} (* = run by default):")?;
+    for &choice in T::ALL {
+        let mark = if choice.runs_by_default() { '*' } else { ' ' };
+        writeln!(f, "  {mark} {:<10} {}", choice.name(), choice.summary())?;
+    }
+    Ok(())
+}

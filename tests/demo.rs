@@ -1,0 +1,170 @@
+//! Runs the freestanding `bareheap-demo` binary and checks what it prints and how it exits.
+//!
+//! Set `BAREHEAP_RUNNER` to run it through an emulator instead of natively, e.g.
+//! `BAREHEAP_RUNNER=qemu-x86_64 cargo test --test demo` (what `make test` does for qemu-user).
+
+use std::process::{Command, Output};
+
+const DEMO: &str = env!("CARGO_BIN_EXE_bareheap-demo");
+
+/// Runs the demo with `args`, through `$BAREHEAP_RUNNER` when it is set.
+fn demo(args: &[&str]) -> Output {
+    let mut command = match std::env::var_os("BAREHEAP_RUNNER").filter(|r| !r.is_empty()) {
+        Some(runner) => {
+            let mut command = Command::new(runner);
+            command.arg(DEMO);
+            command
+        }
+        None => Command::new(DEMO),
+    };
+    command.args(args).output().expect("the demo binary starts")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8(output.stdout.clone()).expect("stdout is UTF-8")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8(output.stderr.clone()).expect("stderr is UTF-8")
+}
+
+#[test]
+fn default_run_passes_every_check() {
+    let output = demo(&[]);
+    let out = stdout(&output);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "stdout:\n{out}\nstderr:\n{}",
+        stderr(&output)
+    );
+    assert!(!out.contains("FAIL"), "{out}");
+    let summary = out.lines().last().expect("a summary line");
+    assert!(summary.ends_with(" checks passed, 0 failed"), "{summary}");
+    let passed: u32 = summary.split(' ').next().unwrap().parse().unwrap();
+    assert!(passed >= 15, "{summary}");
+    for workload in ["-- vec:", "-- btreemap:", "-- strings:"] {
+        assert!(out.contains(workload), "{workload} missing from:\n{out}");
+    }
+    assert!(out.contains("every block freed"), "{out}");
+    assert!(output.stderr.is_empty(), "{}", stderr(&output));
+}
+
+#[test]
+fn page_size_comes_from_the_auxiliary_vector() {
+    let out = stdout(&demo(&["--workload", "vec"]));
+    assert!(
+        out.starts_with("page size: 4096 bytes (AT_PAGESZ)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_chosen_workload_runs_alone() {
+    let output = demo(&["--workload=strings"]);
+    let out = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("-- strings:") && !out.contains("-- vec:"),
+        "{out}"
+    );
+}
+
+#[test]
+fn help_prints_usage_and_exits_zero() {
+    for flag in ["--help", "-h"] {
+        let output = demo(&[flag]);
+        let out = stdout(&output);
+        assert_eq!(output.status.code(), Some(0));
+        assert!(out.starts_with("usage: bareheap-demo"), "{out}");
+        assert!(
+            out.contains("--workload LIST") && out.contains("oom"),
+            "{out}"
+        );
+        assert!(output.stderr.is_empty());
+    }
+}
+
+#[test]
+fn bad_command_lines_get_usage_and_exit_two() {
+    let cases: [(&[&str], &str); 4] = [
+        (&["--bogus"], "unknown argument '--bogus'"),
+        (&["--workload", "nope"], "unknown name 'nope'"),
+        (&["--allocator=chunk,nope"], "unknown name 'nope'"),
+        (&["--workload"], "'--workload' needs a value"),
+    ];
+    for (args, message) in cases {
+        let output = demo(args);
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.starts_with(&format!("bareheap-demo: {message}")),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("usage: bareheap-demo"), "{err}");
+        assert!(output.stdout.is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn a_panic_prints_message_and_location_and_exits_101() {
+    let output = demo(&["--workload", "vec,panic"]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(101), "{err}");
+    assert!(
+        err.contains("panicked at src/workloads/failure.rs:"),
+        "{err}"
+    );
+    assert!(
+        err.contains("the 'panic' workload panics on purpose"),
+        "{err}"
+    );
+    // Output printed before the panic was flushed, not lost in the buffer.
+    assert!(
+        stdout(&output).contains("sum of 0..200000"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn allocation_failure_names_the_size_and_exits_101() {
+    let output = demo(&["--workload", "oom"]);
+    let err = stderr(&output);
+    assert_eq!(output.status.code(), Some(101), "{err}");
+    assert!(
+        err.contains("memory allocation of 70368744177664 bytes failed"),
+        "{err}"
+    );
+}
+
+/// Reads the ELF program headers: a static executable has no PT_INTERP (no dynamic loader) and
+/// every loadable segment starts on a page boundary.
+#[test]
+fn the_binary_is_static_with_page_aligned_segments() {
+    const ET_EXEC: u16 = 2;
+    const PT_LOAD: u32 = 1;
+    const PT_INTERP: u32 = 3;
+    let elf = std::fs::read(DEMO).unwrap();
+    let u16_at = |at: usize| u16::from_le_bytes(elf[at..at + 2].try_into().unwrap());
+    let u32_at = |at: usize| u32::from_le_bytes(elf[at..at + 4].try_into().unwrap());
+    let u64_at = |at: usize| u64::from_le_bytes(elf[at..at + 8].try_into().unwrap());
+    assert_eq!(&elf[..4], b"\x7fELF");
+    assert_eq!(u16_at(16), ET_EXEC, "a fixed-address executable, not PIE");
+    let (phoff, phentsize, phnum) = (u64_at(32) as usize, u16_at(54) as usize, u16_at(56));
+    let mut loads = 0;
+    for index in 0..usize::from(phnum) {
+        let header = phoff + index * phentsize;
+        let kind = u32_at(header);
+        assert_ne!(kind, PT_INTERP, "a static binary asks for no interpreter");
+        if kind == PT_LOAD {
+            loads += 1;
+            assert_eq!(
+                u64_at(header + 16) % 4096,
+                0,
+                "segment {index} is page-aligned"
+            );
+        }
+    }
+    assert_eq!(loads, 3, "text, rodata and data segments");
+}
