@@ -20,6 +20,9 @@ extern crate alloc;
 extern crate std;
 
 mod error;
+pub mod fixed;
+
 pub mod sys;
 
 pub use error::FreeError;
+pub use fixed::{FixedSizeAllocator, LockedFixedSizeAllocator};
