@@ -21,8 +21,9 @@ extern crate std;
 
 mod error;
 pub mod fixed;
-
+pub mod pools;
 pub mod sys;
 
 pub use error::FreeError;
 pub use fixed::{FixedSizeAllocator, LockedFixedSizeAllocator};
+pub use pools::{LockedSizeClassPools, SizeClassPools};
