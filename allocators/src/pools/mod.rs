@@ -52,4 +52,6 @@ pub use slab::SLAB_SIZE;
 #[cfg(test)]
 mod model_tests;
 #[cfg(test)]
+mod test_fallback;
+#[cfg(test)]
 mod tests;
