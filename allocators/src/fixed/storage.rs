@@ -96,7 +96,7 @@ impl<const S: usize, const N: usize> BlockArray<S, N> {
         if ptr.addr() < self.base.addr() || offset >= S * N {
             return Err(FreeError::FreeOutOfBounds);
         }
-        if offset % S != 0 {
+        if !offset.is_multiple_of(S) {
             return Err(FreeError::UnalignedFree);
         }
         Ok(offset / S)

@@ -83,7 +83,7 @@ mod tests {
         for size in [0, 1, 15, 16, 33, 500, 2048] {
             for align in [1, 2, 16, 256, 2048] {
                 if let Some(class) = class_of(layout(size, align)) {
-                    assert!(block_size(class) >= size && block_size(class) % align == 0);
+                    assert!(block_size(class) >= size && block_size(class).is_multiple_of(align));
                     assert!(class < CLASS_COUNT);
                 }
             }

@@ -126,10 +126,8 @@ fn run(ops: Vec<Op>) {
                 let address = *live.keys().nth(at % live.len()).unwrap();
                 let block = live.remove(&address).unwrap();
                 // SAFETY: a live block with its layout.
-                assert_eq!(
-                    unsafe { pools.deallocate(block.ptr.as_ptr(), block.layout) },
-                    Ok(())
-                );
+                let freed = unsafe { pools.deallocate(block.ptr.as_ptr(), block.layout) };
+                assert_eq!(freed, Ok(()));
                 if matches!(op, Op::DoubleFree(_)) && class_of(block.layout).is_some() {
                     // SAFETY: class-sized: the pools check the pointer themselves.
                     let again = unsafe { pools.deallocate(block.ptr.as_ptr(), block.layout) };

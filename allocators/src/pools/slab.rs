@@ -84,7 +84,7 @@ pub(super) fn slab_of(block: *mut u8) -> *mut SlabHeader {
 pub(super) fn block_index(block: *mut u8, block_size: usize) -> Result<usize, FreeError> {
     let offset = block.addr() & (SLAB_SIZE - 1);
     let first = first_block_offset(block_size);
-    if offset < first || (offset - first) % block_size != 0 {
+    if offset < first || !(offset - first).is_multiple_of(block_size) {
         return Err(FreeError::UnalignedFree);
     }
     Ok((offset - first) / block_size)

@@ -83,10 +83,8 @@ fn every_free_error_is_reported_and_changes_nothing() {
         .as_ptr()
         .map_addr(|address| address & !(SLAB_SIZE - 1));
     // SAFETY: as above.
-    assert_eq!(
-        unsafe { pools.deallocate(header, small) },
-        Err(FreeError::UnalignedFree)
-    );
+    let refused = unsafe { pools.deallocate(header, small) };
+    assert_eq!(refused, Err(FreeError::UnalignedFree));
     // SAFETY: live blocks with their layouts.
     unsafe {
         pools.deallocate(block.as_ptr(), small).unwrap();
@@ -176,10 +174,8 @@ fn exhaustion_gives_none_and_null_and_keeps_the_old_block() {
     assert_eq!(pools.allocate(layout(3000, 8)), None);
     assert_eq!(pools.allocate(layout(64, 8)), None);
     // SAFETY: live with its layout.
-    assert_eq!(
-        unsafe { pools.reallocate(block, small, layout(100, 8)) },
-        None
-    );
+    let moved = unsafe { pools.reallocate(block, small, layout(100, 8)) };
+    assert_eq!(moved, None);
     assert_eq!(pools.stats().classes[0].blocks_in_use, 1);
     let locked = LockedSizeClassPools::new(Ledger::with_budget(0));
     // SAFETY: a non-zero-size layout.
