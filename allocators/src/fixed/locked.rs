@@ -21,6 +21,9 @@ use crate::FreeError;
 
 /// A [`FixedSizeAllocator`] of `N` blocks of `S` bytes behind a `spin::Mutex`.
 ///
+/// The blocks are inline, so a large pool belongs in a `static` (built at compile time), not
+/// in a local built by value on the stack.
+///
 /// Constructible in a `static`:
 ///
 /// ```

@@ -222,8 +222,9 @@ impl<F: GlobalAlloc> SizeClassPools<F> {
         if let Some(request) = nonzero(layout) {
             // SAFETY: the caller guarantees the fallback gave `block` for this request.
             unsafe { self.fallback.dealloc(block.as_ptr(), request) };
-            self.fallback_blocks -= 1;
-            self.fallback_bytes -= layout.size();
+            // Saturating: a caller breaking the contract must not make the counters panic.
+            self.fallback_blocks = self.fallback_blocks.saturating_sub(1);
+            self.fallback_bytes = self.fallback_bytes.saturating_sub(layout.size());
         }
     }
 
@@ -245,7 +246,7 @@ impl<F: GlobalAlloc> SizeClassPools<F> {
                 .realloc(block.as_ptr(), request, resized.size())
         };
         let moved = NonNull::new(moved)?;
-        self.fallback_bytes = self.fallback_bytes - old.size() + new.size();
+        self.fallback_bytes = self.fallback_bytes.saturating_sub(old.size()) + new.size();
         Some(moved)
     }
 }
