@@ -21,7 +21,11 @@ extern crate std;
 
 pub mod chunk;
 mod error;
+pub mod fixed;
+pub mod pools;
 pub mod sys;
 
 pub use chunk::{ChunkAllocator, ChunkAllocatorError, GlobalChunkAllocator, PageAligned};
 pub use error::FreeError;
+pub use fixed::{FixedSizeAllocator, LockedFixedSizeAllocator};
+pub use pools::{LockedSizeClassPools, SizeClassPools};

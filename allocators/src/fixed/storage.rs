@@ -1,0 +1,155 @@
+//! Where the blocks of a fixed-size pool live, and the arithmetic between block indices and
+//! addresses.
+//!
+//! Stable Rust cannot write `#[repr(align(f(S)))]`, so the storage is one block longer than
+//! needed and the block array starts at the first address inside it that is a multiple of
+//! [`block_align`]`(S)`, the largest power of two dividing `S`:
+//!
+//! ```text
+//!   storage start                                        storage end
+//!   │                                                            │
+//!   ▼                                                            ▼
+//!   ┌───────┬──────────┬──────────┬─────┬──────────┬────────────┐
+//!   │ skip  │ block 0  │ block 1  │ ... │ block N-1│  unused    │
+//!   └───────┴──────────┴──────────┴─────┴──────────┴────────────┘
+//!           ▲ base = align_up(start, block_align(S))
+//!   skip < block_align(S) <= S, so the N blocks always fit in S * (N + 1) bytes.
+//! ```
+//!
+//! Block `i` is at `base + i * S`; because `S` is a multiple of the alignment, every block is
+//! aligned like the first. The base is recomputed from the storage's current address on each
+//! call (an add and a mask), so the bookkeeping, which stores only indices, stays consistent
+//! even if the pool is moved while no block is in use. Cost: `S` bytes per pool.
+
+use core::mem::MaybeUninit;
+
+use crate::FreeError;
+
+/// The largest power of two that divides `size` (`size` itself for a power of two); the
+/// guaranteed alignment of blocks of `size` bytes.
+pub const fn block_align(size: usize) -> usize {
+    size & size.wrapping_neg()
+}
+
+/// The bytes of `N` blocks of `S` bytes, plus one block of slack for aligning the first.
+#[repr(C)]
+pub(super) struct BlockStorage<const S: usize, const N: usize> {
+    /// The room for the blocks.
+    blocks: [MaybeUninit<[u8; S]>; N],
+    /// Room for the shift that aligns the first block.
+    slack: MaybeUninit<[u8; S]>,
+}
+
+impl<const S: usize, const N: usize> BlockStorage<S, N> {
+    /// Storage with uninitialised bytes, or all zero bytes.
+    pub(super) const fn new(zero_initialized: bool) -> Self {
+        if zero_initialized {
+            Self {
+                blocks: [MaybeUninit::zeroed(); N],
+                slack: MaybeUninit::zeroed(),
+            }
+        } else {
+            Self {
+                blocks: [MaybeUninit::uninit(); N],
+                slack: MaybeUninit::uninit(),
+            }
+        }
+    }
+}
+
+/// The aligned block array inside a [`BlockStorage`], seen through a raw pointer that carries
+/// the storage's provenance.
+pub(super) struct BlockArray<const S: usize, const N: usize> {
+    /// The first block.
+    base: *mut u8,
+}
+
+impl<const S: usize, const N: usize> BlockArray<S, N> {
+    /// The alignment of every block.
+    const ALIGN: usize = block_align(S);
+
+    /// Locates the aligned blocks inside the storage at `storage`. O(1).
+    pub(super) fn new(storage: *mut BlockStorage<S, N>) -> Self {
+        let mask = Self::ALIGN - 1;
+        let base = storage
+            .cast::<u8>()
+            .map_addr(|address| address.wrapping_add(mask) & !mask);
+        Self { base }
+    }
+
+    /// The address of block `index` (`index < N`). O(1).
+    pub(super) fn block(&self, index: usize) -> *mut u8 {
+        self.base.wrapping_add(index * S)
+    }
+
+    /// The index of the block that starts at `ptr`. O(1).
+    ///
+    /// # Errors
+    /// In this order: [`FreeError::NullPtrFree`], [`FreeError::FreeOutOfBounds`] when `ptr` is
+    /// not inside the blocks, [`FreeError::UnalignedFree`] when it is inside a block but not at
+    /// its start.
+    pub(super) fn index_of(&self, ptr: *const u8) -> Result<usize, FreeError> {
+        if ptr.is_null() {
+            return Err(FreeError::NullPtrFree);
+        }
+        let offset = ptr.addr().wrapping_sub(self.base.addr());
+        if ptr.addr() < self.base.addr() || offset >= S * N {
+            return Err(FreeError::FreeOutOfBounds);
+        }
+        if !offset.is_multiple_of(S) {
+            return Err(FreeError::UnalignedFree);
+        }
+        Ok(offset / S)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_align_is_the_largest_power_of_two_divisor() {
+        assert_eq!(block_align(1), 1);
+        assert_eq!(block_align(12), 4);
+        assert_eq!(block_align(24), 8);
+        assert_eq!(block_align(64), 64);
+        assert_eq!(block_align(4096 * 3), 4096);
+    }
+
+    #[test]
+    fn blocks_are_aligned_and_fit_in_the_storage() {
+        let mut storage = BlockStorage::<24, 5>::new(false);
+        let start = (&raw mut storage).cast::<u8>();
+        let array = BlockArray::<24, 5>::new(&raw mut storage);
+        for index in 0..5 {
+            let block = array.block(index);
+            assert_eq!(block.addr() % 8, 0);
+            assert!(block.addr() >= start.addr());
+            assert!(block.addr() + 24 <= start.addr() + size_of::<BlockStorage<24, 5>>());
+            assert_eq!(array.index_of(block), Ok(index));
+        }
+    }
+
+    #[test]
+    fn index_of_rejects_null_foreign_and_interior_pointers_in_order() {
+        let mut storage = BlockStorage::<16, 4>::new(true);
+        let array = BlockArray::<16, 4>::new(&raw mut storage);
+        let outside = 7u8;
+        assert_eq!(
+            array.index_of(core::ptr::null()),
+            Err(FreeError::NullPtrFree)
+        );
+        assert_eq!(
+            array.index_of(&raw const outside),
+            Err(FreeError::FreeOutOfBounds)
+        );
+        assert_eq!(
+            array.index_of(array.block(4)),
+            Err(FreeError::FreeOutOfBounds)
+        );
+        assert_eq!(
+            array.index_of(array.block(1).wrapping_add(3)),
+            Err(FreeError::UnalignedFree)
+        );
+    }
+}

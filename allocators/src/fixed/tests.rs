@@ -1,0 +1,255 @@
+//! Behaviour of the fixed-size pool through its public API.
+
+use core::alloc::{GlobalAlloc, Layout};
+use core::pin::pin;
+
+use allocator_api2::alloc::Allocator;
+use allocator_api2::vec::Vec as ApiVec;
+
+use super::{FixedSizeAllocator, LockedFixedSizeAllocator};
+use crate::FreeError;
+
+#[test]
+fn seed_example_on_the_stack() {
+    // SAFETY: the pool is pinned on the next line and outlives every block.
+    let mut pool = pin!(unsafe { FixedSizeAllocator::<4, 64>::new_unpinned(false) });
+    let ptr = pool.as_mut().alloc::<u32>().unwrap();
+    // SAFETY: the block is ours, 4 bytes, aligned for u32.
+    unsafe {
+        ptr.write(89);
+        assert_eq!(ptr.read(), 89);
+        *ptr.as_ptr() = 43;
+        assert_eq!(*ptr.as_ptr(), 43);
+    }
+    pool.as_mut().free_nonnull(ptr).unwrap();
+}
+
+#[test]
+fn blocks_handed_out_earlier_stay_usable_across_later_calls() {
+    let mut pool = FixedSizeAllocator::<8, 8>::new(false);
+    let first = pool.as_mut().alloc::<u64>().unwrap();
+    let second = pool.as_mut().alloc::<u64>().unwrap();
+    // SAFETY: both blocks are ours and aligned for u64.
+    unsafe {
+        first.write(1);
+        second.write(2);
+    }
+    for _ in 0..3 {
+        let other = pool.as_mut().alloc_untyped().unwrap();
+        pool.as_mut().free_nonnull(other).unwrap();
+    }
+    assert_eq!(pool.allocated_blocks(), 2);
+    // SAFETY: still ours; the pool never touched them.
+    unsafe {
+        assert_eq!((first.read(), second.read()), (1, 2));
+        first.write(3);
+        second.write(4);
+        assert_eq!((first.read(), second.read()), (3, 4));
+    }
+}
+
+#[test]
+fn every_free_error_is_reported_and_changes_nothing() {
+    let mut pool = FixedSizeAllocator::<16, 4>::new(false);
+    let block = pool.as_mut().alloc_untyped().unwrap();
+    let outside = 0u128;
+    let refused = [
+        (core::ptr::null(), FreeError::NullPtrFree),
+        (
+            (&raw const outside).cast::<u8>(),
+            FreeError::FreeOutOfBounds,
+        ),
+        (
+            block.as_ptr().wrapping_add(16 * 4),
+            FreeError::FreeOutOfBounds,
+        ),
+        (block.as_ptr().wrapping_add(1), FreeError::UnalignedFree),
+        (block.as_ptr().wrapping_add(16), FreeError::DoubleFree),
+    ];
+    for (ptr, error) in refused {
+        assert_eq!(pool.as_mut().free(ptr), Err(error));
+        assert_eq!(pool.allocated_blocks(), 1);
+    }
+    pool.as_mut().free_nonnull(block).unwrap();
+    assert_eq!(
+        pool.as_mut().free_nonnull(block),
+        Err(FreeError::DoubleFree)
+    );
+    assert_eq!(pool.free_blocks(), 4);
+}
+
+#[test]
+fn a_pointer_before_the_first_block_is_out_of_bounds() {
+    let mut pool = FixedSizeAllocator::<16, 2>::new(false);
+    let first = pool.as_mut().alloc_untyped().unwrap();
+    assert_eq!(
+        pool.as_mut().free(first.as_ptr().wrapping_sub(1)),
+        Err(FreeError::FreeOutOfBounds)
+    );
+}
+
+#[test]
+fn exhaustion_returns_none_and_counters_stay_exact() {
+    let mut pool = FixedSizeAllocator::<3, 5>::new(false);
+    assert_eq!(
+        (pool.heap_size(), pool.block_count(), pool.block_size()),
+        (15, 5, 3)
+    );
+    let mut blocks = std::vec::Vec::new();
+    for taken in 1..=5 {
+        blocks.push(pool.as_mut().alloc_untyped().unwrap());
+        assert_eq!(pool.allocated_blocks(), taken);
+        assert_eq!(pool.free_blocks(), 5 - taken);
+        assert_eq!(pool.total_allocated(), 3 * taken);
+        assert_eq!(pool.total_free(), 3 * (5 - taken));
+    }
+    assert!(pool.as_mut().alloc_untyped().is_none());
+    for block in blocks {
+        pool.as_mut().free_nonnull(block).unwrap();
+    }
+    assert_eq!(pool.total_free(), 15);
+}
+
+#[test]
+fn blocks_are_aligned_to_the_largest_power_of_two_dividing_the_size() {
+    fn check<const S: usize>(expected: usize) {
+        assert_eq!(FixedSizeAllocator::<S, 3>::BLOCK_ALIGN, expected);
+        let mut pool = FixedSizeAllocator::<S, 3>::new(false);
+        while let Some(block) = pool.as_mut().alloc_untyped() {
+            assert_eq!(block.as_ptr().addr() % expected, 0);
+        }
+    }
+    check::<1>(1);
+    check::<12>(4);
+    check::<16>(16);
+    check::<48>(16);
+    check::<4096>(4096);
+}
+
+#[test]
+fn typed_allocation_accepts_smaller_types_with_fitting_alignment() {
+    let mut pool = FixedSizeAllocator::<16, 2>::new(false);
+    let wide = pool.as_mut().alloc::<u128>().unwrap();
+    let narrow = pool.as_mut().alloc::<u16>().unwrap();
+    assert_eq!(wide.as_ptr().addr() % align_of::<u128>(), 0);
+    // SAFETY: both blocks are ours and aligned for their types.
+    unsafe {
+        wide.write(u128::MAX);
+        narrow.write(7);
+        assert_eq!((wide.read(), narrow.read()), (u128::MAX, 7));
+    }
+}
+
+#[test]
+fn zero_initialized_blocks_read_as_zero() {
+    let mut boxed = FixedSizeAllocator::<8, 4>::new(true);
+    // SAFETY: pinned on the stack at once and outlives its blocks.
+    let mut stacked = pin!(unsafe { FixedSizeAllocator::<8, 4>::new_unpinned(true) });
+    for _ in 0..4 {
+        let a = boxed.as_mut().alloc::<[u8; 8]>().unwrap();
+        let b = stacked.as_mut().alloc::<[u8; 8]>().unwrap();
+        // SAFETY: the storage was zeroed, so the bytes are initialised.
+        unsafe { assert_eq!((a.read(), b.read()), ([0; 8], [0; 8])) };
+    }
+}
+
+#[test]
+fn free_all_makes_every_block_free_again() {
+    let mut pool = FixedSizeAllocator::<2, 3>::new(false);
+    while pool.as_mut().alloc_untyped().is_some() {}
+    // SAFETY: no block is used after this.
+    unsafe { pool.as_mut().free_all() };
+    assert_eq!(pool.free_blocks(), 3);
+    assert_eq!(
+        (0..3).filter_map(|_| pool.as_mut().alloc_untyped()).count(),
+        3
+    );
+}
+
+#[test]
+fn a_large_pool_is_built_in_place_and_costs_the_same_per_operation() {
+    const N: usize = if cfg!(miri) { 1 << 16 } else { 1 << 20 };
+    let mut pool = FixedSizeAllocator::<8, N>::new(false);
+    let block = pool.as_mut().alloc::<u64>().unwrap();
+    let second = pool.as_mut().alloc::<u64>().unwrap();
+    pool.as_mut().free_nonnull(block).unwrap();
+    assert_eq!(pool.as_mut().alloc::<u64>(), Some(block));
+    assert_eq!(pool.allocated_blocks(), 2);
+    assert_eq!(pool.as_mut().free_nonnull(second), Ok(()));
+}
+
+#[test]
+fn locked_pool_works_from_a_static_and_across_threads() {
+    static POOL: LockedFixedSizeAllocator<8, 64> = LockedFixedSizeAllocator::new(false);
+    let threads: std::vec::Vec<_> = (0..2u64)
+        .map(|id| {
+            std::thread::spawn(move || {
+                for round in 0..if cfg!(miri) { 5 } else { 200 } {
+                    let block = POOL.alloc::<u64>().unwrap();
+                    // SAFETY: the block is ours until we free it.
+                    unsafe {
+                        block.write(id * 1000 + round);
+                        assert_eq!(block.read(), id * 1000 + round);
+                    }
+                    POOL.free_nonnull(block).unwrap();
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    assert_eq!(POOL.allocated_blocks(), 0);
+    assert_eq!(POOL.total_free(), POOL.heap_size());
+}
+
+#[test]
+fn locked_pool_free_errors_and_free_all() {
+    let pool = LockedFixedSizeAllocator::<4, 2>::new(true);
+    let block = pool.alloc::<u32>().unwrap();
+    assert_eq!(
+        pool.free(core::ptr::null::<u8>()),
+        Err(FreeError::NullPtrFree)
+    );
+    assert_eq!(pool.total_allocated(), 4);
+    // SAFETY: the block is not used afterwards.
+    unsafe { pool.free_all() };
+    assert_eq!(pool.free_nonnull(block), Err(FreeError::DoubleFree));
+    assert_eq!(
+        (pool.free_blocks(), pool.block_count(), pool.block_size()),
+        (2, 2, 4)
+    );
+}
+
+#[test]
+fn global_alloc_serves_fitting_layouts_only() {
+    let pool = LockedFixedSizeAllocator::<16, 2>::new(false);
+    let fits = Layout::new::<u64>();
+    // SAFETY: non-zero-size layouts; the block is freed with the same layout.
+    unsafe {
+        let block = GlobalAlloc::alloc(&pool, fits);
+        assert!(!block.is_null());
+        assert!(GlobalAlloc::alloc(&pool, Layout::new::<[u8; 17]>()).is_null());
+        let over_aligned = Layout::from_size_align(8, 32).unwrap();
+        assert!(GlobalAlloc::alloc(&pool, over_aligned).is_null());
+        assert_eq!(pool.realloc(block, fits, 16), block);
+        assert!(pool.realloc(block, fits, 17).is_null());
+        pool.dealloc(block, fits);
+    }
+    assert_eq!(pool.allocated_blocks(), 0);
+}
+
+#[test]
+fn allocator_api_backs_a_vec_in_place() {
+    let pool = LockedFixedSizeAllocator::<64, 2>::new(false);
+    let mut numbers = ApiVec::with_capacity_in(2, &pool);
+    numbers.extend([1u32, 2, 3, 4]);
+    assert_eq!(pool.allocated_blocks(), 1);
+    assert!(numbers.try_reserve(100).is_err());
+    numbers.shrink_to_fit();
+    assert_eq!(numbers.as_slice(), &[1, 2, 3, 4]);
+    let layout = Layout::new::<[u8; 65]>();
+    assert!((&pool).allocate(layout).is_err());
+    drop(numbers);
+    assert_eq!(pool.allocated_blocks(), 0);
+}

@@ -1,0 +1,92 @@
+//! Size classes: which power-of-two block size serves a layout.
+//!
+//! ```text
+//!   class index:   0    1    2     3     4     5     6     7
+//!   block size:   16   32   64   128   256   512  1024  2048   bytes
+//!
+//!   class size of a layout = max(next_pow2(size), align, 16), if <= 2048; else no class
+//! ```
+//!
+//! A block of the class size, placed at a multiple of the class size, holds the layout and
+//! satisfies its alignment, whatever the combination (zero size, align > size). The mapping is
+//! a pure function of the layout, which is what lets a free find its pool: `dealloc` receives
+//! the same layout as `alloc` did. O(1): a few bit operations.
+
+use core::alloc::Layout;
+
+/// The smallest block size: room for the free-list link, and a floor for the classes.
+pub const MIN_BLOCK_SIZE: usize = 16;
+/// The largest block size served by a pool; larger or more aligned requests go to the
+/// fallback allocator.
+pub const MAX_BLOCK_SIZE: usize = 2048;
+/// The number of size classes, one per power of two from [`MIN_BLOCK_SIZE`] to
+/// [`MAX_BLOCK_SIZE`].
+pub const CLASS_COUNT: usize = 8;
+
+/// The index of the class that serves `layout`, or `None` when the fallback must. O(1).
+pub(super) const fn class_of(layout: Layout) -> Option<usize> {
+    let mut needed = layout.size();
+    if layout.align() > needed {
+        needed = layout.align();
+    }
+    if needed > MAX_BLOCK_SIZE {
+        return None;
+    }
+    if needed < MIN_BLOCK_SIZE {
+        needed = MIN_BLOCK_SIZE;
+    }
+    let block = needed.next_power_of_two();
+    Some((block.trailing_zeros() - MIN_BLOCK_SIZE.trailing_zeros()) as usize)
+}
+
+/// The usable length of the memory the pools hand out for `layout`: the whole block of its
+/// class, or exactly `layout.size()` when the fallback serves it. O(1).
+pub const fn usable_size(layout: Layout) -> usize {
+    match class_of(layout) {
+        Some(class) => block_size(class),
+        None => layout.size(),
+    }
+}
+
+/// The block size of class `index`. O(1).
+pub(super) const fn block_size(index: usize) -> usize {
+    MIN_BLOCK_SIZE << index
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layout(size: usize, align: usize) -> Layout {
+        Layout::from_size_align(size, align).unwrap()
+    }
+
+    #[test]
+    fn sizes_round_up_to_the_next_power_of_two_from_sixteen() {
+        assert_eq!(class_of(layout(0, 1)), Some(0));
+        assert_eq!(class_of(layout(16, 8)), Some(0));
+        assert_eq!(class_of(layout(17, 1)), Some(1));
+        assert_eq!(class_of(layout(1000, 8)), Some(6));
+        assert_eq!(class_of(layout(2048, 8)), Some(7));
+        assert_eq!(class_of(layout(2049, 8)), None);
+    }
+
+    #[test]
+    fn alignment_above_the_size_picks_the_class_of_the_alignment() {
+        assert_eq!(class_of(layout(1, 64)), Some(2));
+        assert_eq!(class_of(layout(0, 2048)), Some(7));
+        assert_eq!(class_of(layout(0, 4096)), None);
+    }
+
+    #[test]
+    fn every_class_block_holds_and_aligns_its_layouts() {
+        for size in [0, 1, 15, 16, 33, 500, 2048] {
+            for align in [1, 2, 16, 256, 2048] {
+                if let Some(class) = class_of(layout(size, align)) {
+                    assert!(block_size(class) >= size && block_size(class).is_multiple_of(align));
+                    assert!(class < CLASS_COUNT);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,179 @@
+//! Model-based test of the size-class pools over the ledger fallback: random allocations,
+//! frees and reallocations, checked against a shadow model after every step.
+
+use core::alloc::Layout;
+use core::ptr::NonNull;
+use std::collections::BTreeMap;
+use std::vec::Vec;
+
+use proptest::prelude::*;
+
+use super::class::{CLASS_COUNT, class_of};
+use super::test_fallback::Ledger;
+use super::{SizeClassPools, usable_size};
+use crate::FreeError;
+
+/// One step of a random workload.
+#[derive(Debug, Clone)]
+enum Op {
+    /// Allocate this size with alignment `1 << shift`.
+    Alloc(usize, u32),
+    /// Free the live block at this position (modulo the live count).
+    Free(usize),
+    /// Resize the live block at this position to this size, same alignment.
+    Realloc(usize, usize),
+    /// Free the live block at this position a second time after freeing it.
+    DoubleFree(usize),
+}
+
+/// Sizes that cover every class, the class boundaries and the fallback.
+fn size() -> impl Strategy<Value = usize> {
+    prop_oneof![4 => 0..130usize, 2 => 130..2100usize, 1 => 2100..6000usize]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        5 => (size(), prop_oneof![4 => 0..5u32, 1 => 5..13u32]).prop_map(|(size, shift)| Op::Alloc(size, shift)),
+        3 => any::<usize>().prop_map(Op::Free),
+        2 => (any::<usize>(), size()).prop_map(|(at, size)| Op::Realloc(at, size)),
+        1 => any::<usize>().prop_map(Op::DoubleFree),
+    ]
+}
+
+/// A live block of the model.
+struct Live {
+    ptr: NonNull<u8>,
+    layout: Layout,
+    id: u64,
+}
+
+/// The byte at `offset` of the block with this id.
+fn pattern(id: u64, offset: usize) -> u8 {
+    (id as u8).wrapping_mul(13) ^ (offset as u8)
+}
+
+fn fill(block: &Live) {
+    for offset in 0..block.layout.size() {
+        // SAFETY: the block is live and `layout.size()` bytes long.
+        unsafe {
+            block
+                .ptr
+                .as_ptr()
+                .add(offset)
+                .write(pattern(block.id, offset))
+        };
+    }
+}
+
+fn intact(block: &Live, len: usize) -> bool {
+    (0..len).all(|offset| {
+        // SAFETY: the block is live, at least `len` bytes long, and was filled.
+        unsafe { block.ptr.as_ptr().add(offset).read() == pattern(block.id, offset) }
+    })
+}
+
+/// Every live block: inside fallback memory, aligned, disjoint, intact; counters exact.
+fn check(pools: &SizeClassPools<Ledger>, live: &BTreeMap<usize, Live>) {
+    let mut in_use = [0; CLASS_COUNT];
+    let (mut fallback_blocks, mut fallback_bytes) = (0, 0);
+    let mut previous_end = 0;
+    for (&address, block) in live {
+        let span = usable_size(block.layout).max(1);
+        assert_eq!(address % block.layout.align(), 0, "misaligned");
+        assert!(address >= previous_end, "blocks overlap");
+        assert!(pools.fallback().covers(address, span), "outside the heap");
+        assert!(intact(block, block.layout.size()), "contents lost");
+        previous_end = address + span;
+        match class_of(block.layout) {
+            Some(class) => in_use[class] += 1,
+            None => {
+                (fallback_blocks, fallback_bytes) =
+                    (fallback_blocks + 1, fallback_bytes + block.layout.size())
+            }
+        }
+    }
+    let stats = pools.stats();
+    for (class, count) in in_use.into_iter().enumerate() {
+        assert_eq!(stats.classes[class].blocks_in_use, count);
+    }
+    assert_eq!(
+        (stats.fallback_blocks, stats.fallback_bytes),
+        (fallback_blocks, fallback_bytes)
+    );
+    let slab_total: usize = stats.classes.iter().map(|class| class.slabs).sum();
+    assert_eq!(pools.fallback().live_count(), slab_total + fallback_blocks);
+}
+
+fn run(ops: Vec<Op>) {
+    let mut pools = SizeClassPools::new(Ledger::new());
+    let mut live = BTreeMap::new();
+    let mut next_id = 0;
+    for op in ops {
+        match op {
+            Op::Alloc(size, shift) => {
+                let layout = Layout::from_size_align(size, 1 << shift).unwrap();
+                let ptr = pools.allocate(layout).unwrap();
+                let block = Live {
+                    ptr,
+                    layout,
+                    id: next_id,
+                };
+                next_id += 1;
+                fill(&block);
+                assert!(live.insert(ptr.as_ptr().addr(), block).is_none());
+            }
+            Op::Free(at) | Op::DoubleFree(at) if !live.is_empty() => {
+                let address = *live.keys().nth(at % live.len()).unwrap();
+                let block = live.remove(&address).unwrap();
+                // SAFETY: a live block with its layout.
+                let freed = unsafe { pools.deallocate(block.ptr.as_ptr(), block.layout) };
+                assert_eq!(freed, Ok(()));
+                if matches!(op, Op::DoubleFree(_)) && class_of(block.layout).is_some() {
+                    // SAFETY: class-sized: the pools check the pointer themselves.
+                    let again = unsafe { pools.deallocate(block.ptr.as_ptr(), block.layout) };
+                    assert_eq!(again, Err(FreeError::DoubleFree));
+                }
+            }
+            Op::Realloc(at, size) if !live.is_empty() => {
+                let address = *live.keys().nth(at % live.len()).unwrap();
+                let block = live.remove(&address).unwrap();
+                let layout = Layout::from_size_align(size, block.layout.align()).unwrap();
+                // SAFETY: a live block with its layout.
+                let ptr = unsafe { pools.reallocate(block.ptr, block.layout, layout) }.unwrap();
+                if class_of(block.layout).is_some() && class_of(block.layout) == class_of(layout) {
+                    assert_eq!(ptr, block.ptr, "same class must stay in place");
+                }
+                let moved = Live {
+                    ptr,
+                    layout,
+                    id: block.id,
+                };
+                assert!(
+                    intact(&moved, block.layout.size().min(size)),
+                    "realloc lost contents"
+                );
+                fill(&moved);
+                assert!(live.insert(ptr.as_ptr().addr(), moved).is_none());
+            }
+            Op::Free(_) | Op::DoubleFree(_) | Op::Realloc(..) => {}
+        }
+        check(&pools, &live);
+    }
+    for block in live.into_values() {
+        // SAFETY: a live block with its layout.
+        unsafe { pools.deallocate(block.ptr.as_ptr(), block.layout) }.unwrap();
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: if cfg!(miri) { 4 } else { 256 },
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn pools_match_the_model(ops in proptest::collection::vec(op(), 1..if cfg!(miri) { 30 } else { 150 })) {
+        run(ops);
+    }
+}

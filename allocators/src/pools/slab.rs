@@ -1,0 +1,177 @@
+//! Slabs: the chunks a size class takes from the fallback allocator, and their headers.
+//!
+//! A slab is [`SLAB_SIZE`] bytes aligned to [`SLAB_SIZE`], so the slab of any block is found by
+//! clearing the low bits of its address. It starts with a header (the link to the class's next
+//! slab and a bitmap of the blocks in use), followed by blocks of one class, the first at the
+//! first multiple of the block size after the header:
+//!
+//! ```text
+//!   slab (32 KiB, 32 KiB-aligned)
+//!   ┌────────────────────────┬─────────┬─────────┬─────────┬─────┬─────────┐
+//!   │ header: next, in_use[] │ (pad)   │ block 0 │ block 1 │ ... │ block k │
+//!   └────────────────────────┴─────────┴─────────┴─────────┴─────┴─────────┘
+//!   ▲ block & !(SLAB_SIZE - 1)          ▲ first_block_offset(size)
+//! ```
+//!
+//! The header costs 264 bytes, so a slab holds 2031 blocks of 16 bytes, 15 of 2048 bytes.
+//! Marking and checking a block in the bitmap is O(1).
+
+use core::alloc::Layout;
+use core::ptr::NonNull;
+
+use super::class::MIN_BLOCK_SIZE;
+use crate::FreeError;
+
+/// The size and alignment of every slab: 32 KiB.
+pub const SLAB_SIZE: usize = 32 * 1024;
+/// The bitmap words a slab needs for its smallest blocks.
+const BITMAP_WORDS: usize = SLAB_SIZE / MIN_BLOCK_SIZE / u64::BITS as usize;
+
+/// The start of every slab.
+#[repr(C)]
+pub(super) struct SlabHeader {
+    /// The next slab of the same class, or null.
+    pub(super) next: *mut SlabHeader,
+    /// Bit `i` set: block `i` of the slab is handed out.
+    in_use: [u64; BITMAP_WORDS],
+}
+
+/// The layout of every slab request to the fallback.
+pub(super) const fn slab_layout() -> Layout {
+    match Layout::from_size_align(SLAB_SIZE, SLAB_SIZE) {
+        Ok(layout) => layout,
+        Err(_) => panic!("the slab size is a power of two"),
+    }
+}
+
+/// Where the first block of `block_size` bytes starts inside a slab.
+pub(super) const fn first_block_offset(block_size: usize) -> usize {
+    size_of::<SlabHeader>().next_multiple_of(block_size)
+}
+
+/// How many blocks of `block_size` bytes a slab holds.
+pub(super) const fn blocks_per_slab(block_size: usize) -> usize {
+    (SLAB_SIZE - first_block_offset(block_size)) / block_size
+}
+
+/// Writes an empty header (no next slab, no block in use) at the start of `slab`. O(1).
+///
+/// # Safety
+/// `slab` must be a fresh slab of [`slab_layout`], owned by the caller.
+pub(super) unsafe fn init_header(slab: NonNull<u8>) -> *mut SlabHeader {
+    let header = slab.as_ptr().cast::<SlabHeader>();
+    // SAFETY: the slab is at least a header long and aligned to SLAB_SIZE, far more than the
+    // header needs; the caller owns it.
+    unsafe {
+        header.write(SlabHeader {
+            next: core::ptr::null_mut(),
+            in_use: [0; BITMAP_WORDS],
+        })
+    };
+    header
+}
+
+/// The header of the slab that would contain `block`, derived from `block`'s provenance.
+/// Only meaningful when `block` is inside a slab. O(1).
+pub(super) fn slab_of(block: *mut u8) -> *mut SlabHeader {
+    block.map_addr(|address| address & !(SLAB_SIZE - 1)).cast()
+}
+
+/// The index of the block of `block_size` bytes at `block` in its slab. O(1).
+///
+/// # Errors
+/// [`FreeError::UnalignedFree`] when `block` is in the header or not at a block start.
+pub(super) fn block_index(block: *mut u8, block_size: usize) -> Result<usize, FreeError> {
+    let offset = block.addr() & (SLAB_SIZE - 1);
+    let first = first_block_offset(block_size);
+    if offset < first || !(offset - first).is_multiple_of(block_size) {
+        return Err(FreeError::UnalignedFree);
+    }
+    Ok((offset - first) / block_size)
+}
+
+/// Records block `index` of the slab as handed out. O(1).
+///
+/// # Safety
+/// `header` must be a slab header written by [`init_header`]; `index` a block of the slab.
+pub(super) unsafe fn mark_in_use(header: *mut SlabHeader, index: usize) {
+    let (word, bit) = bit_position(index);
+    // SAFETY: the caller guarantees a live header; `word < BITMAP_WORDS` since the slab holds
+    // at most SLAB_SIZE / MIN_BLOCK_SIZE blocks.
+    unsafe { (*header).in_use[word] |= bit };
+}
+
+/// Records block `index` of the slab as free. O(1).
+///
+/// # Errors
+/// [`FreeError::DoubleFree`] when the block is not in use; nothing changes then.
+///
+/// # Safety
+/// As [`mark_in_use`].
+pub(super) unsafe fn mark_free(header: *mut SlabHeader, index: usize) -> Result<(), FreeError> {
+    let (word, bit) = bit_position(index);
+    // SAFETY: as in `mark_in_use`.
+    let bits = unsafe { &mut (*header).in_use[word] };
+    if *bits & bit == 0 {
+        return Err(FreeError::DoubleFree);
+    }
+    *bits &= !bit;
+    Ok(())
+}
+
+/// The bitmap word and bit mask of block `index`.
+const fn bit_position(index: usize) -> (usize, u64) {
+    let bits = u64::BITS as usize;
+    (index / bits, 1 << (index % bits))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slab_geometry_is_as_documented() {
+        assert_eq!(size_of::<SlabHeader>(), 264);
+        assert_eq!(blocks_per_slab(16), 2031);
+        assert_eq!(blocks_per_slab(2048), 15);
+        for shift in 4..=11 {
+            let size = 1 << shift;
+            assert_eq!(
+                first_block_offset(size) + blocks_per_slab(size) * size,
+                SLAB_SIZE
+            );
+        }
+    }
+
+    #[test]
+    fn bitmap_marks_and_refuses_double_frees() {
+        let slab = std::boxed::Box::new(Aligned([0; SLAB_SIZE]));
+        let slab = NonNull::from(std::boxed::Box::leak(slab)).cast::<u8>();
+        // SAFETY: a leaked, suitably aligned and sized buffer owned by this test.
+        let header = unsafe { init_header(slab) };
+        let block = slab.as_ptr().wrapping_add(first_block_offset(64) + 3 * 64);
+        assert_eq!(slab_of(block), header);
+        assert_eq!(block_index(block, 64), Ok(3));
+        assert_eq!(
+            block_index(block.wrapping_add(8), 64),
+            Err(FreeError::UnalignedFree)
+        );
+        assert_eq!(
+            block_index(slab.as_ptr(), 64),
+            Err(FreeError::UnalignedFree)
+        );
+        // SAFETY: the header was just written; 3 is a block of the slab.
+        unsafe {
+            assert_eq!(mark_free(header, 3), Err(FreeError::DoubleFree));
+            mark_in_use(header, 3);
+            assert_eq!(mark_free(header, 3), Ok(()));
+            assert_eq!(mark_free(header, 3), Err(FreeError::DoubleFree));
+        }
+        // SAFETY: the buffer came from `Box::leak` above and nothing uses it any more.
+        drop(unsafe { std::boxed::Box::from_raw(slab.as_ptr().cast::<Aligned>()) });
+    }
+
+    /// A slab-sized, slab-aligned buffer.
+    #[repr(C, align(32768))]
+    struct Aligned([u8; SLAB_SIZE]);
+}
