@@ -84,7 +84,8 @@ fn run(
     for allocator in allocators.iter() {
         println!();
         println!("== {} allocator: {}", allocator.name(), allocator.summary());
-        println!("   heap before: {}", allocator.stats());
+        allocator.activate();
+        println!("   heap before:{}", allocator.stats());
         for workload in workloads.iter() {
             run_workload(allocator, workload, &mut checks);
         }
@@ -116,5 +117,5 @@ fn run_workload(allocator: AllocatorChoice, workload: Workload, checks: &mut Che
             after.bytes_in_use()
         ),
     );
-    println!("   heap after:  {after}");
+    println!("   heap after:{after}");
 }

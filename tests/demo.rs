@@ -42,9 +42,24 @@ fn default_run_passes_every_check() {
     let summary = out.lines().last().expect("a summary line");
     assert!(summary.ends_with(" checks passed, 0 failed"), "{summary}");
     let passed: u32 = summary.split(' ').next().unwrap().parse().unwrap();
-    assert!(passed >= 15, "{summary}");
-    for workload in ["-- vec:", "-- btreemap:", "-- strings:"] {
-        assert!(out.contains(workload), "{workload} missing from:\n{out}");
+    assert!(passed >= 30, "{summary}");
+    for allocator in ["chunk", "pools"] {
+        let section = out
+            .split(&format!("== {allocator} allocator:"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("no {allocator} section in:\n{out}"));
+        let section = section.split("\n== ").next().unwrap();
+        for workload in ["-- vec:", "-- btreemap:", "-- strings:"] {
+            assert!(
+                section.contains(workload),
+                "{allocator}: {workload} missing"
+            );
+        }
+        assert_eq!(
+            section.matches("ok   every block freed").count(),
+            3,
+            "{section}"
+        );
     }
     assert!(out.contains("every block freed"), "{out}");
     assert!(output.stderr.is_empty(), "{}", stderr(&output));
@@ -167,4 +182,19 @@ fn the_binary_is_static_with_page_aligned_segments() {
         }
     }
     assert_eq!(loads, 3, "text, rodata and data segments");
+}
+
+#[test]
+fn a_chosen_allocator_runs_alone_and_reports_its_statistics() {
+    let output = demo(&["--allocator", "pools", "--workload", "btreemap"]);
+    let out = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    assert!(out.contains("== pools allocator:") && !out.contains("== chunk allocator:"));
+    for row in ["slabs ", "class ", "used ", "free ", "backing "] {
+        assert!(
+            out.contains(&format!("     {row}")),
+            "{row} missing from:\n{out}"
+        );
+    }
+    assert!(out.ends_with("6 checks passed, 0 failed\n"), "{out}");
 }
