@@ -20,6 +20,10 @@ extern crate alloc;
 extern crate std;
 
 mod error;
+pub mod free_list;
+pub mod grower;
 pub mod sys;
 
 pub use error::FreeError;
+pub use free_list::{FreeListAllocator, LockedFreeListAllocator};
+pub use grower::{HeapGrower, MmapGrower, Region, StaticGrower};
