@@ -66,7 +66,11 @@ pub(super) fn class_floor(class: usize) -> usize {
 /// The first class whose blocks are all at least `size` bytes, if there is one.
 fn class_at_least(size: usize) -> Option<usize> {
     let class = class_of(size);
-    let class = if class_floor(class) < size { class + 1 } else { class };
+    let class = if class_floor(class) < size {
+        class + 1
+    } else {
+        class
+    };
     (class < CLASS_COUNT).then_some(class)
 }
 

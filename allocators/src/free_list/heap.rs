@@ -171,7 +171,7 @@ impl<G: HeapGrower> FreeListAllocator<G> {
     /// layout gets a real (minimal) block. `None` when the grower has no more memory or the size
     /// is impossible.
     ///
-    /// O(1) when a binned block fits (see [`bins`](super::bins)); otherwise one call to the
+    /// O(1) when a binned block fits (two bit scans over the bins); otherwise one call to the
     /// grower.
     pub fn allocate(&mut self, layout: Layout) -> Option<NonNull<u8>> {
         let need = block_size_for(layout.size())?;

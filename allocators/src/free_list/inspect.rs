@@ -229,14 +229,20 @@ impl<G: HeapGrower> FreeListAllocator<G> {
             let mut prev = None;
             for block in self.bin_list(class) {
                 corrupt_if(
-                    self.region_list().find_payload(block.payload().addr().get()).is_none(),
+                    self.region_list()
+                        .find_payload(block.payload().addr().get())
+                        .is_none(),
                     "binned block outside every region",
                     block.addr(),
                 )?;
                 // SAFETY: the block lies in a region's block area (checked just above).
                 let (tag, back) = unsafe { (block.tag(), (*block.links()).prev) };
                 corrupt_if(tag.is_allocated(), "allocated block in a bin", block.addr())?;
-                corrupt_if(class_of(tag.size()) != class, "block in the wrong bin", block.addr())?;
+                corrupt_if(
+                    class_of(tag.size()) != class,
+                    "block in the wrong bin",
+                    block.addr(),
+                )?;
                 corrupt_if(back != prev, "broken bin back link", block.addr())?;
                 prev = Some(block);
                 binned += 1;
@@ -247,23 +253,47 @@ impl<G: HeapGrower> FreeListAllocator<G> {
                 class,
             )?;
         }
-        corrupt_if(binned != found.free_blocks, "free block missing from the bins", 0)
+        corrupt_if(
+            binned != found.free_blocks,
+            "free block missing from the bins",
+            0,
+        )
     }
 
     /// Checks the counters against the walk.
     fn validate_counters(&self, found: &Totals) -> Result<(), HeapCorruption> {
         let stats = self.stats();
-        corrupt_if(stats.free_bytes != found.free_bytes, "free bytes miscounted", 0)?;
-        corrupt_if(stats.free_blocks != found.free_blocks, "free blocks miscounted", 0)?;
-        corrupt_if(stats.in_use_bytes != found.in_use_bytes, "bytes in use miscounted", 0)?;
+        corrupt_if(
+            stats.free_bytes != found.free_bytes,
+            "free bytes miscounted",
+            0,
+        )?;
+        corrupt_if(
+            stats.free_blocks != found.free_blocks,
+            "free blocks miscounted",
+            0,
+        )?;
+        corrupt_if(
+            stats.in_use_bytes != found.in_use_bytes,
+            "bytes in use miscounted",
+            0,
+        )?;
         corrupt_if(
             stats.allocated_blocks != found.allocated_blocks,
             "allocated blocks miscounted",
             0,
         )?;
-        corrupt_if(stats.mapped_bytes != found.mapped_bytes, "mapped bytes miscounted", 0)?;
+        corrupt_if(
+            stats.mapped_bytes != found.mapped_bytes,
+            "mapped bytes miscounted",
+            0,
+        )?;
         corrupt_if(stats.regions != found.regions, "regions miscounted", 0)?;
-        corrupt_if(stats.peak_in_use_bytes < stats.in_use_bytes, "peak below use", 0)
+        corrupt_if(
+            stats.peak_in_use_bytes < stats.in_use_bytes,
+            "peak below use",
+            0,
+        )
     }
 }
 
@@ -280,7 +310,11 @@ struct Totals {
 
 /// `Err` with `what` at `addr` when `bad`.
 fn corrupt_if(bad: bool, what: &'static str, addr: usize) -> Result<(), HeapCorruption> {
-    if bad { Err(HeapCorruption { what, addr }) } else { Ok(()) }
+    if bad {
+        Err(HeapCorruption { what, addr })
+    } else {
+        Ok(())
+    }
 }
 
 /// Walks one region's blocks, checking tags, flags and footers, and adds them up.
@@ -297,8 +331,16 @@ unsafe fn validate_region(region: &RegionView, found: &mut Totals) -> Result<(),
         let size = tag.size();
         let at = block.addr();
         corrupt_if(!tag.has_block_shape(), "malformed tag", at)?;
-        corrupt_if(size > region.sentinel.addr() - at, "block runs past its region", at)?;
-        corrupt_if(tag.is_first() != (block == region.first), "wrong first flag", at)?;
+        corrupt_if(
+            size > region.sentinel.addr() - at,
+            "block runs past its region",
+            at,
+        )?;
+        corrupt_if(
+            tag.is_first() != (block == region.first),
+            "wrong first flag",
+            at,
+        )?;
         corrupt_if(tag.prev_free() != prev_free, "wrong previous-free flag", at)?;
         if tag.is_allocated() {
             found.in_use_bytes += size;
@@ -318,8 +360,24 @@ unsafe fn validate_region(region: &RegionView, found: &mut Totals) -> Result<(),
     // SAFETY: the sentinel's tag is inside the region.
     let sentinel = unsafe { region.sentinel.tag() };
     let at = region.sentinel.addr();
-    corrupt_if(sentinel.size() != 0 || !sentinel.is_allocated(), "bad sentinel", at)?;
-    corrupt_if(sentinel.prev_free() != prev_free, "wrong previous-free flag", at)?;
-    corrupt_if(region.first.addr() % GRANULE != GRANULE - WORD, "misaligned first block", at)?;
-    corrupt_if(MIN_BLOCK > region.sentinel.addr() - region.first.addr(), "tiny region", at)
+    corrupt_if(
+        sentinel.size() != 0 || !sentinel.is_allocated(),
+        "bad sentinel",
+        at,
+    )?;
+    corrupt_if(
+        sentinel.prev_free() != prev_free,
+        "wrong previous-free flag",
+        at,
+    )?;
+    corrupt_if(
+        region.first.addr() % GRANULE != GRANULE - WORD,
+        "misaligned first block",
+        at,
+    )?;
+    corrupt_if(
+        MIN_BLOCK > region.sentinel.addr() - region.first.addr(),
+        "tiny region",
+        at,
+    )
 }

@@ -41,7 +41,7 @@
 //! region of their own. A region that becomes entirely free goes back to the grower, except for
 //! the last general one (see [`Policy`]).
 //!
-//! Modules: [`tag`] (block tags and pointer arithmetic), [`bins`] (size classes, bitmaps, fit),
+//! Modules: `tag` (block tags and pointer arithmetic), `bins` (size classes, bitmaps, fit),
 //! `region` (region layout and list), `heap` (the allocation policy), `inspect` (statistics,
 //! iteration, validation), `locked` (the spin-locked `GlobalAlloc`/`Allocator` form).
 
@@ -56,5 +56,7 @@ mod tag;
 mod tests;
 
 pub use heap::{FreeListAllocator, Policy, ReallocError};
-pub use inspect::{BlockInfo, BlockIter, ClassCount, HeapCorruption, RegionInfo, RegionIter, Stats};
+pub use inspect::{
+    BlockInfo, BlockIter, ClassCount, HeapCorruption, RegionInfo, RegionIter, Stats,
+};
 pub use locked::LockedFreeListAllocator;

@@ -32,7 +32,8 @@ struct RegionHeader {
 }
 
 /// Offset from the (aligned) header to the first block.
-const FIRST_BLOCK_OFFSET: usize = (size_of::<RegionHeader>() + WORD).next_multiple_of(GRANULE) - WORD;
+const FIRST_BLOCK_OFFSET: usize =
+    (size_of::<RegionHeader>() + WORD).next_multiple_of(GRANULE) - WORD;
 
 /// The most bytes of a region that are not part of its blocks: alignment padding at both ends,
 /// the header and the sentinel.
@@ -59,7 +60,8 @@ impl RegionView {
     /// `header` must be the header of a region in a [`RegionList`].
     unsafe fn read(header: NonNull<RegionHeader>) -> Self {
         // SAFETY: the caller guarantees an initialized header.
-        let (grown, dedicated) = unsafe { ((*header.as_ptr()).grown, (*header.as_ptr()).dedicated) };
+        let (grown, dedicated) =
+            unsafe { ((*header.as_ptr()).grown, (*header.as_ptr()).dedicated) };
         // SAFETY: the first block lies FIRST_BLOCK_OFFSET after the header, inside the region.
         let first = Block::at(unsafe { header.cast::<u8>().byte_add(FIRST_BLOCK_OFFSET) });
         Self {

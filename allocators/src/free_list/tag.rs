@@ -55,7 +55,11 @@ impl Tag {
 
     /// The tag of an allocated block.
     pub(super) const fn allocated(size: usize, prev_free: bool, first: bool) -> Self {
-        Self(size | ALLOCATED | if prev_free { PREV_FREE } else { 0 } | if first { FIRST } else { 0 })
+        Self(
+            size | ALLOCATED
+                | if prev_free { PREV_FREE } else { 0 }
+                | if first { FIRST } else { 0 },
+        )
     }
 
     /// The tag that ends a region: zero-sized and allocated, so nothing merges into it.
@@ -83,7 +87,9 @@ impl Tag {
     /// least [`MIN_BLOCK`], and no stray flag bits.
     pub(super) const fn has_block_shape(self) -> bool {
         let size = self.size();
-        size >= MIN_BLOCK && size <= MAX_BLOCK && self.0 & FLAGS & !(ALLOCATED | PREV_FREE | FIRST) == 0
+        size >= MIN_BLOCK
+            && size <= MAX_BLOCK
+            && self.0 & FLAGS & !(ALLOCATED | PREV_FREE | FIRST) == 0
     }
 }
 

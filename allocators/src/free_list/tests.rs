@@ -131,14 +131,24 @@ fn every_invalid_free_is_refused_and_changes_nothing() {
     }
     let mut foreign = 0u64;
     assert_refused(&mut heap, core::ptr::null_mut(), l, FreeError::NullPtrFree);
-    assert_refused(&mut heap, (&raw mut foreign).cast(), l, FreeError::FreeOutOfBounds);
+    assert_refused(
+        &mut heap,
+        (&raw mut foreign).cast(),
+        l,
+        FreeError::FreeOutOfBounds,
+    );
     // SAFETY: one byte into a live 64-byte block.
     let misaligned = unsafe { b.as_ptr().add(1) };
     assert_refused(&mut heap, misaligned, l, FreeError::UnalignedFree);
     // SAFETY: 16 bytes into a live 64-byte block, whose bytes are all initialized.
     let interior = unsafe { b.as_ptr().add(16) };
     assert_refused(&mut heap, interior, l, FreeError::UnalignedFree);
-    assert_refused(&mut heap, b.as_ptr(), layout(1000, 8), FreeError::CorruptedBlock);
+    assert_refused(
+        &mut heap,
+        b.as_ptr(),
+        layout(1000, 8),
+        FreeError::CorruptedBlock,
+    );
 
     // SAFETY: `b` is live.
     unsafe { heap.deallocate(b.as_ptr(), l) }.unwrap();
@@ -167,7 +177,8 @@ fn a_corrupted_tag_is_refused() {
     unsafe { tag.write(original | 2) };
     let before = heap.stats();
     // SAFETY: `b`'s tag word is initialized.
-    assert_eq!(unsafe { heap.deallocate(b.as_ptr(), l) }, Err(FreeError::CorruptedBlock));
+    let refused = unsafe { heap.deallocate(b.as_ptr(), l) };
+    assert_eq!(refused, Err(FreeError::CorruptedBlock));
     assert_eq!(heap.stats(), before);
     assert!(heap.validate().is_err());
     // SAFETY: as above.
@@ -255,11 +266,9 @@ fn realloc_moves_when_it_cannot_grow_in_place() {
     assert!(holds_pattern(moved, 100, 2));
     assert_eq!(heap.stats().requested_bytes, 3100);
     heap.validate().unwrap();
-    // SAFETY: `a` was freed by the move.
-    assert_eq!(
-        unsafe { heap.reallocate(a.as_ptr(), l, 10) },
-        Err(ReallocError::Invalid(FreeError::DoubleFree))
-    );
+    // SAFETY: `a` was freed by the move; its tag word is still initialized.
+    let refused = unsafe { heap.reallocate(a.as_ptr(), l, 10) };
+    assert_eq!(refused, Err(ReallocError::Invalid(FreeError::DoubleFree)));
     // SAFETY: `moved` is live; the request is impossible, so it stays.
     let too_big = unsafe { heap.reallocate(moved.as_ptr(), layout(3000, 64), 1 << 20) };
     assert_eq!(too_big, Err(ReallocError::OutOfMemory));
@@ -299,7 +308,8 @@ fn large_blocks_get_a_dedicated_region_released_on_free() {
         dedicated_threshold: 4096,
         ..Policy::DEFAULT
     };
-    let mut heap = FreeListAllocator::with_policy(StaticGrower::with_piece_size(&mut memory, 1024), policy);
+    let mut heap =
+        FreeListAllocator::with_policy(StaticGrower::with_piece_size(&mut memory, 1024), policy);
     let small = heap.allocate(layout(10, 8)).unwrap();
     let big = layout(10_000, 8);
     let ptr = heap.allocate(big).unwrap();
@@ -320,7 +330,8 @@ fn release_can_be_turned_off() {
         release_empty_regions: false,
         ..Policy::DEFAULT
     };
-    let mut heap = FreeListAllocator::with_policy(StaticGrower::with_piece_size(&mut memory, 1024), policy);
+    let mut heap =
+        FreeListAllocator::with_policy(StaticGrower::with_piece_size(&mut memory, 1024), policy);
     let l = layout(900, 8);
     let blocks: Vec<_> = (0..3).map(|_| heap.allocate(l).unwrap()).collect();
     for ptr in blocks {
@@ -345,10 +356,23 @@ fn introspection_reports_blocks_and_classes() {
     }
     let all: Vec<_> = heap.blocks().collect();
     assert_eq!(all.len(), 5);
-    assert_eq!(all[0], BlockInfo { payload: blocks[0].addr().get(), size: 48, allocated: false });
+    assert_eq!(
+        all[0],
+        BlockInfo {
+            payload: blocks[0].addr().get(),
+            size: 48,
+            allocated: false
+        }
+    );
     assert_eq!(heap.free_blocks().count(), 3);
     let classes: Vec<_> = heap.free_class_counts().collect();
-    assert_eq!(classes[0], ClassCount { min_size: 48, blocks: 2 });
+    assert_eq!(
+        classes[0],
+        ClassCount {
+            min_size: 48,
+            blocks: 2
+        }
+    );
     assert_eq!(classes.iter().map(|class| class.blocks).sum::<usize>(), 3);
     assert_eq!(heap.stats().peak_in_use_bytes, 4 * 48);
 }
@@ -397,7 +421,10 @@ mod with_mmap {
         let mut heap = FreeListAllocator::new(grower);
         let l = layout(100_000, 8);
         let first = heap.allocate(l).unwrap();
-        assert_eq!(heap.grower().mapped_bytes(), (100_008 + 16 + 78usize).next_multiple_of(4096));
+        assert_eq!(
+            heap.grower().mapped_bytes(),
+            (100_008 + 16 + 78usize).next_multiple_of(4096)
+        );
         let second = heap.allocate(layout(200_000, 8)).unwrap();
         let large = layout(1 << 20, 4096);
         let dedicated = heap.allocate(large).unwrap();
@@ -408,7 +435,8 @@ mod with_mmap {
         // SAFETY: each block is live and freed once.
         unsafe {
             heap.deallocate(dedicated.as_ptr(), large).unwrap();
-            heap.deallocate(second.as_ptr(), layout(200_000, 8)).unwrap();
+            heap.deallocate(second.as_ptr(), layout(200_000, 8))
+                .unwrap();
             heap.deallocate(first.as_ptr(), l).unwrap();
         }
         assert_eq!(heap.grower().released_regions(), 2);
@@ -419,7 +447,8 @@ mod with_mmap {
 
     #[test]
     fn a_global_style_static_works_after_setting_the_page_size() {
-        static HEAP: LockedFreeListAllocator<MmapGrower> = LockedFreeListAllocator::new(MmapGrower::new());
+        static HEAP: LockedFreeListAllocator<MmapGrower> =
+            LockedFreeListAllocator::new(MmapGrower::new());
         HEAP.set_page_size(4096).unwrap();
         assert!(HEAP.set_page_size(1000).is_err());
         let mut words = allocator_api2::vec::Vec::new_in(&HEAP);
@@ -463,18 +492,27 @@ fn check_model(heap: &FreeListAllocator<StaticGrower<'_>>, live: &[Live]) {
     heap.validate().unwrap();
     let stats = heap.stats();
     assert_eq!(stats.allocated_blocks, live.len());
-    assert_eq!(stats.requested_bytes, live.iter().map(|block| block.layout.size()).sum::<usize>());
+    assert_eq!(
+        stats.requested_bytes,
+        live.iter().map(|block| block.layout.size()).sum::<usize>()
+    );
     assert_eq!(stats.mapped_bytes, heap.grower().bytes_out());
     let mut spans: Vec<_> = live
         .iter()
         .map(|block| {
             assert_eq!(block.ptr.addr().get() % block.layout.align(), 0);
             assert!(heap.contains(block.ptr.as_ptr()));
-            (block.ptr.addr().get(), block.ptr.addr().get() + block.layout.size().max(1))
+            (
+                block.ptr.addr().get(),
+                block.ptr.addr().get() + block.layout.size().max(1),
+            )
         })
         .collect();
     spans.sort_unstable();
-    assert!(spans.windows(2).all(|pair| pair[0].1 <= pair[1].0), "live blocks overlap");
+    assert!(
+        spans.windows(2).all(|pair| pair[0].1 <= pair[1].0),
+        "live blocks overlap"
+    );
 }
 
 fn run_model(ops: &[Op]) {

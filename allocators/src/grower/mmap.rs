@@ -187,7 +187,10 @@ mod tests {
 
     #[test]
     fn page_size_must_be_a_power_of_two() {
-        assert_eq!(MmapGrower::with_page_size(3000).err(), Some(BadPageSize(3000)));
+        assert_eq!(
+            MmapGrower::with_page_size(3000).err(),
+            Some(BadPageSize(3000))
+        );
         assert!(MmapGrower::with_page_size(0).is_err());
         let mut grower = MmapGrower::new();
         assert_eq!(grower.page_size(), FALLBACK_PAGE_SIZE);
@@ -207,7 +210,10 @@ mod tests {
         assert_eq!(second.len(), 32 * 4096);
         assert_eq!(big.len(), 1_000_001usize.next_multiple_of(4096));
         assert_eq!(grower.mapped_regions(), 3);
-        assert_eq!(grower.mapped_bytes(), first.len() + second.len() + big.len());
+        assert_eq!(
+            grower.mapped_bytes(),
+            first.len() + second.len() + big.len()
+        );
         for region in [first, second, big] {
             // SAFETY: the memory is a fresh private mapping of `region.len()` bytes.
             unsafe { region.ptr().as_ptr().add(region.len() - 1).write(7) };
