@@ -201,7 +201,9 @@ impl<G: HeapGrower> FreeListAllocator<G> {
     /// If `ptr` lies inside one of the heap's regions, the word before it must be initialized
     /// memory (it always is for a pointer this heap returned, live or freed); after a successful
     /// free nothing may use the block. Interior pointers are caught only as far as the tags show:
-    /// user data that imitates a consistent tag cannot be told from one.
+    /// user data that imitates a consistent tag cannot be told from one. A tag already damaged
+    /// (by a buffer overflow) is followed as far as the checks go: the words it leads them to
+    /// read (a claimed footer) must be initialized memory too.
     pub unsafe fn deallocate(&mut self, ptr: *mut u8, layout: Layout) -> Result<(), FreeError> {
         let block = self.checked_block(ptr, layout)?;
         // SAFETY: `block` passed every check: an allocated block of this heap.
