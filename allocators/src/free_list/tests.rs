@@ -5,7 +5,7 @@
 use core::alloc::{GlobalAlloc, Layout};
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
-use std::vec;
+use std::boxed::Box;
 use std::vec::Vec;
 
 use proptest::prelude::*;
@@ -14,9 +14,10 @@ use super::*;
 use crate::FreeError;
 use crate::grower::StaticGrower;
 
-/// A buffer for a [`StaticGrower`]; deliberately only byte-aligned.
-fn buffer(bytes: usize) -> Vec<MaybeUninit<u8>> {
-    vec![MaybeUninit::uninit(); bytes]
+/// A buffer for a [`StaticGrower`]; deliberately only byte-aligned, and left uninitialized
+/// (the heap must never read bytes it did not write).
+fn buffer(bytes: usize) -> Box<[MaybeUninit<u8>]> {
+    Box::new_uninit_slice(bytes)
 }
 
 fn layout(size: usize, align: usize) -> Layout {
