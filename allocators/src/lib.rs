@@ -22,10 +22,14 @@ extern crate std;
 pub mod chunk;
 mod error;
 pub mod fixed;
+pub mod free_list;
+pub mod grower;
 pub mod pools;
 pub mod sys;
 
 pub use chunk::{ChunkAllocator, ChunkAllocatorError, GlobalChunkAllocator, PageAligned};
 pub use error::FreeError;
 pub use fixed::{FixedSizeAllocator, LockedFixedSizeAllocator};
+pub use free_list::{FreeListAllocator, LockedFreeListAllocator};
+pub use grower::{HeapGrower, MmapGrower, Region, StaticGrower};
 pub use pools::{LockedSizeClassPools, SizeClassPools};

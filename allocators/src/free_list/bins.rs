@@ -1,0 +1,252 @@
+//! Segregated free lists ("bins") and the fit policy: which free block serves a request.
+//!
+//! Free blocks are kept in one doubly linked list per *size class*. Classes are linear below
+//! 256 bytes (one per 16-byte granule) and then split every power of two into 16 equal steps,
+//! like TLSF. Two bitmaps record which lists are non-empty: one bit per power of two (the first
+//! level) and, for each, one bit per step (the second level).
+//!
+//! ```text
+//!   first level  fl_map: 0b…0110          (bit f: some class of level f is non-empty)
+//!                              │
+//!   second level sl_map[f]: 0b0000_0000_0001_0100   (bit s: class f·16+s is non-empty)
+//!                                              │ │
+//!   heads[f·16+s] ──► [free block] ⇄ [free block] ⇄ … (newest first)
+//!
+//!   class:  0…15 → sizes 0,16,…,240 (exact)   16…31 → 256…496 by 16   32…47 → 512…992 by 32 …
+//! ```
+//!
+//! *Finding* a fit is two bit scans: round the request up to the next class boundary, so that
+//! every block of the first non-empty class at or above it is large enough, and take that list's
+//! head. This is O(1) whatever the number of free blocks, where the textbook single
+//! address-ordered list (`linked_list_allocator`, the `basic_allocator` seed) walks every block
+//! smaller than the request, O(n) per allocation (and per free, to find the insertion point).
+//! Rounding up can miss a block of the request's own class that would have fitted; only when the
+//! O(1) search fails, the first [`OWN_CLASS_SCAN`] blocks of that class are tried before the heap
+//! grows, a bounded cost.
+//!
+//! *Cost*: 400 list heads (one word each: 3.2 KiB on 64-bit) plus 25 half-words of bitmap. Sizes
+//! of 4 GiB and more share the last class; for them only the bounded scan applies.
+
+use super::tag::{Block, GRANULE};
+
+/// Second-level bits: each power of two is split into `1 << SL_BITS` classes.
+const SL_BITS: u32 = 4;
+/// Classes per first-level entry.
+const SL_COUNT: usize = 1 << SL_BITS;
+/// Sizes below this have one class per granule.
+const LINEAR_LIMIT: usize = GRANULE << SL_BITS;
+/// First-level entries: up to sizes of 2^32.
+const FL_COUNT: usize = 25;
+/// Number of size classes.
+pub(super) const CLASS_COUNT: usize = FL_COUNT * SL_COUNT;
+/// How many blocks of the request's own class are tried when the O(1) search fails.
+pub(super) const OWN_CLASS_SCAN: usize = 16;
+
+/// The class a free block of `size` bytes belongs to.
+pub(super) fn class_of(size: usize) -> usize {
+    if size < LINEAR_LIMIT {
+        return size / GRANULE;
+    }
+    let log = size.ilog2();
+    let level = (log - LINEAR_LIMIT.ilog2() + 1) as usize;
+    let step = (size >> (log - SL_BITS)) & (SL_COUNT - 1);
+    (level * SL_COUNT + step).min(CLASS_COUNT - 1)
+}
+
+/// The smallest size of class `class`.
+pub(super) fn class_floor(class: usize) -> usize {
+    if class < SL_COUNT {
+        return class * GRANULE;
+    }
+    let level = class / SL_COUNT;
+    let step = class % SL_COUNT;
+    (SL_COUNT + step) << (level as u32 + LINEAR_LIMIT.ilog2() - SL_BITS - 1)
+}
+
+/// The first class whose blocks are all at least `size` bytes, if there is one.
+fn class_at_least(size: usize) -> Option<usize> {
+    let class = class_of(size);
+    let class = if class_floor(class) < size {
+        class + 1
+    } else {
+        class
+    };
+    (class < CLASS_COUNT).then_some(class)
+}
+
+/// The free lists with their bitmaps.
+pub(super) struct Bins {
+    heads: [Option<Block>; CLASS_COUNT],
+    fl_map: u32,
+    sl_map: [u16; FL_COUNT],
+}
+
+impl Bins {
+    /// Empty bins.
+    pub(super) const fn new() -> Self {
+        Self {
+            heads: [None; CLASS_COUNT],
+            fl_map: 0,
+            sl_map: [0; FL_COUNT],
+        }
+    }
+
+    /// The first block of class `class`'s list.
+    pub(super) fn head(&self, class: usize) -> Option<Block> {
+        self.heads[class]
+    }
+
+    /// Whether the bitmaps mark class `class` as non-empty.
+    pub(super) fn is_marked(&self, class: usize) -> bool {
+        let level = class / SL_COUNT;
+        self.fl_map & (1 << level) != 0 && self.sl_map[level] & (1 << (class % SL_COUNT)) != 0
+    }
+
+    fn mark(&mut self, class: usize) {
+        let level = class / SL_COUNT;
+        self.sl_map[level] |= 1 << (class % SL_COUNT);
+        self.fl_map |= 1 << level;
+    }
+
+    fn unmark(&mut self, class: usize) {
+        let level = class / SL_COUNT;
+        self.sl_map[level] &= !(1 << (class % SL_COUNT));
+        if self.sl_map[level] == 0 {
+            self.fl_map &= !(1 << level);
+        }
+    }
+
+    /// Puts a free block of `size` bytes at the head of its class's list. O(1).
+    ///
+    /// # Safety
+    /// `block` must be a free block of `size` bytes, in no list yet.
+    pub(super) unsafe fn push(&mut self, block: Block, size: usize) {
+        let class = class_of(size);
+        let next = self.heads[class];
+        // SAFETY: `block` is free, so its payload holds the links; `next` is a listed free block.
+        unsafe {
+            block.links().write(super::tag::Links { next, prev: None });
+            if let Some(next) = next {
+                (*next.links()).prev = Some(block);
+            }
+        }
+        self.heads[class] = Some(block);
+        self.mark(class);
+    }
+
+    /// Takes a free block of `size` bytes out of its list. O(1).
+    ///
+    /// # Safety
+    /// `block` must be a listed free block of `size` bytes.
+    pub(super) unsafe fn unlink(&mut self, block: Block, size: usize) {
+        let class = class_of(size);
+        // SAFETY: `block` and its list neighbours are listed free blocks, whose payloads hold
+        // valid links.
+        unsafe {
+            let links = block.links();
+            let (next, prev) = ((*links).next, (*links).prev);
+            if let Some(next) = next {
+                (*next.links()).prev = prev;
+            }
+            match prev {
+                Some(prev) => (*prev.links()).next = next,
+                None => {
+                    self.heads[class] = next;
+                    if next.is_none() {
+                        self.unmark(class);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The first non-empty class at or above `class`: two bit scans.
+    fn first_marked_from(&self, class: usize) -> Option<usize> {
+        let level = class / SL_COUNT;
+        let here = self.sl_map[level] & (u16::MAX << (class % SL_COUNT));
+        if here != 0 {
+            return Some(level * SL_COUNT + here.trailing_zeros() as usize);
+        }
+        let above = self.fl_map & (u32::MAX << (level + 1));
+        if above == 0 {
+            return None;
+        }
+        let level = above.trailing_zeros() as usize;
+        Some(level * SL_COUNT + self.sl_map[level].trailing_zeros() as usize)
+    }
+
+    /// Takes a free block of at least `size` bytes out of the bins and returns it with its size:
+    /// O(1) by bitmap, or a scan of at most [`OWN_CLASS_SCAN`] blocks of `size`'s own class.
+    ///
+    /// # Safety
+    /// The bins must hold only valid free blocks whose tags give their sizes.
+    pub(super) unsafe fn take_fit(&mut self, size: usize) -> Option<(Block, usize)> {
+        if let Some(class) = class_at_least(size).and_then(|class| self.first_marked_from(class)) {
+            let block = self.heads[class]?;
+            // SAFETY: listed blocks are free blocks with valid tags (the caller's promise).
+            let found = unsafe { block.tag() }.size();
+            // SAFETY: as above; `found` is the size it was listed with.
+            unsafe { self.unlink(block, found) };
+            return Some((block, found));
+        }
+        // SAFETY: forwarded to the caller.
+        unsafe { self.scan_own_class(size) }
+    }
+
+    /// Tries the first few blocks of `size`'s own class, first fit.
+    ///
+    /// # Safety
+    /// As for [`take_fit`](Self::take_fit).
+    unsafe fn scan_own_class(&mut self, size: usize) -> Option<(Block, usize)> {
+        let mut cursor = self.heads[class_of(size)];
+        for _ in 0..OWN_CLASS_SCAN {
+            let block = cursor?;
+            // SAFETY: listed blocks are free blocks with valid tags and links.
+            let (found, next) = unsafe { (block.tag().size(), (*block.links()).next) };
+            if found >= size {
+                // SAFETY: `block` is listed with size `found`.
+                unsafe { self.unlink(block, found) };
+                return Some((block, found));
+            }
+            cursor = next;
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_are_exact_below_256_then_geometric() {
+        assert_eq!(class_of(32), 2);
+        assert_eq!(class_of(240), 15);
+        assert_eq!(class_of(256), 16);
+        assert_eq!(class_of(272), 17);
+        assert_eq!(class_of(511), 31);
+        assert_eq!(class_of(512), 32);
+        assert_eq!(class_of(544), 33);
+        assert_eq!(class_of(usize::MAX / 2), CLASS_COUNT - 1);
+    }
+
+    #[test]
+    fn every_class_starts_at_its_floor() {
+        for class in 1..CLASS_COUNT {
+            let floor = class_floor(class);
+            assert_eq!(class_of(floor), class, "class {class}");
+            assert_eq!(class_of(floor - 1), class - 1, "below class {class}");
+        }
+    }
+
+    #[test]
+    fn rounding_up_only_reaches_classes_that_fit() {
+        let limit = if cfg!(miri) { 5_000 } else { 100_000 };
+        for size in (32..limit).step_by(16) {
+            let class = class_at_least(size).unwrap();
+            assert!(class_floor(class) >= size);
+            assert!(class == 0 || class_floor(class - 1) < size);
+        }
+        assert_eq!(class_at_least(usize::MAX / 2), None);
+    }
+}

@@ -1,0 +1,670 @@
+//! The allocation policy: where a request is placed, how a freed block merges, when the heap
+//! grows and when a region goes back to the grower.
+//!
+//! ```text
+//!   allocate(layout)
+//!     need = payload + tag, rounded to 16 (at least one minimal block)
+//!     large (>= dedicated_threshold)? ──► a region of its own from the grower
+//!     else bins.take_fit(need [+ alignment slack]) ──► none? grow a region
+//!     place: [front gap → free] [block: need] [tail → free when >= MIN_BLOCK]
+//!
+//!   deallocate(ptr)
+//!     checks (null, region, alignment, tag shape, allocated, neighbours agree)
+//!     merge:  [prev free?][ block ][next free?]  ──►  [      one free block      ]
+//!     the merged block covers its whole region? ──► give the region back (policy)
+//! ```
+//!
+//! Costs: `allocate` is O(1) when a fitting block is binned (two bit scans, a few tag writes)
+//! plus one grower call when the heap grows; `deallocate` is O(regions) for the raw API's
+//! region check and O(1) for the rest; `reallocate` is O(1) in place, or an allocation, a copy
+//! and a free.
+
+use core::alloc::Layout;
+use core::ptr::NonNull;
+
+use super::bins::Bins;
+use super::inspect::Stats;
+use super::region::{REGION_OVERHEAD, RegionList, RegionView};
+use super::tag::{Block, GRANULE, MAX_BLOCK, MIN_BLOCK, Tag, WORD};
+use crate::FreeError;
+use crate::grower::{BadPageSize, HeapGrower, MmapGrower};
+
+/// When the heap takes whole regions for large blocks and when it gives regions back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// A request whose block needs at least this many bytes gets a region of its own from the
+    /// grower, given back when the block is freed (only with growers that can release).
+    /// Default 256 KiB; `usize::MAX` turns dedicated regions off.
+    pub dedicated_threshold: usize,
+    /// Whether a region that becomes entirely free is given back to the grower. Default `true`.
+    pub release_empty_regions: bool,
+    /// How many general (non-dedicated) regions are kept even when empty, so that a heap that
+    /// repeatedly empties and refills does not map and unmap each time. Default 1.
+    pub retained_regions: usize,
+}
+
+impl Policy {
+    /// The defaults: dedicated regions from 256 KiB, release empty regions, keep one.
+    pub const DEFAULT: Self = Self {
+        dedicated_threshold: 256 * 1024,
+        release_empty_regions: true,
+        retained_regions: 1,
+    };
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// Why [`FreeListAllocator::reallocate`] failed; the old block is untouched either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReallocError {
+    /// The pointer was refused, as [`FreeListAllocator::deallocate`] would refuse it.
+    Invalid(FreeError),
+    /// No memory for the new size (the old block stays allocated and unchanged).
+    OutOfMemory,
+}
+
+/// A growing heap: boundary-tagged blocks in regions from a [`HeapGrower`], free blocks in
+/// segregated lists with bitmaps (see the [module docs](crate::free_list)).
+///
+/// Single-threaded; [`LockedFreeListAllocator`](super::LockedFreeListAllocator) is the form for
+/// `#[global_allocator]`. Dropping it gives every region back to the grower (if it can take
+/// them), so pointers it handed out dangle afterwards.
+pub struct FreeListAllocator<G: HeapGrower> {
+    bins: Bins,
+    regions: RegionList,
+    stats: Stats,
+    general_regions: usize,
+    policy: Policy,
+    grower: G,
+}
+
+// SAFETY: the raw pointers inside point only into regions owned by this allocator (handed over
+// by the grower), never to thread-local data, so the whole heap may move to another thread
+// with its grower.
+unsafe impl<G: HeapGrower + Send> Send for FreeListAllocator<G> {}
+
+/// The block size that holds a payload of `size` bytes, or `None` when it is too large.
+fn block_size_for(size: usize) -> Option<usize> {
+    let block = size
+        .checked_add(WORD)?
+        .checked_next_multiple_of(GRANULE)?
+        .max(MIN_BLOCK);
+    (block <= MAX_BLOCK).then_some(block)
+}
+
+/// How large a free block must be to hold a block of `need` bytes whose payload is aligned to
+/// `align`: payloads are always 16-aligned; beyond that the front gap is at most `align + 16`.
+fn search_size(need: usize, align: usize) -> Option<usize> {
+    if align <= GRANULE {
+        return Some(need);
+    }
+    need.checked_add(align)?.checked_add(GRANULE)
+}
+
+/// Bytes to skip at the front of `block` so its payload is `align`-aligned; zero, or large
+/// enough to become a free block of its own.
+fn front_gap(block: Block, align: usize) -> usize {
+    let payload = block.payload().addr().get();
+    let gap = payload.next_multiple_of(align) - payload;
+    if gap != 0 && gap < MIN_BLOCK {
+        gap + align
+    } else {
+        gap
+    }
+}
+
+impl<G: HeapGrower> FreeListAllocator<G> {
+    /// An empty heap that grows through `grower`, with the default [`Policy`]. O(1), no memory
+    /// is taken until the first allocation.
+    #[must_use]
+    pub const fn new(grower: G) -> Self {
+        Self::with_policy(grower, Policy::DEFAULT)
+    }
+
+    /// An empty heap with the given policy. O(1).
+    #[must_use]
+    pub const fn with_policy(grower: G, policy: Policy) -> Self {
+        Self {
+            bins: Bins::new(),
+            regions: RegionList::new(),
+            stats: Stats::ZERO,
+            general_regions: 0,
+            policy,
+            grower,
+        }
+    }
+
+    /// The grower (e.g. to read its counters). O(1).
+    pub const fn grower(&self) -> &G {
+        &self.grower
+    }
+
+    /// The policy in force. O(1).
+    pub const fn policy(&self) -> Policy {
+        self.policy
+    }
+
+    /// The current statistics. O(1).
+    pub const fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    pub(super) const fn bins(&self) -> &Bins {
+        &self.bins
+    }
+
+    pub(super) const fn region_list(&self) -> &RegionList {
+        &self.regions
+    }
+
+    /// Whether `ptr` lies inside one of the heap's regions (used to route a free to the right
+    /// allocator). O(regions).
+    pub fn contains(&self, ptr: *const u8) -> bool {
+        self.regions.contains(ptr.addr())
+    }
+
+    /// Allocates a block for `layout`; any power-of-two alignment is honoured. A zero-sized
+    /// layout gets a real (minimal) block. `None` when the grower has no more memory or the size
+    /// is impossible.
+    ///
+    /// O(1) when a binned block fits (two bit scans over the bins); otherwise one call to the
+    /// grower.
+    pub fn allocate(&mut self, layout: Layout) -> Option<NonNull<u8>> {
+        let need = block_size_for(layout.size())?;
+        let search = search_size(need, layout.align())?;
+        let dedicated = need >= self.policy.dedicated_threshold && self.grower.can_release();
+        let (block, size) = self.find_or_grow(search, dedicated)?;
+        // SAFETY: `block` is a free block of `size >= search` bytes out of the bins (or fresh);
+        // its previous block is allocated and its next block's tag has the P flag.
+        let block = unsafe { self.place(block, size, need, layout.align()) };
+        self.stats.requested_bytes += layout.size();
+        Some(block.payload())
+    }
+
+    /// Frees the block at `ptr`, allocated with `layout`, merging it with free neighbours; gives
+    /// its region back to the grower when the region becomes empty (see [`Policy`]).
+    ///
+    /// Checks, in order: null ([`FreeError::NullPtrFree`]); inside a region
+    /// ([`FreeError::FreeOutOfBounds`], O(regions)); aligned, and the tag before it shaped like a
+    /// block that fits the region ([`FreeError::UnalignedFree`]); allocated
+    /// ([`FreeError::DoubleFree`]); `layout` fits the block and the neighbours' tags agree
+    /// ([`FreeError::CorruptedBlock`]). A refused free changes nothing. O(regions) + O(1).
+    ///
+    /// # Errors
+    /// The [`FreeError`] of the first check that fails.
+    ///
+    /// # Safety
+    /// If `ptr` lies inside one of the heap's regions, the word before it must be initialized
+    /// memory (it always is for a pointer this heap returned, live or freed); after a successful
+    /// free nothing may use the block. Interior pointers are caught only as far as the tags show:
+    /// user data that imitates a consistent tag cannot be told from one. A tag already damaged
+    /// (by a buffer overflow) is followed as far as the checks go: the words it leads them to
+    /// read (a claimed footer) must be initialized memory too.
+    pub unsafe fn deallocate(&mut self, ptr: *mut u8, layout: Layout) -> Result<(), FreeError> {
+        let block = self.checked_block(ptr, layout)?;
+        // SAFETY: `block` passed every check: an allocated block of this heap.
+        unsafe { self.release_block(block) };
+        self.stats.requested_bytes -= layout.size();
+        Ok(())
+    }
+
+    /// Resizes the block at `ptr` (allocated with `layout`) to `new_size` bytes, keeping its
+    /// alignment and the first `min(old, new)` bytes. In place when shrinking (the tail is freed
+    /// when it can form a block) or when the following block is free and large enough (O(1));
+    /// otherwise allocate, copy and free.
+    ///
+    /// # Errors
+    /// [`ReallocError::Invalid`] with the checks of [`deallocate`](Self::deallocate);
+    /// [`ReallocError::OutOfMemory`] when the new block cannot be had; the old block is kept.
+    ///
+    /// # Safety
+    /// As for [`deallocate`](Self::deallocate); on success the old pointer must not be used
+    /// (unless it is the returned one).
+    pub unsafe fn reallocate(
+        &mut self,
+        ptr: *mut u8,
+        layout: Layout,
+        new_size: usize,
+    ) -> Result<NonNull<u8>, ReallocError> {
+        let block = self
+            .checked_block(ptr, layout)
+            .map_err(ReallocError::Invalid)?;
+        // SAFETY: `block` passed every check: an allocated block of this heap.
+        unsafe { self.reallocate_block(block, layout, new_size) }.ok_or(ReallocError::OutOfMemory)
+    }
+
+    /// The `GlobalAlloc` free: O(1) tag checks only (no region walk); a free those checks
+    /// refuse is ignored.
+    ///
+    /// # Safety
+    /// `ptr` must be null or a pointer this heap returned for `layout`.
+    pub(super) unsafe fn deallocate_trusted(&mut self, ptr: *mut u8, layout: Layout) {
+        let Some(ptr) = NonNull::new(ptr) else { return };
+        // SAFETY: the caller guarantees `ptr` is a payload of this heap.
+        let block = unsafe { Block::of_payload(ptr) };
+        // SAFETY: as above, the tag and the next tag are in the region.
+        if unsafe { self.verify_allocated(block, layout, None) }.is_ok() {
+            // SAFETY: verified allocated block of this heap.
+            unsafe { self.release_block(block) };
+            self.stats.requested_bytes -= layout.size();
+        }
+    }
+
+    /// The `GlobalAlloc` realloc: the checks of [`deallocate_trusted`](Self::deallocate_trusted),
+    /// then [`reallocate`](Self::reallocate)'s work. `None` (old block kept) on failure.
+    ///
+    /// # Safety
+    /// `ptr` must be a pointer this heap returned for `layout`.
+    pub(super) unsafe fn reallocate_trusted(
+        &mut self,
+        ptr: NonNull<u8>,
+        layout: Layout,
+        new_size: usize,
+    ) -> Option<NonNull<u8>> {
+        // SAFETY: the caller guarantees `ptr` is a payload of this heap.
+        let block = unsafe { Block::of_payload(ptr) };
+        // SAFETY: as above.
+        unsafe { self.verify_allocated(block, layout, None) }.ok()?;
+        // SAFETY: verified allocated block of this heap.
+        unsafe { self.reallocate_block(block, layout, new_size) }
+    }
+
+    /// The raw API's checks, O(regions): returns the block of `ptr`.
+    fn checked_block(&self, ptr: *mut u8, layout: Layout) -> Result<Block, FreeError> {
+        let ptr = NonNull::new(ptr).ok_or(FreeError::NullPtrFree)?;
+        let addr = ptr.addr().get();
+        let Some(region) = self.regions.find_payload(addr) else {
+            return Err(if self.regions.contains(addr) {
+                FreeError::UnalignedFree
+            } else {
+                FreeError::FreeOutOfBounds
+            });
+        };
+        if addr % layout.align().max(GRANULE) != 0 {
+            return Err(FreeError::UnalignedFree);
+        }
+        // SAFETY: `ptr` is past the first block's tag of `region`, so its tag word is inside.
+        let block = unsafe { Block::of_payload(ptr) };
+        // SAFETY: the tag word is inside `region`'s block area, and initialized by the caller's
+        // promise; the region bounds every further read.
+        unsafe { self.verify_allocated(block, layout, Some(&region)) }?;
+        Ok(block)
+    }
+
+    /// Checks that `block` is an allocated block that `layout` fits, as far as tags show. With
+    /// `bounds`, every read stays inside that region; without, the caller vouches for the block.
+    ///
+    /// # Safety
+    /// `block`'s tag word must be initialized memory of a region, and with `bounds == None`
+    /// `block` must be a block of this heap.
+    unsafe fn verify_allocated(
+        &self,
+        block: Block,
+        layout: Layout,
+        bounds: Option<&RegionView>,
+    ) -> Result<(), FreeError> {
+        // SAFETY: the caller vouches for the tag word.
+        let tag = unsafe { block.tag() };
+        if !tag.has_block_shape() {
+            return Err(FreeError::UnalignedFree);
+        }
+        if let Some(region) = bounds {
+            let fits = tag.size() <= region.sentinel.addr() - block.addr();
+            if !fits || tag.is_first() != (block == region.first) {
+                return Err(FreeError::UnalignedFree);
+            }
+        }
+        if !tag.is_allocated() {
+            return Err(FreeError::DoubleFree);
+        }
+        if block_size_for(layout.size()).is_none_or(|need| need > tag.size()) {
+            return Err(FreeError::CorruptedBlock);
+        }
+        // SAFETY: the block (checked against `bounds`, or vouched for) ends at or before the
+        // sentinel, so the next tag is inside the region.
+        let next_tag = unsafe { block.forward(tag.size()).tag() };
+        if next_tag.prev_free() {
+            return Err(FreeError::CorruptedBlock);
+        }
+        match bounds {
+            // SAFETY: the bounds keep the footer and previous tag reads inside the region.
+            Some(region) if tag.prev_free() => unsafe { Self::verify_prev(block, region) },
+            _ => Ok(()),
+        }
+    }
+
+    /// Checks that the free block before `block` agrees with it (footer and tag).
+    ///
+    /// # Safety
+    /// `block` must lie in `region`'s block area, after its first block.
+    unsafe fn verify_prev(block: Block, region: &RegionView) -> Result<(), FreeError> {
+        // SAFETY: `block` is not the first block, so the word before it is in the region.
+        let prev_size = unsafe { block.prev_size() };
+        if prev_size > block.addr() - region.first.addr() || prev_size < MIN_BLOCK {
+            return Err(FreeError::CorruptedBlock);
+        }
+        // SAFETY: `block - prev_size` is at or after the first block (checked just above).
+        let prev_tag = unsafe { block.backward(prev_size).tag() };
+        if prev_tag.is_allocated() || prev_tag.size() != prev_size {
+            return Err(FreeError::CorruptedBlock);
+        }
+        Ok(())
+    }
+
+    /// Takes a free block of at least `search` bytes from the bins, or from a new region.
+    fn find_or_grow(&mut self, search: usize, dedicated: bool) -> Option<(Block, usize)> {
+        if !dedicated {
+            // SAFETY: the bins hold only free blocks of this heap with valid tags.
+            if let Some((block, size)) = unsafe { self.bins.take_fit(search) } {
+                self.stats.free_bytes -= size;
+                self.stats.free_blocks -= 1;
+                return Some((block, size));
+            }
+        }
+        self.grow(search, dedicated)
+    }
+
+    /// Grows the heap by a region with room for a free block of `search` bytes and returns
+    /// that block (tagged free, not binned).
+    fn grow(&mut self, search: usize, dedicated: bool) -> Option<(Block, usize)> {
+        let min_size = search.checked_add(REGION_OVERHEAD)?;
+        let grown = if dedicated {
+            self.grower.grow_dedicated(min_size)
+        } else {
+            self.grower.grow(min_size)
+        }
+        .ok()?;
+        // SAFETY: the grower hands out valid, unused memory that stays ours until released.
+        let Some(region) = (unsafe { self.regions.adopt(grown, dedicated) }) else {
+            // SAFETY: `grown` came from the grower just now and nothing uses it.
+            let _ = unsafe { self.grower.release(grown) };
+            return None;
+        };
+        self.stats.mapped_bytes += grown.len();
+        self.stats.regions += 1;
+        self.stats.grows += 1;
+        self.general_regions += usize::from(!dedicated);
+        let size = region.sentinel.addr() - region.first.addr();
+        // SAFETY: the first block lies in the fresh region; it is one free block up to the
+        // sentinel (whose P flag `adopt` set).
+        unsafe { region.first.set_tag(Tag::free(size, true)) };
+        Some((region.first, size))
+    }
+
+    /// Carves an allocated block of `need` bytes, `align`-aligned payload, out of the free block
+    /// `block` of `size` bytes; the front gap and the tail go back to the bins.
+    ///
+    /// # Safety
+    /// `block` must be an unbinned free block of `size >= search_size(need, align)` bytes whose
+    /// previous block is allocated and whose next tag has the P flag.
+    unsafe fn place(&mut self, block: Block, size: usize, need: usize, align: usize) -> Block {
+        let (mut block, mut size) = (block, size);
+        // SAFETY: `block` is a tagged free block.
+        let mut first = unsafe { block.tag() }.is_first();
+        let mut prev_free = false;
+        if align > GRANULE {
+            let gap = front_gap(block, align);
+            if gap > 0 {
+                // SAFETY: `gap + need <= size` by `search_size`; the gap is a block of at least
+                // MIN_BLOCK bytes at the front of the free block.
+                unsafe { self.insert_free(block, gap, first) };
+                // SAFETY: still inside the free block.
+                block = unsafe { block.forward(gap) };
+                size -= gap;
+                first = false;
+                prev_free = true;
+            }
+        }
+        let rest = size - need;
+        if rest >= MIN_BLOCK {
+            // SAFETY: the tail `[need, size)` lies in the free block and forms a block; the tag
+            // after it already has the P flag.
+            unsafe { self.insert_free(block.forward(need), rest, false) };
+            size = need;
+        } else {
+            // SAFETY: the tag after the block is inside the region (at most the sentinel).
+            unsafe { block.forward(size).set_prev_free(false) };
+        }
+        // SAFETY: the block's tag word is part of the free block being carved.
+        unsafe { block.set_tag(Tag::allocated(size, prev_free, first)) };
+        self.count_allocated(size);
+        block
+    }
+
+    /// Frees an allocated block: merges it with free neighbours, then bins the result or gives
+    /// its region back.
+    ///
+    /// # Safety
+    /// `block` must be an allocated block of this heap.
+    unsafe fn release_block(&mut self, block: Block) {
+        // SAFETY: `block` is an allocated block: its tag, its neighbours' tags, and (with the P
+        // flag) its predecessor's footer are valid; free neighbours are binned.
+        unsafe {
+            let tag = block.tag();
+            self.stats.in_use_bytes -= tag.size();
+            self.stats.allocated_blocks -= 1;
+            let (mut start, mut size, mut first) = (block, tag.size(), tag.is_first());
+            let next = block.forward(size);
+            let next_tag = next.tag();
+            if !next_tag.is_allocated() {
+                self.remove_free(next, next_tag.size());
+                size += next_tag.size();
+            }
+            if tag.prev_free() {
+                let prev_size = block.prev_size();
+                start = block.backward(prev_size);
+                // A stale free tag, so that freeing `block` again reads as a double free.
+                block.set_tag(Tag::free(tag.size(), false));
+                self.remove_free(start, prev_size);
+                size += prev_size;
+                first = start.tag().is_first();
+            }
+            let after = start.forward(size);
+            after.set_prev_free(true);
+            if first && after.tag().size() == 0 {
+                self.release_region(start, size);
+            } else {
+                self.insert_free(start, size, first);
+            }
+        }
+    }
+
+    /// The region whose only block is the free block `first` (of `size` bytes): gives it back
+    /// to the grower if the policy allows and the grower takes it, else bins the block.
+    ///
+    /// # Safety
+    /// `first` must be an unbinned free block spanning its whole region.
+    unsafe fn release_region(&mut self, first: Block, size: usize) {
+        // SAFETY: `first` is the first block of one of this heap's regions.
+        let region = unsafe { self.regions.of_first_block(first) };
+        if self.may_release(&region) {
+            // SAFETY: the region is in the list, and entirely free: nothing uses it.
+            unsafe { self.regions.unlink(&region) };
+            // SAFETY: `grown` is exactly what the grower handed out, now unused.
+            match unsafe { self.grower.release(region.grown) } {
+                Ok(()) => {
+                    self.stats.mapped_bytes -= region.grown.len();
+                    self.stats.regions -= 1;
+                    self.stats.releases += 1;
+                    self.general_regions -= usize::from(!region.dedicated);
+                    return;
+                }
+                // SAFETY: the grower kept nothing: the region is still ours and intact.
+                Err(_) => unsafe { self.regions.relink(&region) },
+            }
+        }
+        // SAFETY: the caller guarantees an unbinned free block of `size` bytes.
+        unsafe { self.insert_free(first, size, true) };
+    }
+
+    /// Whether the policy lets an empty `region` go.
+    fn may_release(&self, region: &RegionView) -> bool {
+        self.policy.release_empty_regions
+            && self.grower.can_release()
+            && (region.dedicated || self.general_regions > self.policy.retained_regions)
+    }
+
+    /// Resizes an allocated block, in place if possible, else by moving it.
+    ///
+    /// # Safety
+    /// `block` must be an allocated block of this heap that `layout` fits.
+    unsafe fn reallocate_block(
+        &mut self,
+        block: Block,
+        layout: Layout,
+        new_size: usize,
+    ) -> Option<NonNull<u8>> {
+        let need = block_size_for(new_size)?;
+        // SAFETY: forwarded to the caller.
+        if unsafe { self.resize_in_place(block, need) } {
+            self.stats.requested_bytes = self.stats.requested_bytes - layout.size() + new_size;
+            return Some(block.payload());
+        }
+        let moved = self.allocate(Layout::from_size_align(new_size, layout.align()).ok()?)?;
+        // SAFETY: the old payload holds at least `layout.size()` bytes, the new one `new_size`;
+        // they are distinct blocks, so they do not overlap.
+        unsafe {
+            core::ptr::copy_nonoverlapping(
+                block.payload().as_ptr(),
+                moved.as_ptr(),
+                layout.size().min(new_size),
+            );
+        }
+        // SAFETY: `block` is still allocated (allocating elsewhere may only change its P flag,
+        // which `release_block` re-reads).
+        unsafe { self.release_block(block) };
+        self.stats.requested_bytes -= layout.size();
+        Some(moved)
+    }
+
+    /// Shrinks the allocated `block` to `need` bytes, or grows it into a free next block;
+    /// `false` when neither works.
+    ///
+    /// # Safety
+    /// `block` must be an allocated block of this heap.
+    unsafe fn resize_in_place(&mut self, block: Block, need: usize) -> bool {
+        // SAFETY: the tags of an allocated block and of its next block are valid.
+        let (tag, next_tag) = unsafe { (block.tag(), block.forward(block.tag().size()).tag()) };
+        let size = tag.size();
+        if need <= size {
+            // SAFETY: forwarded.
+            unsafe { self.shrink_in_place(block, tag, need) };
+            return true;
+        }
+        if next_tag.is_allocated() || size + next_tag.size() < need {
+            return false;
+        }
+        // SAFETY: the next block is a binned free block; the merged span stays in the region.
+        unsafe {
+            self.remove_free(block.forward(size), next_tag.size());
+            let total = size + next_tag.size();
+            let kept = if total - need >= MIN_BLOCK {
+                self.insert_free(block.forward(need), total - need, false);
+                need
+            } else {
+                block.forward(total).set_prev_free(false);
+                total
+            };
+            block.set_tag(Tag::allocated(kept, tag.prev_free(), tag.is_first()));
+            self.stats.in_use_bytes -= size;
+            self.count_allocated_bytes(kept);
+        }
+        true
+    }
+
+    /// Shrinks the allocated `block` (tag `tag`) to `need <= size` bytes, freeing the tail when
+    /// it can form a block.
+    ///
+    /// # Safety
+    /// `block` must be an allocated block of this heap with tag `tag`.
+    unsafe fn shrink_in_place(&mut self, block: Block, tag: Tag, need: usize) {
+        let size = tag.size();
+        if size - need < MIN_BLOCK {
+            return;
+        }
+        // SAFETY: the tail `[need, size)` lies in the block; the next block's tag is valid and,
+        // when free, the next block is binned; the tag after the merged tail is in the region.
+        unsafe {
+            block.set_tag(Tag::allocated(need, tag.prev_free(), tag.is_first()));
+            self.stats.in_use_bytes -= size - need;
+            let next_tag = block.forward(size).tag();
+            let mut tail_size = size - need;
+            if !next_tag.is_allocated() {
+                self.remove_free(block.forward(size), next_tag.size());
+                tail_size += next_tag.size();
+            }
+            let tail = block.forward(need);
+            tail.forward(tail_size).set_prev_free(true);
+            self.insert_free(tail, tail_size, false);
+        }
+    }
+
+    /// Tags `block` free (`size` bytes, footer included) and bins it.
+    ///
+    /// # Safety
+    /// `block` must be `size` bytes of a region that no allocated block covers, not binned,
+    /// whose previous block is allocated.
+    unsafe fn insert_free(&mut self, block: Block, size: usize, first: bool) {
+        // SAFETY: forwarded to the caller.
+        unsafe {
+            block.set_tag(Tag::free(size, first));
+            block.write_footer(size);
+            self.bins.push(block, size);
+        }
+        self.stats.free_bytes += size;
+        self.stats.free_blocks += 1;
+    }
+
+    /// Takes the binned free `block` of `size` bytes out of its bin.
+    ///
+    /// # Safety
+    /// `block` must be a binned free block of `size` bytes.
+    unsafe fn remove_free(&mut self, block: Block, size: usize) {
+        // SAFETY: forwarded to the caller.
+        unsafe { self.bins.unlink(block, size) };
+        self.stats.free_bytes -= size;
+        self.stats.free_blocks -= 1;
+    }
+
+    /// Counts a newly allocated block of `size` bytes.
+    fn count_allocated(&mut self, size: usize) {
+        self.stats.allocated_blocks += 1;
+        self.count_allocated_bytes(size);
+    }
+
+    /// Adds `size` bytes to the bytes in use and the peak.
+    fn count_allocated_bytes(&mut self, size: usize) {
+        self.stats.in_use_bytes += size;
+        self.stats.peak_in_use_bytes = self.stats.peak_in_use_bytes.max(self.stats.in_use_bytes);
+    }
+}
+
+impl FreeListAllocator<MmapGrower> {
+    /// Tells the grower the kernel's page size (see [`MmapGrower::set_page_size`]). O(1).
+    ///
+    /// # Errors
+    /// [`BadPageSize`] when `page_size` is not a power of two.
+    pub const fn set_page_size(&mut self, page_size: usize) -> Result<(), BadPageSize> {
+        self.grower.set_page_size(page_size)
+    }
+}
+
+impl<G: HeapGrower> Drop for FreeListAllocator<G> {
+    fn drop(&mut self) {
+        if !self.grower.can_release() {
+            return;
+        }
+        while let Some(region) = self.regions.iter().next() {
+            // SAFETY: the region is in the list; the heap is going away, so nothing may use
+            // its memory any more (the contract stated on the type).
+            unsafe {
+                self.regions.unlink(&region);
+                let _ = self.grower.release(region.grown);
+            }
+        }
+    }
+}

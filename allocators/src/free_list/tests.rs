@@ -1,0 +1,585 @@
+//! Scenario tests of the free-list allocator (the seed's scenarios restated, every invalid free,
+//! alignment, realloc, memory returned to the grower, the locked form) and a model-based
+//! property test that checks the heap against a shadow model after every operation.
+
+use core::alloc::{GlobalAlloc, Layout};
+use core::mem::MaybeUninit;
+use core::ptr::NonNull;
+use std::boxed::Box;
+use std::vec::Vec;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::FreeError;
+use crate::grower::StaticGrower;
+
+/// A buffer for a [`StaticGrower`]; deliberately only byte-aligned, and left uninitialized
+/// (the heap must never read bytes it did not write).
+fn buffer(bytes: usize) -> Box<[MaybeUninit<u8>]> {
+    Box::new_uninit_slice(bytes)
+}
+
+fn layout(size: usize, align: usize) -> Layout {
+    Layout::from_size_align(size, align).unwrap()
+}
+
+/// Byte `i` of the block with id `id`.
+fn pattern(id: usize, i: usize) -> u8 {
+    (id.wrapping_mul(31).wrapping_add(i) % 251) as u8
+}
+
+fn fill(ptr: NonNull<u8>, size: usize, id: usize) {
+    for i in 0..size {
+        // SAFETY: `ptr` is a live block of at least `size` bytes.
+        unsafe { ptr.as_ptr().add(i).write(pattern(id, i)) };
+    }
+}
+
+fn holds_pattern(ptr: NonNull<u8>, size: usize, id: usize) -> bool {
+    // SAFETY: `ptr` is a live block of at least `size` bytes, filled by `fill`.
+    (0..size).all(|i| unsafe { ptr.as_ptr().add(i).read() } == pattern(id, i))
+}
+
+#[test]
+fn blocks_are_placed_contiguously_and_a_freed_middle_block_is_reused() {
+    let mut memory = buffer(16 * 1024);
+    let mut heap = FreeListAllocator::new(StaticGrower::new(&mut memory));
+    let small = layout(64, 8);
+    let a = heap.allocate(small).unwrap();
+    let b = heap.allocate(small).unwrap();
+    let c = heap.allocate(small).unwrap();
+    assert_eq!(b.addr().get() - a.addr().get(), 80);
+    assert_eq!(c.addr().get() - b.addr().get(), 80);
+    // SAFETY: `b` is live, allocated with `small`.
+    unsafe { heap.deallocate(b.as_ptr(), small) }.unwrap();
+    heap.validate().unwrap();
+    assert_eq!(heap.allocate(small), Some(b));
+    heap.validate().unwrap();
+    assert_eq!(heap.stats().allocated_blocks, 3);
+    assert_eq!(heap.stats().requested_bytes, 3 * 64);
+}
+
+#[test]
+fn neighbours_merge_on_free_in_any_order() {
+    let mut memory = buffer(16 * 1024);
+    let mut heap = FreeListAllocator::new(StaticGrower::new(&mut memory));
+    let l = layout(100, 16);
+    let blocks: Vec<_> = (0..5).map(|_| heap.allocate(l).unwrap()).collect();
+    for &i in &[1, 3, 2, 0, 4] {
+        // SAFETY: each block is live and freed once.
+        unsafe { heap.deallocate(blocks[i].as_ptr(), l) }.unwrap();
+        heap.validate().unwrap();
+    }
+    assert_eq!(heap.stats().free_blocks, 1);
+    assert_eq!(heap.stats().in_use_bytes, 0);
+    assert_eq!(heap.free_blocks().count(), 1);
+}
+
+#[test]
+fn the_heap_grows_by_the_rounded_request_through_the_grower() {
+    let mut memory = buffer(64 * 1024);
+    let grower = StaticGrower::with_piece_size(&mut memory, 1024);
+    let mut heap = FreeListAllocator::new(grower);
+    let first = heap.allocate(layout(10, 8)).unwrap();
+    assert_eq!(heap.stats().mapped_bytes, 1024);
+    let big = heap.allocate(layout(5000, 8)).unwrap();
+    let grown = heap.regions().next().unwrap();
+    assert!(grown.len >= 5000 + 8 && grown.len < 5000 + 200);
+    assert_eq!(heap.grower().bytes_out(), heap.stats().mapped_bytes);
+    assert_eq!(heap.stats().grows, 2);
+    assert!(heap.contains(first.as_ptr()) && heap.contains(big.as_ptr()));
+    heap.validate().unwrap();
+}
+
+#[test]
+fn exhaustion_is_none_and_changes_nothing() {
+    let mut memory = buffer(4096);
+    let mut heap = FreeListAllocator::new(StaticGrower::new(&mut memory));
+    heap.allocate(layout(1000, 8)).unwrap();
+    let before = heap.stats();
+    assert_eq!(heap.allocate(layout(8000, 8)), None);
+    assert_eq!(heap.allocate(layout(usize::MAX / 4, 8)), None);
+    assert_eq!(heap.stats(), before);
+    heap.validate().unwrap();
+}
+
+/// Asserts that a refused free returned `expected` and left the heap as it was.
+fn assert_refused(
+    heap: &mut FreeListAllocator<StaticGrower<'_>>,
+    ptr: *mut u8,
+    l: Layout,
+    expected: FreeError,
+) {
+    let before = heap.stats();
+    // SAFETY: every pointer passed here is null, foreign, or inside the heap with an
+    // initialized word before it (the tests fill their blocks).
+    assert_eq!(unsafe { heap.deallocate(ptr, l) }, Err(expected));
+    assert_eq!(heap.stats(), before);
+    heap.validate().unwrap();
+}
+
+#[test]
+fn every_invalid_free_is_refused_and_changes_nothing() {
+    let mut memory = buffer(16 * 1024);
+    let mut heap = FreeListAllocator::new(StaticGrower::new(&mut memory));
+    let l = layout(64, 8);
+    let a = heap.allocate(l).unwrap();
+    let b = heap.allocate(l).unwrap();
+    let c = heap.allocate(l).unwrap();
+    for (id, ptr) in [a, b, c].into_iter().enumerate() {
+        fill(ptr, 64, id);
+    }
+    let mut foreign = 0u64;
+    assert_refused(&mut heap, core::ptr::null_mut(), l, FreeError::NullPtrFree);
+    assert_refused(
+        &mut heap,
+        (&raw mut foreign).cast(),
+        l,
+        FreeError::FreeOutOfBounds,
+    );
+    // SAFETY: one byte into a live 64-byte block.
+    let misaligned = unsafe { b.as_ptr().add(1) };
+    assert_refused(&mut heap, misaligned, l, FreeError::UnalignedFree);
+    // SAFETY: 16 bytes into a live 64-byte block, whose bytes are all initialized.
+    let interior = unsafe { b.as_ptr().add(16) };
+    assert_refused(&mut heap, interior, l, FreeError::UnalignedFree);
+    assert_refused(
+        &mut heap,
+        b.as_ptr(),
+        layout(1000, 8),
+        FreeError::CorruptedBlock,
+    );
+
+    // SAFETY: `b` is live.
+    unsafe { heap.deallocate(b.as_ptr(), l) }.unwrap();
+    assert_refused(&mut heap, b.as_ptr(), l, FreeError::DoubleFree);
+    // `c` merges into the free `b`; its stale tag still reads as free.
+    // SAFETY: `c` is live.
+    unsafe { heap.deallocate(c.as_ptr(), l) }.unwrap();
+    assert_refused(&mut heap, c.as_ptr(), l, FreeError::DoubleFree);
+    assert_refused(&mut heap, b.as_ptr(), l, FreeError::DoubleFree);
+}
+
+#[test]
+fn a_corrupted_tag_is_refused() {
+    let mut memory = buffer(16 * 1024);
+    let mut heap = FreeListAllocator::new(StaticGrower::new(&mut memory));
+    // 72 bytes fill the 80-byte block, so the forged footer read below reads initialized data.
+    let l = layout(72, 8);
+    let a = heap.allocate(l).unwrap();
+    let b = heap.allocate(l).unwrap();
+    fill(a, 72, 0);
+    // SAFETY: the word before `b` is its tag, inside the region that `b`'s provenance covers;
+    // the test flips the "previous block is free" flag and restores it afterwards.
+    let tag = unsafe { b.as_ptr().sub(8).cast::<usize>() };
+    // SAFETY: as above.
+    let original = unsafe { tag.read() };
+    // SAFETY: as above.
+    unsafe { tag.write(original | 2) };
+    let before = heap.stats();
+    // SAFETY: `b`'s tag word is initialized.
+    let refused = unsafe { heap.deallocate(b.as_ptr(), l) };
+    assert_eq!(refused, Err(FreeError::CorruptedBlock));
+    assert_eq!(heap.stats(), before);
+    assert!(heap.validate().is_err());
+    // SAFETY: as above.
+    unsafe { tag.write(original) };
+    heap.validate().unwrap();
+    // SAFETY: `b` is live.
+    unsafe { heap.deallocate(b.as_ptr(), l) }.unwrap();
+}
+
+#[test]
+fn alignments_up_to_4096_are_honoured() {
+    let mut memory = buffer(128 * 1024);
+    let mut heap = FreeListAllocator::new(StaticGrower::new(&mut memory));
+    let mut live = Vec::new();
+    for shift in 0..=12 {
+        for size in [1, 24, 100] {
+            let l = layout(size, 1 << shift);
+            let ptr = heap.allocate(l).unwrap();
+            assert_eq!(ptr.addr().get() % l.align(), 0, "align {}", l.align());
+            fill(ptr, size, live.len());
+            live.push((ptr, l));
+            heap.validate().unwrap();
+        }
+    }
+    for (id, &(ptr, l)) in live.iter().enumerate() {
+        assert!(holds_pattern(ptr, l.size(), id));
+    }
+    for (ptr, l) in live {
+        // SAFETY: each block is live and freed once.
+        unsafe { heap.deallocate(ptr.as_ptr(), l) }.unwrap();
+        heap.validate().unwrap();
+    }
+    assert_eq!(heap.stats().allocated_blocks, 0);
+    assert_eq!(heap.stats().free_blocks, 1);
+}
+
+#[test]
+fn realloc_shrinks_in_place_and_frees_the_tail() {
+    let mut memory = buffer(16 * 1024);
+    let mut heap = FreeListAllocator::new(StaticGrower::new(&mut memory));
+    let l = layout(1000, 8);
+    let a = heap.allocate(l).unwrap();
+    let _guard = heap.allocate(layout(8, 8)).unwrap();
+    fill(a, 1000, 7);
+    let free_before = heap.stats().free_bytes;
+    // SAFETY: `a` is live with layout `l`.
+    let shrunk = unsafe { heap.reallocate(a.as_ptr(), l, 100) }.unwrap();
+    assert_eq!(shrunk, a);
+    assert!(holds_pattern(a, 100, 7));
+    assert_eq!(heap.stats().free_bytes, free_before + 1008 - 112);
+    assert_eq!(heap.stats().requested_bytes, 108);
+    heap.validate().unwrap();
+}
+
+#[test]
+fn realloc_grows_into_a_free_neighbour_in_place() {
+    let mut memory = buffer(16 * 1024);
+    let mut heap = FreeListAllocator::new(StaticGrower::new(&mut memory));
+    let l = layout(100, 8);
+    let a = heap.allocate(l).unwrap();
+    let b = heap.allocate(l).unwrap();
+    let _guard = heap.allocate(l).unwrap();
+    fill(a, 100, 1);
+    // SAFETY: `b` is live.
+    unsafe { heap.deallocate(b.as_ptr(), l) }.unwrap();
+    // SAFETY: `a` is live with layout `l`.
+    let grown = unsafe { heap.reallocate(a.as_ptr(), l, 200) }.unwrap();
+    assert_eq!(grown, a);
+    assert!(holds_pattern(a, 100, 1));
+    heap.validate().unwrap();
+}
+
+#[test]
+fn realloc_moves_when_it_cannot_grow_in_place() {
+    let mut memory = buffer(16 * 1024);
+    let mut heap = FreeListAllocator::new(StaticGrower::new(&mut memory));
+    let l = layout(100, 64);
+    let a = heap.allocate(l).unwrap();
+    let _guard = heap.allocate(l).unwrap();
+    fill(a, 100, 2);
+    // SAFETY: `a` is live with layout `l`.
+    let moved = unsafe { heap.reallocate(a.as_ptr(), l, 3000) }.unwrap();
+    assert_ne!(moved, a);
+    assert_eq!(moved.addr().get() % 64, 0);
+    assert!(holds_pattern(moved, 100, 2));
+    assert_eq!(heap.stats().requested_bytes, 3100);
+    heap.validate().unwrap();
+    // SAFETY: `a` was freed by the move; its tag word is still initialized.
+    let refused = unsafe { heap.reallocate(a.as_ptr(), l, 10) };
+    assert_eq!(refused, Err(ReallocError::Invalid(FreeError::DoubleFree)));
+    // SAFETY: `moved` is live; the request is impossible, so it stays.
+    let too_big = unsafe { heap.reallocate(moved.as_ptr(), layout(3000, 64), 1 << 20) };
+    assert_eq!(too_big, Err(ReallocError::OutOfMemory));
+    assert!(holds_pattern(moved, 100, 2));
+    heap.validate().unwrap();
+}
+
+#[test]
+fn empty_regions_go_back_to_the_grower_but_one_is_kept() {
+    let mut memory = buffer(64 * 1024);
+    let grower = StaticGrower::with_piece_size(&mut memory, 2048);
+    let mut heap = FreeListAllocator::new(grower);
+    let l = layout(1500, 8);
+    let blocks: Vec<_> = (0..6).map(|_| heap.allocate(l).unwrap()).collect();
+    assert_eq!(heap.stats().regions, 6);
+    for ptr in blocks {
+        // SAFETY: each block is live and freed once.
+        unsafe { heap.deallocate(ptr.as_ptr(), l) }.unwrap();
+        heap.validate().unwrap();
+    }
+    assert_eq!(heap.stats().regions, 1);
+    assert_eq!(heap.stats().releases, 5);
+    assert_eq!(heap.grower().released_regions(), 5);
+    assert_eq!(heap.grower().bytes_out(), heap.stats().mapped_bytes);
+    // The kept region serves the first block; the second reuses a released piece.
+    let kept = heap.allocate(l).unwrap();
+    let again = heap.allocate(l).unwrap();
+    assert!(heap.contains(kept.as_ptr()) && heap.contains(again.as_ptr()));
+    assert_eq!(heap.grower().handed_out_regions(), 7);
+    assert_eq!(heap.grower().bytes_out(), 2 * 2048);
+}
+
+#[test]
+fn large_blocks_get_a_dedicated_region_released_on_free() {
+    let mut memory = buffer(64 * 1024);
+    let policy = Policy {
+        dedicated_threshold: 4096,
+        ..Policy::DEFAULT
+    };
+    let mut heap =
+        FreeListAllocator::with_policy(StaticGrower::with_piece_size(&mut memory, 1024), policy);
+    let small = heap.allocate(layout(10, 8)).unwrap();
+    let big = layout(10_000, 8);
+    let ptr = heap.allocate(big).unwrap();
+    assert_eq!(heap.regions().filter(|region| region.dedicated).count(), 1);
+    fill(ptr, 10_000, 3);
+    // SAFETY: `ptr` is live with layout `big`.
+    unsafe { heap.deallocate(ptr.as_ptr(), big) }.unwrap();
+    assert_eq!(heap.stats().regions, 1);
+    assert_eq!(heap.grower().released_regions(), 1);
+    assert!(heap.contains(small.as_ptr()) && !heap.contains(ptr.as_ptr()));
+    heap.validate().unwrap();
+}
+
+#[test]
+fn release_can_be_turned_off() {
+    let mut memory = buffer(64 * 1024);
+    let policy = Policy {
+        release_empty_regions: false,
+        ..Policy::DEFAULT
+    };
+    let mut heap =
+        FreeListAllocator::with_policy(StaticGrower::with_piece_size(&mut memory, 1024), policy);
+    let l = layout(900, 8);
+    let blocks: Vec<_> = (0..3).map(|_| heap.allocate(l).unwrap()).collect();
+    for ptr in blocks {
+        // SAFETY: each block is live and freed once.
+        unsafe { heap.deallocate(ptr.as_ptr(), l) }.unwrap();
+    }
+    assert_eq!(heap.stats().regions, 3);
+    assert_eq!(heap.grower().released_regions(), 0);
+    heap.validate().unwrap();
+}
+
+#[test]
+fn introspection_reports_blocks_and_classes() {
+    let mut memory = buffer(16 * 1024);
+    let mut heap = FreeListAllocator::new(StaticGrower::new(&mut memory));
+    let l = layout(40, 8);
+    let blocks: Vec<_> = (0..4).map(|_| heap.allocate(l).unwrap()).collect();
+    // SAFETY: blocks 0 and 2 are live and freed once.
+    unsafe {
+        heap.deallocate(blocks[0].as_ptr(), l).unwrap();
+        heap.deallocate(blocks[2].as_ptr(), l).unwrap();
+    }
+    let all: Vec<_> = heap.blocks().collect();
+    assert_eq!(all.len(), 5);
+    assert_eq!(
+        all[0],
+        BlockInfo {
+            payload: blocks[0].addr().get(),
+            size: 48,
+            allocated: false
+        }
+    );
+    assert_eq!(heap.free_blocks().count(), 3);
+    let classes: Vec<_> = heap.free_class_counts().collect();
+    assert_eq!(
+        classes[0],
+        ClassCount {
+            min_size: 48,
+            blocks: 2
+        }
+    );
+    assert_eq!(classes.iter().map(|class| class.blocks).sum::<usize>(), 3);
+    assert_eq!(heap.stats().peak_in_use_bytes, 4 * 48);
+}
+
+#[test]
+fn the_locked_form_serves_global_alloc_and_allocator_api2() {
+    let mut memory = buffer(64 * 1024);
+    let locked = LockedFreeListAllocator::new(StaticGrower::new(&mut memory));
+    let l = layout(32, 16);
+    // SAFETY: `l` has a non-zero size.
+    let p = unsafe { locked.alloc(l) };
+    assert!(!p.is_null() && locked.contains(p));
+    // SAFETY: `p` is live with layout `l`.
+    let q = unsafe { locked.realloc(p, l, 500) };
+    assert!(!q.is_null());
+    // SAFETY: `q` is live with size 500 and alignment 16.
+    unsafe { locked.dealloc(q, layout(500, 16)) };
+    // SAFETY: a second free of `q` is ignored by the tag checks.
+    unsafe { locked.dealloc(q, layout(500, 16)) };
+    // SAFETY: the size is huge: the allocator returns null instead of failing loudly.
+    assert!(unsafe { locked.alloc(layout(1 << 40, 8)) }.is_null());
+    {
+        let mut numbers = allocator_api2::vec::Vec::new_in(&locked);
+        for i in 0..500u32 {
+            numbers.push(i);
+        }
+        numbers.shrink_to_fit();
+        assert_eq!(numbers.iter().sum::<u32>(), 124_750);
+        let mut aligned = allocator_api2::vec::Vec::<u8, _>::with_capacity_in(10, &locked);
+        aligned.extend_from_slice(&[1; 10]);
+        assert_eq!(aligned.len(), 10);
+    }
+    let heap = locked.lock();
+    heap.validate().unwrap();
+    assert_eq!(heap.stats().allocated_blocks, 0);
+}
+
+#[cfg(not(miri))]
+mod with_mmap {
+    use super::*;
+    use crate::grower::MmapGrower;
+
+    #[test]
+    fn mmap_regions_are_page_rounded_and_unmapped_when_empty() {
+        let grower = MmapGrower::with_page_size(4096).unwrap();
+        let mut heap = FreeListAllocator::new(grower);
+        let l = layout(100_000, 8);
+        let first = heap.allocate(l).unwrap();
+        assert_eq!(
+            heap.grower().mapped_bytes(),
+            (100_008 + 16 + 78usize).next_multiple_of(4096)
+        );
+        let second = heap.allocate(layout(200_000, 8)).unwrap();
+        let large = layout(1 << 20, 4096);
+        let dedicated = heap.allocate(large).unwrap();
+        assert_eq!(dedicated.addr().get() % 4096, 0);
+        fill(dedicated, 1 << 20, 9);
+        assert_eq!(heap.grower().mapped_regions(), 3);
+        heap.validate().unwrap();
+        // SAFETY: each block is live and freed once.
+        unsafe {
+            heap.deallocate(dedicated.as_ptr(), large).unwrap();
+            heap.deallocate(second.as_ptr(), layout(200_000, 8))
+                .unwrap();
+            heap.deallocate(first.as_ptr(), l).unwrap();
+        }
+        assert_eq!(heap.grower().released_regions(), 2);
+        assert_eq!(heap.stats().regions, 1);
+        assert_eq!(heap.grower().mapped_bytes(), heap.stats().mapped_bytes);
+        heap.validate().unwrap();
+    }
+
+    #[test]
+    fn a_global_style_static_works_after_setting_the_page_size() {
+        static HEAP: LockedFreeListAllocator<MmapGrower> =
+            LockedFreeListAllocator::new(MmapGrower::new());
+        HEAP.set_page_size(4096).unwrap();
+        assert!(HEAP.set_page_size(1000).is_err());
+        let mut words = allocator_api2::vec::Vec::new_in(&HEAP);
+        words.extend(0..10_000usize);
+        assert_eq!(words[9_999], 9_999);
+        drop(words);
+        HEAP.lock().validate().unwrap();
+    }
+}
+
+/// One step of the model test.
+#[derive(Debug, Clone)]
+enum Op {
+    Alloc { size: usize, align_shift: u32 },
+    Free { pick: usize },
+    Realloc { pick: usize, size: usize },
+}
+
+fn max_size() -> usize {
+    if cfg!(miri) { 600 } else { 6000 }
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0..max_size(), prop_oneof![8 => 0..5u32, 1 => 5..13u32])
+            .prop_map(|(size, align_shift)| Op::Alloc { size, align_shift }),
+        3 => any::<usize>().prop_map(|pick| Op::Free { pick }),
+        2 => (any::<usize>(), 0..max_size()).prop_map(|(pick, size)| Op::Realloc { pick, size }),
+    ]
+}
+
+/// A live block in the shadow model.
+struct Live {
+    ptr: NonNull<u8>,
+    layout: Layout,
+    id: usize,
+}
+
+/// Checks every model invariant after a step.
+fn check_model(heap: &FreeListAllocator<StaticGrower<'_>>, live: &[Live]) {
+    heap.validate().unwrap();
+    let stats = heap.stats();
+    assert_eq!(stats.allocated_blocks, live.len());
+    assert_eq!(
+        stats.requested_bytes,
+        live.iter().map(|block| block.layout.size()).sum::<usize>()
+    );
+    assert_eq!(stats.mapped_bytes, heap.grower().bytes_out());
+    let mut spans: Vec<_> = live
+        .iter()
+        .map(|block| {
+            assert_eq!(block.ptr.addr().get() % block.layout.align(), 0);
+            assert!(heap.contains(block.ptr.as_ptr()));
+            (
+                block.ptr.addr().get(),
+                block.ptr.addr().get() + block.layout.size().max(1),
+            )
+        })
+        .collect();
+    spans.sort_unstable();
+    assert!(
+        spans.windows(2).all(|pair| pair[0].1 <= pair[1].0),
+        "live blocks overlap"
+    );
+}
+
+fn run_model(ops: &[Op]) {
+    let mut memory = buffer(if cfg!(miri) { 48 * 1024 } else { 512 * 1024 });
+    let policy = Policy {
+        dedicated_threshold: max_size() / 2,
+        ..Policy::DEFAULT
+    };
+    let grower = StaticGrower::with_piece_size(&mut memory, 4096);
+    let mut heap = FreeListAllocator::with_policy(grower, policy);
+    let mut live: Vec<Live> = Vec::new();
+    for (id, op) in ops.iter().enumerate() {
+        match *op {
+            Op::Alloc { size, align_shift } => {
+                let l = layout(size, 1 << align_shift);
+                if let Some(ptr) = heap.allocate(l) {
+                    fill(ptr, size, id);
+                    live.push(Live { ptr, layout: l, id });
+                }
+            }
+            Op::Free { pick } if !live.is_empty() => {
+                let block = live.swap_remove(pick % live.len());
+                assert!(holds_pattern(block.ptr, block.layout.size(), block.id));
+                // SAFETY: the block is live and freed once.
+                unsafe { heap.deallocate(block.ptr.as_ptr(), block.layout) }.unwrap();
+            }
+            Op::Realloc { pick, size } if !live.is_empty() => {
+                let index = pick % live.len();
+                let block = &mut live[index];
+                let old = block.layout.size();
+                // SAFETY: the block is live with its layout.
+                match unsafe { heap.reallocate(block.ptr.as_ptr(), block.layout, size) } {
+                    Ok(ptr) => {
+                        assert!(holds_pattern(ptr, old.min(size), block.id));
+                        fill(ptr, size, block.id);
+                        block.ptr = ptr;
+                        block.layout = layout(size, block.layout.align());
+                    }
+                    Err(error) => assert_eq!(error, ReallocError::OutOfMemory),
+                }
+            }
+            _ => {}
+        }
+        check_model(&heap, &live);
+    }
+    for block in live {
+        assert!(holds_pattern(block.ptr, block.layout.size(), block.id));
+        // SAFETY: the block is live and freed once.
+        unsafe { heap.deallocate(block.ptr.as_ptr(), block.layout) }.unwrap();
+    }
+    check_model(&heap, &[]);
+    assert!(heap.stats().regions <= 1);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: if cfg!(miri) { 4 } else { 256 },
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn random_operations_keep_the_heap_consistent(
+        ops in proptest::collection::vec(op(), 1..if cfg!(miri) { 24 } else { 120 })
+    ) {
+        run_model(&ops);
+    }
+}

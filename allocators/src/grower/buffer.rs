@@ -1,0 +1,237 @@
+//! [`StaticGrower`]: regions cut from a caller-supplied buffer.
+//!
+//! For tests (Miri cannot run `mmap`) and targets without virtual memory. The buffer is trimmed
+//! to [`StaticGrower::ALIGN`] at both ends, so any `[MaybeUninit<u8>]` works, whatever its own
+//! alignment: every region starts aligned for the allocator's headers.
+//!
+//! Regions are cut from the front of the untouched rest of the buffer (a bump pointer). A
+//! released region goes onto a list of spare pieces, kept inside the pieces themselves; a later
+//! growth takes the first spare piece that is large enough, whole, before cutting new memory.
+//! Spare pieces are not merged with each other.
+//!
+//! ```text
+//!   buffer: [ region 1 | spare (released) | region 3 |  untouched ...........  ]
+//!                          ▲ spare list                 ▲ bump
+//! ```
+
+use core::marker::PhantomData;
+use core::mem::MaybeUninit;
+use core::ptr::NonNull;
+
+use super::{HeapGrower, Region, ReleaseError};
+
+/// The grower has no piece large enough for the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exhausted;
+
+/// A released piece, written into the piece's own first bytes.
+#[repr(C)]
+struct SparePiece {
+    next: Option<NonNull<SparePiece>>,
+    len: usize,
+}
+
+/// A [`HeapGrower`] that hands out pieces of one buffer borrowed for `'a`.
+///
+/// With [`new`](Self::new) the first growth takes everything that is left; with
+/// [`with_piece_size`](Self::with_piece_size) each growth takes `max(min_size, piece_size)`
+/// bytes, so an allocator can hold several regions of one buffer and give them back. Counts the
+/// regions handed out and taken back and the bytes currently out (all O(1)).
+#[derive(Debug)]
+pub struct StaticGrower<'a> {
+    start: NonNull<u8>,
+    len: usize,
+    bump: usize,
+    piece_size: usize,
+    spare: Option<NonNull<SparePiece>>,
+    handed_out: usize,
+    released: usize,
+    bytes_out: usize,
+    _memory: PhantomData<&'a mut [MaybeUninit<u8>]>,
+}
+
+impl<'a> StaticGrower<'a> {
+    /// Alignment of every region start and length.
+    pub const ALIGN: usize = 16;
+
+    /// A grower whose first growth hands out the whole (aligned) buffer. O(1).
+    #[must_use]
+    pub fn new(memory: &'a mut [MaybeUninit<u8>]) -> Self {
+        Self::with_piece_size(memory, usize::MAX)
+    }
+
+    /// A grower that hands out pieces of `max(min_size, piece_size)` bytes (rounded up to
+    /// [`ALIGN`](Self::ALIGN)); when less than a piece is left but the request fits, the rest
+    /// is handed out. O(1).
+    #[must_use]
+    pub fn with_piece_size(memory: &'a mut [MaybeUninit<u8>], piece_size: usize) -> Self {
+        let len = memory.len();
+        let base = NonNull::from(memory).cast::<u8>();
+        let skip = base.align_offset(Self::ALIGN).min(len);
+        // SAFETY: `skip <= len`, so the result stays inside (or one past) the buffer.
+        let start = unsafe { base.add(skip) };
+        let usable = (len - skip) & !(Self::ALIGN - 1);
+        Self {
+            start,
+            len: usable,
+            bump: 0,
+            piece_size: piece_size.max(Self::ALIGN),
+            spare: None,
+            handed_out: 0,
+            released: 0,
+            bytes_out: 0,
+            _memory: PhantomData,
+        }
+    }
+
+    /// The usable bytes of the buffer after alignment. O(1).
+    #[must_use]
+    pub const fn capacity(&self) -> usize {
+        self.len
+    }
+
+    /// How many regions were handed out so far. O(1).
+    #[must_use]
+    pub const fn handed_out_regions(&self) -> usize {
+        self.handed_out
+    }
+
+    /// How many regions were taken back so far. O(1).
+    #[must_use]
+    pub const fn released_regions(&self) -> usize {
+        self.released
+    }
+
+    /// Bytes currently handed out and not taken back. O(1).
+    #[must_use]
+    pub const fn bytes_out(&self) -> usize {
+        self.bytes_out
+    }
+
+    /// Takes the first spare piece of at least `size` bytes off the spare list.
+    /// O(spare pieces).
+    fn take_spare(&mut self, size: usize) -> Option<Region> {
+        let mut link: *mut Option<NonNull<SparePiece>> = &raw mut self.spare;
+        // SAFETY: `link` points either at `self.spare` or at the `next` field of a spare piece;
+        // spare pieces are released regions of this buffer that nobody else uses, and each was
+        // written as a `SparePiece` at an `ALIGN`-aligned address by `release`.
+        unsafe {
+            while let Some(piece) = *link {
+                let piece_ptr = piece.as_ptr();
+                if (*piece_ptr).len >= size {
+                    *link = (*piece_ptr).next;
+                    return Some(Region::new(piece.cast(), (*piece_ptr).len));
+                }
+                link = &raw mut (*piece_ptr).next;
+            }
+        }
+        None
+    }
+
+    /// Cuts a new piece for a request of `size` bytes from the untouched rest of the buffer.
+    fn cut(&mut self, size: usize) -> Option<Region> {
+        let left = self.len - self.bump;
+        if size > left {
+            return None;
+        }
+        let len = size.max(self.piece_size).min(left);
+        // SAFETY: `bump + len <= self.len`, so the piece lies inside the aligned buffer.
+        let ptr = unsafe { self.start.add(self.bump) };
+        self.bump += len;
+        Some(Region::new(ptr, len))
+    }
+}
+
+// SAFETY: the grower holds the only access to the buffer it borrowed mutably for 'a (its
+// pointers are that borrow turned raw), so moving it to another thread moves that access.
+unsafe impl Send for StaticGrower<'_> {}
+
+// SAFETY: regions are disjoint pieces of a buffer borrowed mutably for 'a: cut pieces come from
+// the untouched rest (the bump only moves forward), spare pieces were released by their user.
+// The borrow outlives every user of the grower, so regions stay valid after it is dropped.
+unsafe impl HeapGrower for StaticGrower<'_> {
+    type Err = Exhausted;
+
+    /// Hands out a spare piece of at least `min_size` bytes (first fit, O(spare pieces)),
+    /// otherwise cuts a new piece.
+    fn grow(&mut self, min_size: usize) -> Result<Region, Exhausted> {
+        let size = min_size
+            .max(1)
+            .checked_next_multiple_of(Self::ALIGN)
+            .ok_or(Exhausted)?;
+        let region = self
+            .take_spare(size)
+            .or_else(|| self.cut(size))
+            .ok_or(Exhausted)?;
+        self.handed_out += 1;
+        self.bytes_out += region.len();
+        Ok(region)
+    }
+
+    fn can_release(&self) -> bool {
+        true
+    }
+
+    /// Puts the region on the spare list. O(1).
+    unsafe fn release(&mut self, region: Region) -> Result<(), ReleaseError<Exhausted>> {
+        let piece = region.ptr().cast::<SparePiece>();
+        // SAFETY: the region is one this grower handed out (so `ALIGN`-aligned and at least
+        // `ALIGN` = size_of::<SparePiece>() bytes long) and its user no longer touches it.
+        unsafe {
+            piece.write(SparePiece {
+                next: self.spare,
+                len: region.len(),
+            });
+        }
+        self.spare = Some(piece);
+        self.released += 1;
+        self.bytes_out -= region.len();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::vec;
+
+    #[test]
+    fn first_growth_takes_the_whole_aligned_buffer() {
+        let mut memory = vec![MaybeUninit::new(0u8); 1000];
+        let mut grower = StaticGrower::new(&mut memory[3..]);
+        let region = grower.grow(10).unwrap();
+        assert_eq!(region.ptr().addr().get() % StaticGrower::ALIGN, 0);
+        assert_eq!(region.len() % StaticGrower::ALIGN, 0);
+        assert!(region.len() >= 997 - 2 * StaticGrower::ALIGN);
+        assert_eq!(grower.grow(1), Err(Exhausted));
+        assert_eq!(grower.handed_out_regions(), 1);
+    }
+
+    #[test]
+    fn pieces_are_disjoint_and_come_back() {
+        let mut memory = vec![MaybeUninit::new(0u8); 4096];
+        let mut grower = StaticGrower::with_piece_size(&mut memory, 1024);
+        let a = grower.grow(100).unwrap();
+        let b = grower.grow(2000).unwrap();
+        assert_eq!(a.len(), 1024);
+        assert_eq!(b.len(), 2000usize.next_multiple_of(16));
+        assert!(a.ptr().addr().get() + a.len() <= b.ptr().addr().get());
+        assert_eq!(grower.bytes_out(), a.len() + b.len());
+        // SAFETY: `a` came from this grower, is released once and not used afterwards.
+        unsafe { grower.release(a) }.unwrap();
+        assert_eq!(grower.released_regions(), 1);
+        assert_eq!(grower.bytes_out(), b.len());
+        let again = grower.grow(512).unwrap();
+        assert_eq!(again, a);
+    }
+
+    #[test]
+    fn the_rest_is_handed_out_when_less_than_a_piece_is_left() {
+        let mut memory = vec![MaybeUninit::new(0u8); 1500];
+        let mut grower = StaticGrower::with_piece_size(&mut memory, 1024);
+        grower.grow(1).unwrap();
+        let rest = grower.grow(16).unwrap();
+        assert!(rest.len() < 1024);
+        assert!(rest.len() >= 1500 - 1024 - 2 * StaticGrower::ALIGN);
+    }
+}

@@ -1,0 +1,129 @@
+//! Heap growers: where a growing allocator gets its memory from, and where it gives it back.
+//!
+//! A growing allocator such as [`FreeListAllocator`](crate::FreeListAllocator) does not own a
+//! fixed heap. When no free block fits a request it asks a *grower* for a fresh [`Region`] of at
+//! least a given size; when a whole region becomes free again it may hand the region back.
+//!
+//! ```text
+//!        allocator                          grower
+//!   ┌─────────────────┐   grow(min_size)   ┌──────────────────────────────┐
+//!   │ no block fits → │ ─────────────────► │ mmap / a slice of a buffer   │
+//!   │                 │ ◄───────────────── │ Region { ptr, len >= min }   │
+//!   │ region empty  → │   release(region)  │ munmap / piece taken back    │
+//!   └─────────────────┘ ─────────────────► └──────────────────────────────┘
+//! ```
+//!
+//! Two growers ship with the crate: [`MmapGrower`] (anonymous mappings from the kernel, sized in
+//! geometrically growing steps so the number of system calls stays logarithmic in the heap size)
+//! and [`StaticGrower`] (pieces of a caller-supplied buffer, for tests, Miri and targets without
+//! virtual memory).
+
+mod buffer;
+mod mmap;
+
+use core::ptr::NonNull;
+
+pub use buffer::{Exhausted, StaticGrower};
+pub use mmap::{BadPageSize, FALLBACK_PAGE_SIZE, MmapGrower};
+
+/// A contiguous range of memory handed out by a [`HeapGrower`]: `len` bytes starting at `ptr`.
+///
+/// The pointer carries the provenance of the grower's memory (a mapping, a buffer), so an
+/// allocator may derive every pointer it hands out from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Region {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+impl Region {
+    /// Describes the `len` bytes starting at `ptr`. O(1); claims nothing about the memory.
+    #[must_use]
+    pub const fn new(ptr: NonNull<u8>, len: usize) -> Self {
+        Self { ptr, len }
+    }
+
+    /// The first byte of the region. O(1).
+    #[must_use]
+    pub const fn ptr(&self) -> NonNull<u8> {
+        self.ptr
+    }
+
+    /// The length of the region in bytes. O(1).
+    #[must_use]
+    pub const fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the region has no bytes at all. O(1).
+    #[must_use]
+    pub const fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether `addr` lies inside the region. O(1).
+    #[must_use]
+    pub fn contains_addr(&self, addr: usize) -> bool {
+        addr.wrapping_sub(self.ptr.addr().get()) < self.len
+    }
+}
+
+/// Why a grower did not take a region back. Either way the caller still owns the region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReleaseError<E> {
+    /// This grower never gives memory back (see [`HeapGrower::can_release`]).
+    Unsupported,
+    /// Giving the memory back failed (e.g. `munmap` returned an error).
+    Failed(E),
+}
+
+/// A source of memory for a growing allocator.
+///
+/// # Safety
+/// Implementors promise that every [`Region`] returned by [`grow`](Self::grow) or
+/// [`grow_dedicated`](Self::grow_dedicated) is valid for reads and writes for its whole length,
+/// is at least as long as asked, and overlaps no other memory in use (in particular no region
+/// handed out earlier and not yet released), until it is passed back to
+/// [`release`](Self::release). Dropping the grower must not end that validity: a grower either
+/// leaves its memory in place ([`MmapGrower`]: mappings persist) or borrows it for a lifetime
+/// that the borrow checker makes outlive every user ([`StaticGrower`]).
+pub unsafe trait HeapGrower {
+    /// What goes wrong when the grower cannot provide memory.
+    type Err;
+
+    /// Hands out a new region of at least `min_size` bytes. A grower may return more than
+    /// asked (rounded to pages, or a growth step), and the caller should use all of it.
+    ///
+    /// # Errors
+    /// The grower's error when it has no memory left.
+    fn grow(&mut self, min_size: usize) -> Result<Region, Self::Err>;
+
+    /// Hands out a region meant for one large block: as close to `size` as the grower can make
+    /// it, without the extra a growth step would add. By default the same as
+    /// [`grow`](Self::grow).
+    ///
+    /// # Errors
+    /// The grower's error when it has no memory left.
+    fn grow_dedicated(&mut self, size: usize) -> Result<Region, Self::Err> {
+        self.grow(size)
+    }
+
+    /// Whether [`release`](Self::release) can give regions back. By default `false`. O(1).
+    fn can_release(&self) -> bool {
+        false
+    }
+
+    /// Takes back a region this grower handed out. By default refuses with
+    /// [`ReleaseError::Unsupported`].
+    ///
+    /// # Errors
+    /// [`ReleaseError`] when the region was not taken back; the caller still owns it then.
+    ///
+    /// # Safety
+    /// `region` must be exactly a region this grower returned and that has not been released
+    /// since, and nothing may use its memory after the call succeeds.
+    unsafe fn release(&mut self, region: Region) -> Result<(), ReleaseError<Self::Err>> {
+        let _ = region;
+        Err(ReleaseError::Unsupported)
+    }
+}
