@@ -77,8 +77,11 @@ fn run(
     workloads: Selection<Workload>,
 ) -> ExitCode {
     match stack.page_size() {
-        Some(page_size) => println!("page size: {page_size} bytes (AT_PAGESZ)"),
-        None => println!("page size: not given by the kernel"),
+        Some(page_size) => {
+            heap::init(page_size);
+            println!("page size: {page_size} bytes (AT_PAGESZ)");
+        }
+        None => println!("page size: not given by the kernel; the mmap grower assumes 4096"),
     }
     let mut checks = Checks::default();
     for allocator in allocators.iter() {

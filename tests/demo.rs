@@ -42,8 +42,8 @@ fn default_run_passes_every_check() {
     let summary = out.lines().last().expect("a summary line");
     assert!(summary.ends_with(" checks passed, 0 failed"), "{summary}");
     let passed: u32 = summary.split(' ').next().unwrap().parse().unwrap();
-    assert!(passed >= 30, "{summary}");
-    for allocator in ["chunk", "pools"] {
+    assert!(passed >= 45, "{summary}");
+    for allocator in ["chunk", "pools", "freelist"] {
         let section = out
             .split(&format!("== {allocator} allocator:"))
             .nth(1)
@@ -197,4 +197,34 @@ fn a_chosen_allocator_runs_alone_and_reports_its_statistics() {
         );
     }
     assert!(out.ends_with("6 checks passed, 0 failed\n"), "{out}");
+}
+
+#[test]
+fn the_free_list_grows_through_mmap_and_gives_regions_back() {
+    let output = demo(&["--allocator", "freelist", "--workload", "vec"]);
+    let out = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    let after = out
+        .split("heap after:")
+        .nth(1)
+        .expect("a report after the workload");
+    let regions = after
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("regions"))
+        .expect("a regions line");
+    let counts: Vec<u32> = regions
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|word| !word.is_empty())
+        .take(2)
+        .map(|count| count.parse().unwrap())
+        .collect();
+    let (mapped, released) = (counts[0], counts[1]);
+    assert!(
+        mapped >= 2,
+        "the 1.6 MiB Vec needs several regions: {regions}"
+    );
+    assert!(
+        released >= 1,
+        "emptied regions go back to the kernel: {regions}"
+    );
 }

@@ -17,11 +17,19 @@
 //!
 //! The constructors are `const`: a heap or bitmap of the wrong size is a compile error, not a
 //! failure at start-up.
+//!
+//! The free-list allocator owns no static memory at all: it starts empty and asks the kernel
+//! for regions with `mmap` as it needs them, and gives whole empty regions back with `munmap`:
+//!
+//! ```text
+//!   FREE_LIST ──grow──► MmapGrower ──mmap──► [ region 1 ] [ region 2 (twice the step) ] ...
+//!             ◄─release─            ◄─munmap─
+//! ```
 
 use core::alloc::{GlobalAlloc, Layout};
 
 use bareheap::chunk::{GlobalChunkAllocator, PageAligned, bitmap_len};
-use bareheap::{LockedSizeClassPools, heap, heap_bitmap};
+use bareheap::{LockedFreeListAllocator, LockedSizeClassPools, MmapGrower, heap, heap_bitmap};
 
 /// Bytes per chunk of both chunk allocators.
 pub const CHUNK_SIZE: usize = 256;
@@ -49,6 +57,12 @@ pub static POOLS_BACKING: GlobalChunkAllocator<CHUNK_SIZE> =
 
 /// The size-class pools the `pools` choice runs on.
 pub static POOLS: LockedSizeClassPools<PoolsBacking> = LockedSizeClassPools::new(PoolsBacking);
+
+/// The free-list allocator the `freelist` choice runs on, growing through `mmap`.
+///
+/// Its grower starts with a fallback page size; [`super::init`] gives it the kernel's.
+pub static FREE_LIST: LockedFreeListAllocator<MmapGrower> =
+    LockedFreeListAllocator::new(MmapGrower::new());
 
 /// The pools' fallback: [`POOLS_BACKING`], named as a type so the pools can own it by value.
 ///

@@ -11,11 +11,13 @@
 //!   dealloc(ptr) / realloc(ptr) ─► the owner of ptr:
 //!        inside CHUNK's heap?        ──► chunk allocator
 //!        inside POOLS' backing heap? ──► size-class pools
+//!        anywhere else               ──► free-list allocator (its mmap regions)
 //! ```
 //!
 //! Every allocator owns memory that no other one touches, which is what makes ownership a pure
-//! address test. The cost is one atomic load per allocation and at most two range comparisons
-//! per free, on top of the chosen allocator's own cost.
+//! address test: the two static heaps are fixed ranges, and everything outside them can only
+//! have come from the free list's mappings. The cost is one atomic load per allocation, at most
+//! two range comparisons per free, and one indirect call, on top of the allocator's own cost.
 //!
 //! The instances themselves, with their memory, live in [`instances`]; what each reports is
 //! [`HeapStats`].
@@ -29,7 +31,7 @@ use core::sync::atomic::{AtomicU8, Ordering};
 pub use stats::HeapStats;
 
 use crate::cli::Named;
-use instances::{CHUNK, POOLS, POOLS_BACKING};
+use instances::{CHUNK, FREE_LIST, POOLS, POOLS_BACKING};
 
 /// An allocator the command line can choose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,15 +41,18 @@ pub enum AllocatorChoice {
     Chunk,
     /// Size-class pools in front of a chunk allocator of their own.
     Pools,
+    /// The free-list allocator, growing through `mmap`.
+    FreeList,
 }
 
 impl Named for AllocatorChoice {
-    const ALL: &'static [Self] = &[Self::Chunk, Self::Pools];
+    const ALL: &'static [Self] = &[Self::Chunk, Self::Pools, Self::FreeList];
 
     fn name(self) -> &'static str {
         match self {
             Self::Chunk => "chunk",
             Self::Pools => "pools",
+            Self::FreeList => "freelist",
         }
     }
 
@@ -55,6 +60,7 @@ impl Named for AllocatorChoice {
         match self {
             Self::Chunk => "bitmap over a 16 MiB static heap, 256-byte chunks",
             Self::Pools => "size classes 16 B..2 KiB, 32 KiB slabs from a chunk heap",
+            Self::FreeList => "segregated free lists, boundary tags, heap grown by mmap",
         }
     }
 }
@@ -70,23 +76,27 @@ impl AllocatorChoice {
         match self {
             Self::Chunk => HeapStats::of_chunks(&CHUNK),
             Self::Pools => HeapStats::of_pools(&POOLS, &POOLS_BACKING),
+            Self::FreeList => HeapStats::of_free_list(&FREE_LIST),
         }
     }
 
     /// The allocator that is active now.
     fn active() -> Self {
-        match ACTIVE.load(Ordering::Relaxed) {
-            value if value == Self::Pools as u8 => Self::Pools,
-            _ => Self::Chunk,
-        }
+        let active = ACTIVE.load(Ordering::Relaxed);
+        *Self::ALL
+            .iter()
+            .find(|choice| **choice as u8 == active)
+            .unwrap_or(&Self::Chunk)
     }
 
     /// The allocator whose memory holds `ptr`.
     fn owner_of(ptr: *const u8) -> Self {
-        if POOLS_BACKING.contains(ptr) {
+        if CHUNK.contains(ptr) {
+            Self::Chunk
+        } else if POOLS_BACKING.contains(ptr) {
             Self::Pools
         } else {
-            Self::Chunk
+            Self::FreeList
         }
     }
 
@@ -95,8 +105,16 @@ impl AllocatorChoice {
         match self {
             Self::Chunk => &CHUNK,
             Self::Pools => &POOLS,
+            Self::FreeList => &FREE_LIST,
         }
     }
+}
+
+/// Tells the allocators what they need to know about the machine before the first
+/// allocation: the page size, which the free list's `mmap` grower rounds its regions to.
+pub fn init(page_size: usize) {
+    // The kernel's page size is a power of two, which is all `set_page_size` checks for.
+    let _ = FREE_LIST.set_page_size(page_size);
 }
 
 /// Which allocator serves new allocations (an `AllocatorChoice` as `u8`).

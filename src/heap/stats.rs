@@ -2,9 +2,10 @@
 
 use core::fmt;
 
-use bareheap::LockedSizeClassPools;
 use bareheap::chunk::{ChunkStats, GlobalChunkAllocator};
+use bareheap::free_list::Stats as FreeListStats;
 use bareheap::pools::{ClassStats, PoolStats};
+use bareheap::{LockedFreeListAllocator, LockedSizeClassPools, MmapGrower};
 
 use super::instances::CHUNK_SIZE;
 use crate::units::Bytes;
@@ -33,6 +34,15 @@ pub enum HeapStats {
         /// The backing chunk allocator.
         backing: ChunkStats,
     },
+    /// The free list's counters, and its grower's.
+    FreeList {
+        /// Blocks, bytes and regions.
+        stats: FreeListStats,
+        /// `mmap` calls so far.
+        mapped_regions: usize,
+        /// `munmap` calls so far.
+        released_regions: usize,
+    },
 }
 
 impl HeapStats {
@@ -55,6 +65,16 @@ impl HeapStats {
         }
     }
 
+    /// Reads the free-list allocator's statistics and its grower's counters.
+    pub fn of_free_list(free_list: &LockedFreeListAllocator<MmapGrower>) -> Self {
+        let free_list = free_list.lock();
+        Self::FreeList {
+            stats: free_list.stats(),
+            mapped_regions: free_list.grower().mapped_regions(),
+            released_regions: free_list.grower().released_regions(),
+        }
+    }
+
     /// Bytes handed to callers and not yet freed, as the allocator counts them (chunk-rounded
     /// for the chunk allocator, class-rounded for the pools).
     pub fn bytes_in_use(&self) -> usize {
@@ -68,6 +88,7 @@ impl HeapStats {
                     .sum();
                 pooled + pools.fallback_bytes
             }
+            Self::FreeList { stats, .. } => stats.in_use_bytes,
         }
     }
 }
@@ -85,6 +106,11 @@ impl fmt::Display for HeapStats {
                 write!(f, "\n{INDENT}largest free run: {largest_free_run} chunks")
             }
             Self::Pools { pools, backing } => write_pools(f, pools, backing),
+            Self::FreeList {
+                stats,
+                mapped_regions,
+                released_regions,
+            } => write_free_list(f, stats, *mapped_regions, *released_regions),
         }
     }
 }
@@ -134,4 +160,35 @@ fn write_class_row(
         write!(f, " {:>6}", column(class))?;
     }
     Ok(())
+}
+
+fn write_free_list(
+    f: &mut fmt::Formatter<'_>,
+    stats: &FreeListStats,
+    mapped_regions: usize,
+    released_regions: usize,
+) -> fmt::Result {
+    write!(
+        f,
+        "\n{INDENT}{:<8} {} mapped, {} released; {} held ({})",
+        "regions",
+        mapped_regions,
+        released_regions,
+        stats.regions,
+        Bytes(stats.mapped_bytes),
+    )?;
+    write!(
+        f,
+        "\n{INDENT}{:<8} {} in use ({} asked), {} free, peak {}",
+        "bytes",
+        Bytes(stats.in_use_bytes),
+        Bytes(stats.requested_bytes),
+        Bytes(stats.free_bytes),
+        Bytes(stats.peak_in_use_bytes),
+    )?;
+    write!(
+        f,
+        "\n{INDENT}{:<8} {} live, {} free",
+        "blocks", stats.allocated_blocks, stats.free_blocks,
+    )
 }
