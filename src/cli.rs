@@ -2,6 +2,7 @@
 //!
 //! ```text
 //!   bareheap-demo [--allocator LIST] [--workload LIST]
+//!   bareheap-demo bench [--allocator LIST]
 //!   bareheap-demo --help
 //! ```
 //!
@@ -96,6 +97,11 @@ pub enum Command {
         /// The workloads to run.
         workloads: Selection<Workload>,
     },
+    /// Run the allocation benchmark on these allocators.
+    Bench {
+        /// The allocators to measure.
+        allocators: Selection<AllocatorChoice>,
+    },
 }
 
 /// Why the command line was refused.
@@ -124,9 +130,12 @@ impl fmt::Display for CliError {
 
 /// Parses the arguments after the program's name.
 pub fn parse(args: impl Iterator<Item = &'static CStr>) -> Result<Command, CliError> {
-    let mut args = args.map(|arg| arg.to_str().map_err(|_| CliError::NotUtf8));
+    let mut args = args
+        .map(|arg| arg.to_str().map_err(|_| CliError::NotUtf8))
+        .peekable();
+    let bench = args.next_if(|arg| *arg == Ok(BENCH)).is_some();
     let mut allocators = Selection::defaults();
-    let mut workloads = Selection::defaults();
+    let mut workloads = None;
     while let Some(arg) = args.next() {
         let arg = arg?;
         let (option, inline_value) = match arg.split_once('=') {
@@ -140,15 +149,22 @@ pub fn parse(args: impl Iterator<Item = &'static CStr>) -> Result<Command, CliEr
         match option {
             "-h" | "--help" => return Ok(Command::Help),
             "--allocator" => allocators = Selection::parse(value()?)?,
-            "--workload" => workloads = Selection::parse(value()?)?,
+            "--workload" if !bench => workloads = Some(Selection::parse(value()?)?),
             _ => return Err(CliError::UnknownArgument(arg)),
         }
     }
-    Ok(Command::Run {
-        allocators,
-        workloads,
+    Ok(if bench {
+        Command::Bench { allocators }
+    } else {
+        Command::Run {
+            allocators,
+            workloads: workloads.unwrap_or_else(Selection::defaults),
+        }
     })
 }
+
+/// The subcommand that runs the benchmark instead of the workloads.
+const BENCH: &str = "bench";
 
 /// The usage text, listing every allocator and workload by name; print it with `{}`.
 pub struct Usage;

@@ -9,7 +9,10 @@
 //!          ──► process            argc, argv and the auxiliary vector, typed
 //!          ──► cli                the command line: which allocators, which workloads
 //!          ──► heap               the global allocator and its statistics
+//!          ──► run                every workload on every allocator, measured (clock)
+//!              (or bench          seed 001's benchmark, cycles per allocation)
 //!          ──► workloads          Vec, BTreeMap and String code, checking its own results
+//!          ──► summary            the table that ends the run
 //!          ──► sys::exit_group    the exit status: did every check pass?
 //!
 //!   beside them: sys (the only system calls), io (print! without allocating),
@@ -21,21 +24,25 @@
 
 extern crate alloc;
 
+mod bench;
 mod cli;
+mod clock;
 mod heap;
 mod io;
 mod libc;
 mod panic;
+mod picture;
 mod process;
+mod rng;
+mod run;
 mod start;
+mod summary;
 mod sys;
 mod units;
 mod workloads;
 
-use cli::{Command, Named, Selection, Usage};
-use heap::AllocatorChoice;
+use cli::{Command, Usage};
 use process::InitialStack;
-use workloads::{Checks, Workload};
 
 /// The exit statuses of this program (also listed in `--help` and the README).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,7 +68,14 @@ fn main(stack: &InitialStack) -> u8 {
         Ok(Command::Run {
             allocators,
             workloads,
-        }) => run(stack, allocators, workloads),
+        }) => {
+            announce_page_size(stack);
+            run::run(allocators, workloads)
+        }
+        Ok(Command::Bench { allocators }) => {
+            announce_page_size(stack);
+            bench::run(allocators)
+        }
         Err(error) => {
             eprintln!("bareheap-demo: {error}\n\n{Usage}");
             ExitCode::Usage
@@ -70,12 +84,9 @@ fn main(stack: &InitialStack) -> u8 {
     code as u8
 }
 
-/// Runs every chosen workload on every chosen allocator and prints the tally.
-fn run(
-    stack: &InitialStack,
-    allocators: Selection<AllocatorChoice>,
-    workloads: Selection<Workload>,
-) -> ExitCode {
+/// Passes the kernel's page size to the allocators that map memory, and says where it came
+/// from.
+fn announce_page_size(stack: &InitialStack) {
     match stack.page_size() {
         Some(page_size) => {
             heap::init(page_size);
@@ -83,42 +94,4 @@ fn run(
         }
         None => println!("page size: not given by the kernel; the mmap grower assumes 4096"),
     }
-    let mut checks = Checks::default();
-    for allocator in allocators.iter() {
-        println!();
-        println!("== {} allocator: {}", allocator.name(), allocator.summary());
-        allocator.activate();
-        println!("   heap before:{}", allocator.stats());
-        for workload in workloads.iter() {
-            run_workload(allocator, workload, &mut checks);
-        }
-    }
-    println!();
-    println!(
-        "{} checks passed, {} failed",
-        checks.passed(),
-        checks.failed()
-    );
-    if checks.failed() == 0 {
-        ExitCode::Success
-    } else {
-        ExitCode::CheckFailed
-    }
-}
-
-/// Runs one workload and checks that it gave back every byte it took.
-fn run_workload(allocator: AllocatorChoice, workload: Workload, checks: &mut Checks) {
-    println!();
-    println!("-- {}: {}", workload.name(), workload.summary());
-    let before = allocator.stats();
-    workload.run(checks);
-    let after = allocator.stats();
-    checks.expect(
-        after.bytes_in_use() == before.bytes_in_use(),
-        format_args!(
-            "every block freed: {} bytes in use before and after",
-            after.bytes_in_use()
-        ),
-    );
-    println!("   heap after:{after}");
 }

@@ -8,7 +8,10 @@
 //! ```text
 //!   write_all(fd, bytes) ──► write(2), repeated until every byte is written
 //!   exit_group(code)     ──► exit_group(2), ends every thread of the process
+//!   monotonic_time()     ──► clock_gettime(2) on CLOCK_MONOTONIC
 //! ```
+
+use core::time::Duration;
 
 pub use bareheap::sys::Errno;
 use syscalls::{Sysno, syscall};
@@ -60,4 +63,35 @@ pub fn exit_group(code: u8) -> ! {
     loop {
         core::hint::spin_loop();
     }
+}
+
+/// `CLOCK_MONOTONIC`: time since an arbitrary start, never set back.
+const CLOCK_MONOTONIC: usize = 1;
+
+/// The kernel's `struct timespec`.
+#[repr(C)]
+#[derive(Default)]
+struct Timespec {
+    seconds: i64,
+    nanoseconds: i64,
+}
+
+/// The time on the monotonic clock, as a duration since its (arbitrary) start.
+///
+/// # Errors
+/// The kernel's error; none is expected for this clock.
+pub fn monotonic_time() -> Result<Duration, Errno> {
+    let mut now = Timespec::default();
+    // SAFETY: the kernel writes one `struct timespec` to a pointer to a live, writable,
+    // correctly laid out (repr(C)) local.
+    unsafe {
+        syscall!(
+            Sysno::clock_gettime,
+            CLOCK_MONOTONIC,
+            (&raw mut now).expose_provenance()
+        )
+    }?;
+    let seconds = u64::try_from(now.seconds).unwrap_or(0);
+    let nanoseconds = u32::try_from(now.nanoseconds).unwrap_or(0);
+    Ok(Duration::new(seconds, nanoseconds))
 }

@@ -49,15 +49,16 @@ fn default_run_passes_every_check() {
             .nth(1)
             .unwrap_or_else(|| panic!("no {allocator} section in:\n{out}"));
         let section = section.split("\n== ").next().unwrap();
-        for workload in ["-- vec:", "-- btreemap:", "-- strings:"] {
+        for workload in ["vec", "btreemap", "strings", "fragment", "realloc"] {
+            let heading = format!("-- {workload}:");
             assert!(
-                section.contains(workload),
+                section.contains(&heading),
                 "{allocator}: {workload} missing"
             );
         }
         assert_eq!(
             section.matches("ok   every block freed").count(),
-            3,
+            5,
             "{section}"
         );
     }
@@ -196,7 +197,8 @@ fn a_chosen_allocator_runs_alone_and_reports_its_statistics() {
             "{row} missing from:\n{out}"
         );
     }
-    assert!(out.ends_with("6 checks passed, 0 failed\n"), "{out}");
+    // Five checks of the workload, its "every block freed", and the keepsake freed at the end.
+    assert!(out.ends_with("7 checks passed, 0 failed\n"), "{out}");
 }
 
 #[test]
@@ -227,4 +229,80 @@ fn the_free_list_grows_through_mmap_and_gives_regions_back() {
         released >= 1,
         "emptied regions go back to the kernel: {regions}"
     );
+}
+
+#[test]
+fn the_default_run_ends_with_a_summary_table() {
+    let out = stdout(&demo(&[]));
+    let table = out
+        .split("\nallocator workload")
+        .nth(1)
+        .expect("a summary table after the workloads");
+    for allocator in ["chunk", "pools", "freelist"] {
+        for workload in ["vec", "btreemap", "strings", "fragment", "realloc"] {
+            let row = table
+                .lines()
+                .find(|line| line.starts_with(allocator) && line.contains(&format!(" {workload} ")))
+                .unwrap_or_else(|| panic!("no row for {allocator} {workload} in:\n{table}"));
+            let checks = row.split_whitespace().nth(3).unwrap();
+            let (passed, made) = checks.split_once('/').expect("a passed/made column");
+            assert_eq!(passed, made, "{row}");
+        }
+    }
+    assert!(
+        out.contains("survived every switch and was freed back to it"),
+        "{out}"
+    );
+    for line in out.lines() {
+        assert!(line.chars().count() <= 80, "wider than 80 columns: {line}");
+    }
+}
+
+#[test]
+fn the_fragmentation_workload_draws_each_heap() {
+    let out = stdout(&demo(&["--workload", "fragment"]));
+    assert!(out.contains("chunk bitmap, 65536 chunks"), "{out}");
+    assert!(
+        out.contains("size classes: blocks in use / blocks held"),
+        "{out}"
+    );
+    assert!(out.contains("free-list regions:"), "{out}");
+    assert!(out.contains("legend: ' ' free"), "{out}");
+    for line in out.lines() {
+        assert!(line.chars().count() <= 80, "wider than 80 columns: {line}");
+    }
+}
+
+#[test]
+fn bench_times_every_allocator() {
+    let output = demo(&["bench"]);
+    let out = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{out}");
+    for (allocator, phase) in [
+        ("chunk", "roomy"),
+        ("chunk", "nearly full"),
+        ("pools", "roomy"),
+        ("pools", "nearly full"),
+        ("freelist", "roomy"),
+    ] {
+        let row = out
+            .lines()
+            .find(|line| line.starts_with(allocator) && line.contains(phase))
+            .unwrap_or_else(|| panic!("no {allocator} {phase} row in:\n{out}"));
+        let figures: Vec<u64> = row[21..]
+            .split_whitespace()
+            .map(|figure| figure.parse().unwrap())
+            .collect();
+        assert_eq!(figures.len(), 8, "{row}");
+        assert_eq!(figures[0], 4000, "a fixed number of attempts: {row}");
+        if phase == "roomy" {
+            assert_eq!(figures[1], 0, "a roomy heap serves every request: {row}");
+        }
+        assert!(
+            figures[4] <= figures[2] && figures[2] <= figures[7],
+            "min <= median <= max: {row}"
+        );
+    }
+    let bad = demo(&["bench", "--workload", "vec"]);
+    assert_eq!(bad.status.code(), Some(2));
 }

@@ -1,7 +1,7 @@
 //! The global allocator: where every `Box`, `Vec` and `String` of this program gets its memory.
 //!
 //! Rust lets a program install exactly one `#[global_allocator]`. To run the same workloads on
-//! several allocators in one process, the installed one is a [`Router`]: it sends each new
+//! several allocators in one process, the installed one is a router ([`router`]): it sends each new
 //! allocation to the allocator chosen for the current workload, and sends each free to the
 //! allocator that *owns* the pointer, found by address range, so a block that outlives a switch
 //! still goes back where it came from:
@@ -19,16 +19,21 @@
 //! have come from the free list's mappings. The cost is one atomic load per allocation, at most
 //! two range comparisons per free, and one indirect call, on top of the allocator's own cost.
 //!
-//! The instances themselves, with their memory, live in [`instances`]; what each reports is
-//! [`HeapStats`].
+//! The instances themselves, with their memory, live in [`instances`]; the router is in
+//! [`router`] and counts what it forwards in [`traffic`]; what each allocator reports about
+//! itself is [`HeapStats`].
 
 mod instances;
+mod picture;
+mod router;
 mod stats;
+mod traffic;
 
-use core::alloc::{GlobalAlloc, Layout};
-use core::sync::atomic::{AtomicU8, Ordering};
+use core::alloc::GlobalAlloc;
 
+pub use picture::HeapPicture;
 pub use stats::HeapStats;
+pub use traffic::Traffic;
 
 use crate::cli::Named;
 use instances::{CHUNK, FREE_LIST, POOLS, POOLS_BACKING};
@@ -68,7 +73,27 @@ impl Named for AllocatorChoice {
 impl AllocatorChoice {
     /// Makes this allocator serve every allocation from now on.
     pub fn activate(self) {
-        ACTIVE.store(self as u8, Ordering::Relaxed);
+        router::activate(self);
+    }
+
+    /// The traffic the router has sent this allocator so far.
+    pub fn traffic(self) -> Traffic {
+        traffic::of(self)
+    }
+
+    /// The allocator that serves new allocations now.
+    pub fn active() -> Self {
+        router::active()
+    }
+
+    /// A picture of this allocator's heap, drawn when displayed.
+    pub fn picture(self) -> HeapPicture {
+        HeapPicture(self)
+    }
+
+    /// Starts a new peak measurement for this allocator from its current live bytes.
+    pub fn reset_peak(self) {
+        traffic::reset_peak(self);
     }
 
     /// A snapshot of this allocator's statistics.
@@ -78,15 +103,6 @@ impl AllocatorChoice {
             Self::Pools => HeapStats::of_pools(&POOLS, &POOLS_BACKING),
             Self::FreeList => HeapStats::of_free_list(&FREE_LIST),
         }
-    }
-
-    /// The allocator that is active now.
-    fn active() -> Self {
-        let active = ACTIVE.load(Ordering::Relaxed);
-        *Self::ALL
-            .iter()
-            .find(|choice| **choice as u8 == active)
-            .unwrap_or(&Self::Chunk)
     }
 
     /// The allocator whose memory holds `ptr`.
@@ -100,8 +116,9 @@ impl AllocatorChoice {
         }
     }
 
-    /// This allocator, as a `GlobalAlloc`.
-    fn allocator(self) -> &'static dyn GlobalAlloc {
+    /// This allocator, as a `GlobalAlloc`, to call directly (the benchmark does, to measure
+    /// the allocator without the router).
+    pub fn global_alloc(self) -> &'static dyn GlobalAlloc {
         match self {
             Self::Chunk => &CHUNK,
             Self::Pools => &POOLS,
@@ -115,48 +132,4 @@ impl AllocatorChoice {
 pub fn init(page_size: usize) {
     // The kernel's page size is a power of two, which is all `set_page_size` checks for.
     let _ = FREE_LIST.set_page_size(page_size);
-}
-
-/// Which allocator serves new allocations (an `AllocatorChoice` as `u8`).
-static ACTIVE: AtomicU8 = AtomicU8::new(AllocatorChoice::Chunk as u8);
-
-/// The program's global allocator: see the module docs.
-struct Router;
-
-#[global_allocator]
-static ROUTER: Router = Router;
-
-// SAFETY: each method forwards to one of the crate's allocators, which meet the `GlobalAlloc`
-// contract themselves. A block is always freed or resized by the allocator that allocated it:
-// `owner_of` identifies it by the disjoint memory each allocator owns.
-unsafe impl GlobalAlloc for Router {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded from the caller (a non-zero-size layout).
-        unsafe { AllocatorChoice::active().allocator().alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: as for `alloc`.
-        unsafe { AllocatorChoice::active().allocator().alloc_zeroed(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: the caller passes a block this router allocated with `layout`; it came from
-        // the allocator that owns its address.
-        unsafe {
-            AllocatorChoice::owner_of(ptr)
-                .allocator()
-                .dealloc(ptr, layout)
-        }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: as for `dealloc`; the block stays with its owner, which may be an allocator
-        // that is no longer active.
-        unsafe {
-            AllocatorChoice::owner_of(ptr)
-                .allocator()
-                .realloc(ptr, layout, new_size)
-        }
-    }
 }

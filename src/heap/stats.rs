@@ -118,12 +118,17 @@ impl fmt::Display for HeapStats {
 fn write_chunks(f: &mut fmt::Formatter<'_>, label: &str, stats: &ChunkStats) -> fmt::Result {
     write!(
         f,
-        "\n{INDENT}{label:<8} {}/{} chunks used ({} held, {} asked), peak {}",
+        "\n{INDENT}{label:<8} {}/{} used, peak {}",
         stats.used_chunks,
         stats.chunk_count,
+        Bytes(stats.peak_used_bytes),
+    )?;
+    write!(
+        f,
+        "\n{INDENT}{:<8} {} held for {} asked",
+        "bytes",
         Bytes(stats.used_bytes),
         Bytes(stats.requested_bytes),
-        Bytes(stats.peak_used_bytes),
     )?;
     write!(
         f,

@@ -8,6 +8,8 @@
 
 mod btree_map;
 mod failure;
+mod fragmentation;
+mod realloc;
 mod strings;
 mod vec;
 
@@ -24,6 +26,10 @@ pub enum Workload {
     BTreeMap,
     /// Builds and parses strings with `format!`.
     Strings,
+    /// Punches holes in the heap, then asks for blocks that do and do not fit them.
+    Fragmentation,
+    /// Resizes buffers at random, checking their contents.
+    Realloc,
     /// Panics on purpose, to show the panic path.
     Panic,
     /// Asks for more memory than there is, to show the allocation-failure path.
@@ -35,6 +41,8 @@ impl Named for Workload {
         Self::Vec,
         Self::BTreeMap,
         Self::Strings,
+        Self::Fragmentation,
+        Self::Realloc,
         Self::Panic,
         Self::OutOfMemory,
     ];
@@ -44,6 +52,8 @@ impl Named for Workload {
             Self::Vec => "vec",
             Self::BTreeMap => "btreemap",
             Self::Strings => "strings",
+            Self::Fragmentation => "fragment",
+            Self::Realloc => "realloc",
             Self::Panic => "panic",
             Self::OutOfMemory => "oom",
         }
@@ -54,6 +64,8 @@ impl Named for Workload {
             Self::Vec => "push 200,000 u64 into a Vec, sum, shrink, sum again",
             Self::BTreeMap => "20,000 inserts, lookups and removals in a BTreeMap<u32, String>",
             Self::Strings => "build a 10,000-number CSV line with format!, parse it back",
+            Self::Fragmentation => "punch 400 holes, then fill them: pictures of the heap",
+            Self::Realloc => "resize 64 buffers 10,000 times, checking every byte",
             Self::Panic => "panic on purpose: message on stderr, exit 101",
             Self::OutOfMemory => "request 64 TiB: allocation failure, exit 101",
         }
@@ -71,6 +83,8 @@ impl Workload {
             Self::Vec => vec::run(checks),
             Self::BTreeMap => btree_map::run(checks),
             Self::Strings => strings::run(checks),
+            Self::Fragmentation => fragmentation::run(checks),
+            Self::Realloc => realloc::run(checks),
             Self::Panic => failure::panic_on_purpose(),
             Self::OutOfMemory => failure::exhaust_memory(),
         }
@@ -103,5 +117,10 @@ impl Checks {
     /// How many checks failed.
     pub fn failed(&self) -> u32 {
         self.failed
+    }
+
+    /// How many checks were made.
+    pub fn made(&self) -> u32 {
+        self.passed + self.failed
     }
 }
