@@ -29,6 +29,7 @@ mod panic;
 mod process;
 mod start;
 mod sys;
+mod thread;
 mod units;
 mod workloads;
 

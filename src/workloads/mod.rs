@@ -9,6 +9,7 @@
 mod btree_map;
 mod failure;
 mod strings;
+mod threads;
 mod vec;
 
 use core::fmt;
@@ -24,6 +25,8 @@ pub enum Workload {
     BTreeMap,
     /// Builds and parses strings with `format!`.
     Strings,
+    /// Four threads allocating and freeing through the global allocator at once.
+    Threads,
     /// Panics on purpose, to show the panic path.
     Panic,
     /// Asks for more memory than there is, to show the allocation-failure path.
@@ -35,6 +38,7 @@ impl Named for Workload {
         Self::Vec,
         Self::BTreeMap,
         Self::Strings,
+        Self::Threads,
         Self::Panic,
         Self::OutOfMemory,
     ];
@@ -44,6 +48,7 @@ impl Named for Workload {
             Self::Vec => "vec",
             Self::BTreeMap => "btreemap",
             Self::Strings => "strings",
+            Self::Threads => "threads",
             Self::Panic => "panic",
             Self::OutOfMemory => "oom",
         }
@@ -54,6 +59,7 @@ impl Named for Workload {
             Self::Vec => "push 200,000 u64 into a Vec, sum, shrink, sum again",
             Self::BTreeMap => "20,000 inserts, lookups and removals in a BTreeMap<u32, String>",
             Self::Strings => "build a 10,000-number CSV line with format!, parse it back",
+            Self::Threads => "4 clone(2) threads churn the heap at once, each checking its blocks",
             Self::Panic => "panic on purpose: message on stderr, exit 101",
             Self::OutOfMemory => "request 64 TiB: allocation failure, exit 101",
         }
@@ -71,6 +77,7 @@ impl Workload {
             Self::Vec => vec::run(checks),
             Self::BTreeMap => btree_map::run(checks),
             Self::Strings => strings::run(checks),
+            Self::Threads => threads::run(checks),
             Self::Panic => failure::panic_on_purpose(),
             Self::OutOfMemory => failure::exhaust_memory(),
         }
