@@ -87,8 +87,7 @@ mod clone_flags {
     pub const CHILD_CLEARTID: usize = 0x20_0000;
 
     /// Everything a thread shares with its process, plus the exit notification.
-    pub const THREAD_FLAGS: usize =
-        VM | FS | FILES | SIGHAND | THREAD | SYSVSEM | CHILD_CLEARTID;
+    pub const THREAD_FLAGS: usize = VM | FS | FILES | SIGHAND | THREAD | SYSVSEM | CHILD_CLEARTID;
 }
 
 /// The x86_64 System V ABI's stack alignment at a `call` instruction.
@@ -134,10 +133,7 @@ pub unsafe fn clone_thread(
     if !stack_top.as_ptr().addr().is_multiple_of(STACK_ALIGN) {
         return Err(Errno::EINVAL);
     }
-    let child_sp = stack_top
-        .as_ptr()
-        .cast::<[*const (); 2]>()
-        .wrapping_sub(1);
+    let child_sp = stack_top.as_ptr().cast::<[*const (); 2]>().wrapping_sub(1);
     // SAFETY: the caller gives us the writable, 16-aligned region below `stack_top`, so the two
     // words just below it are in bounds and aligned for pointers.
     unsafe { child_sp.write([start as *const (), arg.cast_const()]) };

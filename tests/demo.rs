@@ -49,7 +49,7 @@ fn default_run_passes_every_check() {
             .nth(1)
             .unwrap_or_else(|| panic!("no {allocator} section in:\n{out}"));
         let section = section.split("\n== ").next().unwrap();
-        for workload in ["-- vec:", "-- btreemap:", "-- strings:"] {
+        for workload in ["-- vec:", "-- btreemap:", "-- strings:", "-- threads:"] {
             assert!(
                 section.contains(workload),
                 "{allocator}: {workload} missing"
@@ -57,12 +57,44 @@ fn default_run_passes_every_check() {
         }
         assert_eq!(
             section.matches("ok   every block freed").count(),
-            3,
+            4,
             "{section}"
         );
     }
     assert!(out.contains("every block freed"), "{out}");
     assert!(output.stderr.is_empty(), "{}", stderr(&output));
+}
+
+/// Four `clone` threads allocate through each allocator at once; each reports its own blocks.
+#[test]
+fn four_threads_share_each_allocator() {
+    for allocator in ["chunk", "pools", "freelist"] {
+        let output = demo(&["--allocator", allocator, "--workload", "threads"]);
+        let out = stdout(&output);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{allocator}: stdout:\n{out}\nstderr:\n{}",
+            stderr(&output)
+        );
+        for index in 0..4 {
+            let line = out
+                .lines()
+                .find(|line| line.contains(&format!(" thread {index} (tid ")))
+                .unwrap_or_else(|| panic!("{allocator}: no line for thread {index}:\n{out}"));
+            assert!(line.starts_with("    ok   thread "), "{allocator}: {line}");
+            assert!(
+                line.contains(" 0 corrupted, map and strings intact"),
+                "{allocator}: {line}"
+            );
+        }
+        assert!(out.contains("ok   every block freed"), "{allocator}: {out}");
+        assert!(
+            out.ends_with("5 checks passed, 0 failed\n"),
+            "{allocator}: {out}"
+        );
+        assert!(output.stderr.is_empty(), "{}", stderr(&output));
+    }
 }
 
 #[test]

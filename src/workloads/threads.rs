@@ -7,21 +7,24 @@
 //! ```text
 //!   thread k:  64 slots  [ block | empty | block | block | empty | ... ]
 //!              each round picks a slot at random (a per-thread xorshift generator):
-//!                empty ──► allocate 1 B .. 32 KiB, fill with the pattern of (k, block id)
-//!                block ──► check every byte, then free it, or realloc it to a new size
+//!                empty ──► allocate 8 B .. 32 KiB, fill each word with (k, block id, index)
+//!                block ──► check every word, then free it, or realloc it to a new size
 //!                          (the kept prefix is checked again, the new tail filled)
 //!              beside them: a BTreeMap<u32, u64> (insert / remove) and format! strings
-//!   main:      spawn 4 ──► join 4 ──► one check per thread: nothing corrupted
+//!   main:      spawn 4 ──► open the start gate ──► join 4 ──► one check per thread
+//!   (the threads spin at the gate until all four exist, so their churn overlaps)
 //! ```
 //!
 //! The pattern depends on the thread as well as the block, so a block handed to two threads at
-//! once (the classic race of an allocator without a lock) shows up as a corrupted byte in one
-//! of them. Each thread checks only its own data and returns a [`Report`]; the main thread
+//! once (the classic race of an allocator without a lock) shows up as a wrong word in one of
+//! them. Each thread checks only its own data and returns a [`Report`]; the main thread
 //! turns each report into a check. Every thread frees everything it made before it returns.
 
 use alloc::collections::BTreeMap;
 use alloc::format;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use super::Checks;
 use crate::thread::Thread;
@@ -38,9 +41,9 @@ const MAP_KEYS: u32 = 1024;
 /// What one thread found.
 #[derive(Debug, Default, Clone, Copy)]
 struct Report {
-    /// Blocks whose every byte was checked (before a free or a realloc, and at the end).
+    /// Blocks whose every word was checked (before a free or a realloc, and at the end).
     blocks_checked: u32,
-    /// Blocks in which some byte was not what this thread wrote.
+    /// Blocks in which some word was not what this thread wrote.
     corrupted: u32,
     /// Whether every map entry and every parsed string held the value written.
     map_and_strings_intact: bool,
@@ -48,13 +51,19 @@ struct Report {
 
 /// Runs the workload.
 pub fn run(checks: &mut Checks) {
+    let gate = Arc::new(AtomicBool::new(false));
     let mut threads = Vec::new();
     for index in 0..THREADS {
-        match Thread::spawn(move || churn(index)) {
+        let gate = Arc::clone(&gate);
+        match Thread::spawn(move || {
+            wait_for(&gate);
+            churn(index)
+        }) {
             Ok(thread) => threads.push((index, thread)),
             Err(errno) => checks.expect(false, format_args!("thread {index} started: {errno}")),
         }
     }
+    gate.store(true, Ordering::Release);
     for (index, thread) in threads {
         let id = thread.id();
         let report = thread.join();
@@ -75,45 +84,50 @@ pub fn run(checks: &mut Checks) {
     }
 }
 
-/// One block in play: its bytes and the id its pattern derives from.
+/// Spins until the main thread opens `gate`, so that every thread starts churning at once
+/// rather than each finishing before the next one is spawned.
+fn wait_for(gate: &AtomicBool) {
+    while !gate.load(Ordering::Acquire) {
+        core::hint::spin_loop();
+    }
+}
+
+/// One block in play: its words and the id their pattern derives from.
 struct Block {
     id: u32,
-    bytes: Vec<u8>,
+    words: Vec<u64>,
 }
 
 impl Block {
-    /// A new block of `len` bytes, filled with its pattern.
+    /// A new block of `len` words, filled with its pattern.
     fn new(thread: u64, id: u32, len: usize) -> Self {
-        let mut bytes = Vec::with_capacity(len);
-        bytes.extend((0..len).map(|at| pattern(thread, id, at)));
-        Self { id, bytes }
+        let mut words = Vec::with_capacity(len);
+        words.extend((0..len).map(|at| pattern(thread, id, at)));
+        Self { id, words }
     }
 
-    /// Whether every byte still holds the pattern.
+    /// Whether every word still holds the pattern.
     fn intact(&self, thread: u64) -> bool {
-        self.bytes
+        self.words
             .iter()
             .enumerate()
-            .all(|(at, &byte)| byte == pattern(thread, self.id, at))
+            .all(|(at, &word)| word == pattern(thread, self.id, at))
     }
 
-    /// Reallocates to `len` bytes; a grown tail is filled with the pattern.
+    /// Reallocates to `len` words; a grown tail is filled with the pattern.
     fn resize(&mut self, thread: u64, len: usize) {
-        let kept = self.bytes.len().min(len);
-        self.bytes.truncate(kept);
-        self.bytes.shrink_to_fit();
-        self.bytes
+        let kept = self.words.len().min(len);
+        self.words.truncate(kept);
+        self.words.shrink_to_fit();
+        self.words
             .extend((kept..len).map(|at| pattern(thread, self.id, at)));
     }
 }
 
-/// The byte at offset `at` of block `id` of `thread`.
-fn pattern(thread: u64, id: u32, at: usize) -> u8 {
-    (thread as u8 ^ 0xA5)
-        .wrapping_mul(31)
-        .wrapping_add((id as u8).wrapping_mul(17))
-        .wrapping_add(at as u8)
-        ^ (at >> 8) as u8
+/// The word at index `at` of block `id` of `thread`: the three values side by side, so a
+/// wrong word says whose it was and where it belonged.
+fn pattern(thread: u64, id: u32, at: usize) -> u64 {
+    thread << 56 | u64::from(id) << 24 | at as u64
 }
 
 /// A thread's body: the slot loop, the map and the strings. Frees everything before returning.
@@ -168,13 +182,14 @@ impl Report {
     }
 }
 
-/// A block size from random bits: mostly small, some medium, a few large (1 B to 32 KiB).
+/// A block length in words from random bits: mostly small, some medium, a few large
+/// (8 B to 32 KiB).
 fn size_for(bits: u64) -> usize {
     let bits = bits as usize;
     match bits % 20 {
-        0 => 4096 + (bits >> 5) % (28 * 1024),
-        1..=5 => 256 + (bits >> 5) % 3840,
-        _ => 1 + (bits >> 5) % 255,
+        0 => 512 + (bits >> 5) % 3584,
+        1..=5 => 32 + (bits >> 5) % 480,
+        _ => 1 + (bits >> 5) % 31,
     }
 }
 
