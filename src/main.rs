@@ -16,7 +16,9 @@
 //!          ──► sys::exit_group    the exit status: did every check pass?
 //!
 //!   beside them: sys (the only system calls), io (print! without allocating),
-//!                panic (message + exit 101), libc (memcpy & co. for core)
+//!                panic (message + exit 101), libc (memcpy & co. for core),
+//!                thread (clone(2) threads joined with a futex), picture (heaps as text),
+//!                rng (fixed-seed random numbers), units (byte counts)
 //! ```
 
 #![no_std]
@@ -38,6 +40,7 @@ mod run;
 mod start;
 mod summary;
 mod sys;
+mod thread;
 mod units;
 mod workloads;
 

@@ -9,11 +9,16 @@
 //!   write_all(fd, bytes) ──► write(2), repeated until every byte is written
 //!   exit_group(code)     ──► exit_group(2), ends every thread of the process
 //!   monotonic_time()     ──► clock_gettime(2) on CLOCK_MONOTONIC
+//!   clone_thread(..)     ──► clone(2) with the thread flags; the child runs `start(arg)`,
+//!                            then exit(2), which ends that thread only
+//!   futex_wait(word, v)  ──► futex(2) FUTEX_WAIT, repeated until `word` no longer holds `v`
+//!   forbid_access(p, n)  ──► mprotect(2) PROT_NONE: a guard region, any touch faults
 //! ```
 
 use core::time::Duration;
 
 pub use bareheap::sys::Errno;
+pub use bareheap::sys::{map_anonymous, unmap};
 use syscalls::{Sysno, syscall};
 
 /// An open file descriptor.
@@ -94,4 +99,172 @@ pub fn monotonic_time() -> Result<Duration, Errno> {
     let seconds = u64::try_from(now.seconds).unwrap_or(0);
     let nanoseconds = u32::try_from(now.nanoseconds).unwrap_or(0);
     Ok(Duration::new(seconds, nanoseconds))
+}
+
+/// The `clone(2)` flags that make the child a thread of this process (`CLONE_*` in
+/// `<linux/sched.h>`).
+mod clone_flags {
+    /// Share the address space: the child sees and changes the parent's memory.
+    pub const VM: usize = 0x100;
+    /// Share the current directory and umask.
+    pub const FS: usize = 0x200;
+    /// Share the file-descriptor table.
+    pub const FILES: usize = 0x400;
+    /// Share signal handlers.
+    pub const SIGHAND: usize = 0x800;
+    /// Same thread group: same process id, and `exit_group` ends the child too.
+    pub const THREAD: usize = 0x1_0000;
+    /// Share System V semaphore undo lists.
+    pub const SYSVSEM: usize = 0x4_0000;
+    /// At the child's exit, the kernel writes 0 to the `child_tid` word and wakes one futex
+    /// waiter on it.
+    pub const CHILD_CLEARTID: usize = 0x20_0000;
+
+    /// Everything a thread shares with its process, plus the exit notification.
+    pub const THREAD_FLAGS: usize = VM | FS | FILES | SIGHAND | THREAD | SYSVSEM | CHILD_CLEARTID;
+}
+
+/// The x86_64 System V ABI's stack alignment at a `call` instruction.
+const STACK_ALIGN: usize = 16;
+
+/// Starts a thread that runs `start(arg)` on the stack that ends at `stack_top`, then exits.
+///
+/// The kernel makes the child a copy of the caller's registers, except `rax` (0 in the child,
+/// the child's thread id in the parent) and `rsp` (the new stack). The child therefore resumes
+/// at the same instruction as the parent, right after `syscall`, inside the asm below. The
+/// function and its argument travel on the new stack, the only thing that is the child's own:
+///
+/// ```text
+///   stack_top ──► ┌────────────┐   (16-aligned, nothing above it is touched)
+///                 │ arg        │   popped into rdi
+///                 │ start      │   popped into rax
+///   child rsp ──► └────────────┘   = stack_top - 16
+/// ```
+///
+/// The child pops both words (leaving `rsp` at `stack_top`, 16-aligned as a `call` needs),
+/// clears `rbp` to end the frame-pointer chain, calls `start(arg)` and then makes the `exit`
+/// system call (not `exit_group`: only this thread ends). It never leaves the asm block, so it
+/// never returns into the parent's frames on the parent's stack. One system call.
+///
+/// # Errors
+/// `EINVAL` when `stack_top` is not 16-aligned (checked here, before the kernel is asked);
+/// otherwise the kernel's error, e.g. `EAGAIN` when the thread limit is reached, `ENOMEM`.
+///
+/// # Safety
+/// - `stack_top` ends a writable region that nothing but the new thread uses
+///   until the kernel has cleared `child_tid`; the region is large enough for everything
+///   `start` does (an overflow runs into whatever lies below it).
+/// - `child_tid` stays valid until the kernel has cleared it (the child's exit), and holds a
+///   non-zero value until then, so that a waiter can tell a running thread from a finished one.
+/// - `start(arg)` is sound to run on another thread concurrently with the caller: everything
+///   `arg` gives access to is `Send`, and `start` uses no thread-local storage (none is set up).
+pub unsafe fn clone_thread(
+    stack_top: core::ptr::NonNull<u8>,
+    child_tid: &core::sync::atomic::AtomicU32,
+    start: unsafe extern "C" fn(*mut ()),
+    arg: *mut (),
+) -> Result<u32, Errno> {
+    if !stack_top.as_ptr().addr().is_multiple_of(STACK_ALIGN) {
+        return Err(Errno::EINVAL);
+    }
+    let child_sp = stack_top.as_ptr().cast::<[*const (); 2]>().wrapping_sub(1);
+    // SAFETY: the caller gives us the writable, 16-aligned region below `stack_top`, so the two
+    // words just below it are in bounds and aligned for pointers.
+    unsafe { child_sp.write([start as *const (), arg.cast_const()]) };
+    let returned: usize;
+    // SAFETY: the flags share memory, files and signal handlers with a new thread; the
+    // kernel writes only to `child_tid`, which the caller keeps valid until the thread ends.
+    // In the parent the asm is one system call: rax is its result, rcx and r11 are clobbered by
+    // `syscall`, and memory is not declared untouched (the child changes it). The child runs
+    // only on the stack the caller handed over, calls `start(arg)`, which the caller guarantees
+    // sound on another thread, and ends with `exit`, so it never reaches code after the asm.
+    unsafe {
+        core::arch::asm!(
+            "syscall",
+            "test rax, rax",
+            "jnz 2f",
+            // The child: rsp = child_sp.
+            "pop rax",
+            "pop rdi",
+            "xor ebp, ebp",
+            "call rax",
+            "mov eax, {exit}",
+            "xor edi, edi",
+            "syscall",
+            "ud2",
+            "2:",
+            exit = const Sysno::exit as usize,
+            inlateout("rax") Sysno::clone as usize => returned,
+            in("rdi") clone_flags::THREAD_FLAGS,
+            in("rsi") child_sp,
+            in("rdx") 0usize,
+            in("r10") child_tid.as_ptr(),
+            in("r8") 0usize,
+            lateout("rcx") _,
+            lateout("r11") _,
+        );
+    }
+    // A thread id is a positive i32, so it fits a u32.
+    Errno::from_ret(returned).map(|tid| tid as u32)
+}
+
+/// `futex(2)`'s "sleep while the word holds this value" operation.
+const FUTEX_WAIT: usize = 0;
+
+/// Blocks until `word` no longer holds `expected`, sleeping in the kernel meanwhile.
+///
+/// `FUTEX_WAIT` sleeps only if the word still holds `expected` when the kernel looks (it
+/// answers `EAGAIN` otherwise), which closes the race between checking the word and going to
+/// sleep. Wake-ups can be spurious and signals interrupt the sleep (`EINTR`), so the word is
+/// checked again after every return. The plain (shared) form matches the wake the kernel
+/// sends for `CLONE_CHILD_CLEARTID`. Cost: one system call per wake-up.
+///
+/// # Errors
+/// The kernel's error other than `EAGAIN` and `EINTR`, e.g. `ENOSYS` where futexes are missing.
+pub fn futex_wait(word: &core::sync::atomic::AtomicU32, expected: u32) -> Result<(), Errno> {
+    while word.load(core::sync::atomic::Ordering::Acquire) == expected {
+        // SAFETY: the kernel only reads the 4-byte word, which `word` keeps alive for the call;
+        // no timeout pointer is passed (null: sleep until woken).
+        let woken = unsafe {
+            syscall!(
+                Sysno::futex,
+                word.as_ptr().expose_provenance(),
+                FUTEX_WAIT,
+                expected as usize,
+                0
+            )
+        };
+        match woken {
+            Ok(_) | Err(Errno::EAGAIN) | Err(Errno::EINTR) => continue,
+            Err(errno) => return Err(errno),
+        }
+    }
+    Ok(())
+}
+
+/// `mprotect(2)`'s "no access at all" protection.
+const PROT_NONE: usize = 0;
+
+/// Makes the `len` bytes at `ptr` inaccessible: any read or write there kills the process with
+/// `SIGSEGV`. A thread's stack keeps such a guard below it, so an overflow faults instead of
+/// silently overwriting other memory. One system call.
+///
+/// # Errors
+/// `EINVAL` when `ptr` is not page-aligned, `ENOMEM` when the range is not mapped.
+///
+/// # Safety
+/// `ptr..ptr + len` (rounded up to whole pages) must be memory this program mapped and no
+/// longer uses: every pointer into it becomes unusable.
+pub unsafe fn forbid_access(ptr: core::ptr::NonNull<u8>, len: usize) -> Result<(), Errno> {
+    // SAFETY: the caller guarantees nothing uses the range any more, so taking away access
+    // cannot fault code that relies on it.
+    unsafe {
+        syscall!(
+            Sysno::mprotect,
+            ptr.as_ptr().expose_provenance(),
+            len,
+            PROT_NONE
+        )
+    }
+    .map(|_| ())
 }

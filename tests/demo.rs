@@ -49,7 +49,9 @@ fn default_run_passes_every_check() {
             .nth(1)
             .unwrap_or_else(|| panic!("no {allocator} section in:\n{out}"));
         let section = section.split("\n== ").next().unwrap();
-        for workload in ["vec", "btreemap", "strings", "fragment", "realloc"] {
+        for workload in [
+            "vec", "btreemap", "strings", "fragment", "realloc", "threads",
+        ] {
             let heading = format!("-- {workload}:");
             assert!(
                 section.contains(&heading),
@@ -58,12 +60,45 @@ fn default_run_passes_every_check() {
         }
         assert_eq!(
             section.matches("ok   every block freed").count(),
-            5,
+            6,
             "{section}"
         );
     }
     assert!(out.contains("every block freed"), "{out}");
     assert!(output.stderr.is_empty(), "{}", stderr(&output));
+}
+
+/// Four `clone` threads allocate through each allocator at once; each reports its own blocks.
+#[test]
+fn four_threads_share_each_allocator() {
+    for allocator in ["chunk", "pools", "freelist"] {
+        let output = demo(&["--allocator", allocator, "--workload", "threads"]);
+        let out = stdout(&output);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{allocator}: stdout:\n{out}\nstderr:\n{}",
+            stderr(&output)
+        );
+        for index in 0..4 {
+            let line = out
+                .lines()
+                .find(|line| line.contains(&format!(" thread {index} (tid ")))
+                .unwrap_or_else(|| panic!("{allocator}: no line for thread {index}:\n{out}"));
+            assert!(line.starts_with("    ok   thread "), "{allocator}: {line}");
+            assert!(
+                line.contains(" 0 corrupt, map+strings intact"),
+                "{allocator}: {line}"
+            );
+        }
+        assert!(out.contains("ok   every block freed"), "{allocator}: {out}");
+        assert!(
+            // Four threads, "every block freed", and the keepsake freed at the end.
+            out.ends_with("6 checks passed, 0 failed\n"),
+            "{allocator}: {out}"
+        );
+        assert!(output.stderr.is_empty(), "{}", stderr(&output));
+    }
 }
 
 #[test]
@@ -239,7 +274,9 @@ fn the_default_run_ends_with_a_summary_table() {
         .nth(1)
         .expect("a summary table after the workloads");
     for allocator in ["chunk", "pools", "freelist"] {
-        for workload in ["vec", "btreemap", "strings", "fragment", "realloc"] {
+        for workload in [
+            "vec", "btreemap", "strings", "fragment", "realloc", "threads",
+        ] {
             let row = table
                 .lines()
                 .find(|line| line.starts_with(allocator) && line.contains(&format!(" {workload} ")))

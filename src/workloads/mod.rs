@@ -11,6 +11,7 @@ mod failure;
 mod fragmentation;
 mod realloc;
 mod strings;
+mod threads;
 mod vec;
 
 use core::fmt;
@@ -30,6 +31,8 @@ pub enum Workload {
     Fragmentation,
     /// Resizes buffers at random, checking their contents.
     Realloc,
+    /// Four threads allocating and freeing through the global allocator at once.
+    Threads,
     /// Panics on purpose, to show the panic path.
     Panic,
     /// Asks for more memory than there is, to show the allocation-failure path.
@@ -43,6 +46,7 @@ impl Named for Workload {
         Self::Strings,
         Self::Fragmentation,
         Self::Realloc,
+        Self::Threads,
         Self::Panic,
         Self::OutOfMemory,
     ];
@@ -54,6 +58,7 @@ impl Named for Workload {
             Self::Strings => "strings",
             Self::Fragmentation => "fragment",
             Self::Realloc => "realloc",
+            Self::Threads => "threads",
             Self::Panic => "panic",
             Self::OutOfMemory => "oom",
         }
@@ -66,6 +71,7 @@ impl Named for Workload {
             Self::Strings => "build a 10,000-number CSV line with format!, parse it back",
             Self::Fragmentation => "punch 400 holes, then fill them: pictures of the heap",
             Self::Realloc => "resize 64 buffers 10,000 times, checking every byte",
+            Self::Threads => "4 clone(2) threads churn the heap at once, each checking its blocks",
             Self::Panic => "panic on purpose: message on stderr, exit 101",
             Self::OutOfMemory => "request 64 TiB: allocation failure, exit 101",
         }
@@ -85,6 +91,7 @@ impl Workload {
             Self::Strings => strings::run(checks),
             Self::Fragmentation => fragmentation::run(checks),
             Self::Realloc => realloc::run(checks),
+            Self::Threads => threads::run(checks),
             Self::Panic => failure::panic_on_purpose(),
             Self::OutOfMemory => failure::exhaust_memory(),
         }
