@@ -49,7 +49,7 @@ pub fn run(allocators: Selection<AllocatorChoice>) -> ExitCode {
         live.free_all(heap);
         if allocator == AllocatorChoice::FreeList {
             println!(
-                "{:<9}{:<12}(grows through mmap: never full)",
+                "{:<10}{:<11} (grows through mmap: never full)",
                 allocator.name(),
                 "nearly full"
             );
@@ -222,7 +222,7 @@ impl fmt::Display for Header {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{:<9}{:<12}{:>6}{:>7}{:>7}{:>8}{:>5}{:>7}{:>9}{:>9}",
+            "{:<10}{:<11}{:>6}{:>7}{:>7}{:>8}{:>5}{:>7}{:>8}{:>9}",
             "allocator",
             "heap",
             "count",
@@ -242,7 +242,7 @@ impl fmt::Display for Run {
         let cycles = &self.cycles;
         write!(
             f,
-            "{:<9}{:<12}{:>6}{:>7}{:>7}{:>8}{:>5}{:>7}{:>9}{:>9}",
+            "{:<10}{:<11}{:>6}{:>7}{:>7}{:>8}{:>5}{:>7}{:>8}{:>9}",
             self.allocator.name(),
             self.phase,
             ATTEMPTS,

@@ -37,7 +37,10 @@ pub struct HeapPicture(pub AllocatorChoice);
 impl fmt::Display for HeapPicture {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
-            AllocatorChoice::Chunk => CHUNK.inspect(|chunks| draw_chunks(f, chunks, CHUNK_ROWS)),
+            AllocatorChoice::Chunk => {
+                write!(f, "     ")?;
+                CHUNK.inspect(|chunks| draw_chunks(f, chunks, CHUNK_ROWS))
+            }
             AllocatorChoice::Pools => {
                 draw_pools(f, &POOLS.stats())?;
                 write!(f, "     backing heap: ")?;
