@@ -41,29 +41,48 @@ const fn word(id: u64) -> u64 {
     id.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1
 }
 
-/// The pattern byte at `offset` of block `id`.
+/// The pattern byte at `offset` of block `id`: its first eight bytes are `word(id)` in
+/// little-endian order, so a head written as a word reads back as bytes.
 const fn byte(id: u64, offset: usize) -> u8 {
     (word(id) >> ((offset % 8) * 8)) as u8 ^ (offset / 8) as u8
 }
 
-/// The byte offsets a check with `fill` covers in a block of `len` bytes.
-fn covered(len: usize, fill: Fill) -> impl Iterator<Item = usize> {
-    let ends = len >= 16 && fill == Fill::Ends;
-    let (head, tail) = if ends { (8, len - 8) } else { (len, len) };
-    (0..head).chain(tail..len)
-}
-
 /// Writes block `b`'s pattern over its first `len` bytes.
 pub fn mark(b: &Block, len: usize, fill: Fill) {
-    for offset in covered(len, fill) {
+    if fill == Fill::Ends && len >= 16 {
+        // SAFETY: `len <= b.layout.size()`: both words lie inside the live block.
+        unsafe {
+            b.ptr.cast::<u64>().write_unaligned(word(b.id));
+            b.ptr.add(len - 8).cast::<u64>().write_unaligned(!word(b.id));
+        }
+        return;
+    }
+    for offset in 0..len {
         // SAFETY: `offset < len <= b.layout.size()`, inside the live block.
         unsafe { b.ptr.add(offset).write(byte(b.id, offset)) };
     }
 }
 
-/// Whether block `b`'s first `len` bytes still hold its pattern.
+/// Whether block `b`'s first `len` bytes still hold its pattern (as `mark` wrote it with the
+/// same `len` and `fill`).
 pub fn intact(b: &Block, len: usize, fill: Fill) -> bool {
-    covered(len, fill).all(|offset| {
+    if fill == Fill::Ends && len >= 16 {
+        // SAFETY: as in `mark`.
+        return unsafe {
+            b.ptr.cast::<u64>().read_unaligned() == word(b.id)
+                && b.ptr.add(len - 8).cast::<u64>().read_unaligned() == !word(b.id)
+        };
+    }
+    (0..len).all(|offset| {
+        // SAFETY: as in `mark`.
+        unsafe { b.ptr.add(offset).read() == byte(b.id, offset) }
+    })
+}
+
+/// Whether the first `len` bytes of block `b` (marked with `Full`, or with `Ends` when
+/// `len <= 8`) are intact: the prefix a reallocation keeps.
+pub fn head_intact(b: &Block, len: usize) -> bool {
+    (0..len).all(|offset| {
         // SAFETY: as in `mark`.
         unsafe { b.ptr.add(offset).read() == byte(b.id, offset) }
     })

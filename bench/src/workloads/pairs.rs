@@ -9,6 +9,7 @@
 //! Nanoseconds per pair, median of the repetitions. The prefilled blocks carry a full pattern,
 //! checked at the end: a pair block that overlapped one of them would have damaged it.
 
+use std::hint::black_box;
 use std::time::Instant;
 
 use super::random_actions::build;
@@ -25,7 +26,8 @@ fn time_pairs<S: Subject>(subject: &mut S, pairs: usize) -> Outcome<f64> {
     let mut refused = false;
     let start = Instant::now();
     for i in 0..pairs {
-        let ptr = subject.alloc(layout).ok_or("out of memory")?;
+        // Opaque to the optimizer, so it cannot pair the alloc with the free and drop both.
+        let ptr = black_box(subject.alloc(layout)).ok_or("out of memory")?;
         // SAFETY: a fresh 64-byte block, 8-aligned.
         unsafe { ptr.cast::<usize>().write(i) };
         // SAFETY: just allocated with `layout`.

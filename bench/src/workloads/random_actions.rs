@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use super::{Outcome, checked_free, free_all, layout};
 use crate::arena::Arena;
-use crate::check::{Block, Fill, intact, mark, placed};
+use crate::check::{Block, Fill, head_intact, mark, placed};
 use crate::kinds::{Kind, Visit};
 use crate::rng::Rng;
 use crate::subjects::Subject;
@@ -93,7 +93,7 @@ impl<S: Subject> Run<'_, S> {
         // off when the block shrank).
         let kept = old.layout.size().min(new_size);
         let checked = if self.fill == Fill::Full { kept } else { kept.min(8) };
-        if !intact(&Block { ptr, ..old }, checked, Fill::Full) {
+        if !head_intact(&Block { ptr, ..old }, checked) {
             return Err(format!("contents of block {} lost in realloc", old.id));
         }
         mark(&new, new_size, self.fill);
