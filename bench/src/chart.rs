@@ -34,7 +34,12 @@ fn ticks(lo: f64, hi: f64) -> Vec<f64> {
     let mut ticks = Vec::new();
     let mut decade = 10f64.powf(lo.log10().floor());
     while decade <= hi {
-        ticks.extend([1.0, 2.0, 5.0].map(|m| m * decade).into_iter().filter(|t| (lo..=hi).contains(t)));
+        ticks.extend(
+            [1.0, 2.0, 5.0]
+                .map(|m| m * decade)
+                .into_iter()
+                .filter(|t| (lo..=hi).contains(t)),
+        );
         decade *= 10.0;
     }
     ticks
@@ -64,7 +69,12 @@ pub fn line_chart(title: &str, x_labels: &[String], series: &[Series]) -> String
         );
     }
     for (i, label) in x_labels.iter().enumerate() {
-        let _ = writeln!(svg, "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{label}</text>", x(i), BOTTOM + 20.0);
+        let _ = writeln!(
+            svg,
+            "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{label}</text>",
+            x(i),
+            BOTTOM + 20.0
+        );
     }
     let _ = writeln!(
         svg,
@@ -109,7 +119,10 @@ mod tests {
 
     #[test]
     fn chart_has_one_line_per_series() {
-        let series = vec![("a".to_owned(), vec![Some(10.0), Some(20.0)]), ("b".to_owned(), vec![None, Some(300.0)])];
+        let series = vec![
+            ("a".to_owned(), vec![Some(10.0), Some(20.0)]),
+            ("b".to_owned(), vec![None, Some(300.0)]),
+        ];
         let svg = line_chart("t", &["1".to_owned(), "2".to_owned()], &series);
         assert_eq!(svg.matches("<polyline").count(), 2);
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>\n"));

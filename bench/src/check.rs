@@ -53,7 +53,10 @@ pub fn mark(b: &Block, len: usize, fill: Fill) {
         // SAFETY: `len <= b.layout.size()`: both words lie inside the live block.
         unsafe {
             b.ptr.cast::<u64>().write_unaligned(word(b.id));
-            b.ptr.add(len - 8).cast::<u64>().write_unaligned(!word(b.id));
+            b.ptr
+                .add(len - 8)
+                .cast::<u64>()
+                .write_unaligned(!word(b.id));
         }
         return;
     }
@@ -108,7 +111,11 @@ mod tests {
     #[test]
     fn patterns_detect_damage_where_they_look() {
         let mut buf = [0u8; 64];
-        let b = Block { ptr: NonNull::from(&mut buf).cast(), layout: Layout::new::<[u8; 64]>(), id: 3 };
+        let b = Block {
+            ptr: NonNull::from(&mut buf).cast(),
+            layout: Layout::new::<[u8; 64]>(),
+            id: 3,
+        };
         mark(&b, 64, Fill::Full);
         assert!(intact(&b, 64, Fill::Full));
         let flip = |offset: usize| {
@@ -117,7 +124,12 @@ mod tests {
         };
         flip(30);
         assert!(!intact(&b, 64, Fill::Full));
-        assert!(intact(&b, 64, Fill::Ends), "the ends check does not look at the middle");
+        mark(&b, 64, Fill::Ends);
+        flip(30);
+        assert!(
+            intact(&b, 64, Fill::Ends),
+            "the ends check skips the middle"
+        );
         flip(63);
         assert!(!intact(&b, 64, Fill::Ends));
     }

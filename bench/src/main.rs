@@ -54,10 +54,20 @@ fn main() {
         return;
     }
     let option = |name: &str, default: &str| {
-        args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map_or(default, |v| v.as_str()).to_owned()
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .map_or(default, |v| v.as_str())
+            .to_owned()
     };
-    let (out, svg) = (option("--out", "BENCHMARKS.md"), option("--svg", "bench/random-actions.svg"));
-    assert!(timer::has_rdtscp(), "this benchmark needs an x86_64 CPU with rdtscp");
+    let (out, svg) = (
+        option("--out", "BENCHMARKS.md"),
+        option("--svg", "bench/random-actions.svg"),
+    );
+    assert!(
+        timer::has_rdtscp(),
+        "this benchmark needs an x86_64 CPU with rdtscp"
+    );
     let started = Instant::now();
     let mut report = Report::default();
     report.push(&sections::header(&config));
@@ -68,13 +78,19 @@ fn main() {
         eprintln!("writing {out}: {e}");
         std::process::exit(1);
     }
-    eprintln!("wrote {out} and {svg} in {:.0} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "wrote {out} and {svg} in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
 }
 
 /// The child's side: run one section for one subject, print the figures, one per line.
 fn child(args: &[String], config: &Config) {
     let section = args.get(1).and_then(|s| Section::parse(s));
-    let kind = args.get(2).and_then(|k| k.parse::<usize>().ok()).and_then(|i| Kind::ALL.get(i).copied());
+    let kind = args
+        .get(2)
+        .and_then(|k| k.parse::<usize>().ok())
+        .and_then(|i| Kind::ALL.get(i).copied());
     let (Some(section), Some(kind)) = (section, kind) else {
         eprintln!("usage: bareheap-bench --child SECTION SUBJECT-INDEX [--quick]");
         std::process::exit(2);

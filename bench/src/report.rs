@@ -23,8 +23,16 @@ impl Report {
 
     /// Appends a table: one row per subject, and for each column the figure and its ratio to
     /// talc's figure in the same column (`decimals` for the figures).
-    pub fn ratio_table(&mut self, columns: &[String], rows: &[(String, Vec<Cell>)], decimals: usize) {
-        let talc = rows.iter().find(|(name, _)| name == Kind::Talc.name()).map(|(_, cells)| cells);
+    pub fn ratio_table(
+        &mut self,
+        columns: &[String],
+        rows: &[(String, Vec<Cell>)],
+        decimals: usize,
+    ) {
+        let talc = rows
+            .iter()
+            .find(|(name, _)| name == Kind::Talc.name())
+            .map(|(_, cells)| cells);
         let mut head = String::from("| subject |");
         let mut rule = String::from("|---|");
         for column in columns {
@@ -53,7 +61,9 @@ impl Report {
 fn fmt_cell(cell: &Cell, decimals: usize, talc: Option<f64>) -> String {
     match cell {
         Ok(value) => {
-            let ratio = talc.filter(|t| *t > 0.0).map_or("–".to_owned(), |t| format!("{:.2}", value / t));
+            let ratio = talc
+                .filter(|t| *t > 0.0)
+                .map_or("–".to_owned(), |t| format!("{:.2}", value / t));
             format!("{value:.decimals$} | {ratio}")
         }
         Err(why) => format!("FAILED: {} | –", why.replace('|', "/")),
@@ -62,7 +72,9 @@ fn fmt_cell(cell: &Cell, decimals: usize, talc: Option<f64>) -> String {
 
 /// Rows labelled with their subjects' names.
 pub fn named(rows: &[(Kind, Vec<Cell>)]) -> Vec<(String, Vec<Cell>)> {
-    rows.iter().map(|(kind, cells)| (kind.name().to_owned(), cells.clone())).collect()
+    rows.iter()
+        .map(|(kind, cells)| (kind.name().to_owned(), cells.clone()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -80,7 +92,10 @@ mod tests {
         ];
         report.ratio_table(&["ns".to_owned()], &named(&rows), 1);
         let text = report.into_text();
-        assert!(text.contains("| bareheap free list | 30.0 | 1.50 |"), "{text}");
+        assert!(
+            text.contains("| bareheap free list | 30.0 | 1.50 |"),
+            "{text}"
+        );
         assert!(text.contains("FAILED: out of memory | – |"), "{text}");
     }
 }

@@ -8,13 +8,13 @@
 
 use std::process::Command;
 
+use crate::Results;
 use crate::arena::Arena;
 use crate::chart;
 use crate::kinds::{GENERAL, Kind, dispatch};
 use crate::report::{self, Cell, Report};
 use crate::timer;
 use crate::workloads::{efficiency, latency, pairs, random_actions, seed001, threads};
-use crate::Results;
 
 /// Sizes and counts of one run.
 #[derive(Clone, Copy, Debug)]
@@ -110,12 +110,16 @@ impl Section {
         let (name, value) = arg.split_once(':').unwrap_or((arg, "0"));
         let value: u64 = value.parse().ok()?;
         Some(match name {
-            "random" => Self::Random { realloc: value != 0 },
+            "random" => Self::Random {
+                realloc: value != 0,
+            },
             "efficiency" => Self::Efficiency,
             "latency" => Self::Latency { overhead: value },
             "seed" => Self::Seed,
             "threads" => Self::Threads,
-            "pairs" => Self::Pairs { prefill: usize::try_from(value).ok()? },
+            "pairs" => Self::Pairs {
+                prefill: usize::try_from(value).ok()?,
+            },
             _ => return None,
         })
     }
@@ -130,34 +134,71 @@ pub fn measure(section: Section, kind: Kind, config: &Config) -> Vec<Cell> {
                 .iter()
                 .zip(0xA110C..)
                 .map(|(&max, seed)| {
-                    let params = random_actions::Params { max, realloc, ops: config.random_ops, seed };
-                    dispatch(kind, &mut random_actions::Visitor { arena: &arena, params, reps: config.reps })
+                    let params = random_actions::Params {
+                        max,
+                        realloc,
+                        ops: config.random_ops,
+                        seed,
+                    };
+                    dispatch(
+                        kind,
+                        &mut random_actions::Visitor {
+                            arena: &arena,
+                            params,
+                            reps: config.reps,
+                        },
+                    )
                 })
                 .collect()
         }
         Section::Efficiency => {
             let arena = Arena::new(EFFICIENCY_ARENA);
             let seeds: Vec<u64> = (1..=config.efficiency_seeds as u64).collect();
-            vec![dispatch(kind, &mut efficiency::Visitor { arena: &arena, seeds: &seeds })]
+            vec![dispatch(
+                kind,
+                &mut efficiency::Visitor {
+                    arena: &arena,
+                    seeds: &seeds,
+                },
+            )]
         }
         Section::Latency { overhead } => {
             let arena = Arena::new(LATENCY_ARENA);
-            let visitor = &mut latency::Visitor { arena: &arena, rounds: config.latency_rounds, overhead };
+            let visitor = &mut latency::Visitor {
+                arena: &arena,
+                rounds: config.latency_rounds,
+                overhead,
+            };
             spread(dispatch(kind, visitor).map(|l| l.figures().to_vec()), 8)
         }
         Section::Seed => {
             let arena = Arena::new(config.seed_arena);
-            let visitor = &mut seed001::Visitor { arena: &arena, allocs: config.seed_allocs };
+            let visitor = &mut seed001::Visitor {
+                arena: &arena,
+                allocs: config.seed_allocs,
+            };
             spread(dispatch(kind, visitor).map(|s| s.figures().to_vec()), 9)
         }
         Section::Threads => {
             let arena = Arena::new(RANDOM_ARENA);
             let reps = config.reps.min(3);
-            vec![dispatch(kind, &mut threads::Visitor { arena: &arena, ops: config.thread_ops, reps })]
+            vec![dispatch(
+                kind,
+                &mut threads::Visitor {
+                    arena: &arena,
+                    ops: config.thread_ops,
+                    reps,
+                },
+            )]
         }
         Section::Pairs { prefill } => {
             let arena = Arena::new(RANDOM_ARENA);
-            let visitor = &mut pairs::Visitor { arena: &arena, prefill, pairs: config.pairs, reps: config.reps };
+            let visitor = &mut pairs::Visitor {
+                arena: &arena,
+                prefill,
+                pairs: config.pairs,
+                reps: config.reps,
+            };
             vec![dispatch(kind, visitor)]
         }
     }
@@ -194,12 +235,24 @@ fn isolated(section: Section, kind: Kind, config: &Config, columns: usize) -> Ve
             None => Err(format!("unreadable output {line:?}")),
         })
         .collect();
-    if cells.len() == columns { cells } else { vec![Err("wrong number of figures".to_owned()); columns] }
+    if cells.len() == columns {
+        cells
+    } else {
+        vec![Err("wrong number of figures".to_owned()); columns]
+    }
 }
 
 /// `section` for every subject of `kinds`.
-fn rows(section: Section, kinds: &[Kind], config: &Config, columns: usize) -> Vec<(Kind, Vec<Cell>)> {
-    kinds.iter().map(|&kind| (kind, isolated(section, kind, config, columns))).collect()
+fn rows(
+    section: Section,
+    kinds: &[Kind],
+    config: &Config,
+    columns: usize,
+) -> Vec<(Kind, Vec<Cell>)> {
+    kinds
+        .iter()
+        .map(|&kind| (kind, isolated(section, kind, config, columns)))
+        .collect()
 }
 
 /// The document's opening: machine, date, command, method.
@@ -214,7 +267,11 @@ pub fn header(config: &Config) -> String {
     let cores = std::thread::available_parallelism().map_or(0, usize::from);
     let date = command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
     let rustc = command_output("rustc", &["--version"]);
-    let command = if config.quick { "make bench ARGS=--quick" } else { "make bench" };
+    let command = if config.quick {
+        "make bench ARGS=--quick"
+    } else {
+        "make bench"
+    };
     format!(
         "# Benchmarks\n\n\
          Generated by `{command}` (the `bench/` crate: `cargo run --release -p bareheap-bench`); \
@@ -233,7 +290,11 @@ pub fn header(config: &Config) -> String {
          of each block before it is freed (all workloads). A subject that corrupts memory, \
          refuses a valid free or crashes is reported FAILED (each subject runs in its own child \
          process). Ratios are against talc in the same column (below 1: faster, or less, than talc).\n\n",
-        if config.quick { "`--quick` (a tenth of the work; indicative only)" } else { "full" }
+        if config.quick {
+            "`--quick` (a tenth of the work; indicative only)"
+        } else {
+            "full"
+        }
     )
 }
 
@@ -255,10 +316,20 @@ pub fn run_all(config: &Config, report: &mut Report, svg: &str) -> Results {
     let seed = seed_section(config, report, tsc_overhead);
     threads_section(config, report);
     let pairs = pairs_section(config, report);
-    Results { random, efficiency, seed, pairs, tsc_overhead }
+    Results {
+        random,
+        efficiency,
+        seed,
+        pairs,
+        tsc_overhead,
+    }
 }
 
-fn random_actions_section(config: &Config, report: &mut Report, svg: &str) -> Vec<(Kind, Vec<Cell>)> {
+fn random_actions_section(
+    config: &Config,
+    report: &mut Report,
+    svg: &str,
+) -> Vec<(Kind, Vec<Cell>)> {
     report.push(&format!(
         "## 1. Random actions\n\nns per action (allocator + harness; the baseline row is the harness \
          alone: a stack of 32 KiB slots), {} actions per run, median of {} runs, arena {} MiB. Sizes \
@@ -268,11 +339,21 @@ fn random_actions_section(config: &Config, report: &mut Report, svg: &str) -> Ve
         RANDOM_ARENA / MIB
     ));
     let columns: Vec<String> = MAX_SIZES.iter().map(|m| format!("M={m}")).collect();
-    let without = rows(Section::Random { realloc: false }, &GENERAL, config, MAX_SIZES.len());
+    let without = rows(
+        Section::Random { realloc: false },
+        &GENERAL,
+        config,
+        MAX_SIZES.len(),
+    );
     report.push("### Without realloc (1/2 alloc, 1/2 free)\n\n");
     report.ratio_table(&columns, &report::named(&without), 1);
     write_chart(&without, svg, report);
-    let with = rows(Section::Random { realloc: true }, &GENERAL, config, MAX_SIZES.len());
+    let with = rows(
+        Section::Random { realloc: true },
+        &GENERAL,
+        config,
+        MAX_SIZES.len(),
+    );
     report.push("### With realloc (3/7 alloc, 3/7 free, 1/7 realloc)\n\n");
     report.ratio_table(&columns, &report::named(&with), 1);
     without
@@ -281,7 +362,12 @@ fn random_actions_section(config: &Config, report: &mut Report, svg: &str) -> Ve
 fn write_chart(rows: &[(Kind, Vec<Cell>)], svg: &str, report: &mut Report) {
     let series: Vec<chart::Series> = rows
         .iter()
-        .map(|(kind, cells)| (kind.name().to_owned(), cells.iter().map(|c| c.as_ref().ok().copied()).collect()))
+        .map(|(kind, cells)| {
+            (
+                kind.name().to_owned(),
+                cells.iter().map(|c| c.as_ref().ok().copied()).collect(),
+            )
+        })
         .collect();
     let labels: Vec<String> = MAX_SIZES.iter().map(ToString::to_string).collect();
     let title = "Random actions without realloc: ns per action (lower is better)";
@@ -289,7 +375,9 @@ fn write_chart(rows: &[(Kind, Vec<Cell>)], svg: &str, report: &mut Report) {
         eprintln!("writing {svg}: {e}");
     }
     let file = svg.rsplit('/').next().unwrap_or(svg);
-    report.push(&format!("![Random actions without realloc](bench/{file})\n\n"));
+    report.push(&format!(
+        "![Random actions without realloc](bench/{file})\n\n"
+    ));
 }
 
 fn efficiency_section(config: &Config, report: &mut Report) -> Vec<(Kind, Vec<Cell>)> {
@@ -300,7 +388,10 @@ fn efficiency_section(config: &Config, report: &mut Report) -> Vec<(Kind, Vec<Ce
         EFFICIENCY_ARENA / MIB,
         config.efficiency_seeds
     ));
-    let kinds: Vec<Kind> = GENERAL.into_iter().filter(|k| !matches!(k, Kind::Baseline | Kind::System)).collect();
+    let kinds: Vec<Kind> = GENERAL
+        .into_iter()
+        .filter(|k| !matches!(k, Kind::Baseline | Kind::System))
+        .collect();
     let rows = rows(Section::Efficiency, &kinds, config, 1);
     report.ratio_table(&["% in use".to_owned()], &report::named(&rows), 1);
     rows
@@ -319,12 +410,18 @@ fn latency_section(config: &Config, report: &mut Report, overhead: u64) {
         LATENCY_ARENA / MIB,
         overhead
     ));
-    let kinds: Vec<Kind> = GENERAL.into_iter().filter(|k| *k != Kind::Baseline).collect();
+    let kinds: Vec<Kind> = GENERAL
+        .into_iter()
+        .filter(|k| *k != Kind::Baseline)
+        .collect();
     let rows = rows(Section::Latency { overhead }, &kinds, config, 8);
     let names = ["p50", "p99", "p99.9", "max"].map(str::to_owned);
     for (title, range) in [("Allocation", 0..4), ("Free", 4..8)] {
         report.push(&format!("### {title}, cycles per operation\n\n"));
-        let table: Vec<(Kind, Vec<Cell>)> = rows.iter().map(|(k, c)| (*k, c[range.clone()].to_vec())).collect();
+        let table: Vec<(Kind, Vec<Cell>)> = rows
+            .iter()
+            .map(|(k, c)| (*k, c[range.clone()].to_vec()))
+            .collect();
         report.ratio_table(&names, &report::named(&table), 0);
     }
 }
@@ -342,7 +439,17 @@ fn seed_section(config: &Config, report: &mut Report, overhead: u64) -> Vec<(Kin
         config.seed_arena / MIB,
         overhead
     ));
-    let columns = ["allocs", "median", "mean", "p99.9", "max", "≥ 90 %: allocs", "median", "p99.9", "max"];
+    let columns = [
+        "allocs",
+        "median",
+        "mean",
+        "p99.9",
+        "max",
+        "≥ 90 %: allocs",
+        "median",
+        "p99.9",
+        "max",
+    ];
     let rows = rows(Section::Seed, &GENERAL, config, columns.len());
     report.ratio_table(&columns.map(str::to_owned), &report::named(&rows), 0);
     rows
@@ -368,9 +475,27 @@ fn pairs_section(config: &Config, report: &mut Report) -> Vec<(Kind, Vec<Cell>)>
          half of the large pool's 1,048,576 blocks live).\n\n",
         config.pairs, config.reps
     ));
-    let kinds: Vec<Kind> = GENERAL.into_iter().chain([Kind::FixedSmall, Kind::FixedLarge]).collect();
-    let mut rows = rows(Section::Pairs { prefill: PAIR_PREFILL }, &kinds, config, 1);
-    rows.push((Kind::FixedLarge, isolated(Section::Pairs { prefill: 1 << 19 }, Kind::FixedLarge, config, 1)));
+    let kinds: Vec<Kind> = GENERAL
+        .into_iter()
+        .chain([Kind::FixedSmall, Kind::FixedLarge])
+        .collect();
+    let mut rows = rows(
+        Section::Pairs {
+            prefill: PAIR_PREFILL,
+        },
+        &kinds,
+        config,
+        1,
+    );
+    rows.push((
+        Kind::FixedLarge,
+        isolated(
+            Section::Pairs { prefill: 1 << 19 },
+            Kind::FixedLarge,
+            config,
+            1,
+        ),
+    ));
     let mut table = report::named(&rows);
     if let Some((name, _)) = table.last_mut() {
         name.push_str(" (half full)");

@@ -21,8 +21,8 @@ use std::pin::Pin;
 use std::ptr::{self, NonNull};
 
 use bareheap::{
-    ChunkAllocator, FixedSizeAllocator, FreeListAllocator, LockedFreeListAllocator,
-    SizeClassPools, StaticGrower,
+    ChunkAllocator, FixedSizeAllocator, FreeListAllocator, LockedFreeListAllocator, SizeClassPools,
+    StaticGrower,
 };
 
 /// An allocator under test, built over an arena.
@@ -116,7 +116,12 @@ impl Subject for Baseline {
         true
     }
 
-    unsafe fn realloc(&mut self, ptr: NonNull<u8>, _: Layout, new_size: usize) -> Option<NonNull<u8>> {
+    unsafe fn realloc(
+        &mut self,
+        ptr: NonNull<u8>,
+        _: Layout,
+        new_size: usize,
+    ) -> Option<NonNull<u8>> {
         (new_size <= Self::SLOT).then_some(ptr)
     }
 }
@@ -140,7 +145,12 @@ impl Subject for SystemMalloc {
         true
     }
 
-    unsafe fn realloc(&mut self, ptr: NonNull<u8>, layout: Layout, new_size: usize) -> Option<NonNull<u8>> {
+    unsafe fn realloc(
+        &mut self,
+        ptr: NonNull<u8>,
+        layout: Layout,
+        new_size: usize,
+    ) -> Option<NonNull<u8>> {
         // SAFETY: the caller's contract; `new_size` > 0.
         NonNull::new(unsafe { System.realloc(ptr.as_ptr(), layout, new_size) })
     }
@@ -163,7 +173,10 @@ impl Subject for Chunk {
         let allocator =
             unsafe { ChunkAllocator::from_raw_parts(base, chunks * 256, bitmap_ptr, words * 8) }
                 .ok()?;
-        Some(Self { allocator, _bitmap: bitmap })
+        Some(Self {
+            allocator,
+            _bitmap: bitmap,
+        })
     }
 
     fn alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {
@@ -174,9 +187,17 @@ impl Subject for Chunk {
         self.allocator.deallocate(ptr.as_ptr(), layout).is_ok()
     }
 
-    unsafe fn realloc(&mut self, ptr: NonNull<u8>, layout: Layout, new_size: usize) -> Option<NonNull<u8>> {
+    unsafe fn realloc(
+        &mut self,
+        ptr: NonNull<u8>,
+        layout: Layout,
+        new_size: usize,
+    ) -> Option<NonNull<u8>> {
         let new = Layout::from_size_align(new_size, layout.align()).ok()?;
-        self.allocator.realloc(ptr.as_ptr(), layout, new).ok().map(NonNull::cast)
+        self.allocator
+            .realloc(ptr.as_ptr(), layout, new)
+            .ok()
+            .map(NonNull::cast)
     }
 }
 
@@ -189,7 +210,9 @@ impl Subject for FreeList {
     unsafe fn init(base: NonNull<u8>, len: usize) -> Option<Self> {
         // SAFETY: forwarded from the caller.
         let grower = StaticGrower::new(unsafe { arena_slice(base, len) });
-        Some(Self { heap: FreeListAllocator::new(grower) })
+        Some(Self {
+            heap: FreeListAllocator::new(grower),
+        })
     }
 
     fn alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {
@@ -201,7 +224,12 @@ impl Subject for FreeList {
         unsafe { self.heap.deallocate(ptr.as_ptr(), layout) }.is_ok()
     }
 
-    unsafe fn realloc(&mut self, ptr: NonNull<u8>, layout: Layout, new_size: usize) -> Option<NonNull<u8>> {
+    unsafe fn realloc(
+        &mut self,
+        ptr: NonNull<u8>,
+        layout: Layout,
+        new_size: usize,
+    ) -> Option<NonNull<u8>> {
         // SAFETY: as above.
         unsafe { self.heap.reallocate(ptr.as_ptr(), layout, new_size) }.ok()
     }
@@ -241,7 +269,10 @@ impl Subject for Pools {
         // SAFETY: forwarded from the caller.
         let grower = StaticGrower::new(unsafe { arena_slice(base, len) });
         let fallback = NonNull::from(Box::leak(Box::new(LockedFreeListAllocator::new(grower))));
-        Some(Self { pools: ManuallyDrop::new(SizeClassPools::new(FreeListRef(fallback))), fallback })
+        Some(Self {
+            pools: ManuallyDrop::new(SizeClassPools::new(FreeListRef(fallback))),
+            fallback,
+        })
     }
 
     fn alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {
@@ -253,7 +284,12 @@ impl Subject for Pools {
         unsafe { self.pools.deallocate(ptr.as_ptr(), layout) }.is_ok()
     }
 
-    unsafe fn realloc(&mut self, ptr: NonNull<u8>, layout: Layout, new_size: usize) -> Option<NonNull<u8>> {
+    unsafe fn realloc(
+        &mut self,
+        ptr: NonNull<u8>,
+        layout: Layout,
+        new_size: usize,
+    ) -> Option<NonNull<u8>> {
         let new = Layout::from_size_align(new_size, layout.align()).ok()?;
         // SAFETY: as above.
         unsafe { self.pools.reallocate(ptr, layout, new) }
@@ -294,9 +330,17 @@ impl Subject for Talc {
         true
     }
 
-    unsafe fn realloc(&mut self, ptr: NonNull<u8>, layout: Layout, new_size: usize) -> Option<NonNull<u8>> {
+    unsafe fn realloc(
+        &mut self,
+        ptr: NonNull<u8>,
+        layout: Layout,
+        new_size: usize,
+    ) -> Option<NonNull<u8>> {
         // SAFETY: the caller's contract; `new_size` > 0.
-        if unsafe { self.talc.try_realloc_in_place(ptr.as_ptr(), layout, new_size) } {
+        if unsafe {
+            self.talc
+                .try_realloc_in_place(ptr.as_ptr(), layout, new_size)
+        } {
             return Some(ptr);
         }
         // SAFETY: as above.
@@ -328,7 +372,12 @@ impl Subject for Rlsf {
         true
     }
 
-    unsafe fn realloc(&mut self, ptr: NonNull<u8>, layout: Layout, new_size: usize) -> Option<NonNull<u8>> {
+    unsafe fn realloc(
+        &mut self,
+        ptr: NonNull<u8>,
+        layout: Layout,
+        new_size: usize,
+    ) -> Option<NonNull<u8>> {
         let new = Layout::from_size_align(new_size, layout.align()).ok()?;
         // SAFETY: the caller's contract; same alignment.
         unsafe { self.tlsf.reallocate(ptr, new) }
@@ -343,7 +392,8 @@ pub struct LinkedList {
 impl Subject for LinkedList {
     unsafe fn init(base: NonNull<u8>, len: usize) -> Option<Self> {
         // SAFETY: the arena is the caller's to give, for the life of the subject.
-        Some(Self { heap: unsafe { linked_list_allocator::Heap::new(base.as_ptr(), len) } })
+        let heap = unsafe { linked_list_allocator::Heap::new(base.as_ptr(), len) };
+        Some(Self { heap })
     }
 
     fn alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {
@@ -356,7 +406,12 @@ impl Subject for LinkedList {
         true
     }
 
-    unsafe fn realloc(&mut self, ptr: NonNull<u8>, layout: Layout, new_size: usize) -> Option<NonNull<u8>> {
+    unsafe fn realloc(
+        &mut self,
+        ptr: NonNull<u8>,
+        layout: Layout,
+        new_size: usize,
+    ) -> Option<NonNull<u8>> {
         // SAFETY: forwarded.
         unsafe { move_realloc(self, ptr, layout, new_size) }
     }
@@ -385,7 +440,12 @@ impl Subject for Buddy {
         true
     }
 
-    unsafe fn realloc(&mut self, ptr: NonNull<u8>, layout: Layout, new_size: usize) -> Option<NonNull<u8>> {
+    unsafe fn realloc(
+        &mut self,
+        ptr: NonNull<u8>,
+        layout: Layout,
+        new_size: usize,
+    ) -> Option<NonNull<u8>> {
         // SAFETY: forwarded.
         unsafe { move_realloc(self, ptr, layout, new_size) }
     }
@@ -415,7 +475,12 @@ impl Subject for Galloc {
         true
     }
 
-    unsafe fn realloc(&mut self, ptr: NonNull<u8>, layout: Layout, new_size: usize) -> Option<NonNull<u8>> {
+    unsafe fn realloc(
+        &mut self,
+        ptr: NonNull<u8>,
+        layout: Layout,
+        new_size: usize,
+    ) -> Option<NonNull<u8>> {
         // SAFETY: the caller's contract.
         NonNull::new(unsafe { self.heap.realloc(ptr.as_ptr(), layout, new_size) })
     }
@@ -478,8 +543,14 @@ pub struct Dlmalloc {
 
 impl Subject for Dlmalloc {
     unsafe fn init(base: NonNull<u8>, len: usize) -> Option<Self> {
-        let source = ArenaSource { base, len, used: Cell::new(0) };
-        Some(Self { heap: dlmalloc::Dlmalloc::new_with_allocator(source) })
+        let source = ArenaSource {
+            base,
+            len,
+            used: Cell::new(0),
+        };
+        Some(Self {
+            heap: dlmalloc::Dlmalloc::new_with_allocator(source),
+        })
     }
 
     fn alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {
@@ -493,9 +564,17 @@ impl Subject for Dlmalloc {
         true
     }
 
-    unsafe fn realloc(&mut self, ptr: NonNull<u8>, layout: Layout, new_size: usize) -> Option<NonNull<u8>> {
+    unsafe fn realloc(
+        &mut self,
+        ptr: NonNull<u8>,
+        layout: Layout,
+        new_size: usize,
+    ) -> Option<NonNull<u8>> {
         // SAFETY: the caller's contract.
-        let new = unsafe { self.heap.realloc(ptr.as_ptr(), layout.size(), layout.align(), new_size) };
+        let new = unsafe {
+            self.heap
+                .realloc(ptr.as_ptr(), layout.size(), layout.align(), new_size)
+        };
         NonNull::new(new)
     }
 }
@@ -508,7 +587,9 @@ pub struct Fixed<const N: usize> {
 
 impl<const N: usize> Subject for Fixed<N> {
     unsafe fn init(_: NonNull<u8>, _: usize) -> Option<Self> {
-        Some(Self { pool: FixedSizeAllocator::new(false) })
+        Some(Self {
+            pool: FixedSizeAllocator::new(false),
+        })
     }
 
     fn alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {
@@ -522,7 +603,12 @@ impl<const N: usize> Subject for Fixed<N> {
         self.pool.as_mut().free_nonnull(ptr).is_ok()
     }
 
-    unsafe fn realloc(&mut self, ptr: NonNull<u8>, _: Layout, new_size: usize) -> Option<NonNull<u8>> {
+    unsafe fn realloc(
+        &mut self,
+        ptr: NonNull<u8>,
+        _: Layout,
+        new_size: usize,
+    ) -> Option<NonNull<u8>> {
         (new_size <= 64).then_some(ptr)
     }
 }

@@ -26,8 +26,10 @@ fn ratios(a: &[Option<f64>], b: &[Option<f64>]) -> Vec<Option<f64>> {
 }
 
 fn list(values: &[Option<f64>], decimals: usize) -> String {
-    let shown: Vec<String> =
-        values.iter().map(|v| v.map_or("failed".to_owned(), |v| format!("{v:.decimals$}"))).collect();
+    let shown: Vec<String> = values
+        .iter()
+        .map(|v| v.map_or("failed".to_owned(), |v| format!("{v:.decimals$}")))
+        .collect();
     shown.join(" / ")
 }
 
@@ -60,7 +62,10 @@ pub fn section(r: &Results) -> String {
         list(&lla_vs, 1),
         verdict(all(&lla_vs, |v| v >= 5.0))
     );
-    let pools = ratios(&cells(&r.random, Kind::Pools), &cells(&r.random, Kind::Talc));
+    let pools = ratios(
+        &cells(&r.random, Kind::Pools),
+        &cells(&r.random, Kind::Talc),
+    );
     let _ = writeln!(
         out,
         "| pools, random actions M = 200 and 1000: faster than talc | {} × talc | {} |",
@@ -83,8 +88,17 @@ pub fn section(r: &Results) -> String {
 
 fn chunk_targets(r: &Results) -> String {
     let seed = cells(&r.seed, Kind::Chunk);
-    let [Some(_), Some(median), _, Some(p999), Some(max), Some(full_count), _, Some(full_p999), Some(full_max)] =
-        seed[..]
+    let [
+        Some(_),
+        Some(median),
+        _,
+        Some(p999),
+        Some(max),
+        Some(full_count),
+        _,
+        Some(full_p999),
+        Some(full_max),
+    ] = seed[..]
     else {
         return "| chunk allocator, seed 001 workload | failed | **missed** |\n".to_owned();
     };
@@ -122,7 +136,11 @@ fn fixed_targets(r: &Results) -> String {
     format!(
         "| fixed pool, alloc+free pair: a few ns, the same for N = 64 and N = 1,048,576 (within 25 %) | \
          N = 64: {small:.2} ns; N = 1,048,576: {} ns | {} |\n",
-        large.iter().map(|v| format!("{v:.2}")).collect::<Vec<_>>().join(" / "),
+        large
+            .iter()
+            .map(|v| format!("{v:.2}"))
+            .collect::<Vec<_>>()
+            .join(" / "),
         verdict(small <= 5.0 && same)
     )
 }

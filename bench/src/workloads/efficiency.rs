@@ -21,7 +21,12 @@ use crate::timer::median;
 const MAX_SIZE: usize = 10_000;
 
 /// Fills `subject` until the first failed allocation; the share of `capacity` in use then.
-pub fn run<S: Subject>(subject: &mut S, arena: Option<&Arena>, capacity: usize, seed: u64) -> Outcome<f64> {
+pub fn run<S: Subject>(
+    subject: &mut S,
+    arena: Option<&Arena>,
+    capacity: usize,
+    seed: u64,
+) -> Outcome<f64> {
     let mut rng = Rng::new(seed);
     let mut live = Vec::new();
     let mut in_use = 0usize;
@@ -33,7 +38,9 @@ pub fn run<S: Subject>(subject: &mut S, arena: Option<&Arena>, capacity: usize, 
             continue;
         }
         let layout = layout(request_size(&mut rng, MAX_SIZE), request_align(&mut rng));
-        let Some(ptr) = subject.alloc(layout) else { break };
+        let Some(ptr) = subject.alloc(layout) else {
+            break;
+        };
         placed(ptr, layout, arena)?;
         let block = Block { ptr, layout, id };
         mark(&block, layout.size(), Fill::Ends);

@@ -94,7 +94,13 @@ fn free_batch<S: Subject>(subject: &mut S, victims: &[Block], overhead: u64) -> 
 }
 
 /// Runs the workload once.
-pub fn run<S: Subject>(subject: &mut S, arena: Option<&Arena>, capacity: usize, rounds: usize, overhead: u64) -> Outcome<Latencies> {
+pub fn run<S: Subject>(
+    subject: &mut S,
+    arena: Option<&Arena>,
+    capacity: usize,
+    rounds: usize,
+    overhead: u64,
+) -> Outcome<Latencies> {
     let mut rng = Rng::new(0x1a7e);
     let mut live = Vec::new();
     let (mut in_use, mut next_id) = (0, 0u64);
@@ -103,7 +109,11 @@ pub fn run<S: Subject>(subject: &mut S, arena: Option<&Arena>, capacity: usize, 
         let layout = new_layout(&mut rng);
         let ptr = subject.alloc(layout).ok_or("out of memory while filling")?;
         placed(ptr, layout, arena)?;
-        let block = Block { ptr, layout, id: next_id };
+        let block = Block {
+            ptr,
+            layout,
+            id: next_id,
+        };
         next_id += 1;
         mark(&block, layout.size(), Fill::Ends);
         in_use += layout.size();
@@ -117,16 +127,25 @@ pub fn run<S: Subject>(subject: &mut S, arena: Option<&Arena>, capacity: usize, 
         for (ptr, layout) in ptrs.into_iter().zip(layouts) {
             let ptr = ptr.ok_or("out of memory")?;
             placed(ptr, layout, arena)?;
-            let block = Block { ptr, layout, id: next_id };
+            let block = Block {
+                ptr,
+                layout,
+                id: next_id,
+            };
             next_id += 1;
             mark(&block, layout.size(), Fill::Ends);
             live.push(block);
         }
-        let victims: Vec<Block> = (0..BATCH).map(|_| live.swap_remove(rng.range(0, live.len()))).collect();
+        let victims: Vec<Block> = (0..BATCH)
+            .map(|_| live.swap_remove(rng.range(0, live.len())))
+            .collect();
         frees.push(free_batch(subject, &victims, overhead)?);
     }
     free_all(subject, &mut live, Fill::Ends)?;
-    Ok(Latencies { alloc: summarize(&mut allocs), free: summarize(&mut frees) })
+    Ok(Latencies {
+        alloc: summarize(&mut allocs),
+        free: summarize(&mut frees),
+    })
 }
 
 /// Runs the workload for one subject.
@@ -145,6 +164,12 @@ impl Visit for Visitor<'_> {
     fn visit<S: Subject>(&mut self, kind: Kind) -> Outcome<Latencies> {
         let bounds = kind.uses_arena().then_some(self.arena);
         let mut subject: S = build(self.arena)?;
-        run(&mut subject, bounds, self.arena.len(), self.rounds, self.overhead)
+        run(
+            &mut subject,
+            bounds,
+            self.arena.len(),
+            self.rounds,
+            self.overhead,
+        )
     }
 }

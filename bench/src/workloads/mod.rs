@@ -1,5 +1,5 @@
-//! The workloads. Each is a generic function over [`Subject`](crate::subjects::Subject) plus
-//! a [`Visit`](crate::kinds::Visit) that runs it for one subject: first an untimed run that
+//! The workloads. Each is a generic function over [`Subject`] plus
+//! a [`Visit`] that runs it for one subject: first an untimed run that
 //! checks every byte (a subject that fails it is reported FAILED and not timed), then the
 //! timed repetitions.
 
@@ -13,6 +13,8 @@ pub mod threads;
 use std::alloc::Layout;
 
 use crate::check::{Block, Fill, intact};
+#[cfg(doc)]
+use crate::kinds::Visit;
 use crate::subjects::Subject;
 
 /// What a workload reports for a subject: a figure, or why the subject failed.
@@ -34,7 +36,8 @@ pub fn checked_free<S: Subject>(subject: &mut S, block: Block, fill: Fill) -> Ou
 
 /// Frees every block of `live` (checking each), untimed clean-up after a run.
 pub fn free_all<S: Subject>(subject: &mut S, live: &mut Vec<Block>, fill: Fill) -> Outcome<()> {
-    live.drain(..).try_for_each(|b| checked_free(subject, b, fill))
+    live.drain(..)
+        .try_for_each(|b| checked_free(subject, b, fill))
 }
 
 /// The layout of a request; the workloads only build valid ones.

@@ -67,7 +67,11 @@ impl<S: Subject> Run<'_, S> {
         let layout = layout(size, request_align(&mut self.rng));
         let ptr = self.subject.alloc(layout).ok_or("out of memory")?;
         placed(ptr, layout, self.arena)?;
-        let block = Block { ptr, layout, id: self.next_id };
+        let block = Block {
+            ptr,
+            layout,
+            id: self.next_id,
+        };
         self.next_id += 1;
         mark(&block, size, self.fill);
         self.live.push(block);
@@ -87,12 +91,20 @@ impl<S: Subject> Run<'_, S> {
         // SAFETY: `old` is live in the subject with its layout; it is replaced below.
         let ptr = unsafe { self.subject.realloc(old.ptr, old.layout, new_size) }
             .ok_or("out of memory")?;
-        let new = Block { ptr, layout: layout(new_size, old.layout.align()), id: old.id };
+        let new = Block {
+            ptr,
+            layout: layout(new_size, old.layout.align()),
+            id: old.id,
+        };
         placed(ptr, new.layout, self.arena)?;
         // The kept prefix: all of it in a full check, else the head (the old tail mark is cut
         // off when the block shrank).
         let kept = old.layout.size().min(new_size);
-        let checked = if self.fill == Fill::Full { kept } else { kept.min(8) };
+        let checked = if self.fill == Fill::Full {
+            kept
+        } else {
+            kept.min(8)
+        };
         if !head_intact(&Block { ptr, ..old }, checked) {
             return Err(format!("contents of block {} lost in realloc", old.id));
         }
@@ -105,7 +117,11 @@ impl<S: Subject> Run<'_, S> {
         if self.live.len() < MIN_LIVE {
             return self.allocate(p.max);
         }
-        let choice = if p.realloc { self.rng.range(0, 7) } else { 3 * self.rng.range(0, 2) };
+        let choice = if p.realloc {
+            self.rng.range(0, 7)
+        } else {
+            3 * self.rng.range(0, 2)
+        };
         match choice {
             0..3 => self.allocate(p.max),
             3..6 => self.free(),
@@ -115,8 +131,20 @@ impl<S: Subject> Run<'_, S> {
 }
 
 /// Runs the workload once; the nanoseconds per action of the timed loop.
-pub fn run<S: Subject>(subject: &mut S, arena: Option<&Arena>, p: &Params, fill: Fill) -> Outcome<f64> {
-    let mut run = Run { subject, arena, fill, rng: Rng::new(p.seed), live: Vec::new(), next_id: 0 };
+pub fn run<S: Subject>(
+    subject: &mut S,
+    arena: Option<&Arena>,
+    p: &Params,
+    fill: Fill,
+) -> Outcome<f64> {
+    let mut run = Run {
+        subject,
+        arena,
+        fill,
+        rng: Rng::new(p.seed),
+        live: Vec::new(),
+        next_id: 0,
+    };
     let start = Instant::now();
     for _ in 0..p.ops {
         run.step(p)?;
@@ -155,5 +183,7 @@ impl Visit for Visitor<'_> {
 
 /// A fresh subject over the arena, or the reason there is none.
 pub fn build<S: Subject>(arena: &Arena) -> Outcome<S> {
-    arena.build().ok_or_else(|| "could not be set up on the arena".to_owned())
+    arena
+        .build()
+        .ok_or_else(|| "could not be set up on the arena".to_owned())
 }

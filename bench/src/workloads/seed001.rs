@@ -57,8 +57,18 @@ impl SeedResult {
     /// count, median, p99.9, max of the nearly-full part.
     pub fn figures(&self) -> [f64; 9] {
         let (a, f) = (self.all, self.nearly_full);
-        [a.count as u64, a.median, a.mean, a.p999, a.max, f.count as u64, f.median, f.p999, f.max]
-            .map(|v| v as f64)
+        [
+            a.count as u64,
+            a.median,
+            a.mean,
+            a.p999,
+            a.max,
+            f.count as u64,
+            f.median,
+            f.p999,
+            f.max,
+        ]
+        .map(|v| v as f64)
     }
 }
 
@@ -72,7 +82,12 @@ pub struct SeedResult {
 }
 
 /// Runs the workload once; `allocs` allocations at most.
-pub fn run<S: Subject>(subject: &mut S, arena: Option<&Arena>, capacity: usize, allocs: usize) -> Outcome<SeedResult> {
+pub fn run<S: Subject>(
+    subject: &mut S,
+    arena: Option<&Arena>,
+    capacity: usize,
+    allocs: usize,
+) -> Outcome<SeedResult> {
     let mut rng = Rng::new(0x001);
     let mut live = VecDeque::new();
     let (mut all, mut full) = (Vec::with_capacity(allocs), Vec::new());
@@ -99,8 +114,12 @@ pub fn run<S: Subject>(subject: &mut S, arena: Option<&Arena>, capacity: usize, 
             }
         }
     }
-    live.drain(..).try_for_each(|b| checked_free(subject, b, Fill::Ends))?;
-    Ok(SeedResult { all: Summary::of(&mut all), nearly_full: Summary::of(&mut full) })
+    live.drain(..)
+        .try_for_each(|b| checked_free(subject, b, Fill::Ends))?;
+    Ok(SeedResult {
+        all: Summary::of(&mut all),
+        nearly_full: Summary::of(&mut full),
+    })
 }
 
 /// Runs the workload for one subject.

@@ -17,8 +17,8 @@ use spin::Mutex;
 
 use super::random_actions::{build, request_align, request_size};
 use super::{Outcome, layout};
-use crate::check::{Block, Fill, intact, mark};
 use crate::arena::Arena;
+use crate::check::{Block, Fill, intact, mark};
 use crate::kinds::{Kind, Visit};
 use crate::rng::Rng;
 use crate::subjects::Subject;
@@ -74,7 +74,10 @@ fn run<S: Subject>(subject: S, ops: usize) -> Outcome<f64> {
     let results = std::thread::scope(|scope| {
         let shared = &shared;
         let threads = [11, 22].map(|seed| scope.spawn(move || worker(shared, seed, ops)));
-        threads.map(|t| t.join().unwrap_or_else(|_| Err("thread panicked".to_owned())))
+        threads.map(|t| {
+            t.join()
+                .unwrap_or_else(|_| Err("thread panicked".to_owned()))
+        })
     });
     let elapsed = start.elapsed();
     results.into_iter().collect::<Outcome<Vec<()>>>()?;
