@@ -96,10 +96,13 @@ impl Kind {
         }
     }
 
-    /// Whether the subject allocates inside the arena (all but the system malloc and the
-    /// fixed pools, which hold their blocks inline).
+    /// Whether the subject allocates inside the arena (all but the baseline, the system
+    /// malloc and the fixed pools, which hold their blocks inline).
     pub const fn uses_arena(self) -> bool {
-        !matches!(self, Self::System | Self::FixedSmall | Self::FixedLarge)
+        !matches!(
+            self,
+            Self::Baseline | Self::System | Self::FixedSmall | Self::FixedLarge
+        )
     }
 }
 

@@ -84,7 +84,11 @@ unsafe fn arena_slice(base: NonNull<u8>, len: usize) -> &'static mut [MaybeUnini
 }
 
 /// The harness's own cost: a stack of equal slots, each large and aligned enough for any
-/// request of the workloads (16 KiB... see [`Baseline::SLOT`]). Pop and push, nothing else.
+/// request of the workloads ([`Baseline::SLOT`]). Pop and push, nothing else.
+///
+/// It needs a slot per live block, more than the shared arena holds at large `M`, so its slots
+/// come from one buffer of its own per process, reused by every run (the same deterministic
+/// operations touch the same pages in the checking run as in the timed runs).
 pub struct Baseline {
     free: Vec<NonNull<u8>>,
 }
@@ -92,13 +96,28 @@ pub struct Baseline {
 impl Baseline {
     /// The slot size (and alignment): above every request the workloads make.
     pub const SLOT: usize = 32 * 1024;
+    /// Slots in the buffer (256 MiB of address space, touched only where used).
+    const SLOTS: usize = 8192;
+
+    /// The process's slot buffer, allocated on first use and kept.
+    fn buffer() -> NonNull<u8> {
+        static BUFFER: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        let addr = *BUFFER.get_or_init(|| {
+            let layout =
+                Layout::from_size_align(Self::SLOT * Self::SLOTS, Self::SLOT).expect("layout");
+            // SAFETY: a non-zero size; the memory is never freed (it lives as long as the process).
+            unsafe { std::alloc::alloc(layout) }.expose_provenance()
+        });
+        NonNull::new(std::ptr::with_exposed_provenance_mut(addr)).expect("baseline buffer")
+    }
 }
 
 impl Subject for Baseline {
-    unsafe fn init(base: NonNull<u8>, len: usize) -> Option<Self> {
-        let free = (0..len / Self::SLOT)
+    unsafe fn init(_: NonNull<u8>, _: usize) -> Option<Self> {
+        let base = Self::buffer();
+        let free = (0..Self::SLOTS)
             .rev()
-            // SAFETY: slot `i` lies inside the arena (i * SLOT + SLOT <= len).
+            // SAFETY: slot `i` lies inside the buffer (i < SLOTS).
             .map(|i| unsafe { base.add(i * Self::SLOT) })
             .collect();
         Some(Self { free })

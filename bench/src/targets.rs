@@ -44,32 +44,46 @@ fn all(values: &[Option<f64>], ok: impl Fn(f64) -> bool) -> bool {
 /// The "Targets" section.
 pub fn section(r: &Results) -> String {
     let mut out = String::from(
-        "## Targets\n\nFigures from the tables above (same run); M = 200 / 1000 / 3000 / 10000 / 30000.\n\n\
+        "## Targets\n\nFigures from the tables above (same run); M = 200 / 1000 / 3000 / 10000 / 30000. \
+         \"Net of the harness\": both times minus the baseline row's (the allocators' own cost).\n\n\
          | target | measured | verdict |\n|---|---|---|\n",
     );
     let free_list = cells(&r.random, Kind::FreeList);
     let vs_talc = ratios(&free_list, &cells(&r.random, Kind::Talc));
     let lla_vs = ratios(&cells(&r.random, Kind::LinkedList), &free_list);
+    let harness = cells(&r.random, Kind::Baseline);
+    let net = |kind: Kind| -> Vec<Option<f64>> {
+        let total = cells(&r.random, kind);
+        total
+            .iter()
+            .zip(&harness)
+            .map(|(t, h)| Some((*t)? - (*h)?).filter(|v| *v > 0.0))
+            .collect()
+    };
     let _ = writeln!(
         out,
-        "| free list, random actions without realloc: ≤ 1.3 × talc at every M | {} × talc | {} |",
+        "| free list, random actions without realloc: ≤ 1.3 × talc at every M | {} × talc (net of the harness: {}) | {} |",
         list(&vs_talc, 2),
+        list(&ratios(&net(Kind::FreeList), &net(Kind::Talc)), 2),
         verdict(all(&vs_talc, |v| v <= 1.3))
     );
     let _ = writeln!(
         out,
-        "| free list: ≥ 5 × faster than linked_list_allocator | {} × faster | {} |",
+        "| free list: ≥ 5 × faster than linked_list_allocator | {} × faster (net of the harness: {}) | {} |",
         list(&lla_vs, 1),
+        list(&ratios(&net(Kind::LinkedList), &net(Kind::FreeList)), 1),
         verdict(all(&lla_vs, |v| v >= 5.0))
     );
     let pools = ratios(
         &cells(&r.random, Kind::Pools),
         &cells(&r.random, Kind::Talc),
     );
+    let pools_net = ratios(&net(Kind::Pools), &net(Kind::Talc));
     let _ = writeln!(
         out,
-        "| pools, random actions M = 200 and 1000: faster than talc | {} × talc | {} |",
+        "| pools, random actions M = 200 and 1000: faster than talc | {} × talc (net: {}) | {} |",
         list(&pools[..2.min(pools.len())], 2),
+        list(&pools_net[..2.min(pools_net.len())], 2),
         verdict(all(&pools[..2.min(pools.len())], |v| v < 1.0))
     );
     let efficiency = cells(&r.efficiency, Kind::FreeList);
