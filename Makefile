@@ -5,9 +5,10 @@ CARGO      ?= cargo
 QEMU       ?= qemu-x86_64
 NIGHTLY    ?= nightly
 DEMO_ARGS  ?=
+ARGS       ?=
 MIRIFLAGS_COMMON := -Zmiri-strict-provenance
 
-.PHONY: help build run run-debug qemu test lint doc test-host test-qemu miri miri-setup clean
+.PHONY: help build run run-debug qemu test lint doc test-host test-qemu miri miri-setup bench bench-quick clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -64,6 +65,14 @@ miri-setup: ## Install nightly's Miri component when it is missing
 miri: miri-setup ## The library's tests under Miri: Stacked Borrows, then Tree Borrows
 	MIRIFLAGS="$(MIRIFLAGS_COMMON)" $(CARGO) +$(NIGHTLY) miri test -p bareheap
 	MIRIFLAGS="$(MIRIFLAGS_COMMON) -Zmiri-tree-borrows" $(CARGO) +$(NIGHTLY) miri test -p bareheap
+
+# The benchmarks run on the host (the bench/ crate, release build); each subject runs in a child
+# process of the bench binary. Results: BENCHMARKS.md and bench/random-actions.svg.
+bench: ## Benchmarks against the peers; writes BENCHMARKS.md and the chart (ARGS=--quick: under a minute)
+	$(CARGO) run --release -p bareheap-bench -- --out BENCHMARKS.md --svg bench/random-actions.svg $(ARGS)
+
+bench-quick: ## The benchmarks with small counts (same as make bench ARGS=--quick)
+	$(MAKE) bench ARGS=--quick
 
 clean: ## Remove build output
 	$(CARGO) clean

@@ -1,0 +1,104 @@
+//! `make bench`: bareheap's allocators against the allocators a user would pick instead.
+//!
+//! Every subject runs the same workloads, with fixed seeds and operation counts, on an arena of
+//! the same size; every block's contents are checked, and a subject that corrupts memory is
+//! reported FAILED instead of timed. The results, tables with ratios against talc from this
+//! single run, go to `BENCHMARKS.md`, and the random-actions chart to an SVG file.
+//!
+//! ```text
+//!   main ──► workloads::* (generic over Subject) ──► kinds::dispatch ──► subjects::*
+//!     │                                                                  (one adapter each)
+//!     └──► report (markdown tables) + chart (SVG) + targets (met / missed)
+//! ```
+//!
+//! Usage: `bareheap-bench [--quick] [--out BENCHMARKS.md] [--svg bench/random-actions.svg]`.
+//!
+//! Each (workload, subject) pair runs in a child process of this same binary
+//! (`--child SECTION SUBJECT [--quick]`), which prints its figures on stdout: a subject that
+//! crashes (a peer that corrupts its own metadata) is reported FAILED and the run goes on.
+
+mod arena;
+mod chart;
+mod check;
+mod kinds;
+mod report;
+mod rng;
+mod subjects;
+mod targets;
+mod timer;
+mod workloads;
+
+mod sections;
+
+use std::time::Instant;
+
+use kinds::Kind;
+use report::{Cell, Report};
+use sections::{Config, Section};
+
+/// Everything measured in one run, for the targets: per section, each subject's figures.
+pub struct Results {
+    random: Vec<(Kind, Vec<Cell>)>,
+    efficiency: Vec<(Kind, Vec<Cell>)>,
+    seed: Vec<(Kind, Vec<Cell>)>,
+    pairs: Vec<(Kind, Vec<Cell>)>,
+    tsc_overhead: u64,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let config = if quick { Config::QUICK } else { Config::FULL };
+    if args.first().is_some_and(|a| a == "--child") {
+        child(&args, &config);
+        return;
+    }
+    let option = |name: &str, default: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .map_or(default, |v| v.as_str())
+            .to_owned()
+    };
+    let (out, svg) = (
+        option("--out", "BENCHMARKS.md"),
+        option("--svg", "bench/random-actions.svg"),
+    );
+    assert!(
+        timer::has_rdtscp(),
+        "this benchmark needs an x86_64 CPU with rdtscp"
+    );
+    let started = Instant::now();
+    let mut report = Report::default();
+    report.push(&sections::header(&config));
+    let results = sections::run_all(&config, &mut report, &svg);
+    report.push(&targets::section(&results));
+    report.push(include_str!("../notes.md"));
+    if let Err(e) = std::fs::write(&out, report.into_text()) {
+        eprintln!("writing {out}: {e}");
+        std::process::exit(1);
+    }
+    eprintln!(
+        "wrote {out} and {svg} in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// The child's side: run one section for one subject, print the figures, one per line.
+fn child(args: &[String], config: &Config) {
+    let section = args.get(1).and_then(|s| Section::parse(s));
+    let kind = args
+        .get(2)
+        .and_then(|k| k.parse::<usize>().ok())
+        .and_then(|i| Kind::ALL.get(i).copied());
+    let (Some(section), Some(kind)) = (section, kind) else {
+        eprintln!("usage: bareheap-bench --child SECTION SUBJECT-INDEX [--quick]");
+        std::process::exit(2);
+    };
+    for cell in sections::measure(section, kind, config) {
+        match cell {
+            Ok(value) => println!("ok {value}"),
+            Err(why) => println!("failed {}", why.replace('\n', " ")),
+        }
+    }
+}

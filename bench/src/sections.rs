@@ -1,0 +1,525 @@
+//! The run: which sections (workload configurations) exist, how one is measured for one
+//! subject (in a child process), and how each becomes a section of BENCHMARKS.md.
+//!
+//! ```text
+//!   parent: for each section, for each subject ──spawn──► child: measure(section, subject)
+//!           ◄── "ok 41.3" / "failed why" lines ──────────  (a crash = FAILED: crashed)
+//! ```
+
+use std::process::Command;
+
+use crate::Results;
+use crate::arena::Arena;
+use crate::chart;
+use crate::kinds::{GENERAL, Kind, dispatch};
+use crate::report::{self, Cell, Report};
+use crate::timer;
+use crate::workloads::{efficiency, latency, pairs, random_actions, seed001, threads};
+
+/// Sizes and counts of one run.
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    quick: bool,
+    random_ops: usize,
+    reps: usize,
+    efficiency_seeds: usize,
+    latency_rounds: usize,
+    seed_arena: usize,
+    seed_allocs: usize,
+    thread_ops: usize,
+    pairs: usize,
+}
+
+const MIB: usize = 1 << 20;
+const MAX_SIZES: [usize; 5] = [200, 1000, 3000, 10_000, 30_000];
+const RANDOM_ARENA: usize = 32 * MIB;
+const EFFICIENCY_ARENA: usize = 16 * MIB;
+const LATENCY_ARENA: usize = 8 * MIB;
+/// Live blocks besides the timed one in the alloc+free pairs.
+const PAIR_PREFILL: usize = 32;
+
+impl Config {
+    /// `make bench`.
+    pub const FULL: Self = Self {
+        quick: false,
+        random_ops: 200_000,
+        reps: 5,
+        efficiency_seeds: 5,
+        latency_rounds: 20_000,
+        seed_arena: 160 * MIB,
+        seed_allocs: 100_000,
+        thread_ops: 200_000,
+        pairs: 1_000_000,
+    };
+
+    /// `make bench ARGS=--quick`: the same workloads, about a tenth of the work.
+    pub const QUICK: Self = Self {
+        quick: true,
+        random_ops: 20_000,
+        reps: 3,
+        efficiency_seeds: 2,
+        latency_rounds: 2_000,
+        seed_arena: 16 * MIB,
+        seed_allocs: 10_000,
+        thread_ops: 20_000,
+        pairs: 100_000,
+    };
+}
+
+/// One workload configuration, measured for one subject at a time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Section {
+    /// Random actions at every `M`, with or without realloc.
+    Random {
+        /// Whether one action in seven is a realloc.
+        realloc: bool,
+    },
+    /// Heap efficiency.
+    Efficiency,
+    /// Latency percentiles (given the empty measurement's cycles).
+    Latency {
+        /// Cycles to subtract per batch.
+        overhead: u64,
+    },
+    /// Seed 001's workload.
+    Seed,
+    /// Two threads on one lock.
+    Threads,
+    /// Alloc+free pairs with this many other live blocks.
+    Pairs {
+        /// Live 64-byte blocks during the timing.
+        prefill: usize,
+    },
+}
+
+impl Section {
+    /// The section's name on a child's command line.
+    fn arg(self) -> String {
+        match self {
+            Self::Random { realloc } => format!("random:{}", u8::from(realloc)),
+            Self::Efficiency => "efficiency".to_owned(),
+            Self::Latency { overhead } => format!("latency:{overhead}"),
+            Self::Seed => "seed".to_owned(),
+            Self::Threads => "threads".to_owned(),
+            Self::Pairs { prefill } => format!("pairs:{prefill}"),
+        }
+    }
+
+    /// The section named by [`arg`](Self::arg).
+    pub fn parse(arg: &str) -> Option<Self> {
+        let (name, value) = arg.split_once(':').unwrap_or((arg, "0"));
+        let value: u64 = value.parse().ok()?;
+        Some(match name {
+            "random" => Self::Random {
+                realloc: value != 0,
+            },
+            "efficiency" => Self::Efficiency,
+            "latency" => Self::Latency { overhead: value },
+            "seed" => Self::Seed,
+            "threads" => Self::Threads,
+            "pairs" => Self::Pairs {
+                prefill: usize::try_from(value).ok()?,
+            },
+            _ => return None,
+        })
+    }
+}
+
+/// Measures `section` for `kind` in this process: its figures, in table order.
+pub fn measure(section: Section, kind: Kind, config: &Config) -> Vec<Cell> {
+    match section {
+        Section::Random { realloc } => {
+            let arena = Arena::new(RANDOM_ARENA);
+            MAX_SIZES
+                .iter()
+                .zip(0xA110C..)
+                .map(|(&max, seed)| {
+                    let params = random_actions::Params {
+                        max,
+                        realloc,
+                        ops: config.random_ops,
+                        seed,
+                    };
+                    dispatch(
+                        kind,
+                        &mut random_actions::Visitor {
+                            arena: &arena,
+                            params,
+                            reps: config.reps,
+                        },
+                    )
+                })
+                .collect()
+        }
+        Section::Efficiency => {
+            let arena = Arena::new(EFFICIENCY_ARENA);
+            let seeds: Vec<u64> = (1..=config.efficiency_seeds as u64).collect();
+            vec![dispatch(
+                kind,
+                &mut efficiency::Visitor {
+                    arena: &arena,
+                    seeds: &seeds,
+                },
+            )]
+        }
+        Section::Latency { overhead } => {
+            let arena = Arena::new(LATENCY_ARENA);
+            let visitor = &mut latency::Visitor {
+                arena: &arena,
+                rounds: config.latency_rounds,
+                overhead,
+            };
+            spread(dispatch(kind, visitor).map(|l| l.figures().to_vec()), 8)
+        }
+        Section::Seed => {
+            let arena = Arena::new(config.seed_arena);
+            let visitor = &mut seed001::Visitor {
+                arena: &arena,
+                allocs: config.seed_allocs,
+            };
+            spread(dispatch(kind, visitor).map(|s| s.figures().to_vec()), 9)
+        }
+        Section::Threads => {
+            let arena = Arena::new(RANDOM_ARENA);
+            let reps = config.reps.min(3);
+            vec![dispatch(
+                kind,
+                &mut threads::Visitor {
+                    arena: &arena,
+                    ops: config.thread_ops,
+                    reps,
+                },
+            )]
+        }
+        Section::Pairs { prefill } => {
+            let arena = Arena::new(RANDOM_ARENA);
+            let visitor = &mut pairs::Visitor {
+                arena: &arena,
+                prefill,
+                pairs: config.pairs,
+                reps: config.reps,
+            };
+            vec![dispatch(kind, visitor)]
+        }
+    }
+}
+
+/// Figures, or the same failure in each of `columns` cells.
+fn spread(result: Result<Vec<f64>, String>, columns: usize) -> Vec<Cell> {
+    match result {
+        Ok(values) => values.into_iter().map(Ok).collect(),
+        Err(why) => vec![Err(why); columns],
+    }
+}
+
+/// Measures `section` for `kind` in a child process, so a crash is a FAILED cell.
+fn isolated(section: Section, kind: Kind, config: &Config, columns: usize) -> Vec<Cell> {
+    eprintln!("  {:?}: {}", section, kind.name());
+    let mut command = Command::new(std::env::current_exe().expect("own executable"));
+    command.args(["--child", &section.arg(), &kind.index().to_string()]);
+    if config.quick {
+        command.arg("--quick");
+    }
+    let output = match command.output() {
+        Ok(output) => output,
+        Err(e) => return vec![Err(format!("could not start: {e}")); columns],
+    };
+    if !output.status.success() {
+        return vec![Err(format!("crashed ({})", output.status)); columns];
+    }
+    let cells: Vec<Cell> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| match line.split_once(' ') {
+            Some(("ok", value)) => value.parse::<f64>().map_err(|e| e.to_string()),
+            Some((_, why)) => Err(why.to_owned()),
+            None => Err(format!("unreadable output {line:?}")),
+        })
+        .collect();
+    if cells.len() == columns {
+        cells
+    } else {
+        vec![Err("wrong number of figures".to_owned()); columns]
+    }
+}
+
+/// `section` for every subject of `kinds`.
+fn rows(
+    section: Section,
+    kinds: &[Kind],
+    config: &Config,
+    columns: usize,
+) -> Vec<(Kind, Vec<Cell>)> {
+    kinds
+        .iter()
+        .map(|&kind| (kind, isolated(section, kind, config, columns)))
+        .collect()
+}
+
+/// The document's opening: machine, date, command, method.
+pub fn header(config: &Config) -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            let line = info.lines().find(|l| l.starts_with("model name"))?;
+            Some(line.split_once(':')?.1.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".to_owned());
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    let date = command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
+    let rustc = command_output("rustc", &["--version"]);
+    let command = if config.quick {
+        "make bench ARGS=--quick"
+    } else {
+        "make bench"
+    };
+    format!(
+        "# Benchmarks\n\n\
+         Generated by `{command}` (the `bench/` crate: `cargo run --release -p bareheap-bench`); \
+         every figure below comes from that single run. Do not edit by hand: run it again.\n\n\
+         - Machine: {cpu} (`lscpu` model name), {cores} logical CPUs, a shared virtual machine\n\
+         - Date: {date}\n- Compiler: {rustc}, release profile\n- Mode: {}\n\n\
+         ## Method\n\n\
+         Each subject is built over an arena of the same size (given per workload); the growing \
+         allocators (bareheap's free list, dlmalloc) grow into that arena (bareheap's \
+         `StaticGrower`, an arena source for dlmalloc), so they get no more memory than the others. \
+         The system malloc ignores the arena, and the fixed pools hold their blocks inline. Every \
+         subject is called through its own single-threaded API, without a lock (the two-thread \
+         workload adds one spin lock, the same for all); bareheap's subjects use their raw, fully \
+         checked APIs (every free is validated). Every workload first runs untimed with every byte \
+         of every block filled and checked (random actions), or checks the first and last 8 bytes \
+         of each block before it is freed (all workloads). A subject that corrupts memory, \
+         refuses a valid free or crashes is reported FAILED (each subject runs in its own child \
+         process). Ratios are against talc in the same column (below 1: faster, or less, than talc).\n\n",
+        if config.quick {
+            "`--quick` (a tenth of the work; indicative only)"
+        } else {
+            "full"
+        }
+    )
+}
+
+fn command_output(program: &str, args: &[&str]) -> String {
+    Command::new(program)
+        .args(args)
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .map_or_else(|| "unknown".to_owned(), |s| s.trim().to_owned())
+}
+
+/// Runs every section, appending its tables to `report`; the figures the targets need.
+pub fn run_all(config: &Config, report: &mut Report, svg: &str) -> Results {
+    let random = random_actions_section(config, report, svg);
+    let efficiency = efficiency_section(config, report);
+    let tsc_overhead = timer::tsc_overhead();
+    latency_section(config, report, tsc_overhead);
+    let seed = seed_section(config, report, tsc_overhead);
+    threads_section(config, report);
+    let pairs = pairs_section(config, report);
+    Results {
+        random,
+        efficiency,
+        seed,
+        pairs,
+        tsc_overhead,
+    }
+}
+
+fn random_actions_section(
+    config: &Config,
+    report: &mut Report,
+    svg: &str,
+) -> Vec<(Kind, Vec<Cell>)> {
+    report.push(&format!(
+        "## 1. Random actions\n\nns per action (allocator + harness; the baseline row is the harness \
+         alone: a stack of 32 KiB slots), {} actions per run, median of {} runs, arena {} MiB. Sizes \
+         rand(4 .. rand(16 .. M)), alignment 8 or 16 (1 in 128: 32 to 4096); at least 300 live blocks.\n\n",
+        config.random_ops,
+        config.reps,
+        RANDOM_ARENA / MIB
+    ));
+    let columns: Vec<String> = MAX_SIZES.iter().map(|m| format!("M={m}")).collect();
+    let without = rows(
+        Section::Random { realloc: false },
+        &GENERAL,
+        config,
+        MAX_SIZES.len(),
+    );
+    report.push("### Without realloc (1/2 alloc, 1/2 free)\n\n");
+    report.ratio_table(&columns, &report::named(&without), 1);
+    write_chart(&without, svg, report);
+    let with = rows(
+        Section::Random { realloc: true },
+        &GENERAL,
+        config,
+        MAX_SIZES.len(),
+    );
+    report.push("### With realloc (3/7 alloc, 3/7 free, 1/7 realloc)\n\n");
+    report.ratio_table(&columns, &report::named(&with), 1);
+    without
+}
+
+fn write_chart(rows: &[(Kind, Vec<Cell>)], svg: &str, report: &mut Report) {
+    let series: Vec<chart::Series> = rows
+        .iter()
+        .map(|(kind, cells)| {
+            (
+                kind.name().to_owned(),
+                cells.iter().map(|c| c.as_ref().ok().copied()).collect(),
+            )
+        })
+        .collect();
+    let labels: Vec<String> = MAX_SIZES.iter().map(ToString::to_string).collect();
+    let title = "Random actions without realloc: ns per action (lower is better)";
+    if let Err(e) = std::fs::write(svg, chart::line_chart(title, &labels, &series)) {
+        eprintln!("writing {svg}: {e}");
+    }
+    let file = svg.rsplit('/').next().unwrap_or(svg);
+    report.push(&format!(
+        "![Random actions without realloc](bench/{file})\n\n"
+    ));
+}
+
+fn efficiency_section(config: &Config, report: &mut Report) -> Vec<(Kind, Vec<Cell>)> {
+    report.push(&format!(
+        "## 2. Heap efficiency\n\nShare of the {} MiB arena requested by live blocks at the first failed \
+         allocation (2/3 allocate rand(4 .. rand(16 .. 10000)) bytes, 1/3 free a random block), median \
+         of {} seeds. Higher is better. The baseline and the system malloc have no arena to fill.\n\n",
+        EFFICIENCY_ARENA / MIB,
+        config.efficiency_seeds
+    ));
+    let kinds: Vec<Kind> = GENERAL
+        .into_iter()
+        .filter(|k| !matches!(k, Kind::Baseline | Kind::System))
+        .collect();
+    let rows = rows(Section::Efficiency, &kinds, config, 1);
+    report.ratio_table(&["% in use".to_owned()], &report::named(&rows), 1);
+    rows
+}
+
+fn latency_section(config: &Config, report: &mut Report, overhead: u64) {
+    report.push(&format!(
+        "## 3. Latency on a half-full heap\n\nCycles (`rdtscp`) per operation: {} batches of {} \
+         allocations and as many batches of {} frees of random live blocks, on a {} MiB arena filled \
+         to half with random-actions blocks (M = 3000). A sample is one batch's mean after \
+         subtracting the {} cycles an empty measurement reads; percentiles over all samples of the run. \
+         (No baseline row: the harness is outside the timed batches.)\n\n",
+        config.latency_rounds,
+        latency::BATCH,
+        latency::BATCH,
+        LATENCY_ARENA / MIB,
+        overhead
+    ));
+    let kinds: Vec<Kind> = GENERAL
+        .into_iter()
+        .filter(|k| *k != Kind::Baseline)
+        .collect();
+    let rows = rows(Section::Latency { overhead }, &kinds, config, 8);
+    let names = ["p50", "p99", "p99.9", "max"].map(str::to_owned);
+    for (title, range) in [("Allocation", 0..4), ("Free", 4..8)] {
+        report.push(&format!("### {title}, cycles per operation\n\n"));
+        let table: Vec<(Kind, Vec<Cell>)> = rows
+            .iter()
+            .map(|(k, c)| (*k, c[range.clone()].to_vec()))
+            .collect();
+        report.ratio_table(&names, &report::named(&table), 0);
+    }
+}
+
+fn seed_section(config: &Config, report: &mut Report, overhead: u64) -> Vec<(Kind, Vec<Cell>)> {
+    report.push(&format!(
+        "## 4. Seed 001's workload\n\nSizes rand(64 .. 16384), alignments 2^rand(0 ..= 7); after each \
+         allocation, with more than 10 live blocks and probability 1/10, the 7 oldest are freed. At most \
+         {} allocations on a {} MiB arena; the run stops at the first failed allocation (the heap is \
+         full). Each allocation is timed alone with `rdtscp`, as the seed did: raw cycles, including the \
+         {} cycles of an empty measurement. \"≥ 90 % full\": the allocations made while live blocks \
+         requested at least 90 % of the arena. Published for the original chunk allocator (256 B \
+         chunks, i7-1165G7, 160 MiB): median 592, average 619, max 53578.\n\n",
+        config.seed_allocs,
+        config.seed_arena / MIB,
+        overhead
+    ));
+    let columns = [
+        "allocs",
+        "median",
+        "mean",
+        "p99.9",
+        "max",
+        "≥ 90 %: allocs",
+        "median",
+        "p99.9",
+        "max",
+    ];
+    let rows = rows(Section::Seed, &GENERAL, config, columns.len());
+    report.ratio_table(&columns.map(str::to_owned), &report::named(&rows), 0);
+    rows
+}
+
+fn threads_section(config: &Config, report: &mut Report) {
+    report.push(&format!(
+        "## 5. Two threads, one locked instance\n\nns per action over both threads (wall time / all \
+         actions), {} random actions (M = 1000, no realloc) per thread, each thread on its own blocks, \
+         one `spin::Mutex` around the subject (the same for all), median of {} runs, arena {} MiB.\n\n",
+        config.thread_ops,
+        config.reps.min(3),
+        RANDOM_ARENA / MIB
+    ));
+    let rows = rows(Section::Threads, &GENERAL, config, 1);
+    report.ratio_table(&["ns per action".to_owned()], &report::named(&rows), 1);
+}
+
+fn pairs_section(config: &Config, report: &mut Report) -> Vec<(Kind, Vec<Cell>)> {
+    report.push(&format!(
+        "## 6. Fixed-size blocks: alloc+free pairs\n\nns per pair (allocate 64 bytes, write a word, \
+         free), {} pairs, median of {} runs, with {PAIR_PREFILL} other live 64-byte blocks (last row: \
+         half of the large pool's 1,048,576 blocks live).\n\n",
+        config.pairs, config.reps
+    ));
+    let kinds: Vec<Kind> = GENERAL
+        .into_iter()
+        .chain([Kind::FixedSmall, Kind::FixedLarge])
+        .collect();
+    let mut rows = rows(
+        Section::Pairs {
+            prefill: PAIR_PREFILL,
+        },
+        &kinds,
+        config,
+        1,
+    );
+    rows.push((
+        Kind::FixedLarge,
+        isolated(
+            Section::Pairs { prefill: 1 << 19 },
+            Kind::FixedLarge,
+            config,
+            1,
+        ),
+    ));
+    let mut table = report::named(&rows);
+    if let Some((name, _)) = table.last_mut() {
+        name.push_str(" (half full)");
+    }
+    report.ratio_table(&["ns per pair".to_owned()], &table, 2);
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Section;
+
+    #[test]
+    fn sections_round_trip_through_their_arguments() {
+        for section in [
+            Section::Random { realloc: true },
+            Section::Efficiency,
+            Section::Latency { overhead: 42 },
+            Section::Seed,
+            Section::Threads,
+            Section::Pairs { prefill: 32 },
+        ] {
+            assert_eq!(Section::parse(&section.arg()), Some(section));
+        }
+        assert_eq!(Section::parse("nonsense"), None);
+    }
+}

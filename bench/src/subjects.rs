@@ -1,0 +1,633 @@
+//! The subjects: every allocator under test behind one small trait, one adapter each.
+//!
+//! ```text
+//!   workload ──► Subject::alloc / dealloc / realloc ──► adapter ──► the allocator's own API
+//!                 (monomorphised: no dynamic dispatch)     (raw, single-threaded form)
+//! ```
+//!
+//! Every subject is built over the same kind of arena: a caller-supplied, page-aligned piece of
+//! memory of the workload's size. Growing allocators get a grower that hands out that arena
+//! (bareheap's `StaticGrower`, an arena source for dlmalloc), so they cannot take more memory
+//! than the others. The system malloc is the one exception: it takes its memory from the OS.
+//!
+//! Each adapter calls the allocator's single-threaded API directly (no lock): the workloads
+//! measure the allocation algorithm. The two-thread workload puts one shared spin lock around
+//! whichever subject it runs, the same lock for all of them.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::mem::{ManuallyDrop, MaybeUninit};
+use std::pin::Pin;
+use std::ptr::{self, NonNull};
+
+use bareheap::{
+    ChunkAllocator, FixedSizeAllocator, FreeListAllocator, LockedFreeListAllocator, SizeClassPools,
+    StaticGrower,
+};
+
+/// An allocator under test, built over an arena.
+pub trait Subject: Sized {
+    /// Builds the allocator over the `len` bytes at `base` (page-aligned).
+    ///
+    /// # Safety
+    /// The memory must be valid, unused by anything else, and outlive the subject and every
+    /// block it hands out.
+    unsafe fn init(base: NonNull<u8>, len: usize) -> Option<Self>;
+
+    /// Allocates a block for `layout` (size > 0); `None` when out of memory.
+    fn alloc(&mut self, layout: Layout) -> Option<NonNull<u8>>;
+
+    /// Frees a block; `false` when the allocator refused the free (a bug in the subject).
+    ///
+    /// # Safety
+    /// `ptr` is a live block of this subject, allocated with `layout`.
+    unsafe fn dealloc(&mut self, ptr: NonNull<u8>, layout: Layout) -> bool;
+
+    /// Resizes a block to `new_size` bytes, keeping its contents and alignment; `None` (old
+    /// block kept) when out of memory.
+    ///
+    /// # Safety
+    /// As for [`dealloc`](Self::dealloc); on success the old pointer is dead.
+    unsafe fn realloc(
+        &mut self,
+        ptr: NonNull<u8>,
+        layout: Layout,
+        new_size: usize,
+    ) -> Option<NonNull<u8>>;
+}
+
+/// A realloc for allocators without one: allocate, copy, free.
+///
+/// # Safety
+/// As for [`Subject::realloc`].
+unsafe fn move_realloc<S: Subject>(
+    subject: &mut S,
+    ptr: NonNull<u8>,
+    layout: Layout,
+    new_size: usize,
+) -> Option<NonNull<u8>> {
+    let new_layout = Layout::from_size_align(new_size, layout.align()).ok()?;
+    let new = subject.alloc(new_layout)?;
+    // SAFETY: both blocks are live and distinct, each at least `min(old, new)` bytes long.
+    unsafe { ptr::copy_nonoverlapping(ptr.as_ptr(), new.as_ptr(), layout.size().min(new_size)) };
+    // SAFETY: the caller's contract: `ptr` is a live block of `subject` with `layout`.
+    unsafe { subject.dealloc(ptr, layout) }.then_some(new)
+}
+
+/// The arena as an unbounded mutable slice.
+///
+/// # Safety
+/// As for [`Subject::init`]: the caller promises exclusive use for as long as it is used.
+unsafe fn arena_slice(base: NonNull<u8>, len: usize) -> &'static mut [MaybeUninit<u8>] {
+    // SAFETY: the caller promises `len` valid bytes at `base`, exclusively, for long enough.
+    unsafe { std::slice::from_raw_parts_mut(base.as_ptr().cast(), len) }
+}
+
+/// The harness's own cost: a stack of equal slots, each large and aligned enough for any
+/// request of the workloads ([`Baseline::SLOT`]). Pop and push, nothing else.
+///
+/// It needs a slot per live block, more than the shared arena holds at large `M`, so its slots
+/// come from one buffer of its own per process, reused by every run (the same deterministic
+/// operations touch the same pages in the checking run as in the timed runs).
+pub struct Baseline {
+    free: Vec<NonNull<u8>>,
+}
+
+impl Baseline {
+    /// The slot size (and alignment): above every request the workloads make.
+    pub const SLOT: usize = 32 * 1024;
+    /// Slots in the buffer (256 MiB of address space, touched only where used).
+    const SLOTS: usize = 8192;
+
+    /// The process's slot buffer, allocated on first use and kept.
+    fn buffer() -> NonNull<u8> {
+        static BUFFER: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+        let addr = *BUFFER.get_or_init(|| {
+            let layout =
+                Layout::from_size_align(Self::SLOT * Self::SLOTS, Self::SLOT).expect("layout");
+            // SAFETY: a non-zero size; the memory is never freed (it lives as long as the process).
+            unsafe { std::alloc::alloc(layout) }.expose_provenance()
+        });
+        NonNull::new(std::ptr::with_exposed_provenance_mut(addr)).expect("baseline buffer")
+    }
+}
+
+impl Subject for Baseline {
+    unsafe fn init(_: NonNull<u8>, _: usize) -> Option<Self> {
+        let base = Self::buffer();
+        let free = (0..Self::SLOTS)
+            .rev()
+            // SAFETY: slot `i` lies inside the buffer (i < SLOTS).
+            .map(|i| unsafe { base.add(i * Self::SLOT) })
+            .collect();
+        Some(Self { free })
+    }
+
+    fn alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {
+        if layout.size() > Self::SLOT || layout.align() > Self::SLOT {
+            return None;
+        }
+        self.free.pop()
+    }
+
+    unsafe fn dealloc(&mut self, ptr: NonNull<u8>, _layout: Layout) -> bool {
+        self.free.push(ptr);
+        true
+    }
+
+    unsafe fn realloc(
+        &mut self,
+        ptr: NonNull<u8>,
+        _: Layout,
+        new_size: usize,
+    ) -> Option<NonNull<u8>> {
+        (new_size <= Self::SLOT).then_some(ptr)
+    }
+}
+
+/// The system malloc through `std::alloc::System` (ignores the arena).
+pub struct SystemMalloc;
+
+impl Subject for SystemMalloc {
+    unsafe fn init(_: NonNull<u8>, _: usize) -> Option<Self> {
+        Some(Self)
+    }
+
+    fn alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {
+        // SAFETY: the workloads never request zero bytes.
+        NonNull::new(unsafe { System.alloc(layout) })
+    }
+
+    unsafe fn dealloc(&mut self, ptr: NonNull<u8>, layout: Layout) -> bool {
+        // SAFETY: the caller's contract: a live block of System with `layout`.
+        unsafe { System.dealloc(ptr.as_ptr(), layout) };
+        true
+    }
+
+    unsafe fn realloc(
+        &mut self,
+        ptr: NonNull<u8>,
+        layout: Layout,
+        new_size: usize,
+    ) -> Option<NonNull<u8>> {
+        // SAFETY: the caller's contract; `new_size` > 0.
+        NonNull::new(unsafe { System.realloc(ptr.as_ptr(), layout, new_size) })
+    }
+}
+
+/// bareheap's bitmap chunk allocator with 256-byte chunks, raw API (every free checked).
+pub struct Chunk {
+    allocator: ChunkAllocator<256>,
+    _bitmap: Vec<u64>,
+}
+
+impl Subject for Chunk {
+    unsafe fn init(base: NonNull<u8>, len: usize) -> Option<Self> {
+        let chunks = len / 256;
+        let words = bareheap::chunk::bitmap_len(chunks) / 8;
+        let mut bitmap = vec![0u64; words];
+        let bitmap_ptr = NonNull::from(bitmap.as_mut_slice()).cast::<u8>();
+        // SAFETY: the arena is the caller's to give; the bitmap is a separate heap buffer
+        // owned by this adapter, which outlives the allocator (dropped after it).
+        let allocator =
+            unsafe { ChunkAllocator::from_raw_parts(base, chunks * 256, bitmap_ptr, words * 8) }
+                .ok()?;
+        Some(Self {
+            allocator,
+            _bitmap: bitmap,
+        })
+    }
+
+    fn alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {
+        self.allocator.allocate(layout).ok().map(NonNull::cast)
+    }
+
+    unsafe fn dealloc(&mut self, ptr: NonNull<u8>, layout: Layout) -> bool {
+        self.allocator.deallocate(ptr.as_ptr(), layout).is_ok()
+    }
+
+    unsafe fn realloc(
+        &mut self,
+        ptr: NonNull<u8>,
+        layout: Layout,
+        new_size: usize,
+    ) -> Option<NonNull<u8>> {
+        let new = Layout::from_size_align(new_size, layout.align()).ok()?;
+        self.allocator
+            .realloc(ptr.as_ptr(), layout, new)
+            .ok()
+            .map(NonNull::cast)
+    }
+}
+
+/// bareheap's free-list allocator over the arena (one region: `StaticGrower::new`), raw API.
+pub struct FreeList {
+    heap: FreeListAllocator<StaticGrower<'static>>,
+}
+
+impl Subject for FreeList {
+    unsafe fn init(base: NonNull<u8>, len: usize) -> Option<Self> {
+        // SAFETY: forwarded from the caller.
+        let grower = StaticGrower::new(unsafe { arena_slice(base, len) });
+        Some(Self {
+            heap: FreeListAllocator::new(grower),
+        })
+    }
+
+    fn alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {
+        self.heap.allocate(layout)
+    }
+
+    unsafe fn dealloc(&mut self, ptr: NonNull<u8>, layout: Layout) -> bool {
+        // SAFETY: the caller's contract: a live block of this heap with `layout`.
+        unsafe { self.heap.deallocate(ptr.as_ptr(), layout) }.is_ok()
+    }
+
+    unsafe fn realloc(
+        &mut self,
+        ptr: NonNull<u8>,
+        layout: Layout,
+        new_size: usize,
+    ) -> Option<NonNull<u8>> {
+        // SAFETY: as above.
+        unsafe { self.heap.reallocate(ptr.as_ptr(), layout, new_size) }.ok()
+    }
+}
+
+/// The locked free list, seen as a `GlobalAlloc` by address (what the pools need).
+pub struct FreeListRef(NonNull<LockedFreeListAllocator<StaticGrower<'static>>>);
+
+// SAFETY: forwards to the locked free list, which is a `GlobalAlloc` itself and outlives this
+// reference (see `Pools`: the box is dropped after the pools).
+unsafe impl GlobalAlloc for FreeListRef {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the box behind the pointer is alive; the caller's contract is forwarded.
+        unsafe { self.0.as_ref().alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: as above.
+        unsafe { self.0.as_ref().dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: as above.
+        unsafe { self.0.as_ref().realloc(ptr, layout, new_size) }
+    }
+}
+
+/// bareheap's size-class pools over its (locked) free list on the arena; raw pools API.
+pub struct Pools {
+    // Dropped by hand, before the fallback: its slabs go back to the free list.
+    pools: ManuallyDrop<SizeClassPools<FreeListRef>>,
+    fallback: NonNull<LockedFreeListAllocator<StaticGrower<'static>>>,
+}
+
+impl Subject for Pools {
+    unsafe fn init(base: NonNull<u8>, len: usize) -> Option<Self> {
+        // SAFETY: forwarded from the caller.
+        let grower = StaticGrower::new(unsafe { arena_slice(base, len) });
+        let fallback = NonNull::from(Box::leak(Box::new(LockedFreeListAllocator::new(grower))));
+        Some(Self {
+            pools: ManuallyDrop::new(SizeClassPools::new(FreeListRef(fallback))),
+            fallback,
+        })
+    }
+
+    fn alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {
+        self.pools.allocate(layout)
+    }
+
+    unsafe fn dealloc(&mut self, ptr: NonNull<u8>, layout: Layout) -> bool {
+        // SAFETY: the caller's contract: a live block of these pools with `layout`.
+        unsafe { self.pools.deallocate(ptr.as_ptr(), layout) }.is_ok()
+    }
+
+    unsafe fn realloc(
+        &mut self,
+        ptr: NonNull<u8>,
+        layout: Layout,
+        new_size: usize,
+    ) -> Option<NonNull<u8>> {
+        let new = Layout::from_size_align(new_size, layout.align()).ok()?;
+        // SAFETY: as above.
+        unsafe { self.pools.reallocate(ptr, layout, new) }
+    }
+}
+
+impl Drop for Pools {
+    fn drop(&mut self) {
+        // SAFETY: dropped once, here, while the fallback it gives its slabs back to is alive.
+        unsafe { ManuallyDrop::drop(&mut self.pools) };
+        // SAFETY: `fallback` came from `Box::leak` in `init`, and its only user (the pools)
+        // is gone.
+        drop(unsafe { Box::from_raw(self.fallback.as_ptr()) });
+    }
+}
+
+/// talc 5 (`Talc<Manual>`, the whole arena claimed once).
+pub struct Talc {
+    talc: talc::base::Talc<talc::source::Manual, talc::DefaultBinning>,
+}
+
+impl Subject for Talc {
+    unsafe fn init(base: NonNull<u8>, len: usize) -> Option<Self> {
+        let mut talc = talc::base::Talc::new(talc::source::Manual);
+        // SAFETY: the arena is the caller's to give, for the life of the subject.
+        unsafe { talc.claim(base.as_ptr(), len) }?;
+        Some(Self { talc })
+    }
+
+    fn alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {
+        // SAFETY: the workloads never request zero bytes.
+        unsafe { self.talc.allocate(layout) }
+    }
+
+    unsafe fn dealloc(&mut self, ptr: NonNull<u8>, layout: Layout) -> bool {
+        // SAFETY: the caller's contract.
+        unsafe { self.talc.deallocate(ptr.as_ptr(), layout) };
+        true
+    }
+
+    unsafe fn realloc(
+        &mut self,
+        ptr: NonNull<u8>,
+        layout: Layout,
+        new_size: usize,
+    ) -> Option<NonNull<u8>> {
+        // SAFETY: the caller's contract; `new_size` > 0.
+        if unsafe {
+            self.talc
+                .try_realloc_in_place(ptr.as_ptr(), layout, new_size)
+        } {
+            return Some(ptr);
+        }
+        // SAFETY: as above.
+        unsafe { move_realloc(self, ptr, layout, new_size) }
+    }
+}
+
+/// rlsf's TLSF with 28 first-level and 32 second-level classes.
+pub struct Rlsf {
+    tlsf: rlsf::Tlsf<'static, u32, u32, 28, 32>,
+}
+
+impl Subject for Rlsf {
+    unsafe fn init(base: NonNull<u8>, len: usize) -> Option<Self> {
+        let mut tlsf = rlsf::Tlsf::new();
+        let block = NonNull::slice_from_raw_parts(base, len);
+        // SAFETY: the arena is the caller's to give, for the life of the subject.
+        unsafe { tlsf.insert_free_block_ptr(block) }?;
+        Some(Self { tlsf })
+    }
+
+    fn alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {
+        self.tlsf.allocate(layout)
+    }
+
+    unsafe fn dealloc(&mut self, ptr: NonNull<u8>, layout: Layout) -> bool {
+        // SAFETY: the caller's contract.
+        unsafe { self.tlsf.deallocate(ptr, layout.align()) };
+        true
+    }
+
+    unsafe fn realloc(
+        &mut self,
+        ptr: NonNull<u8>,
+        layout: Layout,
+        new_size: usize,
+    ) -> Option<NonNull<u8>> {
+        let new = Layout::from_size_align(new_size, layout.align()).ok()?;
+        // SAFETY: the caller's contract; same alignment.
+        unsafe { self.tlsf.reallocate(ptr, new) }
+    }
+}
+
+/// linked_list_allocator's `Heap` (first fit over an address-sorted hole list).
+pub struct LinkedList {
+    heap: linked_list_allocator::Heap,
+}
+
+impl Subject for LinkedList {
+    unsafe fn init(base: NonNull<u8>, len: usize) -> Option<Self> {
+        // SAFETY: the arena is the caller's to give, for the life of the subject.
+        let heap = unsafe { linked_list_allocator::Heap::new(base.as_ptr(), len) };
+        Some(Self { heap })
+    }
+
+    fn alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {
+        self.heap.allocate_first_fit(layout).ok()
+    }
+
+    unsafe fn dealloc(&mut self, ptr: NonNull<u8>, layout: Layout) -> bool {
+        // SAFETY: the caller's contract.
+        unsafe { self.heap.deallocate(ptr, layout) };
+        true
+    }
+
+    unsafe fn realloc(
+        &mut self,
+        ptr: NonNull<u8>,
+        layout: Layout,
+        new_size: usize,
+    ) -> Option<NonNull<u8>> {
+        // SAFETY: forwarded.
+        unsafe { move_realloc(self, ptr, layout, new_size) }
+    }
+}
+
+/// buddy_system_allocator's `Heap<32>`.
+pub struct Buddy {
+    heap: buddy_system_allocator::Heap<32>,
+}
+
+impl Subject for Buddy {
+    unsafe fn init(base: NonNull<u8>, len: usize) -> Option<Self> {
+        let mut heap = buddy_system_allocator::Heap::new();
+        // SAFETY: the arena is the caller's to give, for the life of the subject.
+        unsafe { heap.init(base.as_ptr().addr(), len) };
+        Some(Self { heap })
+    }
+
+    fn alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {
+        self.heap.alloc(layout).ok()
+    }
+
+    unsafe fn dealloc(&mut self, ptr: NonNull<u8>, layout: Layout) -> bool {
+        // SAFETY: the caller's contract.
+        unsafe { self.heap.dealloc(ptr, layout) };
+        true
+    }
+
+    unsafe fn realloc(
+        &mut self,
+        ptr: NonNull<u8>,
+        layout: Layout,
+        new_size: usize,
+    ) -> Option<NonNull<u8>> {
+        // SAFETY: forwarded.
+        unsafe { move_realloc(self, ptr, layout, new_size) }
+    }
+}
+
+/// good_memory_allocator's `Allocator` (galloc) with its default bins.
+pub struct Galloc {
+    heap: good_memory_allocator::Allocator,
+}
+
+impl Subject for Galloc {
+    unsafe fn init(base: NonNull<u8>, len: usize) -> Option<Self> {
+        let mut heap = good_memory_allocator::Allocator::empty();
+        // SAFETY: the arena is the caller's to give, for the life of the subject.
+        unsafe { heap.init(base.as_ptr().addr(), len) };
+        Some(Self { heap })
+    }
+
+    fn alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {
+        // SAFETY: the workloads never request zero bytes.
+        NonNull::new(unsafe { self.heap.alloc(layout) })
+    }
+
+    unsafe fn dealloc(&mut self, ptr: NonNull<u8>, _: Layout) -> bool {
+        // SAFETY: the caller's contract.
+        unsafe { self.heap.dealloc(ptr.as_ptr()) };
+        true
+    }
+
+    unsafe fn realloc(
+        &mut self,
+        ptr: NonNull<u8>,
+        layout: Layout,
+        new_size: usize,
+    ) -> Option<NonNull<u8>> {
+        // SAFETY: the caller's contract.
+        NonNull::new(unsafe { self.heap.realloc(ptr.as_ptr(), layout, new_size) })
+    }
+}
+
+/// dlmalloc's system interface over the arena: consecutive pieces, never given back.
+pub struct ArenaSource {
+    base: NonNull<u8>,
+    len: usize,
+    used: Cell<usize>,
+}
+
+// SAFETY: the source hands out disjoint pieces of an arena it was given exclusively; nothing
+// in it is tied to a thread.
+unsafe impl Send for ArenaSource {}
+
+// SAFETY: `alloc` returns disjoint, page-aligned pieces of the arena (the bump only moves
+// forward) or null; nothing is ever released, so the other calls report failure.
+unsafe impl dlmalloc::Allocator for ArenaSource {
+    fn alloc(&self, size: usize) -> (*mut u8, usize, u32) {
+        let start = self.used.get();
+        let size = size.next_multiple_of(4096);
+        if size > self.len - start {
+            return (ptr::null_mut(), 0, 0);
+        }
+        self.used.set(start + size);
+        // SAFETY: `start + size <= len`: inside the arena.
+        (unsafe { self.base.add(start) }.as_ptr(), size, 0)
+    }
+
+    fn remap(&self, _: *mut u8, _: usize, _: usize, _: bool) -> *mut u8 {
+        ptr::null_mut()
+    }
+
+    fn free_part(&self, _: *mut u8, _: usize, _: usize) -> bool {
+        false
+    }
+
+    fn free(&self, _: *mut u8, _: usize) -> bool {
+        false
+    }
+
+    fn can_release_part(&self, _: u32) -> bool {
+        false
+    }
+
+    fn allocates_zeros(&self) -> bool {
+        false
+    }
+
+    fn page_size(&self) -> usize {
+        4096
+    }
+}
+
+/// dlmalloc (Doug Lea's malloc, the Rust port) growing into the arena.
+pub struct Dlmalloc {
+    heap: dlmalloc::Dlmalloc<ArenaSource>,
+}
+
+impl Subject for Dlmalloc {
+    unsafe fn init(base: NonNull<u8>, len: usize) -> Option<Self> {
+        let source = ArenaSource {
+            base,
+            len,
+            used: Cell::new(0),
+        };
+        Some(Self {
+            heap: dlmalloc::Dlmalloc::new_with_allocator(source),
+        })
+    }
+
+    fn alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {
+        // SAFETY: the workloads never request zero bytes.
+        NonNull::new(unsafe { self.heap.malloc(layout.size(), layout.align()) })
+    }
+
+    unsafe fn dealloc(&mut self, ptr: NonNull<u8>, layout: Layout) -> bool {
+        // SAFETY: the caller's contract.
+        unsafe { self.heap.free(ptr.as_ptr(), layout.size(), layout.align()) };
+        true
+    }
+
+    unsafe fn realloc(
+        &mut self,
+        ptr: NonNull<u8>,
+        layout: Layout,
+        new_size: usize,
+    ) -> Option<NonNull<u8>> {
+        // SAFETY: the caller's contract.
+        let new = unsafe {
+            self.heap
+                .realloc(ptr.as_ptr(), layout.size(), layout.align(), new_size)
+        };
+        NonNull::new(new)
+    }
+}
+
+/// bareheap's fixed-size pool of `N` blocks of 64 bytes (serves only requests that fit a
+/// block); ignores the arena: the blocks live inside the pool.
+pub struct Fixed<const N: usize> {
+    pool: Pin<Box<FixedSizeAllocator<64, N>>>,
+}
+
+impl<const N: usize> Subject for Fixed<N> {
+    unsafe fn init(_: NonNull<u8>, _: usize) -> Option<Self> {
+        Some(Self {
+            pool: FixedSizeAllocator::new(false),
+        })
+    }
+
+    fn alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {
+        if layout.size() > 64 || layout.align() > bareheap::fixed::block_align(64) {
+            return None;
+        }
+        self.pool.as_mut().alloc_untyped()
+    }
+
+    unsafe fn dealloc(&mut self, ptr: NonNull<u8>, _: Layout) -> bool {
+        self.pool.as_mut().free_nonnull(ptr).is_ok()
+    }
+
+    unsafe fn realloc(
+        &mut self,
+        ptr: NonNull<u8>,
+        _: Layout,
+        new_size: usize,
+    ) -> Option<NonNull<u8>> {
+        (new_size <= 64).then_some(ptr)
+    }
+}

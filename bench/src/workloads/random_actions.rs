@@ -1,0 +1,189 @@
+//! Random actions: the workload of talc's and rlsf's benchmarks, with fixed seeds and counts.
+//!
+//! ```text
+//!   live < 300 ? allocate
+//!            : 3/7 allocate | 3/7 free a random live block | 1/7 reallocate one
+//!              (without realloc: 1/2 allocate | 1/2 free)
+//!   size  = rand(4 .. rand(16 .. M))      alignment: 8 or 16, one in 128 from 32 to 4096
+//! ```
+//!
+//! The figure is wall-clock nanoseconds per action, harness included (the baseline row shows
+//! the harness alone), median of the repetitions.
+
+use std::time::Instant;
+
+use super::{Outcome, checked_free, free_all, layout};
+use crate::arena::Arena;
+use crate::check::{Block, Fill, head_intact, mark, placed};
+use crate::kinds::{Kind, Visit};
+use crate::rng::Rng;
+use crate::subjects::Subject;
+use crate::timer::median;
+
+/// Live blocks kept before the random choice starts.
+const MIN_LIVE: usize = 300;
+
+/// A request size: `rand(4 .. rand(16 .. max))`.
+pub fn request_size(rng: &mut Rng, max: usize) -> usize {
+    let hi = rng.range(16, max);
+    rng.range(4, hi)
+}
+
+/// A request alignment: mostly 8 or 16, rarely a larger power of two up to 4096.
+pub fn request_align(rng: &mut Rng) -> usize {
+    match rng.next_u64() % 128 {
+        0 => 1 << rng.range(5, 13),
+        r if r % 2 == 0 => 8,
+        _ => 16,
+    }
+}
+
+/// One configuration of the workload.
+#[derive(Clone, Copy, Debug)]
+pub struct Params {
+    /// The `M` of the size distribution.
+    pub max: usize,
+    /// Whether one action in seven is a reallocation.
+    pub realloc: bool,
+    /// Actions per run.
+    pub ops: usize,
+    /// The random seed.
+    pub seed: u64,
+}
+
+/// The state of one run.
+struct Run<'a, S> {
+    subject: &'a mut S,
+    arena: Option<&'a Arena>,
+    fill: Fill,
+    rng: Rng,
+    live: Vec<Block>,
+    next_id: u64,
+}
+
+impl<S: Subject> Run<'_, S> {
+    fn allocate(&mut self, max: usize) -> Outcome<()> {
+        let size = request_size(&mut self.rng, max);
+        let layout = layout(size, request_align(&mut self.rng));
+        let ptr = self.subject.alloc(layout).ok_or("out of memory")?;
+        placed(ptr, layout, self.arena)?;
+        let block = Block {
+            ptr,
+            layout,
+            id: self.next_id,
+        };
+        self.next_id += 1;
+        mark(&block, size, self.fill);
+        self.live.push(block);
+        Ok(())
+    }
+
+    fn free(&mut self) -> Outcome<()> {
+        let index = self.rng.range(0, self.live.len());
+        let block = self.live.swap_remove(index);
+        checked_free(self.subject, block, self.fill)
+    }
+
+    fn reallocate(&mut self, max: usize) -> Outcome<()> {
+        let index = self.rng.range(0, self.live.len());
+        let old = self.live[index];
+        let new_size = request_size(&mut self.rng, max);
+        // SAFETY: `old` is live in the subject with its layout; it is replaced below.
+        let ptr = unsafe { self.subject.realloc(old.ptr, old.layout, new_size) }
+            .ok_or("out of memory")?;
+        let new = Block {
+            ptr,
+            layout: layout(new_size, old.layout.align()),
+            id: old.id,
+        };
+        placed(ptr, new.layout, self.arena)?;
+        // The kept prefix: all of it in a full check, else the head (the old tail mark is cut
+        // off when the block shrank).
+        let kept = old.layout.size().min(new_size);
+        let checked = if self.fill == Fill::Full {
+            kept
+        } else {
+            kept.min(8)
+        };
+        if !head_intact(&Block { ptr, ..old }, checked) {
+            return Err(format!("contents of block {} lost in realloc", old.id));
+        }
+        mark(&new, new_size, self.fill);
+        self.live[index] = new;
+        Ok(())
+    }
+
+    fn step(&mut self, p: &Params) -> Outcome<()> {
+        if self.live.len() < MIN_LIVE {
+            return self.allocate(p.max);
+        }
+        let choice = if p.realloc {
+            self.rng.range(0, 7)
+        } else {
+            3 * self.rng.range(0, 2)
+        };
+        match choice {
+            0..3 => self.allocate(p.max),
+            3..6 => self.free(),
+            _ => self.reallocate(p.max),
+        }
+    }
+}
+
+/// Runs the workload once; the nanoseconds per action of the timed loop.
+pub fn run<S: Subject>(
+    subject: &mut S,
+    arena: Option<&Arena>,
+    p: &Params,
+    fill: Fill,
+) -> Outcome<f64> {
+    let mut run = Run {
+        subject,
+        arena,
+        fill,
+        rng: Rng::new(p.seed),
+        live: Vec::new(),
+        next_id: 0,
+    };
+    let start = Instant::now();
+    for _ in 0..p.ops {
+        run.step(p)?;
+    }
+    let elapsed = start.elapsed();
+    free_all(run.subject, &mut run.live, fill)?;
+    Ok(elapsed.as_nanos() as f64 / p.ops as f64)
+}
+
+/// Runs the workload for one subject: a full check, then `reps` timed runs.
+pub struct Visitor<'a> {
+    /// The shared arena.
+    pub arena: &'a Arena,
+    /// The configuration.
+    pub params: Params,
+    /// Timed repetitions.
+    pub reps: usize,
+}
+
+impl Visit for Visitor<'_> {
+    type Out = Outcome<f64>;
+
+    fn visit<S: Subject>(&mut self, kind: Kind) -> Outcome<f64> {
+        let bounds = kind.uses_arena().then_some(self.arena);
+        let mut subject: S = build(self.arena)?;
+        run(&mut subject, bounds, &self.params, Fill::Full)?;
+        drop(subject);
+        let mut times = Vec::with_capacity(self.reps);
+        for _ in 0..self.reps {
+            let mut subject: S = build(self.arena)?;
+            times.push(run(&mut subject, bounds, &self.params, Fill::Ends)?);
+        }
+        Ok(median(&mut times))
+    }
+}
+
+/// A fresh subject over the arena, or the reason there is none.
+pub fn build<S: Subject>(arena: &Arena) -> Outcome<S> {
+    arena
+        .build()
+        .ok_or_else(|| "could not be set up on the arena".to_owned())
+}
