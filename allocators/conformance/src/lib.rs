@@ -40,4 +40,4 @@ pub use arena::Arena;
 pub use decode::decode;
 pub use model::{Harness, Op, pattern_byte};
 pub use stress::{StressReport, hammer};
-pub use subject::{Accounting, Inspect, LockedForm, Subject};
+pub use subject::{Accounting, CheckedFree, Inspect, LockedForm, Subject};

@@ -92,6 +92,21 @@ pub trait Subject: Inspect {
     ) -> Option<NonNull<u8>>;
 }
 
+/// A raw form's free that takes any pointer and reports why it refuses one: the bad-input
+/// catalogue drives it with null, foreign, interior, misaligned and freed pointers.
+pub trait CheckedFree: Subject {
+    /// Frees `ptr` as a block of `layout`, whatever `ptr` is.
+    ///
+    /// # Errors
+    /// The allocator's refusal; a refused free must change nothing.
+    ///
+    /// # Safety
+    /// `ptr` is null, outside the allocator's memory, or at least one word past its start (the
+    /// free list reads the word before a pointer inside its memory); for the pools, `layout`
+    /// fits a size class (larger layouts go unchecked to the fallback).
+    unsafe fn checked_free(&mut self, ptr: *mut u8, layout: Layout) -> Result<(), FreeError>;
+}
+
 /// A spin-locked allocator, owned together with its memory, used through its `GlobalAlloc`
 /// and `Allocator` implementations.
 pub trait LockedForm: Inspect + Sync {

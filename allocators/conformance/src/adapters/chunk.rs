@@ -11,7 +11,7 @@ use std::ptr::NonNull;
 use bareheap::chunk::{ChunkStats, bitmap_len};
 use bareheap::{ChunkAllocator, FreeError, GlobalChunkAllocator};
 
-use crate::{Accounting, Arena, Inspect, LockedForm, Subject};
+use crate::{Accounting, Arena, CheckedFree, Inspect, LockedForm, Subject};
 
 /// The chunk size of the allocators under test: small, so small heaps have many chunks.
 pub const CHUNK_SIZE: usize = 64;
@@ -146,6 +146,12 @@ impl Subject for RawChunk {
         let new = Layout::from_size_align(new_size, layout.align()).ok()?;
         let block = self.allocator.realloc(ptr.as_ptr(), layout, new).ok()?;
         Some(block.cast())
+    }
+}
+
+impl CheckedFree for RawChunk {
+    unsafe fn checked_free(&mut self, ptr: *mut u8, layout: Layout) -> Result<(), FreeError> {
+        self.allocator.deallocate(ptr, layout)
     }
 }
 

@@ -12,7 +12,7 @@ use std::ptr::NonNull;
 
 use bareheap::{FixedSizeAllocator, FreeError, LockedFixedSizeAllocator};
 
-use crate::{Accounting, Inspect, LockedForm, Subject};
+use crate::{Accounting, CheckedFree, Inspect, LockedForm, Subject};
 
 /// The block size of the pools under test.
 pub const FIXED_BLOCK: usize = 256;
@@ -145,6 +145,12 @@ impl Subject for RawFixed {
     ) -> Option<NonNull<u8>> {
         let new = Layout::from_size_align(new_size, layout.align()).ok()?;
         supports(new).then_some(ptr)
+    }
+}
+
+impl CheckedFree for RawFixed {
+    unsafe fn checked_free(&mut self, ptr: *mut u8, _layout: Layout) -> Result<(), FreeError> {
+        self.pool.as_mut().free(ptr)
     }
 }
 

@@ -13,7 +13,7 @@ use std::ptr::NonNull;
 use bareheap::free_list::Stats;
 use bareheap::{FreeError, FreeListAllocator, LockedFreeListAllocator, StaticGrower};
 
-use crate::{Accounting, Arena, Inspect, LockedForm, Subject};
+use crate::{Accounting, Arena, CheckedFree, Inspect, LockedForm, Subject};
 
 /// The heap type under test.
 type Heap = FreeListAllocator<StaticGrower<'static>>;
@@ -123,6 +123,15 @@ impl Subject for RawFreeList {
     ) -> Option<NonNull<u8>> {
         // SAFETY: the caller passes a live block of this heap with its layout.
         unsafe { self.heap.reallocate(ptr.as_ptr(), layout, new_size) }.ok()
+    }
+}
+
+impl CheckedFree for RawFreeList {
+    unsafe fn checked_free(&mut self, ptr: *mut u8, layout: Layout) -> Result<(), FreeError> {
+        // SAFETY: the arena was zeroed and only ever written with initialised bytes, so the
+        // word before any pointer at least one word into it (the caller's promise) is
+        // initialised memory; pointers outside the arena are outside every region.
+        unsafe { self.heap.deallocate(ptr, layout) }
     }
 }
 

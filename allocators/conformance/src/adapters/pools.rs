@@ -18,12 +18,12 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 
 use bareheap::chunk::bitmap_len;
-use bareheap::pools::{PoolStats, SLAB_SIZE, usable_size};
+use bareheap::pools::{MAX_BLOCK_SIZE, PoolStats, SLAB_SIZE, usable_size};
 use bareheap::{
     ChunkAllocator, FreeError, GlobalChunkAllocator, LockedSizeClassPools, SizeClassPools,
 };
 
-use crate::{Accounting, Arena, Inspect, LockedForm, Subject};
+use crate::{Accounting, Arena, CheckedFree, Inspect, LockedForm, Subject};
 
 /// The chunk size of the fallback heap.
 const FALLBACK_CHUNK: usize = 256;
@@ -195,6 +195,17 @@ impl Subject for RawPools {
         let new = Layout::from_size_align(new_size, layout.align()).ok()?;
         // SAFETY: the caller passes a live block of these pools with its layout.
         unsafe { self.pools.reallocate(ptr, layout, new) }
+    }
+}
+
+impl CheckedFree for RawPools {
+    unsafe fn checked_free(&mut self, ptr: *mut u8, layout: Layout) -> Result<(), FreeError> {
+        assert!(
+            layout.size().max(layout.align()) <= MAX_BLOCK_SIZE,
+            "not a class layout"
+        );
+        // SAFETY: a class-sized layout (asserted), for which the pools check any pointer.
+        unsafe { self.pools.deallocate(ptr, layout) }
     }
 }
 
