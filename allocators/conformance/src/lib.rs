@@ -23,7 +23,8 @@
 //!
 //! Modules: `arena` (owned, aligned memory for the allocators), `subject` (the trait and the
 //! common statistics), `adapters` (one per allocator form), `model` (operations, the harness),
-//! `decode` (fuzzer bytes to operations), `stress` (several threads on one locked allocator).
+//! `decode` (fuzzer bytes to operations), `stress` (several threads on one locked allocator),
+//! `workload` (std code for the `#[global_allocator]` test binaries).
 
 mod adapters;
 mod arena;
@@ -31,6 +32,7 @@ mod decode;
 mod model;
 mod stress;
 mod subject;
+mod workload;
 
 pub use adapters::{
     CHUNK_SIZE, FIXED_BLOCK, FIXED_BLOCKS, FixedPool, LockedChunk, LockedFixed, LockedFreeList,
@@ -41,3 +43,4 @@ pub use decode::decode;
 pub use model::{Harness, Op, pattern_byte};
 pub use stress::{StressReport, hammer};
 pub use subject::{Accounting, CheckedFree, Inspect, LockedForm, Subject};
+pub use workload::std_workload;

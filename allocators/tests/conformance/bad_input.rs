@@ -61,7 +61,7 @@ const CATALOGUE: [(Case, &str, [&str; 4]); 12] = [
         Case::InteriorChunkBoundary,
         "free of block + 64 (a chunk boundary inside the block)",
         [
-            "CorruptedBlock (see note)",
+            "CorruptedBlock",
             "UnalignedFree",
             "UnalignedFree",
             "UnalignedFree",
