@@ -19,7 +19,7 @@ fn std_code_runs_on_the_chunk_allocator() {
         if cfg!(miri) { 1 } else { 20 },
         if cfg!(miri) { 20 } else { 500 },
     );
-    let probe = vec![1u8; 100];
+    let probe = Box::new([1u8; 100]);
     assert!(ALLOCATOR.contains(probe.as_ptr()));
     assert!(ALLOCATOR.stats().total_allocations > before);
 }
