@@ -36,13 +36,12 @@ fn accounting(allocated_blocks: usize, total_allocated: usize) -> Accounting {
     }
 }
 
-/// Whether `[ptr, ptr + len)` lies inside the value at `value` of `T`.
-fn inside<T>(value: &T, ptr: NonNull<u8>, len: usize) -> bool {
-    let offset = ptr
-        .addr()
-        .get()
-        .wrapping_sub(std::ptr::from_ref(value).addr());
-    offset <= size_of::<T>() && len <= size_of::<T>() - offset
+/// Whether `[ptr, ptr + len)` lies inside the `size` bytes at address `start`. The address is
+/// taken once at construction: a reference to the whole pool on every check would cost Miri a
+/// retag of all its bytes.
+fn inside(start: usize, size: usize, ptr: NonNull<u8>, len: usize) -> bool {
+    let offset = ptr.addr().get().wrapping_sub(start);
+    offset <= size && len <= size - offset
 }
 
 fn counts_agree(free: usize, allocated: usize, total_free: usize) -> Result<(), String> {
@@ -64,15 +63,16 @@ fn none_allocated(allocated: usize) -> Result<(), String> {
 /// The raw pool, pinned in a box.
 pub struct RawFixed {
     pool: Pin<Box<FixedPool>>,
+    start: usize,
 }
 
 impl RawFixed {
     /// A pool of [`FIXED_BLOCKS`] blocks of [`FIXED_BLOCK`] bytes. O(1).
     #[must_use]
     pub fn new() -> Self {
-        Self {
-            pool: FixedPool::new(false),
-        }
+        let pool = FixedPool::new(false);
+        let start = std::ptr::from_ref(pool.as_ref().get_ref()).addr();
+        Self { pool, start }
     }
 
     /// The pool itself, for calls outside the [`Subject`] interface. O(1).
@@ -108,7 +108,7 @@ impl Inspect for RawFixed {
     }
 
     fn holds(&self, ptr: NonNull<u8>, len: usize) -> bool {
-        inside(self.pool.as_ref().get_ref(), ptr, len)
+        inside(self.start, size_of::<FixedPool>(), ptr, len)
     }
 
     fn check_consistency(&self) -> Result<(), String> {
@@ -157,15 +157,16 @@ impl CheckedFree for RawFixed {
 /// The locked pool, boxed so that it never moves while blocks are out.
 pub struct LockedFixed {
     pool: Box<LockedPool>,
+    start: usize,
 }
 
 impl LockedFixed {
     /// A locked pool of [`FIXED_BLOCKS`] blocks of [`FIXED_BLOCK`] bytes. O(1).
     #[must_use]
     pub fn new() -> Self {
-        Self {
-            pool: Box::new(LockedPool::new(false)),
-        }
+        let pool = Box::new(LockedPool::new(false));
+        let start = std::ptr::from_ref(&*pool).addr();
+        Self { pool, start }
     }
 }
 
@@ -196,7 +197,7 @@ impl Inspect for LockedFixed {
     }
 
     fn holds(&self, ptr: NonNull<u8>, len: usize) -> bool {
-        inside(&*self.pool, ptr, len)
+        inside(self.start, size_of::<LockedPool>(), ptr, len)
     }
 
     fn check_consistency(&self) -> Result<(), String> {
