@@ -1,12 +1,13 @@
 //! The fixed-size pool as this test binary's `#[global_allocator]`: 16 KiB blocks (aligned to
 //! 16384), so every allocation of the test harness (its start-up asks for up to 12.3 KiB) and
 //! of the std workload is one block; anything larger would be refused (null), which the
-//! workload avoids.
+//! workload avoids. 2048 blocks (32 MiB of `.bss`): every allocation, however small, takes a
+//! whole block, and the four worker threads with the test harness hold several hundred at once.
 
 use bareheap::LockedFixedSizeAllocator;
 
 #[global_allocator]
-static ALLOCATOR: LockedFixedSizeAllocator<16384, 512> = LockedFixedSizeAllocator::new(false);
+static ALLOCATOR: LockedFixedSizeAllocator<16384, 2048> = LockedFixedSizeAllocator::new(false);
 
 #[test]
 fn std_code_runs_on_the_fixed_pool() {
