@@ -7,8 +7,10 @@ NIGHTLY    ?= nightly
 DEMO_ARGS  ?=
 ARGS       ?=
 MIRIFLAGS_COMMON := -Zmiri-strict-provenance
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS := chunk fixed pools free_list
 
-.PHONY: help build run run-debug qemu test lint doc test-host test-qemu miri miri-setup bench bench-quick clean
+.PHONY: help build run run-debug qemu test lint doc test-host test-qemu miri miri-setup bench bench-quick fuzz fuzz-setup clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -73,6 +75,23 @@ bench: ## Benchmarks against the peers; writes BENCHMARKS.md and the chart (ARGS
 
 bench-quick: ## The benchmarks with small counts (same as make bench ARGS=--quick)
 	$(MAKE) bench ARGS=--quick
+
+fuzz-setup: ## Install cargo-fuzz (and nightly) when missing
+	@if ! $(CARGO) +$(NIGHTLY) --version >/dev/null 2>&1; then \
+		echo "== nightly not found: installing it with rustup"; \
+		rustup toolchain install $(NIGHTLY) --profile minimal; \
+	fi
+	@if ! $(CARGO) fuzz --version >/dev/null 2>&1; then \
+		echo "== cargo-fuzz not found: installing it with cargo install"; \
+		$(CARGO) install cargo-fuzz --locked; \
+	fi
+
+# Each target runs FUZZ_SECONDS; a crash stops make, leaving the input in fuzz/artifacts/.
+fuzz: fuzz-setup ## Fuzz every allocator against the shared model, FUZZ_SECONDS (30) each
+	cd fuzz && for target in $(FUZZ_TARGETS); do \
+		echo "== fuzzing $$target for $(FUZZ_SECONDS) s"; \
+		$(CARGO) +$(NIGHTLY) fuzz run $$target -- -max_total_time=$(FUZZ_SECONDS) -max_len=512 || exit 1; \
+	done
 
 clean: ## Remove build output
 	$(CARGO) clean

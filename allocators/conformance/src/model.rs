@@ -1,0 +1,337 @@
+//! The shadow model: what must hold after every operation, whatever the allocator.
+//!
+//! The model remembers each live block by address, with its layout and an id. Each block is
+//! filled with a pattern derived from its id ([`pattern_byte`]), so a block that another
+//! block overwrote, or that a move did not copy, shows up when it is checked:
+//!
+//! ```text
+//!   live:  addr ─► (id, layout)        sorted by address, so overlap = a neighbour check
+//!   block: [p(id,0) p(id,1) p(id,2) ...]   checked before a free or a realloc,
+//!                                          and the prefix again after a realloc
+//! ```
+//!
+//! After every step [`Harness::check`] verifies: blocks pairwise disjoint, aligned, inside the
+//! allocator's memory; the allocator's counters equal the model's sums; the allocator's own
+//! consistency check passes. [`Harness::finish`] frees everything and checks that nothing
+//! leaked: the allocator reports all free and (where the design returns all memory) the
+//! largest block a fresh allocator could give fits again.
+
+use std::alloc::Layout;
+use std::collections::BTreeMap;
+use std::ptr::NonNull;
+
+use crate::Subject;
+
+/// One step of a test sequence. `pick` selects a live block (modulo their number; ignored
+/// when there is none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// Allocate `size` bytes aligned to `align` (a power of two).
+    Allocate {
+        /// Bytes requested (zero allowed).
+        size: usize,
+        /// Alignment requested.
+        align: usize,
+    },
+    /// Free a live block.
+    Free {
+        /// Which live block, in address order.
+        pick: usize,
+    },
+    /// Resize a live block to `new_size` bytes, keeping its alignment.
+    Reallocate {
+        /// Which live block, in address order.
+        pick: usize,
+        /// The new size (zero allowed).
+        new_size: usize,
+    },
+}
+
+/// The byte at `offset` of the block with id `id`. O(1).
+#[must_use]
+pub fn pattern_byte(id: u64, offset: usize) -> u8 {
+    let mixed = id.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (offset as u64).wrapping_mul(0x2545);
+    (mixed ^ (mixed >> 32) ^ (mixed >> 56)) as u8
+}
+
+/// A live block as the model knows it.
+#[derive(Debug, Clone, Copy)]
+struct Live {
+    ptr: NonNull<u8>,
+    id: u64,
+    layout: Layout,
+}
+
+impl Live {
+    /// The bytes the block occupies at least: a zero-size block still owns one byte's worth
+    /// of address (every allocator here gives it a real block).
+    fn span(&self) -> usize {
+        self.layout.size().max(1)
+    }
+
+    /// Fills the whole block with its pattern.
+    fn fill(&self) {
+        // SAFETY: a live block handed out for `layout`, so its `size` bytes are ours to write.
+        let bytes =
+            unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.layout.size()) };
+        for (offset, byte) in bytes.iter_mut().enumerate() {
+            *byte = pattern_byte(self.id, offset);
+        }
+    }
+
+    /// Checks that the first `len` bytes still hold the pattern.
+    fn verify(&self, len: usize, what: &str) {
+        debug_assert!(len <= self.layout.size());
+        // SAFETY: a live block of at least `len` bytes, filled by `fill` (or copied by the
+        // allocator from such a block).
+        let bytes = unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), len) };
+        if let Some(offset) =
+            (0..len).find(|&offset| bytes[offset] != pattern_byte(self.id, offset))
+        {
+            panic!(
+                "{what}: block {} at {:p} ({:?}) damaged at offset {offset}",
+                self.id, self.ptr, self.layout
+            );
+        }
+    }
+}
+
+/// A subject and the shadow model of its live blocks.
+pub struct Harness<S: Subject> {
+    subject: S,
+    live: BTreeMap<usize, Live>,
+    next_id: u64,
+    fresh_largest: Option<usize>,
+}
+
+impl<S: Subject> Harness<S> {
+    /// Starts a model over a fresh `subject`, first measuring (by bisection, O(log capacity)
+    /// allocations) the largest block it gives, for the leak check in [`finish`](Self::finish).
+    pub fn new(mut subject: S) -> Self {
+        let fresh_largest = largest_block(&mut subject);
+        Self {
+            subject,
+            live: BTreeMap::new(),
+            next_id: 0,
+            fresh_largest,
+        }
+    }
+
+    /// The subject, e.g. for calls outside the model. O(1).
+    pub fn subject(&mut self) -> &mut S {
+        &mut self.subject
+    }
+
+    /// The number of live blocks. O(1).
+    #[must_use]
+    pub fn live_blocks(&self) -> usize {
+        self.live.len()
+    }
+
+    /// Applies every operation, checking the model after each.
+    pub fn run(&mut self, ops: &[Op]) {
+        for &op in ops {
+            self.apply(op);
+            self.check();
+        }
+    }
+
+    /// Applies one operation. Returns whether it succeeded (a failed allocation or
+    /// reallocation is allowed; the model checks that it changed nothing).
+    pub fn apply(&mut self, op: Op) -> bool {
+        match op {
+            Op::Allocate { size, align } => {
+                let layout = Layout::from_size_align(size, align).expect("a valid layout");
+                self.allocate(layout)
+            }
+            Op::Free { pick } => self.pick(pick).is_some_and(|live| {
+                self.free(live);
+                true
+            }),
+            Op::Reallocate { pick, new_size } => self
+                .pick(pick)
+                .is_some_and(|live| self.reallocate(live, new_size)),
+        }
+    }
+
+    /// Allocates a block for `layout` and records it; `false` if the allocator refused.
+    pub fn allocate(&mut self, layout: Layout) -> bool {
+        let supported = self.subject.supports(layout);
+        let Some(ptr) = self.subject.allocate(layout) else {
+            return false;
+        };
+        assert!(supported, "{}: served an unsupported {layout:?}", S::NAME);
+        let live = Live {
+            ptr,
+            id: self.next_id,
+            layout,
+        };
+        self.next_id += 1;
+        self.admit(live, "allocate");
+        live.fill();
+        true
+    }
+
+    /// Checks a new block's placement and records it.
+    fn admit(&mut self, live: Live, what: &str) {
+        let addr = live.ptr.addr().get();
+        assert!(
+            addr.is_multiple_of(live.layout.align()),
+            "{what}: {:p} not aligned for {:?}",
+            live.ptr,
+            live.layout
+        );
+        assert!(
+            self.subject.holds(live.ptr, live.span()),
+            "{what}: {:p} ({:?}) outside the allocator's memory",
+            live.ptr,
+            live.layout
+        );
+        if let Some((_, before)) = self.live.range(..=addr).next_back() {
+            let end = before.ptr.addr().get() + before.span();
+            assert!(
+                end <= addr,
+                "{what}: {:p} overlaps block {}",
+                live.ptr,
+                before.id
+            );
+        }
+        if let Some((&next, after)) = self.live.range(addr..).next() {
+            assert!(
+                addr + live.span() <= next,
+                "{what}: {:p} overlaps block {}",
+                live.ptr,
+                after.id
+            );
+        }
+        self.live.insert(addr, live);
+    }
+
+    /// The live block number `pick` modulo the count, in address order.
+    fn pick(&self, pick: usize) -> Option<Live> {
+        let count = self.live.len();
+        (count > 0).then(|| *self.live.values().nth(pick % count).expect("in range"))
+    }
+
+    /// Checks a block's contents and frees it.
+    fn free(&mut self, live: Live) {
+        live.verify(live.layout.size(), "before free");
+        self.live.remove(&live.ptr.addr().get());
+        // SAFETY: a live block of the subject with its layout.
+        let freed = unsafe { self.subject.deallocate(live.ptr, live.layout) };
+        assert_eq!(freed, Ok(()), "{}: refused a valid free", S::NAME);
+    }
+
+    /// Resizes a block; on success checks that the prefix moved with it.
+    fn reallocate(&mut self, live: Live, new_size: usize) -> bool {
+        live.verify(live.layout.size(), "before realloc");
+        let new = Layout::from_size_align(new_size, live.layout.align()).expect("a valid layout");
+        let supported = self.subject.supports(new);
+        // SAFETY: a live block of the subject with its layout.
+        let Some(ptr) = (unsafe { self.subject.reallocate(live.ptr, live.layout, new_size) })
+        else {
+            live.verify(live.layout.size(), "after a failed realloc");
+            return false;
+        };
+        assert!(supported, "{}: resized to an unsupported {new:?}", S::NAME);
+        self.live.remove(&live.ptr.addr().get());
+        let moved = Live {
+            ptr,
+            id: live.id,
+            layout: new,
+        };
+        self.admit(moved, "realloc");
+        moved.verify(live.layout.size().min(new_size), "after realloc");
+        moved.fill();
+        true
+    }
+
+    /// Checks every invariant of the model against the subject. O(live blocks) plus the
+    /// subject's own consistency check.
+    pub fn check(&self) {
+        let accounting = self.subject.accounting();
+        let name = S::NAME;
+        assert_eq!(
+            accounting.live_blocks,
+            self.live.len(),
+            "{name}: live blocks"
+        );
+        if let Some(requested) = accounting.requested_bytes {
+            let expected: usize = self.live.values().map(|live| live.layout.size()).sum();
+            assert_eq!(requested, expected, "{name}: requested bytes");
+        }
+        if let Some(held) = accounting.held_bytes {
+            let expected: usize = self
+                .live
+                .values()
+                .filter_map(|live| self.subject.held_bytes(live.layout))
+                .sum();
+            assert_eq!(held, expected, "{name}: held bytes");
+        }
+        let mut previous_end = 0;
+        for live in self.live.values() {
+            assert!(
+                previous_end <= live.ptr.addr().get(),
+                "{name}: blocks overlap"
+            );
+            previous_end = live.ptr.addr().get() + live.span();
+        }
+        if let Err(problem) = self.subject.check_consistency() {
+            panic!("{name}: inconsistent: {problem}");
+        }
+    }
+
+    /// Checks every live block's contents, frees them all, and checks that nothing leaked.
+    /// Returns the subject.
+    pub fn finish(mut self) -> S {
+        for live in self.live.values() {
+            live.verify(live.layout.size(), "at the end");
+        }
+        while let Some(live) = self.pick(0) {
+            self.free(live);
+            self.check();
+        }
+        if let Err(problem) = self.subject.check_all_free() {
+            panic!("{}: leaked: {problem}", S::NAME);
+        }
+        if S::RETURNS_ALL_MEMORY
+            && let Some(largest) = self.fresh_largest
+        {
+            let layout = Layout::from_size_align(largest, 1).expect("a valid layout");
+            assert!(
+                self.allocate(layout),
+                "{}: a fresh allocator's largest block ({largest} bytes) no longer fits",
+                S::NAME
+            );
+            let live = self.pick(0).expect("just allocated");
+            self.free(live);
+        }
+        self.subject
+    }
+}
+
+/// The largest size the subject serves (alignment 1) right now, by bisection; `None` if it
+/// serves nothing. Leaves nothing allocated.
+fn largest_block<S: Subject>(subject: &mut S) -> Option<usize> {
+    let fits = |subject: &mut S, size: usize| {
+        let layout = Layout::from_size_align(size, 1).expect("a valid layout");
+        subject.allocate(layout).map(|ptr| {
+            // SAFETY: just allocated with this layout.
+            let freed = unsafe { subject.deallocate(ptr, layout) };
+            assert_eq!(freed, Ok(()), "{}: refused a valid free", S::NAME);
+        })
+    };
+    let smallest = [0, 1]
+        .into_iter()
+        .find(|&size| fits(subject, size).is_some())?;
+    let (mut good, mut bad) = (smallest, subject.capacity() + 1);
+    while bad - good > 1 {
+        let middle = good + (bad - good) / 2;
+        if fits(subject, middle).is_some() {
+            good = middle;
+        } else {
+            bad = middle;
+        }
+    }
+    Some(good)
+}
