@@ -17,13 +17,14 @@ mod exhaustion;
 mod model;
 mod threads;
 
-/// Sizes of the allocators under test: small enough for Miri, large enough to hold dozens
-/// of blocks of a few KiB.
+/// Sizes of the allocators under test: large enough to hold dozens of blocks of a few KiB
+/// natively, and a handful under Miri, where every byte the harness fills and checks costs
+/// thousands of interpreted instructions.
 mod sizes {
-    /// Chunks of the chunk allocators (64 bytes each): 16 KiB.
-    pub const CHUNKS: usize = 256;
+    /// Chunks of the chunk allocators (64 bytes each): 16 KiB (4 KiB under Miri).
+    pub const CHUNKS: usize = if cfg!(miri) { 64 } else { 256 };
     /// Bytes of the pools' fallback heap: room for every class's slab plus large blocks.
-    pub const POOLS_FALLBACK: usize = 512 * 1024;
+    pub const POOLS_FALLBACK: usize = if cfg!(miri) { 160 * 1024 } else { 512 * 1024 };
     /// Bytes of the free list's arena.
-    pub const FREE_LIST: usize = 64 * 1024;
+    pub const FREE_LIST: usize = if cfg!(miri) { 16 * 1024 } else { 64 * 1024 };
 }
