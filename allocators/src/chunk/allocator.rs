@@ -16,6 +16,17 @@
 //! chunk whose address has that alignment; the bitmap search honours such a
 //! [`StartRule`]. Any power of two is honoured as long as some address in the heap has it.
 //!
+//! A free (and a `realloc`) first checks that the pointer starts a live block and that the
+//! layout's chunk count is the block's, reading the block's extent from the start bits:
+//!
+//! ```text
+//!   used     1 1 1 1 1 0      block of 4 chunks at s; chunk s+4 is free
+//!   starts   1 0 0 0 1 0          (or starts another block)
+//!            ^s      ^s+4 = the first boundary after s: the block ends here
+//! ```
+//!
+//! Only the implied span plus one chunk is read, a word at a time: O(n/64 + 1).
+//!
 //! Statistics are counters updated by each operation, so reading them is O(1).
 
 use core::alloc::Layout;
@@ -59,14 +70,14 @@ struct Counters {
 }
 
 /// A bitmap allocator that hands out runs of `CHUNK_SIZE`-byte chunks from memory the caller
-/// supplies, with one bit of bookkeeping per chunk.
+/// supplies, with two bits of bookkeeping per chunk (used, block starts here).
 ///
 /// The single-threaded raw form: every mutating call takes `&mut self` and reports failures
 /// as values. [`GlobalChunkAllocator`](super::GlobalChunkAllocator) wraps it in a lock.
 ///
 /// Costs (n = chunks of the request, C = chunks in the heap):
 /// allocation O(C/4096 + visited non-full words), at most O(C/64) word steps, plus O(n/64)
-/// to mark; free O(n/64 + 1); queries O(1) except where stated.
+/// to mark; free O(n/64 + 1), exact validation included; queries O(1) except where stated.
 pub struct ChunkAllocator<const CHUNK_SIZE: usize = { super::DEFAULT_CHUNK_SIZE }> {
     /// The start of the heap, carrying the provenance of the whole heap memory.
     heap: NonNull<u8>,
@@ -260,26 +271,25 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
     }
 
     /// Frees the block at `ptr` that was allocated with `layout` (any layout whose size needs
-    /// the same number of chunks and whose alignment `ptr` meets is accepted). O(n/64 + 1).
+    /// the same number of chunks and whose alignment `ptr` meets is accepted, as the
+    /// `Allocator` contract requires for sizes up to the returned span's length).
+    /// O(n/64 + 1) for a block of n chunks, checks included.
     ///
     /// # Errors
-    /// Checked in this order, each leaving the allocator unchanged:
+    /// Exact: every free of anything but a live block's start with a layout of its chunk
+    /// count is refused. Checked in this order, each leaving the allocator unchanged:
     /// [`NullPtrFree`](FreeError::NullPtrFree); [`FreeOutOfBounds`](FreeError::FreeOutOfBounds)
     /// if `ptr` is outside the heap; [`UnalignedFree`](FreeError::UnalignedFree) if `ptr` is
-    /// not on a chunk boundary or not aligned to `layout.align()`;
-    /// [`DoubleFree`](FreeError::DoubleFree) if the chunk at `ptr` is free;
-    /// [`CorruptedBlock`](FreeError::CorruptedBlock) if the span `layout` implies runs past the
-    /// heap or over a free chunk.
-    ///
-    /// Not detectable with one bit per chunk: a pointer to a chunk boundary inside a live
-    /// multi-chunk block, or a layout smaller than the block's, when all chunks of the implied
-    /// span are in use; such a free releases those chunks only.
+    /// not on a chunk boundary, not aligned to `layout.align()`, or on a chunk inside a live
+    /// block (an interior pointer); [`DoubleFree`](FreeError::DoubleFree) if the chunk at
+    /// `ptr` is free; [`CorruptedBlock`](FreeError::CorruptedBlock) if a block starts at
+    /// `ptr` but `layout` implies fewer or more chunks than it has.
     pub fn deallocate(&mut self, ptr: *mut u8, layout: Layout) -> Result<(), FreeError> {
         let (index, chunks) = self.locate(ptr, layout)?;
         self.release(index, chunks);
+        // Saturating: the size freed may exceed the size asked for (same chunk count).
         self.counters.requested_bytes = self.counters.requested_bytes.saturating_sub(layout.size());
-        // Saturating: an undetectable invalid free (see above) must not underflow a counter.
-        self.counters.live_allocations = self.counters.live_allocations.saturating_sub(1);
+        self.counters.live_allocations -= 1;
         Ok(())
     }
 
@@ -365,6 +375,7 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
             .find(chunks, rule)
             .ok_or(ChunkAllocatorError::OutOfMemory)?;
         self.bitmap.set_range(index, index + chunks);
+        self.bitmap.mark_start(index);
         self.cursor = (index + chunks) % self.chunks;
         self.note_claimed(chunks);
         Ok((index, chunks))
@@ -381,7 +392,8 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
             })
     }
 
-    /// Frees chunks `index..index + chunks` (known to be in use).
+    /// Frees chunks `index..index + chunks` (known to be in use), clearing any start bit
+    /// among them: a whole block's, or none for the tail of a shrinking block.
     fn release(&mut self, index: usize, chunks: usize) {
         self.bitmap.clear_range(index, index + chunks);
         self.counters.used_chunks -= chunks;
@@ -434,14 +446,30 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
         }
         let index = offset / CHUNK_SIZE;
         self.bitmap.ensure_ready();
-        if !self.bitmap.is_used(index) {
-            return Err(FreeError::DoubleFree);
+        if !self.bitmap.is_start(index) {
+            return Err(if self.bitmap.is_used(index) {
+                FreeError::UnalignedFree
+            } else {
+                FreeError::DoubleFree
+            });
         }
         let chunks = layout.size().div_ceil(CHUNK_SIZE).max(1);
-        if chunks > self.chunks - index || !self.bitmap.all_used(index, index + chunks) {
+        if self.block_end(index, chunks) != Some(index + chunks) {
             return Err(FreeError::CorruptedBlock);
         }
         Ok((index, chunks))
+    }
+
+    /// The end of the block starting at `index`, if it ends within `expected` chunks or right
+    /// after them; `None` if it runs further (or `expected` runs past the heap). Reading at
+    /// most `expected + 1` chunks keeps a free O(n/64 + 1) whatever the layout claims.
+    fn block_end(&self, index: usize, expected: usize) -> Option<usize> {
+        let expected_end = index
+            .checked_add(expected)
+            .filter(|&end| end <= self.chunks)?;
+        let limit = self.chunks.min(expected_end + 1);
+        let end = self.bitmap.next_boundary(index + 1, limit);
+        (end < limit || limit == self.chunks).then_some(end)
     }
 
     /// The address of chunk `index` (at most `chunks`), with the heap's provenance.
@@ -513,6 +541,11 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
     /// Whether chunk `index` is in use; `false` past the end. O(1).
     pub fn is_chunk_used(&self, index: usize) -> bool {
         index < self.chunks && self.bitmap.is_used(index)
+    }
+
+    /// Whether a live block starts at chunk `index`; `false` past the end. O(1).
+    pub fn is_block_start(&self, index: usize) -> bool {
+        index < self.chunks && self.bitmap.is_start(index)
     }
 
     /// How many chunks of `range` (clamped to the heap) are in use, e.g. to draw one cell of
