@@ -588,11 +588,32 @@ mod tests {
         blocks
     }
 
-    /// The occupancy of every chunk, to show that a refused call changed nothing.
-    fn occupancy(allocator: &ChunkAllocator<CS>) -> Vec<bool> {
+    /// The used and start bits of every chunk, to show that a refused call changed nothing.
+    fn occupancy(allocator: &ChunkAllocator<CS>) -> Vec<(bool, bool)> {
         (0..allocator.chunk_count())
-            .map(|i| allocator.is_chunk_used(i))
+            .map(|i| (allocator.is_chunk_used(i), allocator.is_block_start(i)))
             .collect()
+    }
+
+    /// Asserts that freeing `ptr` with `layout`, and reallocating it, are both refused with
+    /// `error` and change nothing.
+    fn assert_refused(
+        allocator: &mut ChunkAllocator<CS>,
+        ptr: *mut u8,
+        layout: Layout,
+        error: FreeError,
+    ) {
+        let before = (occupancy(allocator), allocator.stats());
+        assert_eq!(allocator.deallocate(ptr, layout), Err(error), "{layout:?}");
+        assert_eq!((occupancy(allocator), allocator.stats()), before);
+        let moved = allocator.realloc(ptr, layout, layout_of(1));
+        assert_eq!(moved, Err(ChunkAllocatorError::InvalidBlock(error)));
+        assert_eq!((occupancy(allocator), allocator.stats()), before);
+    }
+
+    /// A byte-aligned layout of `size` bytes.
+    fn layout_of(size: usize) -> Layout {
+        layout(size, 1)
     }
 
     #[test]
@@ -939,6 +960,149 @@ mod tests {
         allocator.deallocate(block, layout(2 * CS, 1)).unwrap();
         let twice = allocator.deallocate(block, layout(2 * CS, 1));
         assert_eq!(twice, Err(FreeError::DoubleFree));
+    }
+
+    #[test]
+    fn every_chunk_boundary_inside_a_block_is_an_interior_pointer() {
+        let arena = Arena::new(80, CS);
+        let mut allocator = arena.allocator::<CS>().unwrap();
+        let _before = allocator.allocate(layout_of(CS)).unwrap();
+        let block = allocator.allocate(layout_of(70 * CS)).unwrap();
+        let _after = allocator.allocate(layout_of(CS)).unwrap();
+        let start = block.cast::<u8>().as_ptr();
+        for chunk in 1..70 {
+            let interior = start.wrapping_add(chunk * CS);
+            let rest = layout_of((70 - chunk) * CS);
+            assert_refused(&mut allocator, interior, rest, FreeError::UnalignedFree);
+            assert_refused(
+                &mut allocator,
+                interior,
+                layout_of(1),
+                FreeError::UnalignedFree,
+            );
+        }
+        allocator.deallocate(start, layout_of(70 * CS)).unwrap();
+        assert_eq!(allocator.stats().used_chunks, 2);
+    }
+
+    #[test]
+    fn a_layout_of_another_chunk_count_is_refused() {
+        let arena = Arena::new(12, CS);
+        let mut allocator = arena.allocator::<CS>().unwrap();
+        let first = allocator.allocate(layout_of(4 * CS)).unwrap().cast::<u8>();
+        let second = allocator.allocate(layout_of(3 * CS)).unwrap().cast::<u8>();
+        let last = allocator.allocate(layout_of(5 * CS)).unwrap().cast::<u8>();
+        let corrupted = FreeError::CorruptedBlock;
+        // Smaller: the chunk after the implied span continues the block.
+        for size in [0, 1, CS, 3 * CS] {
+            assert_refused(&mut allocator, first.as_ptr(), layout_of(size), corrupted);
+        }
+        assert_refused(&mut allocator, last.as_ptr(), layout_of(4 * CS), corrupted);
+        // Larger: the implied span crosses the next block's start, or the end of the heap.
+        for size in [4 * CS + 1, 5 * CS, 7 * CS, 12 * CS, usize::MAX / 2] {
+            assert_refused(&mut allocator, first.as_ptr(), layout_of(size), corrupted);
+        }
+        assert_refused(&mut allocator, last.as_ptr(), layout_of(6 * CS), corrupted);
+        // The middle block, once its neighbours are free: larger now crosses a free chunk.
+        allocator
+            .deallocate(first.as_ptr(), layout_of(4 * CS))
+            .unwrap();
+        allocator
+            .deallocate(last.as_ptr(), layout_of(5 * CS))
+            .unwrap();
+        for size in [2 * CS, 4 * CS] {
+            assert_refused(&mut allocator, second.as_ptr(), layout_of(size), corrupted);
+        }
+        allocator
+            .deallocate(second.as_ptr(), layout_of(3 * CS))
+            .unwrap();
+        assert_eq!(occupancy(&allocator), [(false, false); 12]);
+    }
+
+    #[test]
+    fn any_size_up_to_the_returned_span_frees_the_block() {
+        let arena = Arena::new(8, CS);
+        let mut allocator = arena.allocator::<CS>().unwrap();
+        let empty = allocator.allocate(layout_of(0)).unwrap();
+        let pair = allocator.allocate(layout_of(CS + 1)).unwrap();
+        assert_eq!((empty.len(), pair.len()), (CS, 2 * CS));
+        let (empty, pair) = (empty.cast::<u8>().as_ptr(), pair.cast::<u8>().as_ptr());
+        allocator.deallocate(empty, layout_of(CS)).unwrap();
+        allocator.deallocate(pair, layout_of(2 * CS)).unwrap();
+        assert_eq!(allocator.stats().live_allocations, 0);
+        let again = allocator.allocate(layout_of(CS)).unwrap().cast::<u8>();
+        allocator.deallocate(again.as_ptr(), layout_of(0)).unwrap();
+        assert_eq!(occupancy(&allocator), [(false, false); 8]);
+    }
+
+    #[test]
+    fn the_start_bits_follow_in_place_grow_shrink_and_moves() {
+        let arena = Arena::new(16, CS);
+        let mut allocator = arena.allocator::<CS>().unwrap();
+        let block = allocator.allocate(layout_of(2 * CS)).unwrap().cast::<u8>();
+        let ptr = block.as_ptr();
+        allocator
+            .realloc(ptr, layout_of(2 * CS), layout_of(6 * CS))
+            .unwrap();
+        assert_eq!(
+            (0..7)
+                .map(|i| allocator.is_block_start(i))
+                .collect::<Vec<_>>(),
+            [true, false, false, false, false, false, false]
+        );
+        let corrupted = FreeError::CorruptedBlock;
+        assert_refused(&mut allocator, ptr, layout_of(2 * CS), corrupted);
+        let old_end = ptr.wrapping_add(2 * CS);
+        assert_refused(
+            &mut allocator,
+            old_end,
+            layout_of(4 * CS),
+            FreeError::UnalignedFree,
+        );
+
+        allocator
+            .realloc(ptr, layout_of(6 * CS), layout_of(3 * CS))
+            .unwrap();
+        assert_refused(&mut allocator, ptr, layout_of(6 * CS), corrupted);
+        let old_tail = ptr.wrapping_add(3 * CS);
+        assert_refused(
+            &mut allocator,
+            old_tail,
+            layout_of(3 * CS),
+            FreeError::DoubleFree,
+        );
+        assert_refused(
+            &mut allocator,
+            ptr.wrapping_add(CS),
+            layout_of(1),
+            FreeError::UnalignedFree,
+        );
+
+        let _wall = allocator.allocate(layout_of(CS)).unwrap();
+        let moved = allocator
+            .realloc(ptr, layout_of(3 * CS), layout_of(5 * CS))
+            .unwrap()
+            .cast::<u8>();
+        assert_ne!(moved, block);
+        assert!(!allocator.is_block_start(0));
+        assert_refused(
+            &mut allocator,
+            ptr,
+            layout_of(3 * CS),
+            FreeError::DoubleFree,
+        );
+        let moved_interior = moved.as_ptr().wrapping_add(4 * CS);
+        assert_refused(
+            &mut allocator,
+            moved_interior,
+            layout_of(1),
+            FreeError::UnalignedFree,
+        );
+        assert_refused(&mut allocator, moved.as_ptr(), layout_of(3 * CS), corrupted);
+        allocator
+            .deallocate(moved.as_ptr(), layout_of(5 * CS))
+            .unwrap();
+        assert_eq!(allocator.stats().used_chunks, 1);
     }
 
     #[test]
