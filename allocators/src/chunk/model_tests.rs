@@ -227,7 +227,7 @@ impl Model {
         );
         let used = self.occupancy();
         assert!((0..CHUNKS).all(|i| allocator.is_chunk_used(i) == used[i]));
-        let mut starts = vec![false; CHUNKS];
+        let mut starts = [false; CHUNKS];
         for block in &self.live {
             starts[(block.ptr.addr() - heap) / CS] = true;
         }
