@@ -16,6 +16,17 @@
 //! chunk whose address has that alignment; the bitmap search honours such a
 //! [`StartRule`]. Any power of two is honoured as long as some address in the heap has it.
 //!
+//! A free (and a `realloc`) first checks that the pointer starts a live block and that the
+//! layout's chunk count is the block's, reading the block's extent from the start bits:
+//!
+//! ```text
+//!   used     1 1 1 1 1 0      block of 4 chunks at s; chunk s+4 is free
+//!   starts   1 0 0 0 1 0          (or starts another block)
+//!            ^s      ^s+4 = the first boundary after s: the block ends here
+//! ```
+//!
+//! Only the implied span plus one chunk is read, a word at a time: O(n/64 + 1).
+//!
 //! Statistics are counters updated by each operation, so reading them is O(1).
 
 use core::alloc::Layout;
@@ -59,14 +70,14 @@ struct Counters {
 }
 
 /// A bitmap allocator that hands out runs of `CHUNK_SIZE`-byte chunks from memory the caller
-/// supplies, with one bit of bookkeeping per chunk.
+/// supplies, with two bits of bookkeeping per chunk (used, block starts here).
 ///
 /// The single-threaded raw form: every mutating call takes `&mut self` and reports failures
 /// as values. [`GlobalChunkAllocator`](super::GlobalChunkAllocator) wraps it in a lock.
 ///
 /// Costs (n = chunks of the request, C = chunks in the heap):
 /// allocation O(C/4096 + visited non-full words), at most O(C/64) word steps, plus O(n/64)
-/// to mark; free O(n/64 + 1); queries O(1) except where stated.
+/// to mark; free O(n/64 + 1), exact validation included; queries O(1) except where stated.
 pub struct ChunkAllocator<const CHUNK_SIZE: usize = { super::DEFAULT_CHUNK_SIZE }> {
     /// The start of the heap, carrying the provenance of the whole heap memory.
     heap: NonNull<u8>,
@@ -260,26 +271,25 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
     }
 
     /// Frees the block at `ptr` that was allocated with `layout` (any layout whose size needs
-    /// the same number of chunks and whose alignment `ptr` meets is accepted). O(n/64 + 1).
+    /// the same number of chunks and whose alignment `ptr` meets is accepted, as the
+    /// `Allocator` contract requires for sizes up to the returned span's length).
+    /// O(n/64 + 1) for a block of n chunks, checks included.
     ///
     /// # Errors
-    /// Checked in this order, each leaving the allocator unchanged:
+    /// Exact: every free of anything but a live block's start with a layout of its chunk
+    /// count is refused. Checked in this order, each leaving the allocator unchanged:
     /// [`NullPtrFree`](FreeError::NullPtrFree); [`FreeOutOfBounds`](FreeError::FreeOutOfBounds)
     /// if `ptr` is outside the heap; [`UnalignedFree`](FreeError::UnalignedFree) if `ptr` is
-    /// not on a chunk boundary or not aligned to `layout.align()`;
-    /// [`DoubleFree`](FreeError::DoubleFree) if the chunk at `ptr` is free;
-    /// [`CorruptedBlock`](FreeError::CorruptedBlock) if the span `layout` implies runs past the
-    /// heap or over a free chunk.
-    ///
-    /// Not detectable with one bit per chunk: a pointer to a chunk boundary inside a live
-    /// multi-chunk block, or a layout smaller than the block's, when all chunks of the implied
-    /// span are in use; such a free releases those chunks only.
+    /// not on a chunk boundary, not aligned to `layout.align()`, or on a chunk inside a live
+    /// block (an interior pointer); [`DoubleFree`](FreeError::DoubleFree) if the chunk at
+    /// `ptr` is free; [`CorruptedBlock`](FreeError::CorruptedBlock) if a block starts at
+    /// `ptr` but `layout` implies fewer or more chunks than it has.
     pub fn deallocate(&mut self, ptr: *mut u8, layout: Layout) -> Result<(), FreeError> {
         let (index, chunks) = self.locate(ptr, layout)?;
         self.release(index, chunks);
+        // Saturating: the size freed may exceed the size asked for (same chunk count).
         self.counters.requested_bytes = self.counters.requested_bytes.saturating_sub(layout.size());
-        // Saturating: an undetectable invalid free (see above) must not underflow a counter.
-        self.counters.live_allocations = self.counters.live_allocations.saturating_sub(1);
+        self.counters.live_allocations -= 1;
         Ok(())
     }
 
@@ -365,6 +375,7 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
             .find(chunks, rule)
             .ok_or(ChunkAllocatorError::OutOfMemory)?;
         self.bitmap.set_range(index, index + chunks);
+        self.bitmap.mark_start(index);
         self.cursor = (index + chunks) % self.chunks;
         self.note_claimed(chunks);
         Ok((index, chunks))
@@ -381,7 +392,8 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
             })
     }
 
-    /// Frees chunks `index..index + chunks` (known to be in use).
+    /// Frees chunks `index..index + chunks` (known to be in use), clearing any start bit
+    /// among them: a whole block's, or none for the tail of a shrinking block.
     fn release(&mut self, index: usize, chunks: usize) {
         self.bitmap.clear_range(index, index + chunks);
         self.counters.used_chunks -= chunks;
@@ -434,14 +446,30 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
         }
         let index = offset / CHUNK_SIZE;
         self.bitmap.ensure_ready();
-        if !self.bitmap.is_used(index) {
-            return Err(FreeError::DoubleFree);
+        if !self.bitmap.is_start(index) {
+            return Err(if self.bitmap.is_used(index) {
+                FreeError::UnalignedFree
+            } else {
+                FreeError::DoubleFree
+            });
         }
         let chunks = layout.size().div_ceil(CHUNK_SIZE).max(1);
-        if chunks > self.chunks - index || !self.bitmap.all_used(index, index + chunks) {
+        if self.block_end(index, chunks) != Some(index + chunks) {
             return Err(FreeError::CorruptedBlock);
         }
         Ok((index, chunks))
+    }
+
+    /// The end of the block starting at `index`, if it ends within `expected` chunks or right
+    /// after them; `None` if it runs further (or `expected` runs past the heap). Reading at
+    /// most `expected + 1` chunks keeps a free O(n/64 + 1) whatever the layout claims.
+    fn block_end(&self, index: usize, expected: usize) -> Option<usize> {
+        let expected_end = index
+            .checked_add(expected)
+            .filter(|&end| end <= self.chunks)?;
+        let limit = self.chunks.min(expected_end + 1);
+        let end = self.bitmap.next_boundary(index + 1, limit);
+        (end < limit || limit == self.chunks).then_some(end)
     }
 
     /// The address of chunk `index` (at most `chunks`), with the heap's provenance.
@@ -515,6 +543,11 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
         index < self.chunks && self.bitmap.is_used(index)
     }
 
+    /// Whether a live block starts at chunk `index`; `false` past the end. O(1).
+    pub fn is_block_start(&self, index: usize) -> bool {
+        index < self.chunks && self.bitmap.is_start(index)
+    }
+
     /// How many chunks of `range` (clamped to the heap) are in use, e.g. to draw one cell of
     /// a picture of the heap per group of chunks. O(range length / 64 + 1).
     pub fn used_chunks_in(&self, range: core::ops::Range<usize>) -> usize {
@@ -555,11 +588,32 @@ mod tests {
         blocks
     }
 
-    /// The occupancy of every chunk, to show that a refused call changed nothing.
-    fn occupancy(allocator: &ChunkAllocator<CS>) -> Vec<bool> {
+    /// The used and start bits of every chunk, to show that a refused call changed nothing.
+    fn occupancy(allocator: &ChunkAllocator<CS>) -> Vec<(bool, bool)> {
         (0..allocator.chunk_count())
-            .map(|i| allocator.is_chunk_used(i))
+            .map(|i| (allocator.is_chunk_used(i), allocator.is_block_start(i)))
             .collect()
+    }
+
+    /// Asserts that freeing `ptr` with `layout`, and reallocating it, are both refused with
+    /// `error` and change nothing.
+    fn assert_refused(
+        allocator: &mut ChunkAllocator<CS>,
+        ptr: *mut u8,
+        layout: Layout,
+        error: FreeError,
+    ) {
+        let before = (occupancy(allocator), allocator.stats());
+        assert_eq!(allocator.deallocate(ptr, layout), Err(error), "{layout:?}");
+        assert_eq!((occupancy(allocator), allocator.stats()), before);
+        let moved = allocator.realloc(ptr, layout, layout_of(1));
+        assert_eq!(moved, Err(ChunkAllocatorError::InvalidBlock(error)));
+        assert_eq!((occupancy(allocator), allocator.stats()), before);
+    }
+
+    /// A byte-aligned layout of `size` bytes.
+    fn layout_of(size: usize) -> Layout {
+        layout(size, 1)
     }
 
     #[test]
@@ -906,6 +960,151 @@ mod tests {
         allocator.deallocate(block, layout(2 * CS, 1)).unwrap();
         let twice = allocator.deallocate(block, layout(2 * CS, 1));
         assert_eq!(twice, Err(FreeError::DoubleFree));
+    }
+
+    #[test]
+    fn every_chunk_boundary_inside_a_block_is_an_interior_pointer() {
+        let arena = Arena::new(80, CS);
+        let mut allocator = arena.allocator::<CS>().unwrap();
+        let _before = allocator.allocate(layout_of(CS)).unwrap();
+        let block = allocator.allocate(layout_of(70 * CS)).unwrap();
+        let _after = allocator.allocate(layout_of(CS)).unwrap();
+        let start = block.cast::<u8>().as_ptr();
+        let before = (occupancy(&allocator), allocator.stats());
+        let interior = FreeError::UnalignedFree;
+        for chunk in 1..70 {
+            let ptr = start.wrapping_add(chunk * CS);
+            for layout in [layout_of((70 - chunk) * CS), layout_of(1)] {
+                assert_eq!(allocator.deallocate(ptr, layout), Err(interior), "{chunk}");
+                let moved = allocator.realloc(ptr, layout, layout_of(1));
+                assert_eq!(moved, Err(ChunkAllocatorError::InvalidBlock(interior)));
+            }
+        }
+        // Compared once after all the refusals (per call it is slow under Miri); the other
+        // tests compare after each refused call.
+        assert_eq!((occupancy(&allocator), allocator.stats()), before);
+        allocator.deallocate(start, layout_of(70 * CS)).unwrap();
+        assert_eq!(allocator.stats().used_chunks, 2);
+    }
+
+    #[test]
+    fn a_layout_of_another_chunk_count_is_refused() {
+        let arena = Arena::new(12, CS);
+        let mut allocator = arena.allocator::<CS>().unwrap();
+        let first = allocator.allocate(layout_of(4 * CS)).unwrap().cast::<u8>();
+        let second = allocator.allocate(layout_of(3 * CS)).unwrap().cast::<u8>();
+        let last = allocator.allocate(layout_of(5 * CS)).unwrap().cast::<u8>();
+        let corrupted = FreeError::CorruptedBlock;
+        // Smaller: the chunk after the implied span continues the block.
+        for size in [0, 1, CS, 3 * CS] {
+            assert_refused(&mut allocator, first.as_ptr(), layout_of(size), corrupted);
+        }
+        assert_refused(&mut allocator, last.as_ptr(), layout_of(4 * CS), corrupted);
+        // Larger: the implied span crosses the next block's start, or the end of the heap.
+        for size in [4 * CS + 1, 5 * CS, 7 * CS, 12 * CS, usize::MAX / 2] {
+            assert_refused(&mut allocator, first.as_ptr(), layout_of(size), corrupted);
+        }
+        assert_refused(&mut allocator, last.as_ptr(), layout_of(6 * CS), corrupted);
+        // The middle block, once its neighbours are free: larger now crosses a free chunk.
+        allocator
+            .deallocate(first.as_ptr(), layout_of(4 * CS))
+            .unwrap();
+        allocator
+            .deallocate(last.as_ptr(), layout_of(5 * CS))
+            .unwrap();
+        for size in [2 * CS, 4 * CS] {
+            assert_refused(&mut allocator, second.as_ptr(), layout_of(size), corrupted);
+        }
+        allocator
+            .deallocate(second.as_ptr(), layout_of(3 * CS))
+            .unwrap();
+        assert_eq!(occupancy(&allocator), [(false, false); 12]);
+    }
+
+    #[test]
+    fn any_size_up_to_the_returned_span_frees_the_block() {
+        let arena = Arena::new(8, CS);
+        let mut allocator = arena.allocator::<CS>().unwrap();
+        let empty = allocator.allocate(layout_of(0)).unwrap();
+        let pair = allocator.allocate(layout_of(CS + 1)).unwrap();
+        assert_eq!((empty.len(), pair.len()), (CS, 2 * CS));
+        let (empty, pair) = (empty.cast::<u8>().as_ptr(), pair.cast::<u8>().as_ptr());
+        allocator.deallocate(empty, layout_of(CS)).unwrap();
+        allocator.deallocate(pair, layout_of(2 * CS)).unwrap();
+        assert_eq!(allocator.stats().live_allocations, 0);
+        let again = allocator.allocate(layout_of(CS)).unwrap().cast::<u8>();
+        allocator.deallocate(again.as_ptr(), layout_of(0)).unwrap();
+        assert_eq!(occupancy(&allocator), [(false, false); 8]);
+    }
+
+    #[test]
+    fn the_start_bits_follow_in_place_grow_shrink_and_moves() {
+        let arena = Arena::new(16, CS);
+        let mut allocator = arena.allocator::<CS>().unwrap();
+        let block = allocator.allocate(layout_of(2 * CS)).unwrap().cast::<u8>();
+        let ptr = block.as_ptr();
+        allocator
+            .realloc(ptr, layout_of(2 * CS), layout_of(6 * CS))
+            .unwrap();
+        assert_eq!(
+            (0..7)
+                .map(|i| allocator.is_block_start(i))
+                .collect::<Vec<_>>(),
+            [true, false, false, false, false, false, false]
+        );
+        let corrupted = FreeError::CorruptedBlock;
+        assert_refused(&mut allocator, ptr, layout_of(2 * CS), corrupted);
+        let old_end = ptr.wrapping_add(2 * CS);
+        assert_refused(
+            &mut allocator,
+            old_end,
+            layout_of(4 * CS),
+            FreeError::UnalignedFree,
+        );
+
+        allocator
+            .realloc(ptr, layout_of(6 * CS), layout_of(3 * CS))
+            .unwrap();
+        assert_refused(&mut allocator, ptr, layout_of(6 * CS), corrupted);
+        let old_tail = ptr.wrapping_add(3 * CS);
+        assert_refused(
+            &mut allocator,
+            old_tail,
+            layout_of(3 * CS),
+            FreeError::DoubleFree,
+        );
+        assert_refused(
+            &mut allocator,
+            ptr.wrapping_add(CS),
+            layout_of(1),
+            FreeError::UnalignedFree,
+        );
+
+        let _wall = allocator.allocate(layout_of(CS)).unwrap();
+        let moved = allocator
+            .realloc(ptr, layout_of(3 * CS), layout_of(5 * CS))
+            .unwrap()
+            .cast::<u8>();
+        assert_ne!(moved, block);
+        assert!(!allocator.is_block_start(0));
+        assert_refused(
+            &mut allocator,
+            ptr,
+            layout_of(3 * CS),
+            FreeError::DoubleFree,
+        );
+        let moved_interior = moved.as_ptr().wrapping_add(4 * CS);
+        assert_refused(
+            &mut allocator,
+            moved_interior,
+            layout_of(1),
+            FreeError::UnalignedFree,
+        );
+        assert_refused(&mut allocator, moved.as_ptr(), layout_of(3 * CS), corrupted);
+        allocator
+            .deallocate(moved.as_ptr(), layout_of(5 * CS))
+            .unwrap();
+        assert_eq!(allocator.stats().used_chunks, 1);
     }
 
     #[test]

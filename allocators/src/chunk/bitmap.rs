@@ -1,13 +1,18 @@
-//! The two-level occupancy bitmap: the mechanism under the chunk allocator's policy.
+//! The three-level chunk bitmap: the mechanism under the chunk allocator's policy.
 //!
 //! Level 0 has one bit per chunk (1 = used), packed into 64-bit words; level 1, the summary,
-//! has one bit per level-0 word, set exactly when that word is full. Both live in the caller's
-//! bitmap memory, level 0 first:
+//! has one bit per level-0 word, set exactly when that word is full; level 2, the starts, has
+//! one bit per chunk again, set exactly when a live block begins at that chunk. All three live
+//! in the caller's bitmap memory, in that order:
 //!
 //! ```text
 //!   chunks:   0 ........ 63 | 64 ....... 127 | 128 ...... 191 | ...
 //!   level 0:  [ word 0      ] [ word 1       ] [ word 2       ]  ...   bit i%64 of word i/64
 //!   summary:  [ bit 0 = word 0 full, bit 1 = word 1 full, ... ]  ...   bit w%64 of word w/64
+//!   starts:   [ word 0      ] [ word 1       ] [ word 2       ]  ...   bit i%64 of word i/64
+//!
+//!   e.g.  used    1 1 1 1 0 1 1 0        blocks: 0..3, 3..4, 5..7
+//!         starts  1 0 0 1 0 1 0 0
 //! ```
 //!
 //! A search looks at a whole word at a time: a full word is skipped through the summary, 64
@@ -16,8 +21,14 @@
 //! that crosses word boundaries is followed as a "carry": the free top of one word, any number
 //! of empty words, and the free bottom of the next.
 //!
+//! The start bits make a block's extent readable: a block starting at chunk `s` ends at the
+//! first chunk after `s` that is free or starts another block (a "boundary"). That chunk is
+//! found a word at a time too (`used & !starts` are the chunks that continue a block), so
+//! checking a freed block of n chunks costs O(n/64 + 1).
+//!
 //! Bits past the last chunk (in the last level-0 word and the last summary word) are kept set,
-//! so they look used and no search needs a special case for the end of the heap.
+//! so they look used and no search needs a special case for the end of the heap; past-the-end
+//! start bits stay clear (the end of the heap ends every block, see `next_boundary`).
 //!
 //! The memory starts with arbitrary contents (a `static` cannot be written at compile time),
 //! so the bitmap is cleared on first use; until then every chunk reads as free.
@@ -32,10 +43,11 @@ const fn words_for(bits: usize) -> usize {
     bits.div_ceil(WORD_BITS)
 }
 
-/// How many 64-bit words the bitmap of `chunks` chunks needs: level 0 plus the summary.
+/// How many 64-bit words the bitmap of `chunks` chunks needs: level 0, the summary and the
+/// start bits.
 pub(crate) const fn bitmap_words(chunks: usize) -> usize {
     let level0 = words_for(chunks);
-    level0 + words_for(level0)
+    level0 + words_for(level0) + level0
 }
 
 /// The bits of a word at positions `from..64`.
@@ -112,13 +124,13 @@ impl StartRule {
     }
 }
 
-/// The two-level bitmap over caller memory. All operations are O(1) per word they touch.
+/// The three-level bitmap over caller memory. All operations are O(1) per word they touch.
 pub(crate) struct Bitmap {
-    /// The caller's bitmap memory: `level0 + summary` words, level 0 first.
+    /// The caller's bitmap memory: level 0, then the summary, then the start bits.
     words: NonNull<u64>,
     /// Number of chunks tracked.
     chunks: usize,
-    /// Number of level-0 words; the summary starts at this word index.
+    /// Number of level-0 words (and of start words); the summary starts at this word index.
     level0: usize,
     /// Whether the memory has been cleared (it is not cleared at construction, see module docs).
     ready: bool,
@@ -140,12 +152,17 @@ impl Bitmap {
         }
     }
 
-    /// Number of words, both levels.
+    /// Number of words, all three levels.
     fn total_words(&self) -> usize {
+        bitmap_words(self.chunks)
+    }
+
+    /// The index of the first start word (the start level follows the summary).
+    fn starts_base(&self) -> usize {
         self.level0 + words_for(self.level0)
     }
 
-    /// Reads word `index` (level 0 below `level0`, summary above).
+    /// Reads word `index` (level 0 below `level0`, then the summary, then the starts).
     fn word(&self, index: usize) -> u64 {
         debug_assert!(index < self.total_words());
         // SAFETY: `index` is below the word count the constructor's contract makes valid and
@@ -185,6 +202,36 @@ impl Bitmap {
         self.ready && self.word(index / WORD_BITS) & (1 << (index % WORD_BITS)) != 0
     }
 
+    /// Whether a block starts at chunk `index` (false before first use). O(1).
+    pub(crate) fn is_start(&self, index: usize) -> bool {
+        let word = self.starts_base() + index / WORD_BITS;
+        self.ready && self.word(word) & (1 << (index % WORD_BITS)) != 0
+    }
+
+    /// Records that a block starts at chunk `index` (whose used bit the caller sets). O(1).
+    pub(crate) fn mark_start(&mut self, index: usize) {
+        let word = self.starts_base() + index / WORD_BITS;
+        self.set_word(word, self.word(word) | 1 << (index % WORD_BITS));
+    }
+
+    /// The first chunk in `from..to` that is free or starts a block, i.e. where a block
+    /// running through `from - 1` ends; `to` if there is none. `from <= to <= chunks`;
+    /// call only after [`Self::ensure_ready`]. O((to-from)/64 + 1), less when a boundary
+    /// comes early.
+    pub(crate) fn next_boundary(&self, from: usize, to: usize) -> usize {
+        if from >= to {
+            return to;
+        }
+        for w in Self::words_of(from, to) {
+            let continues = self.word(w) & !self.word(self.starts_base() + w);
+            let boundaries = !continues & Self::range_mask(w, from, to);
+            if boundaries != 0 {
+                return w * WORD_BITS + boundaries.trailing_zeros() as usize;
+            }
+        }
+        to
+    }
+
     /// The bits of level-0 word `word` that belong to chunk range `from..to`.
     fn range_mask(word: usize, from: usize, to: usize) -> u64 {
         let first = word * WORD_BITS;
@@ -208,11 +255,6 @@ impl Bitmap {
             .sum()
     }
 
-    /// Whether every chunk of `from..to` (non-empty) is used. O((to-from)/64 + 1).
-    pub(crate) fn all_used(&self, from: usize, to: usize) -> bool {
-        self.count_used(from, to) == to - from
-    }
-
     /// Whether every chunk of `from..to` (non-empty) is free. O((to-from)/64 + 1).
     pub(crate) fn all_free(&self, from: usize, to: usize) -> bool {
         self.count_used(from, to) == 0
@@ -231,12 +273,14 @@ impl Bitmap {
         }
     }
 
-    /// Marks `from..to` (non-empty) free; the touched words are no longer full.
-    /// O((to-from)/64 + 1).
+    /// Marks `from..to` (non-empty) free, and clears its start bits (a free chunk starts
+    /// nothing); the touched words are no longer full. O((to-from)/64 + 1).
     pub(crate) fn clear_range(&mut self, from: usize, to: usize) {
+        let starts_base = self.starts_base();
         for w in Self::words_of(from, to) {
-            let value = self.word(w) & !Self::range_mask(w, from, to);
-            self.set_word(w, value);
+            let keep = !Self::range_mask(w, from, to);
+            self.set_word(w, self.word(w) & keep);
+            self.set_word(starts_base + w, self.word(starts_base + w) & keep);
             let (index, bit) = self.summary_slot(w);
             self.set_word(index, self.word(index) & !bit);
         }
@@ -416,6 +460,37 @@ mod tests {
     }
 
     #[test]
+    fn boundaries_follow_the_start_bits_across_words() {
+        let mut words = Vec::new();
+        let mut map = bitmap(&mut words, 200);
+        // Blocks 10..70, 70..71 and 71..190; chunks 190.. are free.
+        for (from, to) in [(10, 70), (70, 71), (71, 190)] {
+            map.set_range(from, to);
+            map.mark_start(from);
+        }
+        assert!(map.is_start(70) && !map.is_start(69) && !map.is_start(9));
+        assert_eq!(map.next_boundary(11, 200), 70);
+        assert_eq!(map.next_boundary(71, 200), 71);
+        assert_eq!(map.next_boundary(72, 200), 190);
+        assert_eq!(map.next_boundary(72, 150), 150);
+        assert_eq!(map.next_boundary(0, 200), 0);
+        assert_eq!(map.next_boundary(5, 5), 5);
+        map.clear_range(70, 190);
+        assert!(!map.is_start(70) && !map.is_start(71) && map.is_start(10));
+        assert_eq!(map.next_boundary(11, 200), 70);
+    }
+
+    #[test]
+    fn a_block_may_end_at_the_end_of_the_heap() {
+        let mut words = Vec::new();
+        let mut map = bitmap(&mut words, 70);
+        map.set_range(60, 70);
+        map.mark_start(60);
+        assert_eq!(map.next_boundary(61, 70), 70);
+        assert_eq!(map.find_run(0, 70, 60, StartRule::ANY), Some(0));
+    }
+
+    #[test]
     fn find_run_agrees_with_a_chunk_by_chunk_search() {
         let chunks = 300;
         let mut words = Vec::new();
@@ -424,6 +499,7 @@ mod tests {
         for pattern in 0..patterns {
             let mut map = bitmap(&mut words, chunks);
             let mut used = vec![false; chunks];
+            let mut starts = vec![false; chunks];
             // Runs of used and free chunks of random lengths, denser in later patterns.
             let mut index = 0;
             while index < chunks {
@@ -434,7 +510,9 @@ mod tests {
                 let end = (index + length).min(chunks);
                 if seed % 10 < 3 + pattern % 6 {
                     map.set_range(index, end);
+                    map.mark_start(index);
                     used[index..end].iter_mut().for_each(|u| *u = true);
+                    starts[index] = true;
                 }
                 index = end;
             }
@@ -464,6 +542,12 @@ mod tests {
                 map.count_used(0, chunks),
                 used.iter().filter(|&&u| u).count()
             );
+            let after_starts = (0..chunks).filter(|&i| starts[i]).map(|i| (i + 1, chunks));
+            let fixed = [(1, chunks), (64, chunks), (100, 230), (299, 300)];
+            for (from, to) in after_starts.chain(fixed) {
+                let expected = (from..to).find(|&i| !used[i] || starts[i]).unwrap_or(to);
+                assert_eq!(map.next_boundary(from, to), expected, "{from}..{to}");
+            }
         }
     }
 }

@@ -1,12 +1,14 @@
 //! # The bitmap chunk allocator
 //!
 //! The heap is cut into equal chunks of `CHUNK_SIZE` bytes (a power of two, 256 by default).
-//! A block is a run of consecutive chunks; one bit per chunk records whether it is used:
+//! A block is a run of consecutive chunks; one bit per chunk records whether it is used, and
+//! a second bit per chunk whether a block starts there:
 //!
 //! ```text
 //!   heap    | c0 | c1 | c2 | c3 | c4 | c5 | c6 | c7 | ...    (CHUNK_SIZE bytes each)
 //!           |<-- block A -->|    |<- B ->|
-//!   bitmap     1    1    1    0    1    1    0    0   ...
+//!   used       1    1    1    0    1    1    0    0   ...
+//!   starts     1    0    0    0    1    0    0    0   ...
 //!   summary [ word 0 full? word 1 full? ... ]   one bit per 64 chunks
 //! ```
 //!
@@ -16,10 +18,15 @@
 //! over every chunk. The policy is next-fit: searches begin where the last one ended and wrap
 //! around once.
 //!
+//! The start bits make invalid frees exact: a block's extent is read from the bitmap (it ends
+//! at the next free chunk or the next start), so a pointer inside a block, a freed block, or
+//! a layout of another size than the block's is refused, never half-freed.
+//!
 //! Costs, for a heap of C chunks and a request of n chunks: allocation O(C/4096 + visited
-//! non-full words) word steps, at most O(C/64), plus O(n/64) to mark; free O(n/64 + 1);
-//! statistics O(1). Memory overhead: [`bitmap_len`]`(C)` bytes, about C/8 (0.05 % of the heap
-//! with 256-byte chunks), plus up to `CHUNK_SIZE - 1` bytes of rounding per block.
+//! non-full words) word steps, at most O(C/64), plus O(n/64) to mark; free O(n/64 + 1),
+//! checks included; statistics O(1). Memory overhead: [`bitmap_len`]`(C)` bytes, about C/4
+//! (0.1 % of the heap with 256-byte chunks), plus up to `CHUNK_SIZE - 1` bytes of rounding per
+//! block.
 //!
 //! Split by concern: `bitmap` the words and searches (mechanism), `allocator` the policy
 //! and statistics ([`ChunkAllocator`]), `global` the locked form ([`GlobalChunkAllocator`]),
@@ -96,10 +103,11 @@ pub const DEFAULT_CHUNK_SIZE: usize = 256;
 /// when none is given: 4096 (a 1 MiB heap with the default chunk size).
 pub const DEFAULT_CHUNK_AMOUNT: usize = 4096;
 
-/// The exact bitmap length, in bytes, for a heap of `chunks` chunks: one bit per chunk plus
-/// one summary bit per 64 chunks, each level rounded up to whole 64-bit words. O(1).
+/// The exact bitmap length, in bytes, for a heap of `chunks` chunks: one used bit per chunk,
+/// one summary bit per 64 chunks and one start bit per chunk, each level rounded up to whole
+/// 64-bit words, about `chunks / 4` bytes. O(1).
 ///
-/// For 4096 chunks that is 64 + 1 words, 520 bytes.
+/// For 4096 chunks that is 64 + 1 + 64 words, 1032 bytes.
 pub const fn bitmap_len(chunks: usize) -> usize {
     bitmap::bitmap_words(chunks) * size_of::<u64>()
 }

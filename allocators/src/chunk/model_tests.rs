@@ -6,6 +6,8 @@
 //! ```text
 //!   blocks   aligned, inside the heap, chunk-aligned, pairwise disjoint
 //!   bitmap   chunk i is used  <=>  some live block covers it
+//!            a block starts at chunk i  <=>  some live block begins there
+//!   refusals an interior pointer or a layout of another chunk count is refused, no change
 //!   contents every block still holds the pattern derived from its id
 //!   stats    used chunks, requested bytes, live / total allocations, peak: exact
 //!   failures an allocation fails only if the model has no aligned free run for it
@@ -19,6 +21,7 @@ use proptest::prelude::*;
 
 use super::test_support::Arena;
 use super::{ChunkAllocator, ChunkAllocatorError};
+use crate::FreeError;
 
 /// Chunk size and chunk count of the model heap: not a multiple of 64 chunks, so the padding
 /// of the last bitmap word is exercised, and long enough for runs of more than 64 chunks.
@@ -39,6 +42,10 @@ enum Op {
         size: usize,
         align_shift: u32,
     },
+    BadFree {
+        pick: usize,
+        skew: usize,
+    },
 }
 
 fn size() -> impl Strategy<Value = usize> {
@@ -51,6 +58,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => any::<usize>().prop_map(|pick| Op::Free { pick }),
         1 => (any::<usize>(), size(), 0..10u32)
             .prop_map(|(pick, size, align_shift)| Op::Realloc { pick, size, align_shift }),
+        1 => (any::<usize>(), any::<usize>()).prop_map(|(pick, skew)| Op::BadFree { pick, skew }),
     ]
 }
 
@@ -180,6 +188,28 @@ impl Model {
         }
     }
 
+    /// Frees a live block wrongly, at a chunk inside it or with a layout one chunk shorter or
+    /// longer than its own; each must be refused with the right error.
+    fn bad_free(&mut self, allocator: &mut ChunkAllocator<CS>, pick: usize, skew: usize) {
+        if self.live.is_empty() {
+            return;
+        }
+        let block = &self.live[pick % self.live.len()];
+        let chunks = Self::chunks_of(block.layout);
+        let align = block.layout.align();
+        let longer = layout((chunks + 1) * CS, align.trailing_zeros());
+        let refused = allocator.deallocate(block.ptr, longer);
+        assert_eq!(refused, Err(FreeError::CorruptedBlock));
+        if chunks > 1 {
+            let shorter = layout((chunks - 1) * CS, align.trailing_zeros());
+            let refused = allocator.deallocate(block.ptr, shorter);
+            assert_eq!(refused, Err(FreeError::CorruptedBlock));
+            let interior = block.ptr.wrapping_add((1 + skew % (chunks - 1)) * CS);
+            let refused = allocator.deallocate(interior, layout(1, 0));
+            assert_eq!(refused, Err(FreeError::UnalignedFree));
+        }
+    }
+
     fn check(&self, allocator: &ChunkAllocator<CS>) {
         let heap = self.arena.heap_addr();
         let mut spans: Vec<(usize, usize)> = Vec::new();
@@ -197,6 +227,11 @@ impl Model {
         );
         let used = self.occupancy();
         assert!((0..CHUNKS).all(|i| allocator.is_chunk_used(i) == used[i]));
+        let mut starts = [false; CHUNKS];
+        for block in &self.live {
+            starts[(block.ptr.addr() - heap) / CS] = true;
+        }
+        assert!((0..CHUNKS).all(|i| allocator.is_block_start(i) == starts[i]));
         let stats = allocator.stats();
         assert_eq!(stats.used_chunks, used.iter().filter(|&&u| u).count());
         assert_eq!(stats.free_chunks, CHUNKS - stats.used_chunks);
@@ -228,6 +263,7 @@ proptest! {
                 Op::Allocate { size, align_shift } => model.allocate(&mut allocator, layout(size, align_shift)),
                 Op::Free { pick } => model.free(&mut allocator, pick),
                 Op::Realloc { pick, size, align_shift } => model.realloc(&mut allocator, pick, layout(size, align_shift)),
+                Op::BadFree { pick, skew } => model.bad_free(&mut allocator, pick, skew),
             }
             model.check(&allocator);
         }
