@@ -8,7 +8,8 @@
 //!   .bss ┌──────────────────── CHUNK_HEAP: 16 MiB ────────────────────┐
 //!        │ chunk 0 │ chunk 1 │ chunk 2 │ ...          │ chunk 65535   │  256 B each
 //!        └─────────────────────────────────────────────────────────────┘
-//!        CHUNK_BITMAP: one bit per chunk (8 KiB) + one summary bit per 64 chunks
+//!        CHUNK_BITMAP: a used bit and a block-start bit per chunk (16 KiB), one summary bit
+//!                      per 64 chunks
 //!
 //!        ┌──────────────────── POOLS_HEAP: 16 MiB ────────────────────┐
 //!        │ 32 KiB slab │ 32 KiB slab │ large block │ ...               │  the pools' fallback
