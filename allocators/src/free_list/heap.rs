@@ -237,12 +237,17 @@ impl<G: HeapGrower> FreeListAllocator<G> {
         unsafe { self.reallocate_block(block, layout, new_size) }.ok_or(ReallocError::OutOfMemory)
     }
 
-    /// The `GlobalAlloc` free: O(1) tag checks only (no region walk); a free those checks
-    /// refuse is ignored.
+    /// Frees the block at `ptr` the way the `GlobalAlloc` form does: without the region walk
+    /// of [`deallocate`](Self::deallocate), only the O(1) checks of the block's own tag and its
+    /// neighbours' (a free those checks refuse is ignored, nothing changes). O(1).
+    ///
+    /// For callers that, like a `#[global_allocator]`'s, only ever free what they allocated;
+    /// anything else should use the checked [`deallocate`](Self::deallocate).
     ///
     /// # Safety
-    /// `ptr` must be null or a pointer this heap returned for `layout`.
-    pub(super) unsafe fn deallocate_trusted(&mut self, ptr: *mut u8, layout: Layout) {
+    /// `ptr` must be null or a live pointer this heap returned for `layout` (from
+    /// [`allocate`](Self::allocate) or a reallocation); after the call nothing may use the block.
+    pub unsafe fn deallocate_trusted(&mut self, ptr: *mut u8, layout: Layout) {
         let Some(ptr) = NonNull::new(ptr) else { return };
         // SAFETY: the caller guarantees `ptr` is a payload of this heap.
         let block = unsafe { Block::of_payload(ptr) };
@@ -254,12 +259,15 @@ impl<G: HeapGrower> FreeListAllocator<G> {
         }
     }
 
-    /// The `GlobalAlloc` realloc: the checks of [`deallocate_trusted`](Self::deallocate_trusted),
-    /// then [`reallocate`](Self::reallocate)'s work. `None` (old block kept) on failure.
+    /// Resizes the block at `ptr` the way the `GlobalAlloc` form does: the O(1) checks of
+    /// [`deallocate_trusted`](Self::deallocate_trusted), then [`reallocate`](Self::reallocate)'s
+    /// work. `None` (old block kept) when the checks refuse or memory runs out. O(1) in place,
+    /// else an allocation, a copy and a free.
     ///
     /// # Safety
-    /// `ptr` must be a pointer this heap returned for `layout`.
-    pub(super) unsafe fn reallocate_trusted(
+    /// `ptr` must be a live pointer this heap returned for `layout`; on success the old pointer
+    /// must not be used (unless it is the returned one).
+    pub unsafe fn reallocate_trusted(
         &mut self,
         ptr: NonNull<u8>,
         layout: Layout,

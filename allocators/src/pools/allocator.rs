@@ -126,12 +126,15 @@ impl<F: GlobalAlloc> SizeClassPools<F> {
     /// O(1) for class-sized layouts. Still refuses, without change, a pointer that is not a
     /// block start or a block not in use.
     ///
+    /// This is the `GlobalAlloc` form's free, for callers that only ever free what they
+    /// allocated; anything else should use the checked [`deallocate`](Self::deallocate).
+    ///
     /// # Errors
     /// [`FreeError::UnalignedFree`], [`FreeError::DoubleFree`].
     ///
     /// # Safety
     /// `ptr` must have come from `allocate` (or a reallocation) with this layout.
-    pub(super) unsafe fn deallocate_trusted(
+    pub unsafe fn deallocate_trusted(
         &mut self,
         ptr: NonNull<u8>,
         layout: Layout,
