@@ -27,7 +27,7 @@
 //! *Cost*: 400 list heads (one word each: 3.2 KiB on 64-bit) plus 25 half-words of bitmap. Sizes
 //! of 4 GiB and more share the last class; for them only the bounded scan applies.
 
-use super::tag::{Block, GRANULE};
+use super::tag::{Block, GRANULE, Links};
 
 /// Second-level bits: each power of two is split into `1 << SL_BITS` classes.
 const SL_BITS: u32 = 4;
@@ -44,13 +44,18 @@ pub(super) const OWN_CLASS_SCAN: usize = 16;
 
 /// The class a free block of `size` bytes belongs to.
 pub(super) fn class_of(size: usize) -> usize {
+    geometric_class(size).min(CLASS_COUNT - 1)
+}
+
+/// The class of `size` without the cap at the last class.
+fn geometric_class(size: usize) -> usize {
     if size < LINEAR_LIMIT {
         return size / GRANULE;
     }
     let log = size.ilog2();
     let level = (log - LINEAR_LIMIT.ilog2() + 1) as usize;
     let step = (size >> (log - SL_BITS)) & (SL_COUNT - 1);
-    (level * SL_COUNT + step).min(CLASS_COUNT - 1)
+    level * SL_COUNT + step
 }
 
 /// The smallest size of class `class`.
@@ -63,14 +68,14 @@ pub(super) fn class_floor(class: usize) -> usize {
     (SL_COUNT + step) << (level as u32 + LINEAR_LIMIT.ilog2() - SL_BITS - 1)
 }
 
-/// The first class whose blocks are all at least `size` bytes, if there is one.
+/// The first class whose blocks are all at least `size` bytes, if there is one: `size`
+/// rounded up to the next class boundary (one step of its own level), then its class.
 fn class_at_least(size: usize) -> Option<usize> {
-    let class = class_of(size);
-    let class = if class_floor(class) < size {
-        class + 1
-    } else {
-        class
-    };
+    if size < LINEAR_LIMIT {
+        return Some(size.div_ceil(GRANULE));
+    }
+    let step = 1 << (size.ilog2() - SL_BITS);
+    let class = geometric_class(size.checked_add(step - 1)?);
     (class < CLASS_COUNT).then_some(class)
 }
 
@@ -125,7 +130,7 @@ impl Bins {
         let next = self.heads[class];
         // SAFETY: `block` is free, so its payload holds the links; `next` is a listed free block.
         unsafe {
-            block.links().write(super::tag::Links { next, prev: None });
+            block.links().write(Links { next, prev: None });
             if let Some(next) = next {
                 (*next.links()).prev = Some(block);
             }
@@ -139,23 +144,65 @@ impl Bins {
     /// # Safety
     /// `block` must be a listed free block of `size` bytes.
     pub(super) unsafe fn unlink(&mut self, block: Block, size: usize) {
-        let class = class_of(size);
         // SAFETY: `block` and its list neighbours are listed free blocks, whose payloads hold
         // valid links.
         unsafe {
-            let links = block.links();
-            let (next, prev) = ((*links).next, (*links).prev);
+            let Links { next, prev } = block.links().read();
             if let Some(next) = next {
                 (*next.links()).prev = prev;
             }
             match prev {
                 Some(prev) => (*prev.links()).next = next,
                 None => {
+                    let class = class_of(size);
                     self.heads[class] = next;
                     if next.is_none() {
                         self.unmark(class);
                     }
                 }
+            }
+        }
+    }
+
+    /// Replaces the listed free block `old` (`old_size` bytes) by the unlisted free block `new`
+    /// (`new_size` bytes): when both sizes share a class, `new` takes `old`'s place in the list
+    /// (no bitmap change), else `old` is unlinked and `new` pushed. O(1).
+    ///
+    /// This is the common step of splitting a free block and of merging into one: the free
+    /// block changes its start or its size but usually stays in its class.
+    ///
+    /// # Safety
+    /// `old` must be a listed free block of `old_size` bytes; `new` a free block of `new_size`
+    /// bytes in no list, whose links do not overlap `old`'s unless `new == old`.
+    pub(super) unsafe fn relocate(
+        &mut self,
+        old: Block,
+        old_size: usize,
+        new: Block,
+        new_size: usize,
+    ) {
+        let class = class_of(new_size);
+        if class != class_of(old_size) {
+            // SAFETY: forwarded to the caller.
+            unsafe {
+                self.unlink(old, old_size);
+                self.push(new, new_size);
+            }
+            return;
+        }
+        // SAFETY: `old` and its list neighbours are listed free blocks with valid links;
+        // `new`'s payload is free memory that holds links (read before write, so `new == old`
+        // is fine).
+        unsafe {
+            let links = old.links().read();
+            let (next, prev) = (links.next, links.prev);
+            new.links().write(links);
+            if let Some(next) = next {
+                (*next.links()).prev = Some(new);
+            }
+            match prev {
+                Some(prev) => (*prev.links()).next = Some(new),
+                None => self.heads[class] = Some(new),
             }
         }
     }
@@ -175,19 +222,17 @@ impl Bins {
         Some(level * SL_COUNT + self.sl_map[level].trailing_zeros() as usize)
     }
 
-    /// Takes a free block of at least `size` bytes out of the bins and returns it with its size:
-    /// O(1) by bitmap, or a scan of at most [`OWN_CLASS_SCAN`] blocks of `size`'s own class.
+    /// A listed free block of at least `size` bytes, with its size; it stays listed (the
+    /// caller unlinks or [`relocate`](Self::relocate)s it). O(1) by bitmap, or a scan of at
+    /// most [`OWN_CLASS_SCAN`] blocks of `size`'s own class.
     ///
     /// # Safety
     /// The bins must hold only valid free blocks whose tags give their sizes.
-    pub(super) unsafe fn take_fit(&mut self, size: usize) -> Option<(Block, usize)> {
+    pub(super) unsafe fn find_fit(&self, size: usize) -> Option<(Block, usize)> {
         if let Some(class) = class_at_least(size).and_then(|class| self.first_marked_from(class)) {
             let block = self.heads[class]?;
             // SAFETY: listed blocks are free blocks with valid tags (the caller's promise).
-            let found = unsafe { block.tag() }.size();
-            // SAFETY: as above; `found` is the size it was listed with.
-            unsafe { self.unlink(block, found) };
-            return Some((block, found));
+            return Some((block, unsafe { block.tag() }.size()));
         }
         // SAFETY: forwarded to the caller.
         unsafe { self.scan_own_class(size) }
@@ -196,16 +241,14 @@ impl Bins {
     /// Tries the first few blocks of `size`'s own class, first fit.
     ///
     /// # Safety
-    /// As for [`take_fit`](Self::take_fit).
-    unsafe fn scan_own_class(&mut self, size: usize) -> Option<(Block, usize)> {
+    /// As for [`find_fit`](Self::find_fit).
+    unsafe fn scan_own_class(&self, size: usize) -> Option<(Block, usize)> {
         let mut cursor = self.heads[class_of(size)];
         for _ in 0..OWN_CLASS_SCAN {
             let block = cursor?;
             // SAFETY: listed blocks are free blocks with valid tags and links.
             let (found, next) = unsafe { (block.tag().size(), (*block.links()).next) };
             if found >= size {
-                // SAFETY: `block` is listed with size `found`.
-                unsafe { self.unlink(block, found) };
                 return Some((block, found));
             }
             cursor = next;

@@ -67,6 +67,11 @@ impl Tag {
         Self::allocated(0, prev_free, false)
     }
 
+    /// The same tag with the "previous block is free" flag set.
+    pub(super) const fn with_prev_free(self) -> Self {
+        Self(self.0 | PREV_FREE)
+    }
+
     pub(super) const fn size(self) -> usize {
         self.0 & !FLAGS
     }
