@@ -68,6 +68,14 @@ pub(super) fn class_floor(class: usize) -> usize {
     (SL_COUNT + step) << (level as u32 + LINEAR_LIMIT.ilog2() - SL_BITS - 1)
 }
 
+/// Whether blocks of sizes `a` and `b` share a class, without computing either class: both
+/// sizes agree on their bits from the larger one's class step up (one bit scan). Sizes of the
+/// last class that differ in those bits count as different: callers then take the general path.
+fn same_class(a: usize, b: usize) -> bool {
+    let shift = (a | b).ilog2().max(LINEAR_LIMIT.ilog2()) - SL_BITS;
+    a >> shift == b >> shift
+}
+
 /// The first class whose blocks are all at least `size` bytes, if there is one: `size`
 /// rounded up to the next class boundary (one step of its own level), then its class.
 fn class_at_least(size: usize) -> Option<usize> {
@@ -181,8 +189,7 @@ impl Bins {
         new: Block,
         new_size: usize,
     ) {
-        let class = class_of(new_size);
-        if class != class_of(old_size) {
+        if !same_class(old_size, new_size) {
             // SAFETY: forwarded to the caller.
             unsafe {
                 self.unlink(old, old_size);
@@ -202,7 +209,7 @@ impl Bins {
             }
             match prev {
                 Some(prev) => (*prev.links()).next = Some(new),
-                None => self.heads[class] = Some(new),
+                None => self.heads[class_of(new_size)] = Some(new),
             }
         }
     }
@@ -279,6 +286,18 @@ mod tests {
             let floor = class_floor(class);
             assert_eq!(class_of(floor), class, "class {class}");
             assert_eq!(class_of(floor - 1), class - 1, "below class {class}");
+        }
+    }
+
+    #[test]
+    fn same_class_agrees_with_class_of() {
+        let sizes = (32..4096).step_by(16).chain([1 << 20, (1 << 20) + 4096, 3 << 19]);
+        let sizes: std::vec::Vec<usize> = sizes.collect();
+        let step = if cfg!(miri) { 37 } else { 1 };
+        for &a in sizes.iter().step_by(step) {
+            for &b in &sizes {
+                assert_eq!(same_class(a, b), class_of(a) == class_of(b), "{a} {b}");
+            }
         }
     }
 
