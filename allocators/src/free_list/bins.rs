@@ -182,6 +182,7 @@ impl Bins {
     /// # Safety
     /// `old` must be a listed free block of `old_size` bytes; `new` a free block of `new_size`
     /// bytes in no list, whose links do not overlap `old`'s unless `new == old`.
+    #[inline]
     pub(super) unsafe fn relocate(
         &mut self,
         old: Block,
