@@ -3,7 +3,8 @@
 //! Eight pools of fixed-size blocks, one per power of two from 16 B to 2 KiB, sit in front of
 //! a fallback allocator (any [`GlobalAlloc`](core::alloc::GlobalAlloc)). A request is served
 //! by the smallest class whose blocks hold its size *and* alignment; anything larger goes to
-//! the fallback. Classes take memory from the fallback in 32 KiB slabs, carve them into blocks
+//! the fallback. Classes take memory from the fallback in slabs (32 KiB-aligned, 16 bytes short
+//! of 32 KiB so that slabs from a boundary-tag fallback pack end to end), carve them into blocks
 //! and thread their free blocks into a list through the blocks themselves:
 //!
 //! ```text
@@ -47,7 +48,7 @@ pub use allocator::{PoolStats, SizeClassPools};
 pub use class::{CLASS_COUNT, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, usable_size};
 pub use class_pool::ClassStats;
 pub use locked::LockedSizeClassPools;
-pub use slab::SLAB_SIZE;
+pub use slab::{SLAB_SIZE, SLAB_TAIL};
 
 #[cfg(test)]
 mod model_tests;
