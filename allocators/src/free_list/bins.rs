@@ -292,7 +292,9 @@ mod tests {
 
     #[test]
     fn same_class_agrees_with_class_of() {
-        let sizes = (32..4096).step_by(16).chain([1 << 20, (1 << 20) + 4096, 3 << 19]);
+        let sizes = (32..4096)
+            .step_by(16)
+            .chain([1 << 20, (1 << 20) + 4096, 3 << 19]);
         let sizes: std::vec::Vec<usize> = sizes.collect();
         let step = if cfg!(miri) { 37 } else { 1 };
         for &a in sizes.iter().step_by(step) {

@@ -386,7 +386,8 @@ impl<G: HeapGrower> FreeListAllocator<G> {
     }
 
     /// Grows the heap by a region with room for a free block of `search` bytes and returns
-    /// that block (tagged free, not binned).
+    /// that block (tagged free, not binned). Cold: once per region.
+    #[cold]
     fn grow(&mut self, search: usize, dedicated: bool) -> Option<(Block, usize)> {
         let min_size = search.checked_add(REGION_OVERHEAD)?;
         let grown = if dedicated {
@@ -546,6 +547,7 @@ impl<G: HeapGrower> FreeListAllocator<G> {
     ///
     /// # Safety
     /// `first` must be an unbinned free block spanning its whole region.
+    #[cold]
     unsafe fn release_region(&mut self, first: Block, size: usize) {
         // SAFETY: `first` is the first block of one of this heap's regions.
         let region = unsafe { self.regions.of_first_block(first) };
