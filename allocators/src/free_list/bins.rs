@@ -87,6 +87,14 @@ fn class_at_least(size: usize) -> Option<usize> {
     (class < CLASS_COUNT).then_some(class)
 }
 
+/// A listed free block that serves a request: the block, its size and its class.
+#[derive(Clone, Copy)]
+pub(super) struct Fit {
+    pub(super) block: Block,
+    pub(super) size: usize,
+    pub(super) class: usize,
+}
+
 /// The free lists with their bitmaps.
 pub(super) struct Bins {
     heads: [Option<Block>; CLASS_COUNT],
@@ -139,12 +147,13 @@ impl Bins {
         // SAFETY: `block` is free, so its payload holds the links; `next` is a listed free block.
         unsafe {
             block.links().write(Links { next, prev: None });
-            if let Some(next) = next {
-                (*next.links()).prev = Some(block);
+            match next {
+                Some(next) => (*next.links()).prev = Some(block),
+                // The class was empty: only now does its bit change.
+                None => self.mark(class),
             }
         }
         self.heads[class] = Some(block);
-        self.mark(class);
     }
 
     /// Takes a free block of `size` bytes out of its list. O(1).
@@ -152,6 +161,25 @@ impl Bins {
     /// # Safety
     /// `block` must be a listed free block of `size` bytes.
     pub(super) unsafe fn unlink(&mut self, block: Block, size: usize) {
+        // SAFETY: forwarded to the caller.
+        unsafe { self.unlink_from(block, || class_of(size)) }
+    }
+
+    /// Takes a free block of class `class` out of its list. O(1).
+    ///
+    /// # Safety
+    /// `block` must be a listed free block of class `class`.
+    pub(super) unsafe fn unlink_in(&mut self, block: Block, class: usize) {
+        // SAFETY: forwarded to the caller.
+        unsafe { self.unlink_from(block, || class) }
+    }
+
+    /// Takes a listed free block out of its list; its class (`class`, computed only when the
+    /// block heads its list) says which head and bit may change.
+    ///
+    /// # Safety
+    /// `block` must be a listed free block of the class `class` returns.
+    unsafe fn unlink_from(&mut self, block: Block, class: impl FnOnce() -> usize) {
         // SAFETY: `block` and its list neighbours are listed free blocks, whose payloads hold
         // valid links.
         unsafe {
@@ -162,7 +190,7 @@ impl Bins {
             match prev {
                 Some(prev) => (*prev.links()).next = next,
                 None => {
-                    let class = class_of(size);
+                    let class = class();
                     self.heads[class] = next;
                     if next.is_none() {
                         self.unmark(class);
@@ -190,10 +218,45 @@ impl Bins {
         new: Block,
         new_size: usize,
     ) {
+        // SAFETY: forwarded to the caller.
+        unsafe { self.relocate_from(old, old_size, || class_of(old_size), new, new_size) }
+    }
+
+    /// [`relocate`](Self::relocate) for an `old` block whose class `old_class` is known.
+    ///
+    /// # Safety
+    /// As for [`relocate`](Self::relocate); `old_class` is `old`'s class.
+    #[inline]
+    pub(super) unsafe fn relocate_in(
+        &mut self,
+        old: Block,
+        old_size: usize,
+        old_class: usize,
+        new: Block,
+        new_size: usize,
+    ) {
+        // SAFETY: forwarded to the caller.
+        unsafe { self.relocate_from(old, old_size, || old_class, new, new_size) }
+    }
+
+    /// The work of [`relocate`](Self::relocate); `old_class` gives `old`'s class, asked for only
+    /// when it is needed.
+    ///
+    /// # Safety
+    /// As for [`relocate`](Self::relocate).
+    #[inline]
+    unsafe fn relocate_from(
+        &mut self,
+        old: Block,
+        old_size: usize,
+        old_class: impl FnOnce() -> usize,
+        new: Block,
+        new_size: usize,
+    ) {
         if !same_class(old_size, new_size) {
             // SAFETY: forwarded to the caller.
             unsafe {
-                self.unlink(old, old_size);
+                self.unlink_from(old, old_class);
                 self.push(new, new_size);
             }
             return;
@@ -210,7 +273,7 @@ impl Bins {
             }
             match prev {
                 Some(prev) => (*prev.links()).next = Some(new),
-                None => self.heads[class_of(new_size)] = Some(new),
+                None => self.heads[old_class()] = Some(new),
             }
         }
     }
@@ -236,11 +299,12 @@ impl Bins {
     ///
     /// # Safety
     /// The bins must hold only valid free blocks whose tags give their sizes.
-    pub(super) unsafe fn find_fit(&self, size: usize) -> Option<(Block, usize)> {
+    pub(super) unsafe fn find_fit(&self, size: usize) -> Option<Fit> {
         if let Some(class) = class_at_least(size).and_then(|class| self.first_marked_from(class)) {
             let block = self.heads[class]?;
             // SAFETY: listed blocks are free blocks with valid tags (the caller's promise).
-            return Some((block, unsafe { block.tag() }.size()));
+            let size = unsafe { block.tag() }.size();
+            return Some(Fit { block, size, class });
         }
         // SAFETY: forwarded to the caller.
         unsafe { self.scan_own_class(size) }
@@ -250,14 +314,19 @@ impl Bins {
     ///
     /// # Safety
     /// As for [`find_fit`](Self::find_fit).
-    unsafe fn scan_own_class(&self, size: usize) -> Option<(Block, usize)> {
-        let mut cursor = self.heads[class_of(size)];
+    unsafe fn scan_own_class(&self, size: usize) -> Option<Fit> {
+        let class = class_of(size);
+        let mut cursor = self.heads[class];
         for _ in 0..OWN_CLASS_SCAN {
             let block = cursor?;
             // SAFETY: listed blocks are free blocks with valid tags and links.
             let (found, next) = unsafe { (block.tag().size(), (*block.links()).next) };
             if found >= size {
-                return Some((block, found));
+                return Some(Fit {
+                    block,
+                    size: found,
+                    class,
+                });
             }
             cursor = next;
         }

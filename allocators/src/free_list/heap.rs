@@ -186,9 +186,8 @@ impl<G: HeapGrower> FreeListAllocator<G> {
         let search = search_size(need, layout.align())?;
         let dedicated = need >= self.policy.dedicated_threshold && self.grower.can_release();
         let (block, size, listed) = self.find_or_grow(search, dedicated)?;
-        // SAFETY: `block` is a free block of `size >= search` bytes, listed in the bins or fresh
-        // (as `listed` says); its previous block is allocated and its next block's tag has the
-        // P flag.
+        // SAFETY: `block` is a free block of `size >= search` bytes, listed in class `listed` or
+        // fresh; its previous block is allocated and its next block's tag has the P flag.
         let block = unsafe { self.place(block, size, listed, need, layout.align()) };
         self.stats.requested_bytes += layout.size();
         Some(block.payload())
@@ -372,17 +371,21 @@ impl<G: HeapGrower> FreeListAllocator<G> {
         Ok(())
     }
 
-    /// A free block of at least `search` bytes with its size, and whether it is still listed in
-    /// the bins (a block from a new region is not).
-    fn find_or_grow(&mut self, search: usize, dedicated: bool) -> Option<(Block, usize, bool)> {
+    /// A free block of at least `search` bytes with its size, and the class it is still
+    /// listed in (`None` for a block from a new region, which is in no list).
+    fn find_or_grow(
+        &mut self,
+        search: usize,
+        dedicated: bool,
+    ) -> Option<(Block, usize, Option<usize>)> {
         if !dedicated {
             // SAFETY: the bins hold only free blocks of this heap with valid tags.
-            if let Some((block, size)) = unsafe { self.bins.find_fit(search) } {
-                return Some((block, size, true));
+            if let Some(fit) = unsafe { self.bins.find_fit(search) } {
+                return Some((fit.block, fit.size, Some(fit.class)));
             }
         }
         let (block, size) = self.grow(search, dedicated)?;
-        Some((block, size, false))
+        Some((block, size, None))
     }
 
     /// Grows the heap by a region with room for a free block of `search` bytes and returns
@@ -419,14 +422,14 @@ impl<G: HeapGrower> FreeListAllocator<G> {
     /// stays in the listed block's class takes its place in the list (no bitmap work).
     ///
     /// # Safety
-    /// `block` must be a free block of `size >= search_size(need, align)` bytes, listed in the
-    /// bins exactly when `listed`, whose previous block is allocated and whose next tag has the
-    /// P flag.
+    /// `block` must be a free block of `size >= search_size(need, align)` bytes, listed in
+    /// class `c` when `listed == Some(c)` and in no list when `None`, whose previous block is
+    /// allocated and whose next tag has the P flag.
     unsafe fn place(
         &mut self,
         block: Block,
         size: usize,
-        listed: bool,
+        listed: Option<usize>,
         need: usize,
         align: usize,
     ) -> Block {
@@ -440,9 +443,8 @@ impl<G: HeapGrower> FreeListAllocator<G> {
                 // SAFETY: `gap + need <= size` by `search_size`; the gap is a block of at least
                 // MIN_BLOCK bytes at the front of the free block, unlisted before re-binning.
                 unsafe {
-                    if listed {
-                        self.remove_free(block, size);
-                        listed = false;
+                    if let Some(class) = listed.take() {
+                        self.remove_listed(block, class);
                     }
                     self.insert_free(block, gap, first);
                 }
@@ -462,11 +464,12 @@ impl<G: HeapGrower> FreeListAllocator<G> {
                 let tail = block.forward(need);
                 tail.set_tag(Tag::free(rest, false));
                 tail.write_footer(rest);
-                if listed {
-                    self.bins.relocate(block, size, tail, rest);
-                } else {
-                    self.bins.push(tail, rest);
-                    self.stats.free_blocks += 1;
+                match listed {
+                    Some(class) => self.bins.relocate_in(block, size, class, tail, rest),
+                    None => {
+                        self.bins.push(tail, rest);
+                        self.stats.free_blocks += 1;
+                    }
                 }
             }
             size = need;
@@ -474,8 +477,8 @@ impl<G: HeapGrower> FreeListAllocator<G> {
             // SAFETY: the tag after the block is inside the region (at most the sentinel); a
             // listed block leaves the bins whole.
             unsafe {
-                if listed {
-                    self.remove_free(block, size);
+                if let Some(class) = listed {
+                    self.remove_listed(block, class);
                 }
                 block.forward(size).set_prev_free(false);
             }
@@ -696,6 +699,16 @@ impl<G: HeapGrower> FreeListAllocator<G> {
     unsafe fn remove_free(&mut self, block: Block, size: usize) {
         // SAFETY: forwarded to the caller.
         unsafe { self.bins.unlink(block, size) };
+        self.stats.free_blocks -= 1;
+    }
+
+    /// Takes the free `block`, listed in class `class`, out of its bin.
+    ///
+    /// # Safety
+    /// `block` must be a free block listed in class `class`.
+    unsafe fn remove_listed(&mut self, block: Block, class: usize) {
+        // SAFETY: forwarded to the caller.
+        unsafe { self.bins.unlink_in(block, class) };
         self.stats.free_blocks -= 1;
     }
 
