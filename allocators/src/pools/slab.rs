@@ -56,13 +56,15 @@ pub(super) const fn slab_layout() -> Layout {
 }
 
 /// Where the first block of `block_size` bytes starts inside a slab.
+/// `block_size` is a power of two, so this is a mask, not a division (it runs on every take
+/// and free).
 pub(super) const fn first_block_offset(block_size: usize) -> usize {
-    size_of::<SlabHeader>().next_multiple_of(block_size)
+    (size_of::<SlabHeader>() + block_size - 1) & !(block_size - 1)
 }
 
 /// How many blocks of `block_size` bytes a slab holds.
 pub(super) const fn blocks_per_slab(block_size: usize) -> usize {
-    (SLAB_LEN - first_block_offset(block_size)) / block_size
+    (SLAB_LEN - first_block_offset(block_size)) >> block_size.trailing_zeros()
 }
 
 /// Writes an empty header (no next slab, no block in use) at the start of `slab`. O(1).
@@ -93,17 +95,15 @@ pub(super) fn slab_of(block: *mut u8) -> *mut SlabHeader {
 /// # Errors
 /// [`FreeError::UnalignedFree`] when `block` is in the header, not at a block start, or past
 /// the slab's last block.
+/// `block_size` must be a power of two (masks and shifts only: this runs on every take and free).
 pub(super) fn block_index(block: *mut u8, block_size: usize) -> Result<usize, FreeError> {
     let offset = block.addr() & (SLAB_SIZE - 1);
     let first = first_block_offset(block_size);
-    if offset < first || !(offset - first).is_multiple_of(block_size) {
+    // `first` is a multiple of the block size, so block starts are the multiples of it.
+    if offset < first || offset & (block_size - 1) != 0 || offset + block_size > SLAB_LEN {
         return Err(FreeError::UnalignedFree);
     }
-    let index = (offset - first) / block_size;
-    if index >= blocks_per_slab(block_size) {
-        return Err(FreeError::UnalignedFree);
-    }
-    Ok(index)
+    Ok((offset - first) >> block_size.trailing_zeros())
 }
 
 /// Records block `index` of the slab as handed out. O(1).
