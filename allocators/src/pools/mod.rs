@@ -28,10 +28,10 @@
 //! | realloc fallback -> fallback | the fallback's `realloc` |
 //! | statistics | O(1) |
 //!
-//! Memory overhead: the 264-byte header of each slab (under 1 % of it for 16-byte blocks, one
-//! block in 16 for 2 KiB blocks), rounding each request up to its class (less than half the
-//! block), and free blocks kept by their class: slabs go back to the fallback only when the
-//! pools are dropped.
+//! Memory overhead: the 264-byte header of each slab and its short end (under 1 % of it for
+//! 16-byte blocks; for 2 KiB blocks, header and short end cost two blocks in 16), rounding each
+//! request up to its class (less than half the block), and free blocks kept by their class:
+//! slabs go back to the fallback only when the pools are dropped.
 //!
 //! Module layout: `class` (size-class arithmetic), `slab` (slab geometry, header, bitmap),
 //! `class_pool` (one class: free list, carving, slab list), `allocator`
