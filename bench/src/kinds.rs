@@ -15,10 +15,14 @@ pub enum Kind {
     Baseline,
     /// bareheap's bitmap chunk allocator, 256-byte chunks.
     Chunk,
-    /// bareheap's size-class pools over its free list.
+    /// bareheap's size-class pools over its free list, the `GlobalAlloc` path's O(1) free.
     Pools,
-    /// bareheap's free-list allocator.
+    /// The same pools, every free checked (the raw `deallocate`).
+    PoolsChecked,
+    /// bareheap's free-list allocator, the `GlobalAlloc` path's O(1) free.
     FreeList,
+    /// The same free list, every free checked (the raw `deallocate`).
+    FreeListChecked,
     /// talc 5.
     Talc,
     /// rlsf (TLSF).
@@ -40,11 +44,13 @@ pub enum Kind {
 }
 
 /// The general-purpose subjects, in table order (the fixed pools serve one size only).
-pub const GENERAL: [Kind; 11] = [
+pub const GENERAL: [Kind; 13] = [
     Kind::Baseline,
     Kind::Chunk,
     Kind::Pools,
+    Kind::PoolsChecked,
     Kind::FreeList,
+    Kind::FreeListChecked,
     Kind::Talc,
     Kind::Rlsf,
     Kind::LinkedList,
@@ -56,11 +62,13 @@ pub const GENERAL: [Kind; 11] = [
 
 impl Kind {
     /// Every subject, general ones first.
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 15] = [
         Self::Baseline,
         Self::Chunk,
         Self::Pools,
+        Self::PoolsChecked,
         Self::FreeList,
+        Self::FreeListChecked,
         Self::Talc,
         Self::Rlsf,
         Self::LinkedList,
@@ -83,7 +91,9 @@ impl Kind {
             Self::Baseline => "baseline (harness only)",
             Self::Chunk => "bareheap chunk (256 B)",
             Self::Pools => "bareheap pools (over free list)",
+            Self::PoolsChecked => "bareheap pools, checked free",
             Self::FreeList => "bareheap free list",
+            Self::FreeListChecked => "bareheap free list, checked free",
             Self::Talc => "talc 5.1",
             Self::Rlsf => "rlsf 0.2",
             Self::LinkedList => "linked_list_allocator 0.10",
@@ -120,8 +130,10 @@ pub fn dispatch<V: Visit>(kind: Kind, visit: &mut V) -> V::Out {
     match kind {
         Kind::Baseline => visit.visit::<Baseline>(kind),
         Kind::Chunk => visit.visit::<Chunk>(kind),
-        Kind::Pools => visit.visit::<Pools>(kind),
-        Kind::FreeList => visit.visit::<FreeList>(kind),
+        Kind::Pools => visit.visit::<Pools<false>>(kind),
+        Kind::PoolsChecked => visit.visit::<Pools<true>>(kind),
+        Kind::FreeList => visit.visit::<FreeList<false>>(kind),
+        Kind::FreeListChecked => visit.visit::<FreeList<true>>(kind),
         Kind::Talc => visit.visit::<Talc>(kind),
         Kind::Rlsf => visit.visit::<Rlsf>(kind),
         Kind::LinkedList => visit.visit::<LinkedList>(kind),

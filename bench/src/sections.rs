@@ -284,8 +284,11 @@ pub fn header(config: &Config) -> String {
          `StaticGrower`, an arena source for dlmalloc), so they get no more memory than the others. \
          The system malloc ignores the arena, and the fixed pools hold their blocks inline. Every \
          subject is called through its own single-threaded API, without a lock (the two-thread \
-         workload adds one spin lock, the same for all); bareheap's subjects use their raw, fully \
-         checked APIs (every free is validated). Every workload first runs untimed with every byte \
+         workload adds one spin lock, the same for all). bareheap's free list and pools free through \
+         the path a `#[global_allocator]` user gets (`deallocate_trusted`: O(1) checks, no search \
+         for the region or slab), the fair match for peers whose free trusts its caller; the rows \
+         \"checked free\" use their raw, fully checked `deallocate` (every free validated), and the \
+         chunk allocator always does. Every workload first runs untimed with every byte \
          of every block filled and checked (random actions), or checks the first and last 8 bytes \
          of each block before it is freed (all workloads). A subject that corrupts memory, \
          refuses a valid free or crashes is reported FAILED (each subject runs in its own child \

@@ -220,12 +220,15 @@ impl Subject for Chunk {
     }
 }
 
-/// bareheap's free-list allocator over the arena (one region: `StaticGrower::new`), raw API.
-pub struct FreeList {
+/// bareheap's free-list allocator over the arena (one region: `StaticGrower::new`), raw type.
+/// With `CHECKED = false` frees and reallocations take the path a `#[global_allocator]` user
+/// gets (`deallocate_trusted`: O(1) tag checks, no region walk), the fair match for peers whose
+/// free trusts its caller; with `CHECKED = true` they take the fully checked raw API.
+pub struct FreeList<const CHECKED: bool> {
     heap: FreeListAllocator<StaticGrower<'static>>,
 }
 
-impl Subject for FreeList {
+impl<const CHECKED: bool> Subject for FreeList<CHECKED> {
     unsafe fn init(base: NonNull<u8>, len: usize) -> Option<Self> {
         // SAFETY: forwarded from the caller.
         let grower = StaticGrower::new(unsafe { arena_slice(base, len) });
@@ -239,8 +242,13 @@ impl Subject for FreeList {
     }
 
     unsafe fn dealloc(&mut self, ptr: NonNull<u8>, layout: Layout) -> bool {
-        // SAFETY: the caller's contract: a live block of this heap with `layout`.
-        unsafe { self.heap.deallocate(ptr.as_ptr(), layout) }.is_ok()
+        if CHECKED {
+            // SAFETY: the caller's contract: a live block of this heap with `layout`.
+            return unsafe { self.heap.deallocate(ptr.as_ptr(), layout) }.is_ok();
+        }
+        // SAFETY: as above.
+        unsafe { self.heap.deallocate_trusted(ptr.as_ptr(), layout) };
+        true
     }
 
     unsafe fn realloc(
@@ -249,8 +257,12 @@ impl Subject for FreeList {
         layout: Layout,
         new_size: usize,
     ) -> Option<NonNull<u8>> {
+        if CHECKED {
+            // SAFETY: as above.
+            return unsafe { self.heap.reallocate(ptr.as_ptr(), layout, new_size) }.ok();
+        }
         // SAFETY: as above.
-        unsafe { self.heap.reallocate(ptr.as_ptr(), layout, new_size) }.ok()
+        unsafe { self.heap.reallocate_trusted(ptr, layout, new_size) }
     }
 }
 
@@ -276,14 +288,16 @@ unsafe impl GlobalAlloc for FreeListRef {
     }
 }
 
-/// bareheap's size-class pools over its (locked) free list on the arena; raw pools API.
-pub struct Pools {
+/// bareheap's size-class pools over its (locked) free list on the arena. With
+/// `CHECKED = false` frees take the `GlobalAlloc` form's O(1) path (`deallocate_trusted`: no
+/// search of the class's slab list); with `CHECKED = true` the fully checked raw `deallocate`.
+pub struct Pools<const CHECKED: bool> {
     // Dropped by hand, before the fallback: its slabs go back to the free list.
     pools: ManuallyDrop<SizeClassPools<FreeListRef>>,
     fallback: NonNull<LockedFreeListAllocator<StaticGrower<'static>>>,
 }
 
-impl Subject for Pools {
+impl<const CHECKED: bool> Subject for Pools<CHECKED> {
     unsafe fn init(base: NonNull<u8>, len: usize) -> Option<Self> {
         // SAFETY: forwarded from the caller.
         let grower = StaticGrower::new(unsafe { arena_slice(base, len) });
@@ -299,8 +313,12 @@ impl Subject for Pools {
     }
 
     unsafe fn dealloc(&mut self, ptr: NonNull<u8>, layout: Layout) -> bool {
-        // SAFETY: the caller's contract: a live block of these pools with `layout`.
-        unsafe { self.pools.deallocate(ptr.as_ptr(), layout) }.is_ok()
+        if CHECKED {
+            // SAFETY: the caller's contract: a live block of these pools with `layout`.
+            return unsafe { self.pools.deallocate(ptr.as_ptr(), layout) }.is_ok();
+        }
+        // SAFETY: as above.
+        unsafe { self.pools.deallocate_trusted(ptr, layout) }.is_ok()
     }
 
     unsafe fn realloc(
@@ -315,7 +333,7 @@ impl Subject for Pools {
     }
 }
 
-impl Drop for Pools {
+impl<const CHECKED: bool> Drop for Pools<CHECKED> {
     fn drop(&mut self) {
         // SAFETY: dropped once, here, while the fallback it gives its slabs back to is alive.
         unsafe { ManuallyDrop::drop(&mut self.pools) };

@@ -62,10 +62,17 @@ pub fn section(r: &Results) -> String {
     };
     let _ = writeln!(
         out,
-        "| free list, random actions without realloc: ≤ 1.3 × talc at every M | {} × talc (net of the harness: {}) | {} |",
+        "| free list (`GlobalAlloc` path's free), random actions without realloc: ≤ 1.3 × talc at every M | {} × talc (net of the harness: {}) | {} |",
         list(&vs_talc, 2),
         list(&ratios(&net(Kind::FreeList), &net(Kind::Talc)), 2),
         verdict(all(&vs_talc, |v| v <= 1.3))
+    );
+    let checked = cells(&r.random, Kind::FreeListChecked);
+    let _ = writeln!(
+        out,
+        "| (for comparison, no target) free list with every free checked (raw `deallocate`) | {} × talc (net of the harness: {}) | – |",
+        list(&ratios(&checked, &cells(&r.random, Kind::Talc)), 2),
+        list(&ratios(&net(Kind::FreeListChecked), &net(Kind::Talc)), 2),
     );
     let _ = writeln!(
         out,
@@ -81,7 +88,7 @@ pub fn section(r: &Results) -> String {
     let pools_net = ratios(&net(Kind::Pools), &net(Kind::Talc));
     let _ = writeln!(
         out,
-        "| pools, random actions M = 200 and 1000: faster than talc | {} × talc (net: {}) | {} |",
+        "| pools (`GlobalAlloc` path's free), random actions M = 200 and 1000: faster than talc | {} × talc (net: {}) | {} |",
         list(&pools[..2.min(pools.len())], 2),
         list(&pools_net[..2.min(pools_net.len())], 2),
         verdict(all(&pools[..2.min(pools.len())], |v| v < 1.0))

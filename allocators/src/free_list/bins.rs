@@ -27,7 +27,7 @@
 //! *Cost*: 400 list heads (one word each: 3.2 KiB on 64-bit) plus 25 half-words of bitmap. Sizes
 //! of 4 GiB and more share the last class; for them only the bounded scan applies.
 
-use super::tag::{Block, GRANULE};
+use super::tag::{Block, GRANULE, Links};
 
 /// Second-level bits: each power of two is split into `1 << SL_BITS` classes.
 const SL_BITS: u32 = 4;
@@ -44,13 +44,18 @@ pub(super) const OWN_CLASS_SCAN: usize = 16;
 
 /// The class a free block of `size` bytes belongs to.
 pub(super) fn class_of(size: usize) -> usize {
+    geometric_class(size).min(CLASS_COUNT - 1)
+}
+
+/// The class of `size` without the cap at the last class.
+fn geometric_class(size: usize) -> usize {
     if size < LINEAR_LIMIT {
         return size / GRANULE;
     }
     let log = size.ilog2();
     let level = (log - LINEAR_LIMIT.ilog2() + 1) as usize;
     let step = (size >> (log - SL_BITS)) & (SL_COUNT - 1);
-    (level * SL_COUNT + step).min(CLASS_COUNT - 1)
+    level * SL_COUNT + step
 }
 
 /// The smallest size of class `class`.
@@ -63,15 +68,31 @@ pub(super) fn class_floor(class: usize) -> usize {
     (SL_COUNT + step) << (level as u32 + LINEAR_LIMIT.ilog2() - SL_BITS - 1)
 }
 
-/// The first class whose blocks are all at least `size` bytes, if there is one.
+/// Whether blocks of sizes `a` and `b` share a class, without computing either class: both
+/// sizes agree on their bits from the larger one's class step up (one bit scan). Sizes of the
+/// last class that differ in those bits count as different: callers then take the general path.
+fn same_class(a: usize, b: usize) -> bool {
+    let shift = (a | b).ilog2().max(LINEAR_LIMIT.ilog2()) - SL_BITS;
+    a >> shift == b >> shift
+}
+
+/// The first class whose blocks are all at least `size` bytes, if there is one: `size`
+/// rounded up to the next class boundary (one step of its own level), then its class.
 fn class_at_least(size: usize) -> Option<usize> {
-    let class = class_of(size);
-    let class = if class_floor(class) < size {
-        class + 1
-    } else {
-        class
-    };
+    if size < LINEAR_LIMIT {
+        return Some(size.div_ceil(GRANULE));
+    }
+    let step = 1 << (size.ilog2() - SL_BITS);
+    let class = geometric_class(size.checked_add(step - 1)?);
     (class < CLASS_COUNT).then_some(class)
+}
+
+/// A listed free block that serves a request: the block, its size and its class.
+#[derive(Clone, Copy)]
+pub(super) struct Fit {
+    pub(super) block: Block,
+    pub(super) size: usize,
+    pub(super) class: usize,
 }
 
 /// The free lists with their bitmaps.
@@ -125,13 +146,14 @@ impl Bins {
         let next = self.heads[class];
         // SAFETY: `block` is free, so its payload holds the links; `next` is a listed free block.
         unsafe {
-            block.links().write(super::tag::Links { next, prev: None });
-            if let Some(next) = next {
-                (*next.links()).prev = Some(block);
+            block.links().write(Links { next, prev: None });
+            match next {
+                Some(next) => (*next.links()).prev = Some(block),
+                // The class was empty: only now does its bit change.
+                None => self.mark(class),
             }
         }
         self.heads[class] = Some(block);
-        self.mark(class);
     }
 
     /// Takes a free block of `size` bytes out of its list. O(1).
@@ -139,23 +161,119 @@ impl Bins {
     /// # Safety
     /// `block` must be a listed free block of `size` bytes.
     pub(super) unsafe fn unlink(&mut self, block: Block, size: usize) {
-        let class = class_of(size);
+        // SAFETY: forwarded to the caller.
+        unsafe { self.unlink_from(block, || class_of(size)) }
+    }
+
+    /// Takes a free block of class `class` out of its list. O(1).
+    ///
+    /// # Safety
+    /// `block` must be a listed free block of class `class`.
+    pub(super) unsafe fn unlink_in(&mut self, block: Block, class: usize) {
+        // SAFETY: forwarded to the caller.
+        unsafe { self.unlink_from(block, || class) }
+    }
+
+    /// Takes a listed free block out of its list; its class (`class`, computed only when the
+    /// block heads its list) says which head and bit may change.
+    ///
+    /// # Safety
+    /// `block` must be a listed free block of the class `class` returns.
+    unsafe fn unlink_from(&mut self, block: Block, class: impl FnOnce() -> usize) {
         // SAFETY: `block` and its list neighbours are listed free blocks, whose payloads hold
         // valid links.
         unsafe {
-            let links = block.links();
-            let (next, prev) = ((*links).next, (*links).prev);
+            let Links { next, prev } = block.links().read();
             if let Some(next) = next {
                 (*next.links()).prev = prev;
             }
             match prev {
                 Some(prev) => (*prev.links()).next = next,
                 None => {
+                    let class = class();
                     self.heads[class] = next;
                     if next.is_none() {
                         self.unmark(class);
                     }
                 }
+            }
+        }
+    }
+
+    /// Replaces the listed free block `old` (`old_size` bytes) by the unlisted free block `new`
+    /// (`new_size` bytes): when both sizes share a class, `new` takes `old`'s place in the list
+    /// (no bitmap change), else `old` is unlinked and `new` pushed. O(1).
+    ///
+    /// This is the common step of splitting a free block and of merging into one: the free
+    /// block changes its start or its size but usually stays in its class.
+    ///
+    /// # Safety
+    /// `old` must be a listed free block of `old_size` bytes; `new` a free block of `new_size`
+    /// bytes in no list, whose links do not overlap `old`'s unless `new == old`.
+    #[inline]
+    pub(super) unsafe fn relocate(
+        &mut self,
+        old: Block,
+        old_size: usize,
+        new: Block,
+        new_size: usize,
+    ) {
+        // SAFETY: forwarded to the caller.
+        unsafe { self.relocate_from(old, old_size, || class_of(old_size), new, new_size) }
+    }
+
+    /// [`relocate`](Self::relocate) for an `old` block whose class `old_class` is known.
+    ///
+    /// # Safety
+    /// As for [`relocate`](Self::relocate); `old_class` is `old`'s class.
+    #[inline]
+    pub(super) unsafe fn relocate_in(
+        &mut self,
+        old: Block,
+        old_size: usize,
+        old_class: usize,
+        new: Block,
+        new_size: usize,
+    ) {
+        // SAFETY: forwarded to the caller.
+        unsafe { self.relocate_from(old, old_size, || old_class, new, new_size) }
+    }
+
+    /// The work of [`relocate`](Self::relocate); `old_class` gives `old`'s class, asked for only
+    /// when it is needed.
+    ///
+    /// # Safety
+    /// As for [`relocate`](Self::relocate).
+    #[inline]
+    unsafe fn relocate_from(
+        &mut self,
+        old: Block,
+        old_size: usize,
+        old_class: impl FnOnce() -> usize,
+        new: Block,
+        new_size: usize,
+    ) {
+        if !same_class(old_size, new_size) {
+            // SAFETY: forwarded to the caller.
+            unsafe {
+                self.unlink_from(old, old_class);
+                self.push(new, new_size);
+            }
+            return;
+        }
+        // SAFETY: `old` and its list neighbours are listed free blocks with valid links;
+        // `new`'s payload is free memory that holds links (read before write, so `new == old`
+        // is fine).
+        unsafe {
+            let links = old.links().read();
+            let (next, prev) = (links.next, links.prev);
+            new.links().write(links);
+            if let Some(next) = next {
+                (*next.links()).prev = Some(new);
+            }
+            match prev {
+                Some(prev) => (*prev.links()).next = Some(new),
+                None => self.heads[old_class()] = Some(new),
             }
         }
     }
@@ -175,19 +293,18 @@ impl Bins {
         Some(level * SL_COUNT + self.sl_map[level].trailing_zeros() as usize)
     }
 
-    /// Takes a free block of at least `size` bytes out of the bins and returns it with its size:
-    /// O(1) by bitmap, or a scan of at most [`OWN_CLASS_SCAN`] blocks of `size`'s own class.
+    /// A listed free block of at least `size` bytes, with its size; it stays listed (the
+    /// caller unlinks or [`relocate`](Self::relocate)s it). O(1) by bitmap, or a scan of at
+    /// most [`OWN_CLASS_SCAN`] blocks of `size`'s own class.
     ///
     /// # Safety
     /// The bins must hold only valid free blocks whose tags give their sizes.
-    pub(super) unsafe fn take_fit(&mut self, size: usize) -> Option<(Block, usize)> {
+    pub(super) unsafe fn find_fit(&self, size: usize) -> Option<Fit> {
         if let Some(class) = class_at_least(size).and_then(|class| self.first_marked_from(class)) {
             let block = self.heads[class]?;
             // SAFETY: listed blocks are free blocks with valid tags (the caller's promise).
-            let found = unsafe { block.tag() }.size();
-            // SAFETY: as above; `found` is the size it was listed with.
-            unsafe { self.unlink(block, found) };
-            return Some((block, found));
+            let size = unsafe { block.tag() }.size();
+            return Some(Fit { block, size, class });
         }
         // SAFETY: forwarded to the caller.
         unsafe { self.scan_own_class(size) }
@@ -196,17 +313,20 @@ impl Bins {
     /// Tries the first few blocks of `size`'s own class, first fit.
     ///
     /// # Safety
-    /// As for [`take_fit`](Self::take_fit).
-    unsafe fn scan_own_class(&mut self, size: usize) -> Option<(Block, usize)> {
-        let mut cursor = self.heads[class_of(size)];
+    /// As for [`find_fit`](Self::find_fit).
+    unsafe fn scan_own_class(&self, size: usize) -> Option<Fit> {
+        let class = class_of(size);
+        let mut cursor = self.heads[class];
         for _ in 0..OWN_CLASS_SCAN {
             let block = cursor?;
             // SAFETY: listed blocks are free blocks with valid tags and links.
             let (found, next) = unsafe { (block.tag().size(), (*block.links()).next) };
             if found >= size {
-                // SAFETY: `block` is listed with size `found`.
-                unsafe { self.unlink(block, found) };
-                return Some((block, found));
+                return Some(Fit {
+                    block,
+                    size: found,
+                    class,
+                });
             }
             cursor = next;
         }
@@ -236,6 +356,20 @@ mod tests {
             let floor = class_floor(class);
             assert_eq!(class_of(floor), class, "class {class}");
             assert_eq!(class_of(floor - 1), class - 1, "below class {class}");
+        }
+    }
+
+    #[test]
+    fn same_class_agrees_with_class_of() {
+        let sizes = (32..4096)
+            .step_by(16)
+            .chain([1 << 20, (1 << 20) + 4096, 3 << 19]);
+        let sizes: std::vec::Vec<usize> = sizes.collect();
+        let step = if cfg!(miri) { 37 } else { 1 };
+        for &a in sizes.iter().step_by(step) {
+            for &b in &sizes {
+                assert_eq!(same_class(a, b), class_of(a) == class_of(b), "{a} {b}");
+            }
         }
     }
 

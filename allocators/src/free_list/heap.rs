@@ -5,7 +5,7 @@
 //!   allocate(layout)
 //!     need = payload + tag, rounded to 16 (at least one minimal block)
 //!     large (>= dedicated_threshold)? ──► a region of its own from the grower
-//!     else bins.take_fit(need [+ alignment slack]) ──► none? grow a region
+//!     else bins.find_fit(need [+ alignment slack]) ──► none? grow a region
 //!     place: [front gap → free] [block: need] [tail → free when >= MIN_BLOCK]
 //!
 //!   deallocate(ptr)
@@ -76,7 +76,11 @@ pub enum ReallocError {
 pub struct FreeListAllocator<G: HeapGrower> {
     bins: Bins,
     regions: RegionList,
+    /// The counters; `free_bytes` is derived in [`stats`](Self::stats), not kept here.
     stats: Stats,
+    /// Bytes of all blocks of all regions, free or allocated (each region's span from its
+    /// first block to its sentinel): the free bytes are this minus the bytes in use.
+    block_bytes: usize,
     general_regions: usize,
     policy: Policy,
     grower: G,
@@ -89,11 +93,12 @@ unsafe impl<G: HeapGrower + Send> Send for FreeListAllocator<G> {}
 
 /// The block size that holds a payload of `size` bytes, or `None` when it is too large.
 fn block_size_for(size: usize) -> Option<usize> {
-    let block = size
-        .checked_add(WORD)?
-        .checked_next_multiple_of(GRANULE)?
-        .max(MIN_BLOCK);
-    (block <= MAX_BLOCK).then_some(block)
+    // One comparison instead of checked steps: `MAX_BLOCK` is a multiple of the granule, so
+    // the rounded block fits exactly when the unrounded one does, and nothing can overflow.
+    if size > MAX_BLOCK - WORD {
+        return None;
+    }
+    Some(((size + WORD + GRANULE - 1) & !(GRANULE - 1)).max(MIN_BLOCK))
 }
 
 /// How large a free block must be to hold a block of `need` bytes whose payload is aligned to
@@ -132,6 +137,7 @@ impl<G: HeapGrower> FreeListAllocator<G> {
             bins: Bins::new(),
             regions: RegionList::new(),
             stats: Stats::ZERO,
+            block_bytes: 0,
             general_regions: 0,
             policy,
             grower,
@@ -150,7 +156,10 @@ impl<G: HeapGrower> FreeListAllocator<G> {
 
     /// The current statistics. O(1).
     pub const fn stats(&self) -> Stats {
-        self.stats
+        Stats {
+            free_bytes: self.block_bytes - self.stats.in_use_bytes,
+            ..self.stats
+        }
     }
 
     pub(super) const fn bins(&self) -> &Bins {
@@ -177,10 +186,10 @@ impl<G: HeapGrower> FreeListAllocator<G> {
         let need = block_size_for(layout.size())?;
         let search = search_size(need, layout.align())?;
         let dedicated = need >= self.policy.dedicated_threshold && self.grower.can_release();
-        let (block, size) = self.find_or_grow(search, dedicated)?;
-        // SAFETY: `block` is a free block of `size >= search` bytes out of the bins (or fresh);
-        // its previous block is allocated and its next block's tag has the P flag.
-        let block = unsafe { self.place(block, size, need, layout.align()) };
+        let (block, size, listed) = self.find_or_grow(search, dedicated)?;
+        // SAFETY: `block` is a free block of `size >= search` bytes, listed in class `listed` or
+        // fresh; its previous block is allocated and its next block's tag has the P flag.
+        let block = unsafe { self.place(block, size, listed, need, layout.align()) };
         self.stats.requested_bytes += layout.size();
         Some(block.payload())
     }
@@ -237,12 +246,17 @@ impl<G: HeapGrower> FreeListAllocator<G> {
         unsafe { self.reallocate_block(block, layout, new_size) }.ok_or(ReallocError::OutOfMemory)
     }
 
-    /// The `GlobalAlloc` free: O(1) tag checks only (no region walk); a free those checks
-    /// refuse is ignored.
+    /// Frees the block at `ptr` the way the `GlobalAlloc` form does: without the region walk
+    /// of [`deallocate`](Self::deallocate), only the O(1) checks of the block's own tag and its
+    /// neighbours' (a free those checks refuse is ignored, nothing changes). O(1).
+    ///
+    /// For callers that, like a `#[global_allocator]`'s, only ever free what they allocated;
+    /// anything else should use the checked [`deallocate`](Self::deallocate).
     ///
     /// # Safety
-    /// `ptr` must be null or a pointer this heap returned for `layout`.
-    pub(super) unsafe fn deallocate_trusted(&mut self, ptr: *mut u8, layout: Layout) {
+    /// `ptr` must be null or a live pointer this heap returned for `layout` (from
+    /// [`allocate`](Self::allocate) or a reallocation); after the call nothing may use the block.
+    pub unsafe fn deallocate_trusted(&mut self, ptr: *mut u8, layout: Layout) {
         let Some(ptr) = NonNull::new(ptr) else { return };
         // SAFETY: the caller guarantees `ptr` is a payload of this heap.
         let block = unsafe { Block::of_payload(ptr) };
@@ -254,12 +268,15 @@ impl<G: HeapGrower> FreeListAllocator<G> {
         }
     }
 
-    /// The `GlobalAlloc` realloc: the checks of [`deallocate_trusted`](Self::deallocate_trusted),
-    /// then [`reallocate`](Self::reallocate)'s work. `None` (old block kept) on failure.
+    /// Resizes the block at `ptr` the way the `GlobalAlloc` form does: the O(1) checks of
+    /// [`deallocate_trusted`](Self::deallocate_trusted), then [`reallocate`](Self::reallocate)'s
+    /// work. `None` (old block kept) when the checks refuse or memory runs out. O(1) in place,
+    /// else an allocation, a copy and a free.
     ///
     /// # Safety
-    /// `ptr` must be a pointer this heap returned for `layout`.
-    pub(super) unsafe fn reallocate_trusted(
+    /// `ptr` must be a live pointer this heap returned for `layout`; on success the old pointer
+    /// must not be used (unless it is the returned one).
+    pub unsafe fn reallocate_trusted(
         &mut self,
         ptr: NonNull<u8>,
         layout: Layout,
@@ -355,21 +372,26 @@ impl<G: HeapGrower> FreeListAllocator<G> {
         Ok(())
     }
 
-    /// Takes a free block of at least `search` bytes from the bins, or from a new region.
-    fn find_or_grow(&mut self, search: usize, dedicated: bool) -> Option<(Block, usize)> {
+    /// A free block of at least `search` bytes with its size, and the class it is still
+    /// listed in (`None` for a block from a new region, which is in no list).
+    fn find_or_grow(
+        &mut self,
+        search: usize,
+        dedicated: bool,
+    ) -> Option<(Block, usize, Option<usize>)> {
         if !dedicated {
             // SAFETY: the bins hold only free blocks of this heap with valid tags.
-            if let Some((block, size)) = unsafe { self.bins.take_fit(search) } {
-                self.stats.free_bytes -= size;
-                self.stats.free_blocks -= 1;
-                return Some((block, size));
+            if let Some(fit) = unsafe { self.bins.find_fit(search) } {
+                return Some((fit.block, fit.size, Some(fit.class)));
             }
         }
-        self.grow(search, dedicated)
+        let (block, size) = self.grow(search, dedicated)?;
+        Some((block, size, None))
     }
 
     /// Grows the heap by a region with room for a free block of `search` bytes and returns
-    /// that block (tagged free, not binned).
+    /// that block (tagged free, not binned). Cold: once per region.
+    #[cold]
     fn grow(&mut self, search: usize, dedicated: bool) -> Option<(Block, usize)> {
         let min_size = search.checked_add(REGION_OVERHEAD)?;
         let grown = if dedicated {
@@ -389,6 +411,7 @@ impl<G: HeapGrower> FreeListAllocator<G> {
         self.stats.grows += 1;
         self.general_regions += usize::from(!dedicated);
         let size = region.sentinel.addr() - region.first.addr();
+        self.block_bytes += size;
         // SAFETY: the first block lies in the fresh region; it is one free block up to the
         // sentinel (whose P flag `adopt` set).
         unsafe { region.first.set_tag(Tag::free(size, true)) };
@@ -396,13 +419,22 @@ impl<G: HeapGrower> FreeListAllocator<G> {
     }
 
     /// Carves an allocated block of `need` bytes, `align`-aligned payload, out of the free block
-    /// `block` of `size` bytes; the front gap and the tail go back to the bins.
+    /// `block` of `size` bytes; the front gap and the tail go back to the bins. A tail that
+    /// stays in the listed block's class takes its place in the list (no bitmap work).
     ///
     /// # Safety
-    /// `block` must be an unbinned free block of `size >= search_size(need, align)` bytes whose
-    /// previous block is allocated and whose next tag has the P flag.
-    unsafe fn place(&mut self, block: Block, size: usize, need: usize, align: usize) -> Block {
-        let (mut block, mut size) = (block, size);
+    /// `block` must be a free block of `size >= search_size(need, align)` bytes, listed in
+    /// class `c` when `listed == Some(c)` and in no list when `None`, whose previous block is
+    /// allocated and whose next tag has the P flag.
+    unsafe fn place(
+        &mut self,
+        block: Block,
+        size: usize,
+        listed: Option<usize>,
+        need: usize,
+        align: usize,
+    ) -> Block {
+        let (mut block, mut size, mut listed) = (block, size, listed);
         // SAFETY: `block` is a tagged free block.
         let mut first = unsafe { block.tag() }.is_first();
         let mut prev_free = false;
@@ -410,8 +442,13 @@ impl<G: HeapGrower> FreeListAllocator<G> {
             let gap = front_gap(block, align);
             if gap > 0 {
                 // SAFETY: `gap + need <= size` by `search_size`; the gap is a block of at least
-                // MIN_BLOCK bytes at the front of the free block.
-                unsafe { self.insert_free(block, gap, first) };
+                // MIN_BLOCK bytes at the front of the free block, unlisted before re-binning.
+                unsafe {
+                    if let Some(class) = listed.take() {
+                        self.remove_listed(block, class);
+                    }
+                    self.insert_free(block, gap, first);
+                }
                 // SAFETY: still inside the free block.
                 block = unsafe { block.forward(gap) };
                 size -= gap;
@@ -422,12 +459,30 @@ impl<G: HeapGrower> FreeListAllocator<G> {
         let rest = size - need;
         if rest >= MIN_BLOCK {
             // SAFETY: the tail `[need, size)` lies in the free block and forms a block; the tag
-            // after it already has the P flag.
-            unsafe { self.insert_free(block.forward(need), rest, false) };
+            // after it already has the P flag; its links start at least MIN_BLOCK bytes after
+            // the block's, so they do not overlap.
+            unsafe {
+                let tail = block.forward(need);
+                tail.set_tag(Tag::free(rest, false));
+                tail.write_footer(rest);
+                match listed {
+                    Some(class) => self.bins.relocate_in(block, size, class, tail, rest),
+                    None => {
+                        self.bins.push(tail, rest);
+                        self.stats.free_blocks += 1;
+                    }
+                }
+            }
             size = need;
         } else {
-            // SAFETY: the tag after the block is inside the region (at most the sentinel).
-            unsafe { block.forward(size).set_prev_free(false) };
+            // SAFETY: the tag after the block is inside the region (at most the sentinel); a
+            // listed block leaves the bins whole.
+            unsafe {
+                if let Some(class) = listed {
+                    self.remove_listed(block, class);
+                }
+                block.forward(size).set_prev_free(false);
+            }
         }
         // SAFETY: the block's tag word is part of the free block being carved.
         unsafe { block.set_tag(Tag::allocated(size, prev_free, first)) };
@@ -442,33 +497,51 @@ impl<G: HeapGrower> FreeListAllocator<G> {
     /// `block` must be an allocated block of this heap.
     unsafe fn release_block(&mut self, block: Block) {
         // SAFETY: `block` is an allocated block: its tag, its neighbours' tags, and (with the P
-        // flag) its predecessor's footer are valid; free neighbours are binned.
+        // flag) its predecessor's footer are valid; free neighbours are listed.
         unsafe {
             let tag = block.tag();
             self.stats.in_use_bytes -= tag.size();
             self.stats.allocated_blocks -= 1;
             let (mut start, mut size, mut first) = (block, tag.size(), tag.is_first());
-            let next = block.forward(size);
-            let next_tag = next.tag();
-            if !next_tag.is_allocated() {
-                self.remove_free(next, next_tag.size());
-                size += next_tag.size();
-            }
+            // The listed free neighbour whose place in the bins the merged block takes.
+            let mut listed = None;
             if tag.prev_free() {
                 let prev_size = block.prev_size();
                 start = block.backward(prev_size);
                 // A stale free tag, so that freeing `block` again reads as a double free.
                 block.set_tag(Tag::free(tag.size(), false));
-                self.remove_free(start, prev_size);
                 size += prev_size;
                 first = start.tag().is_first();
+                listed = Some((start, prev_size));
             }
-            let after = start.forward(size);
-            after.set_prev_free(true);
-            if first && after.tag().size() == 0 {
-                self.release_region(start, size);
+            let next = block.forward(tag.size());
+            let next_tag = next.tag();
+            let after = if next_tag.is_allocated() {
+                next.set_tag(next_tag.with_prev_free());
+                next_tag
             } else {
-                self.insert_free(start, size, first);
+                size += next_tag.size();
+                match listed {
+                    Some(_) => self.remove_free(next, next_tag.size()),
+                    None => listed = Some((next, next_tag.size())),
+                }
+                start.forward(size).tag()
+            };
+            if first && after.size() == 0 {
+                if let Some((old, old_size)) = listed {
+                    self.remove_free(old, old_size);
+                }
+                self.release_region(start, size);
+                return;
+            }
+            start.set_tag(Tag::free(size, first));
+            start.write_footer(size);
+            match listed {
+                Some((old, old_size)) => self.bins.relocate(old, old_size, start, size),
+                None => {
+                    self.bins.push(start, size);
+                    self.stats.free_blocks += 1;
+                }
             }
         }
     }
@@ -478,6 +551,7 @@ impl<G: HeapGrower> FreeListAllocator<G> {
     ///
     /// # Safety
     /// `first` must be an unbinned free block spanning its whole region.
+    #[cold]
     unsafe fn release_region(&mut self, first: Block, size: usize) {
         // SAFETY: `first` is the first block of one of this heap's regions.
         let region = unsafe { self.regions.of_first_block(first) };
@@ -487,6 +561,7 @@ impl<G: HeapGrower> FreeListAllocator<G> {
             // SAFETY: `grown` is exactly what the grower handed out, now unused.
             match unsafe { self.grower.release(region.grown) } {
                 Ok(()) => {
+                    self.block_bytes -= size;
                     self.stats.mapped_bytes -= region.grown.len();
                     self.stats.regions -= 1;
                     self.stats.releases += 1;
@@ -615,7 +690,6 @@ impl<G: HeapGrower> FreeListAllocator<G> {
             block.write_footer(size);
             self.bins.push(block, size);
         }
-        self.stats.free_bytes += size;
         self.stats.free_blocks += 1;
     }
 
@@ -626,7 +700,16 @@ impl<G: HeapGrower> FreeListAllocator<G> {
     unsafe fn remove_free(&mut self, block: Block, size: usize) {
         // SAFETY: forwarded to the caller.
         unsafe { self.bins.unlink(block, size) };
-        self.stats.free_bytes -= size;
+        self.stats.free_blocks -= 1;
+    }
+
+    /// Takes the free `block`, listed in class `class`, out of its bin.
+    ///
+    /// # Safety
+    /// `block` must be a free block listed in class `class`.
+    unsafe fn remove_listed(&mut self, block: Block, class: usize) {
+        // SAFETY: forwarded to the caller.
+        unsafe { self.bins.unlink_in(block, class) };
         self.stats.free_blocks -= 1;
     }
 

@@ -67,6 +67,11 @@ impl Tag {
         Self::allocated(0, prev_free, false)
     }
 
+    /// The same tag with the "previous block is free" flag set.
+    pub(super) const fn with_prev_free(self) -> Self {
+        Self(self.0 | PREV_FREE)
+    }
+
     pub(super) const fn size(self) -> usize {
         self.0 & !FLAGS
     }
@@ -86,9 +91,8 @@ impl Tag {
     /// Whether the size could belong to a real block: a positive multiple of the granule of at
     /// least [`MIN_BLOCK`], and no stray flag bits.
     pub(super) const fn has_block_shape(self) -> bool {
-        let size = self.size();
-        size >= MIN_BLOCK
-            && size <= MAX_BLOCK
+        // One unsigned comparison checks both bounds (sizes below MIN_BLOCK wrap around).
+        self.size().wrapping_sub(MIN_BLOCK) <= MAX_BLOCK - MIN_BLOCK
             && self.0 & FLAGS & !(ALLOCATED | PREV_FREE | FIRST) == 0
     }
 }

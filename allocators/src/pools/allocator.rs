@@ -12,13 +12,14 @@ use core::ptr::{self, NonNull};
 
 use super::class::{CLASS_COUNT, block_size, class_of};
 use super::class_pool::{ClassPool, ClassStats};
-use super::slab::{SLAB_SIZE, slab_layout};
+use super::slab::slab_layout;
 use crate::FreeError;
 
 /// Eight power-of-two pools (16 B to 2 KiB) in front of a fallback allocator `F`.
 ///
 /// A request whose size and alignment fit a class (`max(next_pow2(size), align) <= 2048`) is
-/// served from that class's free list in O(1); the class takes 32 KiB slabs from `F` when it
+/// served from that class's free list in O(1); the class takes slabs (32 KiB-aligned, 16
+/// bytes short of 32 KiB, see [`SLAB_TAIL`](super::SLAB_TAIL)) from `F` when it
 /// runs dry and keeps them (slabs go back to `F` only when the pools are dropped). Larger or
 /// more aligned requests go straight to `F`.
 ///
@@ -126,12 +127,15 @@ impl<F: GlobalAlloc> SizeClassPools<F> {
     /// O(1) for class-sized layouts. Still refuses, without change, a pointer that is not a
     /// block start or a block not in use.
     ///
+    /// This is the `GlobalAlloc` form's free, for callers that only ever free what they
+    /// allocated; anything else should use the checked [`deallocate`](Self::deallocate).
+    ///
     /// # Errors
     /// [`FreeError::UnalignedFree`], [`FreeError::DoubleFree`].
     ///
     /// # Safety
     /// `ptr` must have come from `allocate` (or a reallocation) with this layout.
-    pub(super) unsafe fn deallocate_trusted(
+    pub unsafe fn deallocate_trusted(
         &mut self,
         ptr: NonNull<u8>,
         layout: Layout,
@@ -185,7 +189,7 @@ impl<F: GlobalAlloc> SizeClassPools<F> {
         PoolStats {
             classes,
             slabs,
-            slab_bytes: slabs * SLAB_SIZE,
+            slab_bytes: slabs * slab_layout().size(),
             fallback_blocks: self.fallback_blocks,
             fallback_bytes: self.fallback_bytes,
         }

@@ -35,10 +35,8 @@ pub(super) struct ClassPool {
     slabs: *mut SlabHeader,
     /// How many slabs the class owns.
     slab_count: usize,
-    /// Blocks handed out.
+    /// Blocks handed out (the free ones are derived: every slab's blocks minus these).
     in_use: usize,
-    /// Blocks free, on the list or not yet carved.
-    free_count: usize,
 }
 
 /// Counters of one size class; all exact.
@@ -65,7 +63,6 @@ impl ClassPool {
             slabs: ptr::null_mut(),
             slab_count: 0,
             in_use: 0,
-            free_count: 0,
         }
     }
 
@@ -86,7 +83,6 @@ impl ClassPool {
         };
         self.mark(block.as_ptr());
         self.in_use += 1;
-        self.free_count -= 1;
         Some(block)
     }
 
@@ -105,7 +101,6 @@ impl ClassPool {
             .as_ptr()
             .wrapping_add(slab::first_block_offset(self.block_size));
         self.carve_left = slab::blocks_per_slab(self.block_size);
-        self.free_count += self.carve_left;
     }
 
     /// Takes back a block after confirming it lies in one of this class's slabs.
@@ -158,7 +153,7 @@ impl ClassPool {
         ClassStats {
             block_size: self.block_size,
             blocks_in_use: self.in_use,
-            blocks_free: self.free_count,
+            blocks_free: self.slab_count * slab::blocks_per_slab(self.block_size) - self.in_use,
             slabs: self.slab_count,
         }
     }
@@ -192,7 +187,6 @@ impl ClassPool {
         unsafe { block.cast::<*mut u8>().write(self.free) };
         self.free = block;
         self.in_use -= 1;
-        self.free_count += 1;
         Ok(())
     }
 

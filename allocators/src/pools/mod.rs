@@ -3,7 +3,8 @@
 //! Eight pools of fixed-size blocks, one per power of two from 16 B to 2 KiB, sit in front of
 //! a fallback allocator (any [`GlobalAlloc`](core::alloc::GlobalAlloc)). A request is served
 //! by the smallest class whose blocks hold its size *and* alignment; anything larger goes to
-//! the fallback. Classes take memory from the fallback in 32 KiB slabs, carve them into blocks
+//! the fallback. Classes take memory from the fallback in slabs (32 KiB-aligned, 16 bytes short
+//! of 32 KiB so that slabs from a boundary-tag fallback pack end to end), carve them into blocks
 //! and thread their free blocks into a list through the blocks themselves:
 //!
 //! ```text
@@ -27,10 +28,10 @@
 //! | realloc fallback -> fallback | the fallback's `realloc` |
 //! | statistics | O(1) |
 //!
-//! Memory overhead: the 264-byte header of each slab (under 1 % of it for 16-byte blocks, one
-//! block in 16 for 2 KiB blocks), rounding each request up to its class (less than half the
-//! block), and free blocks kept by their class: slabs go back to the fallback only when the
-//! pools are dropped.
+//! Memory overhead: the 264-byte header of each slab and its short end (under 1 % of it for
+//! 16-byte blocks; for 2 KiB blocks, header and short end cost two blocks in 16), rounding each
+//! request up to its class (less than half the block), and free blocks kept by their class:
+//! slabs go back to the fallback only when the pools are dropped.
 //!
 //! Module layout: `class` (size-class arithmetic), `slab` (slab geometry, header, bitmap),
 //! `class_pool` (one class: free list, carving, slab list), `allocator`
@@ -47,7 +48,7 @@ pub use allocator::{PoolStats, SizeClassPools};
 pub use class::{CLASS_COUNT, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, usable_size};
 pub use class_pool::ClassStats;
 pub use locked::LockedSizeClassPools;
-pub use slab::SLAB_SIZE;
+pub use slab::{SLAB_SIZE, SLAB_TAIL};
 
 #[cfg(test)]
 mod model_tests;

@@ -1,19 +1,25 @@
 //! Slabs: the chunks a size class takes from the fallback allocator, and their headers.
 //!
-//! A slab is [`SLAB_SIZE`] bytes aligned to [`SLAB_SIZE`], so the slab of any block is found by
-//! clearing the low bits of its address. It starts with a header (the link to the class's next
+//! A slab is aligned to [`SLAB_SIZE`], so the slab of any block is found by clearing the low
+//! bits of its address. It is [`SLAB_TAIL`] bytes shorter than that alignment: a boundary-tag
+//! fallback (bareheap's free list) puts a one-word tag before each block and rounds blocks to
+//! 16 bytes, so a slab of exactly `SLAB_SIZE` bytes would need `SLAB_SIZE + 16` and leave almost
+//! a whole slab's gap before the next aligned one; `SLAB_SIZE - 16` bytes fill one aligned
+//! step exactly, and consecutive slabs pack end to end. It starts with a header (the link to the class's next
 //! slab and a bitmap of the blocks in use), followed by blocks of one class, the first at the
 //! first multiple of the block size after the header:
 //!
 //! ```text
-//!   slab (32 KiB, 32 KiB-aligned)
-//!   ┌────────────────────────┬─────────┬─────────┬─────────┬─────┬─────────┐
-//!   │ header: next, in_use[] │ (pad)   │ block 0 │ block 1 │ ... │ block k │
-//!   └────────────────────────┴─────────┴─────────┴─────────┴─────┴─────────┘
+//!   slab (32 KiB - 16 bytes, 32 KiB-aligned)
+//!   ┌────────────────────────┬─────────┬─────────┬─────────┬─────┬─────────┬──────┐
+//!   │ header: next, in_use[] │ (pad)   │ block 0 │ block 1 │ ... │ block k │(rest)│
+//!   └────────────────────────┴─────────┴─────────┴─────────┴─────┴─────────┴──────┘
 //!   ▲ block & !(SLAB_SIZE - 1)          ▲ first_block_offset(size)
 //! ```
 //!
-//! The header costs 264 bytes, so a slab holds 2031 blocks of 16 bytes, 15 of 2048 bytes.
+//! The header costs 264 bytes, so a slab holds 2030 blocks of 16 bytes, 14 of 2048 bytes (the
+//! short end costs the 2 KiB class one block in 15, and no other class anything but its last
+//! 16 bytes).
 //! Marking and checking a block in the bitmap is O(1).
 
 use core::alloc::Layout;
@@ -22,8 +28,13 @@ use core::ptr::NonNull;
 use super::class::MIN_BLOCK_SIZE;
 use crate::FreeError;
 
-/// The size and alignment of every slab: 32 KiB.
+/// The alignment of every slab, and the span its blocks are found in: 32 KiB.
 pub const SLAB_SIZE: usize = 32 * 1024;
+/// How much shorter than [`SLAB_SIZE`] a slab is, so that slabs from a boundary-tag fallback
+/// pack end to end.
+pub const SLAB_TAIL: usize = 16;
+/// The length of every slab.
+pub(super) const SLAB_LEN: usize = SLAB_SIZE - SLAB_TAIL;
 /// The bitmap words a slab needs for its smallest blocks.
 const BITMAP_WORDS: usize = SLAB_SIZE / MIN_BLOCK_SIZE / u64::BITS as usize;
 
@@ -38,20 +49,22 @@ pub(super) struct SlabHeader {
 
 /// The layout of every slab request to the fallback.
 pub(super) const fn slab_layout() -> Layout {
-    match Layout::from_size_align(SLAB_SIZE, SLAB_SIZE) {
+    match Layout::from_size_align(SLAB_LEN, SLAB_SIZE) {
         Ok(layout) => layout,
         Err(_) => panic!("the slab size is a power of two"),
     }
 }
 
 /// Where the first block of `block_size` bytes starts inside a slab.
+/// `block_size` is a power of two, so this is a mask, not a division (it runs on every take
+/// and free).
 pub(super) const fn first_block_offset(block_size: usize) -> usize {
-    size_of::<SlabHeader>().next_multiple_of(block_size)
+    (size_of::<SlabHeader>() + block_size - 1) & !(block_size - 1)
 }
 
 /// How many blocks of `block_size` bytes a slab holds.
 pub(super) const fn blocks_per_slab(block_size: usize) -> usize {
-    (SLAB_SIZE - first_block_offset(block_size)) / block_size
+    (SLAB_LEN - first_block_offset(block_size)) >> block_size.trailing_zeros()
 }
 
 /// Writes an empty header (no next slab, no block in use) at the start of `slab`. O(1).
@@ -80,14 +93,17 @@ pub(super) fn slab_of(block: *mut u8) -> *mut SlabHeader {
 /// The index of the block of `block_size` bytes at `block` in its slab. O(1).
 ///
 /// # Errors
-/// [`FreeError::UnalignedFree`] when `block` is in the header or not at a block start.
+/// [`FreeError::UnalignedFree`] when `block` is in the header, not at a block start, or past
+/// the slab's last block.
+/// `block_size` must be a power of two (masks and shifts only: this runs on every take and free).
 pub(super) fn block_index(block: *mut u8, block_size: usize) -> Result<usize, FreeError> {
     let offset = block.addr() & (SLAB_SIZE - 1);
     let first = first_block_offset(block_size);
-    if offset < first || !(offset - first).is_multiple_of(block_size) {
+    // `first` is a multiple of the block size, so block starts are the multiples of it.
+    if offset < first || offset & (block_size - 1) != 0 || offset + block_size > SLAB_LEN {
         return Err(FreeError::UnalignedFree);
     }
-    Ok((offset - first) / block_size)
+    Ok((offset - first) >> block_size.trailing_zeros())
 }
 
 /// Records block `index` of the slab as handed out. O(1).
@@ -132,14 +148,12 @@ mod tests {
     #[test]
     fn slab_geometry_is_as_documented() {
         assert_eq!(size_of::<SlabHeader>(), 264);
-        assert_eq!(blocks_per_slab(16), 2031);
-        assert_eq!(blocks_per_slab(2048), 15);
+        assert_eq!(blocks_per_slab(16), 2030);
+        assert_eq!(blocks_per_slab(2048), 14);
         for shift in 4..=11 {
             let size = 1 << shift;
-            assert_eq!(
-                first_block_offset(size) + blocks_per_slab(size) * size,
-                SLAB_SIZE
-            );
+            let end = first_block_offset(size) + blocks_per_slab(size) * size;
+            assert!(end <= SLAB_LEN && SLAB_LEN - end < size, "class {size}");
         }
     }
 
@@ -160,6 +174,8 @@ mod tests {
             block_index(slab.as_ptr(), 64),
             Err(FreeError::UnalignedFree)
         );
+        let past_end = slab.as_ptr().wrapping_add(SLAB_LEN);
+        assert_eq!(block_index(past_end, 16), Err(FreeError::UnalignedFree));
         // SAFETY: the header was just written; 3 is a block of the slab.
         unsafe {
             assert_eq!(mark_free(header, 3), Err(FreeError::DoubleFree));

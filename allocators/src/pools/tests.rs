@@ -7,7 +7,7 @@ use allocator_api2::vec::Vec as ApiVec;
 
 use super::slab::blocks_per_slab;
 use super::test_fallback::Ledger;
-use super::{LockedSizeClassPools, SLAB_SIZE, SizeClassPools};
+use super::{LockedSizeClassPools, SLAB_SIZE, SLAB_TAIL, SizeClassPools};
 use crate::FreeError;
 
 fn layout(size: usize, align: usize) -> Layout {
@@ -45,7 +45,7 @@ fn small_layouts_use_their_class_and_large_ones_the_fallback() {
     );
     assert_eq!(stats.classes[0].blocks_in_use, 2);
     assert_eq!(stats.slabs, 4);
-    assert_eq!(stats.slab_bytes, 4 * SLAB_SIZE);
+    assert_eq!(stats.slab_bytes, 4 * (SLAB_SIZE - SLAB_TAIL));
     for (block, layout) in blocks {
         // SAFETY: each block was allocated with its layout and is freed once.
         unsafe { pools.deallocate(block.as_ptr(), layout) }.unwrap();
@@ -250,4 +250,18 @@ fn allocator_api_grows_and_shrinks_a_vec_from_a_static() {
     let stats = POOLS.stats();
     assert_eq!(stats.fallback_blocks, 0);
     assert!(stats.classes.iter().all(|class| class.blocks_in_use == 0));
+}
+
+#[test]
+fn slabs_from_the_free_list_pack_end_to_end() {
+    let mut arena = std::vec![core::mem::MaybeUninit::<u8>::uninit(); 8 * SLAB_SIZE];
+    let fallback = crate::LockedFreeListAllocator::new(crate::StaticGrower::new(&mut arena));
+    let mut pools = SizeClassPools::new(fallback);
+    let mut slabs = std::vec::Vec::new();
+    for class in 0..4 {
+        let block = pools.allocate(layout(16 << class, 8)).unwrap();
+        slabs.push(block.as_ptr().addr() & !(SLAB_SIZE - 1));
+    }
+    slabs.sort_unstable();
+    assert!(slabs.windows(2).all(|pair| pair[1] - pair[0] == SLAB_SIZE));
 }
