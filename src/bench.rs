@@ -222,7 +222,7 @@ impl fmt::Display for Header {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{:<10}{:<11}{:>6}{:>7}{:>7}{:>8}{:>5}{:>7}{:>8}{:>9}",
+            "{:<10}{:<11}{:>6} {:>6} {:>6} {:>7} {:>4} {:>6} {:>7} {:>8}",
             "allocator",
             "heap",
             "count",
@@ -242,7 +242,7 @@ impl fmt::Display for Run {
         let cycles = &self.cycles;
         write!(
             f,
-            "{:<10}{:<11}{:>6}{:>7}{:>7}{:>8}{:>5}{:>7}{:>8}{:>9}",
+            "{:<10}{:<11}{:>6} {:>6} {:>6} {:>7} {:>4} {:>6} {:>7} {:>8}",
             self.allocator.name(),
             self.phase,
             ATTEMPTS,

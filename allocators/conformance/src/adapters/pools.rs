@@ -18,7 +18,7 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 
 use bareheap::chunk::bitmap_len;
-use bareheap::pools::{MAX_BLOCK_SIZE, PoolStats, SLAB_SIZE, usable_size};
+use bareheap::pools::{MAX_BLOCK_SIZE, PoolStats, SLAB_SIZE, SLAB_TAIL, usable_size};
 use bareheap::{
     ChunkAllocator, FreeError, GlobalChunkAllocator, LockedSizeClassPools, SizeClassPools,
 };
@@ -85,7 +85,7 @@ impl Backing {
         let fallback = self.fallback.stats();
         let held = fallback.live_allocations;
         if held != stats.slabs + stats.fallback_blocks
-            || stats.slab_bytes != stats.slabs * SLAB_SIZE
+            || stats.slab_bytes != stats.slabs * (SLAB_SIZE - SLAB_TAIL)
         {
             return Err(format!("fallback holds {held} blocks; pools say {stats:?}"));
         }
