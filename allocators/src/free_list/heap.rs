@@ -113,8 +113,9 @@ fn search_size(need: usize, align: usize) -> Option<usize> {
 /// Bytes to skip at the front of `block` so its payload is `align`-aligned; zero, or large
 /// enough to become a free block of its own.
 fn front_gap(block: Block, align: usize) -> usize {
-    let payload = block.payload().addr().get();
-    let gap = payload.next_multiple_of(align) - payload;
+    // `align` is a power of two (a `Layout`'s): the distance to its next multiple is a mask
+    // of the negated address, no division.
+    let gap = block.payload().addr().get().wrapping_neg() & (align - 1);
     if gap != 0 && gap < MIN_BLOCK {
         gap + align
     } else {
