@@ -339,7 +339,9 @@ impl<G: HeapGrower> FreeListAllocator<G> {
         if !tag.is_allocated() {
             return Err(FreeError::DoubleFree);
         }
-        if block_size_for(layout.size()).is_none_or(|need| need > tag.size()) {
+        // The block (a multiple of the granule, at least MIN_BLOCK: its shape is checked) holds
+        // the request exactly when its payload does; one comparison, no rounding.
+        if layout.size() > tag.size() - WORD {
             return Err(FreeError::CorruptedBlock);
         }
         // SAFETY: the block (checked against `bounds`, or vouched for) ends at or before the
@@ -517,18 +519,17 @@ impl<G: HeapGrower> FreeListAllocator<G> {
             }
             let next = block.forward(tag.size());
             let next_tag = next.tag();
-            let after = if next_tag.is_allocated() {
+            if next_tag.is_allocated() {
                 next.set_tag(next_tag.with_prev_free());
-                next_tag
             } else {
                 size += next_tag.size();
                 match listed {
                     Some(_) => self.remove_free(next, next_tag.size()),
                     None => listed = Some((next, next_tag.size())),
                 }
-                start.forward(size).tag()
-            };
-            if first && after.size() == 0 {
+            }
+            // Only a first block can span its region; then the tag after it is the sentinel's.
+            if first && start.forward(size).tag().size() == 0 {
                 if let Some((old, old_size)) = listed {
                     self.remove_free(old, old_size);
                 }
