@@ -311,6 +311,7 @@ impl Bins {
     ///
     /// # Safety
     /// The bins must hold only valid free blocks whose tags give their sizes.
+    #[inline(always)]
     pub(super) unsafe fn find_fit(&self, size: usize) -> Option<Fit> {
         if let Some(class) = class_at_least(size).and_then(|class| self.first_marked_from(class)) {
             let block = self.heads[class]?;
