@@ -5,7 +5,13 @@
 //!   allocate(layout) ─► class_of(layout) ─┬─ Some(c) ─► classes[c].take()
 //!                                         │              └─ empty? one slab from fallback
 //!                                         └─ None ────► fallback.alloc(layout)
+//!
+//!   deallocate_trusted(ptr) ─► slab_table.find(ptr.addr()) ─► our slab pointer
+//!                                 └─► classes[c].give_back(slab, ptr.addr())
 //! ```
+//!
+//! A caller's pointer is only ever an address here: the slab table gives back the pointer the
+//! pools got from the fallback, and headers, links and re-handed-out blocks all use that one.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::{self, NonNull};
@@ -13,6 +19,7 @@ use core::ptr::{self, NonNull};
 use super::class::{CLASS_COUNT, block_size, class_of};
 use super::class_pool::{ClassPool, ClassStats};
 use super::slab::slab_layout;
+use super::slab_table::SlabTable;
 use crate::FreeError;
 
 /// Eight power-of-two pools (16 B to 2 KiB) in front of a fallback allocator `F`.
@@ -38,7 +45,9 @@ use crate::FreeError;
 pub struct SizeClassPools<F: GlobalAlloc> {
     /// One pool per size class, smallest first.
     classes: [ClassPool; CLASS_COUNT],
-    /// Where slabs and large requests come from.
+    /// Every slab of every class, by address: our pointer to it for a trusted free.
+    slab_table: SlabTable,
+    /// Where slabs, large requests and the slab table's memory come from.
     fallback: F,
     /// Live blocks served by the fallback directly.
     fallback_blocks: usize,
@@ -59,6 +68,9 @@ pub struct PoolStats {
     pub fallback_blocks: usize,
     /// Bytes of those blocks, as requested.
     pub fallback_bytes: usize,
+    /// Bytes of the slab table (address to slab, for the O(1) trusted free): one more
+    /// allocation from the fallback once it is non-zero.
+    pub slab_table_bytes: usize,
 }
 
 // SAFETY: the raw pointers point into slabs that this value owns exclusively (taken from the
@@ -78,6 +90,7 @@ impl<F: GlobalAlloc> SizeClassPools<F> {
         }
         Self {
             classes,
+            slab_table: SlabTable::new(),
             fallback,
             fallback_blocks: 0,
             fallback_bytes: 0,
@@ -124,14 +137,16 @@ impl<F: GlobalAlloc> SizeClassPools<F> {
     }
 
     /// Takes back memory from [`allocate`](Self::allocate) without searching the slab list:
-    /// O(1) for class-sized layouts. Still refuses, without change, a pointer that is not a
-    /// block start or a block not in use.
+    /// expected O(1) for class-sized layouts (a slab-table lookup, then the bitmap). Still
+    /// refuses, without change, a pointer in no slab, not at a block start or a block not in
+    /// use. `ptr` gives only the address; its provenance is not used.
     ///
     /// This is the `GlobalAlloc` form's free, for callers that only ever free what they
     /// allocated; anything else should use the checked [`deallocate`](Self::deallocate).
     ///
     /// # Errors
-    /// [`FreeError::UnalignedFree`], [`FreeError::DoubleFree`].
+    /// [`FreeError::FreeOutOfBounds`], [`FreeError::UnalignedFree`],
+    /// [`FreeError::DoubleFree`].
     ///
     /// # Safety
     /// `ptr` must have come from `allocate` (or a reallocation) with this layout.
@@ -141,8 +156,16 @@ impl<F: GlobalAlloc> SizeClassPools<F> {
         layout: Layout,
     ) -> Result<(), FreeError> {
         match class_of(layout) {
-            // SAFETY: the caller guarantees the block came from this class's slabs.
-            Some(class) => unsafe { self.classes[class].give_back(ptr) },
+            Some(class) => {
+                let address = ptr.addr().get();
+                let header = self
+                    .slab_table
+                    .find(address)
+                    .ok_or(FreeError::FreeOutOfBounds)?;
+                // SAFETY: the table holds our own pointers to our slabs, and found the one
+                // whose span holds `address`; the caller guarantees it is this class's slab.
+                unsafe { self.classes[class].give_back(header, address) }
+            }
             None => {
                 // SAFETY: forwarded from the caller.
                 unsafe { self.deallocate_to_fallback(ptr, layout) };
@@ -153,7 +176,8 @@ impl<F: GlobalAlloc> SizeClassPools<F> {
 
     /// Resizes the memory at `ptr` from `old` to `new`, keeping the first
     /// `min(old.size(), new.size())` bytes; `None` (old memory untouched) on exhaustion.
-    /// Within one class: the same pointer, O(1). Between the fallback's layouts with equal
+    /// Within one class: the same address, expected O(1) (the slab table gives the pointer
+    /// back with the slab's provenance, so the whole block is usable through it). Between the fallback's layouts with equal
     /// alignment: the fallback's `realloc`. Otherwise: allocate, copy, free, O(size).
     ///
     /// # Safety
@@ -165,7 +189,10 @@ impl<F: GlobalAlloc> SizeClassPools<F> {
         new: Layout,
     ) -> Option<NonNull<u8>> {
         match (class_of(old), class_of(new)) {
-            (Some(from), Some(to)) if from == to => Some(ptr),
+            (Some(from), Some(to)) if from == to => {
+                let header = self.slab_table.find(ptr.addr().get())?;
+                NonNull::new(header.cast::<u8>().with_addr(ptr.addr().get()))
+            }
             (None, None) if old.align() == new.align() => {
                 // SAFETY: forwarded from the caller; the alignments are equal.
                 unsafe { self.reallocate_in_fallback(ptr, old, new) }
@@ -192,6 +219,7 @@ impl<F: GlobalAlloc> SizeClassPools<F> {
             slab_bytes: slabs * slab_layout().size(),
             fallback_blocks: self.fallback_blocks,
             fallback_bytes: self.fallback_bytes,
+            slab_table_bytes: self.slab_table.bytes(),
         }
     }
 
@@ -200,10 +228,15 @@ impl<F: GlobalAlloc> SizeClassPools<F> {
         if let Some(block) = self.classes[class].take() {
             return Some(block);
         }
+        // Room in the table first: a slab the table cannot record could not be freed into.
+        if !self.slab_table.reserve_one(&self.fallback) {
+            return None;
+        }
         // SAFETY: the slab layout has a non-zero size.
         let slab = NonNull::new(unsafe { self.fallback.alloc(slab_layout()) })?;
         // SAFETY: a fresh slab of `slab_layout`, handed to exactly one class.
-        unsafe { self.classes[class].add_slab(slab) };
+        let header = unsafe { self.classes[class].add_slab(slab) };
+        self.slab_table.insert(header);
         self.classes[class].take()
     }
 
@@ -256,7 +289,7 @@ impl<F: GlobalAlloc> SizeClassPools<F> {
 }
 
 impl<F: GlobalAlloc> Drop for SizeClassPools<F> {
-    /// Returns every slab to the fallback: O(slabs). Blocks still handed out from the pools
+    /// Returns every slab and the slab table to the fallback: O(slabs). Blocks still handed out from the pools
     /// dangle afterwards; fallback blocks are the caller's to free.
     fn drop(&mut self) {
         let fallback = &self.fallback;
@@ -267,6 +300,8 @@ impl<F: GlobalAlloc> Drop for SizeClassPools<F> {
                 unsafe { fallback.dealloc(slab.as_ptr(), slab_layout()) }
             });
         }
+        // SAFETY: every growth of the table took its memory from this fallback.
+        unsafe { self.slab_table.release(fallback) };
     }
 }
 

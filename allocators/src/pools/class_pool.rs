@@ -13,8 +13,11 @@
 //!
 //! Taking a block pops the free list, else carves the next never-used block: O(1). A new slab
 //! only sets the carve cursor (O(1)), so no operation walks a slab's blocks. Returning a block
-//! checks its slab's bitmap (O(1)); the checked form first confirms the block's slab belongs
-//! to this class by walking the slab list, O(slabs of the class).
+//! checks its slab's bitmap (O(1)) through the slab pointer the pools own: the trusted form gets
+//! it from the pools' slab table, the checked form confirms the block's slab belongs to this
+//! class by walking the slab list, O(slabs of the class). The caller's pointer only ever gives
+//! the address; every block on the free list, and so every block handed out, is re-based on
+//! the slab's own pointer.
 
 use core::ptr::{self, NonNull};
 
@@ -86,11 +89,11 @@ impl ClassPool {
         Some(block)
     }
 
-    /// Adds a fresh slab and makes its blocks available. O(1).
+    /// Adds a fresh slab and makes its blocks available; returns its header. O(1).
     ///
     /// # Safety
     /// `slab` must be a new allocation of [`slab::slab_layout`] that now belongs to this class.
-    pub(super) unsafe fn add_slab(&mut self, slab: NonNull<u8>) {
+    pub(super) unsafe fn add_slab(&mut self, slab: NonNull<u8>) -> *mut SlabHeader {
         // SAFETY: forwarded from the caller: a fresh slab that we own.
         let header = unsafe { slab::init_header(slab) };
         // SAFETY: the header was just written and is ours.
@@ -101,6 +104,7 @@ impl ClassPool {
             .as_ptr()
             .wrapping_add(slab::first_block_offset(self.block_size));
         self.carve_left = slab::blocks_per_slab(self.block_size);
+        header
     }
 
     /// Takes back a block after confirming it lies in one of this class's slabs.
@@ -111,29 +115,32 @@ impl ClassPool {
     /// [`FreeError::UnalignedFree`] for a pointer not at a block start;
     /// [`FreeError::DoubleFree`] for a block not in use.
     pub(super) fn give_back_checked(&mut self, block: NonNull<u8>) -> Result<(), FreeError> {
+        let address = block.addr().get();
         let header = self
-            .find_slab(slab::slab_of(block.as_ptr()).addr())
+            .find_slab(address & !(slab::SLAB_SIZE - 1))
             .ok_or(FreeError::FreeOutOfBounds)?;
-        // Re-derive the block from our own slab pointer: the caller's pointer is only an
-        // address here, its provenance is not trusted.
-        let block = header.cast::<u8>().with_addr(block.addr().get());
-        // SAFETY: `find_slab` returned one of our headers, at the slab's start, and `block`
-        // has the same 32 KiB-aligned slab address, so it lies inside that slab.
-        unsafe { self.release(header, block) }
+        // SAFETY: `find_slab` returned one of our headers, at the slab's start, and `address`
+        // has the same 32 KiB-aligned slab address, so it lies inside that slab's span.
+        unsafe { self.release(header, address) }
     }
 
-    /// Takes back a block of this class. O(1). A refused free changes nothing.
+    /// Takes back the block at `address` in the slab at `header`. O(1). A refused free
+    /// changes nothing.
     ///
     /// # Errors
     /// [`FreeError::UnalignedFree`] or [`FreeError::DoubleFree`], as
     /// [`give_back_checked`](Self::give_back_checked).
     ///
     /// # Safety
-    /// `block` must point into one of this class's slabs, with its provenance.
-    pub(super) unsafe fn give_back(&mut self, block: NonNull<u8>) -> Result<(), FreeError> {
-        // SAFETY: the caller guarantees the block is in one of our slabs, with its provenance,
-        // and `slab_of` finds that slab's header from it.
-        unsafe { self.release(slab::slab_of(block.as_ptr()), block.as_ptr()) }
+    /// `header` must be our own pointer to one of this class's slabs (as the pools' slab table
+    /// records it) and `address` inside that slab's 32 KiB span.
+    pub(super) unsafe fn give_back(
+        &mut self,
+        header: *mut SlabHeader,
+        address: usize,
+    ) -> Result<(), FreeError> {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.release(header, address) }
     }
 
     /// Detaches every slab, leaving the class empty, and passes each to `return_slab`.
@@ -171,19 +178,23 @@ impl ClassPool {
         None
     }
 
-    /// Marks `block` of the slab at `header` free and pushes it on the free list, provided it
-    /// is a block start and in use.
+    /// Marks the block at `address` of the slab at `header` free and pushes it on the free
+    /// list, provided it is a block start and in use. The caller's pointer gave only the
+    /// address: the bitmap and the link are written through `header`'s provenance, and the
+    /// free list holds our pointers, so a block handed out again carries ours too.
     ///
     /// # Safety
-    /// `header` must be one of this class's slabs and `block` a pointer into it carrying the
-    /// slab's provenance.
-    unsafe fn release(&mut self, header: *mut SlabHeader, block: *mut u8) -> Result<(), FreeError> {
+    /// `header` must be our pointer to one of this class's slabs and `address` inside that
+    /// slab's 32 KiB span.
+    unsafe fn release(&mut self, header: *mut SlabHeader, address: usize) -> Result<(), FreeError> {
+        let block = header.cast::<u8>().with_addr(address);
         let index = slab::block_index(block, self.block_size)?;
         // SAFETY: `header` is one of our live slab headers (the caller's contract) and
         // `block_index` returned a block of that slab.
         unsafe { slab::mark_free(header, index) }?;
-        // SAFETY: the block is now a free block of our slab, at least 16 bytes and 16-aligned,
-        // so it can hold the link; nobody else uses it.
+        // SAFETY: `block_index` placed the block wholly inside the slab, and `block` carries
+        // the slab's provenance; the block is now free, at least 16 bytes and 16-aligned, so
+        // it can hold the link, and nobody else uses it.
         unsafe { block.cast::<*mut u8>().write(self.free) };
         self.free = block;
         self.in_use -= 1;

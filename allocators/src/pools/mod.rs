@@ -43,6 +43,7 @@ mod class;
 mod class_pool;
 mod locked;
 mod slab;
+mod slab_table;
 
 pub use allocator::{PoolStats, SizeClassPools};
 pub use class::{CLASS_COUNT, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, usable_size};

@@ -1,7 +1,8 @@
 //! Slabs: the chunks a size class takes from the fallback allocator, and their headers.
 //!
 //! A slab is aligned to [`SLAB_SIZE`], so the slab of any block is found by clearing the low
-//! bits of its address. It is [`SLAB_TAIL`] bytes shorter than that alignment: a boundary-tag
+//! bits of its address (its address only: which pointer may then touch the header is the
+//! slab table's business, see `slab_table`). It is [`SLAB_TAIL`] bytes shorter than that alignment: a boundary-tag
 //! fallback (bareheap's free list) puts a one-word tag before each block and rounds blocks to
 //! 16 bytes, so a slab of exactly `SLAB_SIZE` bytes would need `SLAB_SIZE + 16` and leave almost
 //! a whole slab's gap before the next aligned one; `SLAB_SIZE - 16` bytes fill one aligned
@@ -85,7 +86,9 @@ pub(super) unsafe fn init_header(slab: NonNull<u8>) -> *mut SlabHeader {
 }
 
 /// The header of the slab that would contain `block`, derived from `block`'s provenance.
-/// Only meaningful when `block` is inside a slab. O(1).
+/// Only meaningful when `block` is inside a slab, and only usable when `block` carries the
+/// slab's own provenance (a block the pools are about to hand out): a caller's pointer may
+/// cover its block alone, so frees look the header up by address instead (`slab_table`). O(1).
 pub(super) fn slab_of(block: *mut u8) -> *mut SlabHeader {
     block.map_addr(|address| address & !(SLAB_SIZE - 1)).cast()
 }
