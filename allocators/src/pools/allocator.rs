@@ -68,7 +68,7 @@ pub struct PoolStats {
     pub fallback_blocks: usize,
     /// Bytes of those blocks, as requested.
     pub fallback_bytes: usize,
-    /// Bytes of the slab table (address to slab, for the O(1) trusted free): one more
+    /// Bytes of the slab table (address to slab, for the expected-O(1) trusted free): one more
     /// allocation from the fallback once it is non-zero.
     pub slab_table_bytes: usize,
 }
@@ -104,7 +104,8 @@ impl<F: GlobalAlloc> SizeClassPools<F> {
 
     /// Memory for `layout`, or `None` when the fallback is exhausted. Any size and alignment,
     /// including zero size. O(1) for class-sized layouts (plus one fallback call when a class
-    /// needs a new slab); the fallback's cost otherwise.
+    /// needs a new slab, and one more and O(slabs) when the slab table doubles); the
+    /// fallback's cost otherwise.
     pub fn allocate(&mut self, layout: Layout) -> Option<NonNull<u8>> {
         match class_of(layout) {
             Some(class) => self.allocate_in_class(class),

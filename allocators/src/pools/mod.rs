@@ -16,25 +16,39 @@
 //!   │ 2 KiB│──► null                  (no slab until the first request)
 //!   └──────┘
 //!   larger / more aligned ──────────► fallback.alloc(layout)
+//!
+//!   slab table (open addressing, ≤ half full, from the fallback):
+//!     slab number (address >> 15) ──► the pools' own pointer to that slab
 //! ```
+//!
+//! A caller's pointer is used only for its address: it may carry permission for its own block
+//! alone (a `Box` or `&mut` handed back to `dealloc`), so a free never reaches the slab header
+//! through it. The trusted free looks the slab up in the slab table, the checked free walks its
+//! class's slab list, and both then re-base the block on the slab pointer the pools got from
+//! the fallback; free-list links are written and read through that pointer, so the blocks
+//! handed out again carry the pools' provenance as well.
 //!
 //! | operation | cost |
 //! |---|---|
-//! | allocate, class-sized | O(1): pop the free list or carve the next block; one fallback call per new slab |
-//! | deallocate via `GlobalAlloc` / `Allocator` | O(1): bitmap check, push |
+//! | allocate, class-sized | O(1): pop the free list or carve the next block; one fallback call per new slab, and O(slabs) to rehash when the slab table doubles (amortised O(1) per slab) |
+//! | deallocate via `GlobalAlloc` / `Allocator` | expected O(1): slab-table lookup (~1.5 probes), bitmap check, push |
 //! | raw `deallocate` (fully checked) | O(slabs of the class): confirms the slab is the class's |
-//! | realloc within a class | O(1), same pointer |
+//! | realloc within a class | expected O(1): slab-table lookup, same address |
 //! | realloc across classes or pool <-> fallback | allocate + copy + free |
 //! | realloc fallback -> fallback | the fallback's `realloc` |
 //! | statistics | O(1) |
 //!
 //! Memory overhead: the 264-byte header of each slab and its short end (under 1 % of it for
-//! 16-byte blocks; for 2 KiB blocks, header and short end cost two blocks in 16), rounding each
-//! request up to its class (less than half the block), and free blocks kept by their class:
-//! slabs go back to the fallback only when the pools are dropped.
+//! 16-byte blocks; for 2 KiB blocks, header and short end cost two blocks in 16), the slab
+//! table (8 bytes per slot, 16 slots at first, doubling to stay at most half full: at most 32
+//! bytes per slab once grown, 0.1 %; one more allocation from the fallback, shown as
+//! [`PoolStats::slab_table_bytes`]), rounding each request up to its class (less than half the
+//! block), and free blocks kept by their class: slabs and the table go back to the fallback
+//! only when the pools are dropped.
 //!
 //! Module layout: `class` (size-class arithmetic), `slab` (slab geometry, header, bitmap),
-//! `class_pool` (one class: free list, carving, slab list), `allocator`
+//! `slab_table` (address to the pools' own slab pointer), `class_pool` (one class: free list,
+//! carving, slab list), `allocator`
 //! ([`SizeClassPools`], routing and reallocation) and `locked` ([`LockedSizeClassPools`],
 //! `GlobalAlloc` and `Allocator`).
 

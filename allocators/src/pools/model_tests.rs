@@ -102,8 +102,15 @@ fn check(pools: &SizeClassPools<Ledger>, live: &BTreeMap<usize, Live>) {
     );
     let slab_total: usize = stats.classes.iter().map(|class| class.slabs).sum();
     let table = usize::from(stats.slab_table_bytes > 0);
-    assert_eq!(table, usize::from(slab_total > 0), "a table once there are slabs");
-    assert!(stats.slab_table_bytes >= 2 * slab_total * 8, "at most half full");
+    assert_eq!(
+        table,
+        usize::from(slab_total > 0),
+        "a table once there are slabs"
+    );
+    assert!(
+        stats.slab_table_bytes >= 2 * slab_total * 8,
+        "at most half full"
+    );
     assert_eq!(
         pools.fallback().live_count(),
         slab_total + fallback_blocks + table

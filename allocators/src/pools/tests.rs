@@ -286,8 +286,12 @@ fn trusted_frees_and_resizes_use_the_callers_pointer_only_as_an_address() {
     let second = pools.allocate(small).unwrap();
     // SAFETY: live blocks with their layout; the narrowed pointers keep their addresses.
     unsafe {
-        pools.deallocate_trusted(narrowed(first, 24), small).unwrap();
-        pools.deallocate_trusted(narrowed(second, 24), small).unwrap();
+        pools
+            .deallocate_trusted(narrowed(first, 24), small)
+            .unwrap();
+        pools
+            .deallocate_trusted(narrowed(second, 24), small)
+            .unwrap();
     }
     // The free list hands the blocks out again with the pools' provenance: the whole
     // 32-byte block is writable, link word included.
