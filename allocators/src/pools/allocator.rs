@@ -226,9 +226,17 @@ impl<F: GlobalAlloc> SizeClassPools<F> {
 
     /// A block of class `class`, taking a new slab from the fallback if the class is empty.
     fn allocate_in_class(&mut self, class: usize) -> Option<NonNull<u8>> {
-        if let Some(block) = self.classes[class].take() {
-            return Some(block);
+        match self.classes[class].take() {
+            Some(block) => Some(block),
+            None => self.allocate_in_new_slab(class),
         }
+    }
+
+    /// A block of class `class` from a new slab: the rare path, kept out of line so that the
+    /// common one stays small.
+    #[cold]
+    #[inline(never)]
+    fn allocate_in_new_slab(&mut self, class: usize) -> Option<NonNull<u8>> {
         // Room in the table first: a slab the table cannot record could not be freed into.
         if !self.slab_table.reserve_one(&self.fallback) {
             return None;
