@@ -73,9 +73,9 @@ pub struct PoolStats {
     pub slab_table_bytes: usize,
 }
 
-// SAFETY: the raw pointers point into slabs that this value owns exclusively (taken from the
-// fallback and never shared), so moving the value to another thread moves sole ownership of
-// them; the fallback itself must be `Send`.
+// SAFETY: the raw pointers point into slabs and a slab table that this value owns
+// exclusively (taken from the fallback and never shared), so moving the value to another
+// thread moves sole ownership of them; the fallback itself must be `Send`.
 unsafe impl<F: GlobalAlloc + Send> Send for SizeClassPools<F> {}
 
 impl<F: GlobalAlloc> SizeClassPools<F> {
@@ -178,8 +178,9 @@ impl<F: GlobalAlloc> SizeClassPools<F> {
     /// Resizes the memory at `ptr` from `old` to `new`, keeping the first
     /// `min(old.size(), new.size())` bytes; `None` (old memory untouched) on exhaustion.
     /// Within one class: the same address, expected O(1) (the slab table gives the pointer
-    /// back with the slab's provenance, so the whole block is usable through it). Between the fallback's layouts with equal
-    /// alignment: the fallback's `realloc`. Otherwise: allocate, copy, free, O(size).
+    /// back with the slab's provenance, so the whole block is usable through it). Between the
+    /// fallback's layouts with equal alignment: the fallback's `realloc`. Otherwise: allocate,
+    /// copy, free, O(size).
     ///
     /// # Safety
     /// `ptr` must have come from `allocate` (or a reallocation) with layout `old`.
