@@ -1,23 +1,23 @@
-//! One size class: its slabs, the free list threaded through its free blocks, and the
-//! uncarved rest of its newest slab.
+//! One size class: its slabs, and the list of those with a free block.
 //!
 //! ```text
-//!   slabs ──► [slab 2] ──► [slab 1] ──► [slab 0] ──► null     (linked through headers)
+//!   slabs     ──► [slab 2] ──► [slab 1] ──► [slab 0] ──► null   (every slab, via `next`)
+//!   with_room ──► [slab 1] ──► [slab 0] ──► null                (via `next_with_room`)
 //!
-//!   free  ──► ┌──────┐   ┌──────┐   ┌──────┐
-//!             │ next ├──►│ next ├──►│ null │                  (links inside free blocks)
-//!             └──────┘   └──────┘   └──────┘
-//!
-//!   carve ──► first never-used block of the newest slab; carve_left blocks remain
+//!   slab 1's header: words_with_room 0b0101 ─► in_use[0] = 1101…1111 ─► block 1 is free
 //! ```
 //!
-//! Taking a block pops the free list, else carves the next never-used block: O(1). A new slab
-//! only sets the carve cursor (O(1)), so no operation walks a slab's blocks. Returning a block
-//! checks its slab's bitmap (O(1)) through the slab pointer the pools own: the trusted form gets
-//! it from the pools' slab table, the checked form confirms the block's slab belongs to this
-//! class by walking the slab list, O(slabs of the class). The caller's pointer only ever gives
-//! the address; every block on the free list, and so every block handed out, is re-based on
-//! the slab's own pointer.
+//! All bookkeeping lives in the slab headers: the pools never read or write a block's own
+//! bytes, free or not. A free block's memory may still be covered by its last owner's
+//! permission (a `Box` freed while a function holding it runs), and storing a free-list link
+//! in it would be an access under a permission that is not ours; the bitmap avoids that.
+//!
+//! Taking a block takes the lowest free bit of the first slab with room (two trailing-zero
+//! counts) and unlinks that slab when it fills: O(1). Returning a block clears its bit and
+//! links its slab back if it was full: O(1), through the slab pointer the pools own (the
+//! trusted form gets it from the pools' slab table, the checked form confirms the slab belongs
+//! to this class by walking the slab list, O(slabs of the class)). The caller's pointer only
+//! ever gives the address, and blocks are handed out as our slab pointer re-based.
 
 use core::ptr::{self, NonNull};
 
@@ -28,12 +28,8 @@ use crate::FreeError;
 pub(super) struct ClassPool {
     /// The size of every block of this class.
     block_size: usize,
-    /// The most recently freed block, or null; each free block stores the next one.
-    free: *mut u8,
-    /// The next never-used block of the newest slab.
-    carve: *mut u8,
-    /// How many never-used blocks follow from `carve`.
-    carve_left: usize,
+    /// The first slab with a free block, or null; each links the next through its header.
+    with_room: *mut SlabHeader,
     /// The newest slab, or null; each header links the next older one.
     slabs: *mut SlabHeader,
     /// How many slabs the class owns.
@@ -60,9 +56,7 @@ impl ClassPool {
     pub(super) const fn new(block_size: usize) -> Self {
         Self {
             block_size,
-            free: ptr::null_mut(),
-            carve: ptr::null_mut(),
-            carve_left: 0,
+            with_room: ptr::null_mut(),
             slabs: ptr::null_mut(),
             slab_count: 0,
             in_use: 0,
@@ -71,22 +65,18 @@ impl ClassPool {
 
     /// Hands out a block, or `None` when the class needs a new slab. O(1).
     pub(super) fn take(&mut self) -> Option<NonNull<u8>> {
-        let block = if let Some(block) = NonNull::new(self.free) {
-            // SAFETY: blocks on the free list are free blocks of our slabs, aligned to at least
-            // 16 bytes, whose first word `give_back` set to the next free block.
-            self.free = unsafe { block.as_ptr().cast::<*mut u8>().read() };
-            block
-        } else if self.carve_left > 0 {
-            let block = NonNull::new(self.carve)?;
-            self.carve = self.carve.wrapping_add(self.block_size);
-            self.carve_left -= 1;
-            block
-        } else {
-            return None;
-        };
-        self.mark(block.as_ptr());
+        let header = NonNull::new(self.with_room)?.as_ptr();
+        // SAFETY: slabs on the room list are live slabs of ours, reached through our pointer.
+        let index = unsafe { slab::take_free(header) }?;
+        // SAFETY: as above.
+        if !unsafe { slab::has_room(header) } {
+            // SAFETY: as above.
+            self.with_room = unsafe { (*header).next_with_room };
+        }
         self.in_use += 1;
-        Some(block)
+        let offset =
+            slab::first_block_offset(self.block_size) + (index << self.block_size.trailing_zeros());
+        NonNull::new(header.cast::<u8>().wrapping_add(offset))
     }
 
     /// Adds a fresh slab and makes its blocks available; returns its header. O(1).
@@ -95,15 +85,15 @@ impl ClassPool {
     /// `slab` must be a new allocation of [`slab::slab_layout`] that now belongs to this class.
     pub(super) unsafe fn add_slab(&mut self, slab: NonNull<u8>) -> *mut SlabHeader {
         // SAFETY: forwarded from the caller: a fresh slab that we own.
-        let header = unsafe { slab::init_header(slab) };
+        let header = unsafe { slab::init_header(slab, self.block_size) };
         // SAFETY: the header was just written and is ours.
-        unsafe { (*header).next = self.slabs };
+        unsafe {
+            (*header).next = self.slabs;
+            (*header).next_with_room = self.with_room;
+        }
         self.slabs = header;
+        self.with_room = header;
         self.slab_count += 1;
-        self.carve = slab
-            .as_ptr()
-            .wrapping_add(slab::first_block_offset(self.block_size));
-        self.carve_left = slab::blocks_per_slab(self.block_size);
         header
     }
 
@@ -178,35 +168,25 @@ impl ClassPool {
         None
     }
 
-    /// Marks the block at `address` of the slab at `header` free and pushes it on the free
-    /// list, provided it is a block start and in use. The caller's pointer gave only the
-    /// address: the bitmap and the link are written through `header`'s provenance, and the
-    /// free list holds our pointers, so a block handed out again carries ours too.
+    /// Marks the block at `address` of the slab at `header` free, provided it is a block start
+    /// and in use, and puts the slab back on the room list if it was full. The caller's
+    /// pointer gave only the address: only the header is written, through our pointer.
     ///
     /// # Safety
     /// `header` must be our pointer to one of this class's slabs and `address` inside that
     /// slab's 32 KiB span.
     unsafe fn release(&mut self, header: *mut SlabHeader, address: usize) -> Result<(), FreeError> {
-        let block = header.cast::<u8>().with_addr(address);
-        let index = slab::block_index(block, self.block_size)?;
-        // SAFETY: `header` is one of our live slab headers (the caller's contract) and
-        // `block_index` returned a block of that slab.
+        let index = slab::block_index(header.cast::<u8>().with_addr(address), self.block_size)?;
+        // SAFETY: `header` is one of our live slab headers (the caller's contract).
+        let was_full = !unsafe { slab::has_room(header) };
+        // SAFETY: as above, and `block_index` returned a block of that slab.
         unsafe { slab::mark_free(header, index) }?;
-        // SAFETY: `block_index` placed the block wholly inside the slab, and `block` carries
-        // the slab's provenance; the block is now free, at least 16 bytes and 16-aligned, so
-        // it can hold the link, and nobody else uses it.
-        unsafe { block.cast::<*mut u8>().write(self.free) };
-        self.free = block;
+        if was_full {
+            // SAFETY: as above; a full slab is on no room list, so linking it cannot loop.
+            unsafe { (*header).next_with_room = self.with_room };
+            self.with_room = header;
+        }
         self.in_use -= 1;
         Ok(())
-    }
-
-    /// Records a block about to be handed out in its slab's bitmap.
-    fn mark(&mut self, block: *mut u8) {
-        // Blocks come only from our slabs' free list or carve region, so both hold.
-        if let Ok(index) = slab::block_index(block, self.block_size) {
-            // SAFETY: the block lies in one of our slabs, whose header is live.
-            unsafe { slab::mark_in_use(slab::slab_of(block), index) };
-        }
     }
 }
