@@ -11,7 +11,7 @@
 //! ```
 //!
 //! A caller's pointer is only ever an address here: the slab table gives back the pointer the
-//! pools got from the fallback, and headers, links and re-handed-out blocks all use that one.
+//! pools got from the fallback, and headers and handed-out blocks all use that one.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::{self, NonNull};
@@ -25,7 +25,7 @@ use crate::FreeError;
 /// Eight power-of-two pools (16 B to 2 KiB) in front of a fallback allocator `F`.
 ///
 /// A request whose size and alignment fit a class (`max(next_pow2(size), align) <= 2048`) is
-/// served from that class's free list in O(1); the class takes slabs (32 KiB-aligned, 16
+/// served from that class's slabs in O(1); the class takes slabs (32 KiB-aligned, 16
 /// bytes short of 32 KiB, see [`SLAB_TAIL`](super::SLAB_TAIL)) from `F` when it
 /// runs dry and keeps them (slabs go back to `F` only when the pools are dropped). Larger or
 /// more aligned requests go straight to `F`.

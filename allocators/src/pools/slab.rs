@@ -2,26 +2,30 @@
 //!
 //! A slab is aligned to [`SLAB_SIZE`], so the slab of any block is found by clearing the low
 //! bits of its address (its address only: which pointer may then touch the header is the
-//! slab table's business, see `slab_table`). It is [`SLAB_TAIL`] bytes shorter than that alignment: a boundary-tag
-//! fallback (bareheap's free list) puts a one-word tag before each block and rounds blocks to
-//! 16 bytes, so a slab of exactly `SLAB_SIZE` bytes would need `SLAB_SIZE + 16` and leave almost
-//! a whole slab's gap before the next aligned one; `SLAB_SIZE - 16` bytes fill one aligned
-//! step exactly, and consecutive slabs pack end to end. It starts with a header (the link to the class's next
-//! slab and a bitmap of the blocks in use), followed by blocks of one class, the first at the
-//! first multiple of the block size after the header:
+//! slab table's business, see `slab_table`). It is [`SLAB_TAIL`] bytes shorter than that
+//! alignment: a boundary-tag fallback (bareheap's free list) puts a one-word tag before each
+//! block and rounds blocks to 16 bytes, so a slab of exactly `SLAB_SIZE` bytes would need
+//! `SLAB_SIZE + 16` and leave almost a whole slab's gap before the next aligned one;
+//! `SLAB_SIZE - 16` bytes fill one aligned step exactly, and consecutive slabs pack end to end.
+//! It starts with a header (the links to the class's next slab and next slab with room, a
+//! bitmap of the blocks in use and a summary word of the bitmap words with a clear bit),
+//! followed by blocks of one class, the first at the first multiple of the block size after
+//! the header:
 //!
 //! ```text
 //!   slab (32 KiB - 16 bytes, 32 KiB-aligned)
-//!   ┌────────────────────────┬─────────┬─────────┬─────────┬─────┬─────────┬──────┐
-//!   │ header: next, in_use[] │ (pad)   │ block 0 │ block 1 │ ... │ block k │(rest)│
-//!   └────────────────────────┴─────────┴─────────┴─────────┴─────┴─────────┴──────┘
+//!   ┌─────────────────────────────────────┬───────┬─────────┬─────┬─────────┬──────┐
+//!   │ header: next, next_with_room,       │ (pad) │ block 0 │ ... │ block k │(rest)│
+//!   │         words_with_room, in_use[32] │       │         │     │         │      │
+//!   └─────────────────────────────────────┴───────┴─────────┴─────┴─────────┴──────┘
 //!   ▲ block & !(SLAB_SIZE - 1)          ▲ first_block_offset(size)
 //! ```
 //!
-//! The header costs 264 bytes, so a slab holds 2030 blocks of 16 bytes, 14 of 2048 bytes (the
+//! The header costs 280 bytes, so a slab holds 2029 blocks of 16 bytes, 14 of 2048 bytes (the
 //! short end costs the 2 KiB class one block in 15, and no other class anything but its last
-//! 16 bytes).
-//! Marking and checking a block in the bitmap is O(1).
+//! 16 bytes). Bits past a slab's last block are set for good, so they are never handed out.
+//! Finding the lowest free block (two trailing-zero counts), marking and checking a block are
+//! O(1).
 
 use core::alloc::Layout;
 use core::ptr::NonNull;
