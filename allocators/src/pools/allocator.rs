@@ -5,7 +5,13 @@
 //!   allocate(layout) ─► class_of(layout) ─┬─ Some(c) ─► classes[c].take()
 //!                                         │              └─ empty? one slab from fallback
 //!                                         └─ None ────► fallback.alloc(layout)
+//!
+//!   deallocate_trusted(ptr) ─► slab_table.find(ptr.addr()) ─► our slab pointer
+//!                                 └─► classes[c].give_back(slab, ptr.addr())
 //! ```
+//!
+//! A caller's pointer is only ever an address here: the slab table gives back the pointer the
+//! pools got from the fallback, and headers and handed-out blocks all use that one.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::{self, NonNull};
@@ -13,12 +19,13 @@ use core::ptr::{self, NonNull};
 use super::class::{CLASS_COUNT, block_size, class_of};
 use super::class_pool::{ClassPool, ClassStats};
 use super::slab::slab_layout;
+use super::slab_table::SlabTable;
 use crate::FreeError;
 
 /// Eight power-of-two pools (16 B to 2 KiB) in front of a fallback allocator `F`.
 ///
 /// A request whose size and alignment fit a class (`max(next_pow2(size), align) <= 2048`) is
-/// served from that class's free list in O(1); the class takes slabs (32 KiB-aligned, 16
+/// served from that class's slabs in O(1); the class takes slabs (32 KiB-aligned, 16
 /// bytes short of 32 KiB, see [`SLAB_TAIL`](super::SLAB_TAIL)) from `F` when it
 /// runs dry and keeps them (slabs go back to `F` only when the pools are dropped). Larger or
 /// more aligned requests go straight to `F`.
@@ -38,7 +45,9 @@ use crate::FreeError;
 pub struct SizeClassPools<F: GlobalAlloc> {
     /// One pool per size class, smallest first.
     classes: [ClassPool; CLASS_COUNT],
-    /// Where slabs and large requests come from.
+    /// Every slab of every class, by address: our pointer to it for a trusted free.
+    slab_table: SlabTable,
+    /// Where slabs, large requests and the slab table's memory come from.
     fallback: F,
     /// Live blocks served by the fallback directly.
     fallback_blocks: usize,
@@ -59,11 +68,14 @@ pub struct PoolStats {
     pub fallback_blocks: usize,
     /// Bytes of those blocks, as requested.
     pub fallback_bytes: usize,
+    /// Bytes of the slab table (address to slab, for the expected-O(1) trusted free): one more
+    /// allocation from the fallback once it is non-zero.
+    pub slab_table_bytes: usize,
 }
 
-// SAFETY: the raw pointers point into slabs that this value owns exclusively (taken from the
-// fallback and never shared), so moving the value to another thread moves sole ownership of
-// them; the fallback itself must be `Send`.
+// SAFETY: the raw pointers point into slabs and a slab table that this value owns
+// exclusively (taken from the fallback and never shared), so moving the value to another
+// thread moves sole ownership of them; the fallback itself must be `Send`.
 unsafe impl<F: GlobalAlloc + Send> Send for SizeClassPools<F> {}
 
 impl<F: GlobalAlloc> SizeClassPools<F> {
@@ -78,6 +90,7 @@ impl<F: GlobalAlloc> SizeClassPools<F> {
         }
         Self {
             classes,
+            slab_table: SlabTable::new(),
             fallback,
             fallback_blocks: 0,
             fallback_bytes: 0,
@@ -91,7 +104,8 @@ impl<F: GlobalAlloc> SizeClassPools<F> {
 
     /// Memory for `layout`, or `None` when the fallback is exhausted. Any size and alignment,
     /// including zero size. O(1) for class-sized layouts (plus one fallback call when a class
-    /// needs a new slab); the fallback's cost otherwise.
+    /// needs a new slab, and one more and O(slabs) when the slab table doubles); the
+    /// fallback's cost otherwise.
     pub fn allocate(&mut self, layout: Layout) -> Option<NonNull<u8>> {
         match class_of(layout) {
             Some(class) => self.allocate_in_class(class),
@@ -124,14 +138,16 @@ impl<F: GlobalAlloc> SizeClassPools<F> {
     }
 
     /// Takes back memory from [`allocate`](Self::allocate) without searching the slab list:
-    /// O(1) for class-sized layouts. Still refuses, without change, a pointer that is not a
-    /// block start or a block not in use.
+    /// expected O(1) for class-sized layouts (a slab-table lookup, then the bitmap). Still
+    /// refuses, without change, a pointer in no slab, not at a block start or a block not in
+    /// use. `ptr` gives only the address; its provenance is not used.
     ///
     /// This is the `GlobalAlloc` form's free, for callers that only ever free what they
     /// allocated; anything else should use the checked [`deallocate`](Self::deallocate).
     ///
     /// # Errors
-    /// [`FreeError::UnalignedFree`], [`FreeError::DoubleFree`].
+    /// [`FreeError::FreeOutOfBounds`], [`FreeError::UnalignedFree`],
+    /// [`FreeError::DoubleFree`].
     ///
     /// # Safety
     /// `ptr` must have come from `allocate` (or a reallocation) with this layout.
@@ -141,8 +157,16 @@ impl<F: GlobalAlloc> SizeClassPools<F> {
         layout: Layout,
     ) -> Result<(), FreeError> {
         match class_of(layout) {
-            // SAFETY: the caller guarantees the block came from this class's slabs.
-            Some(class) => unsafe { self.classes[class].give_back(ptr) },
+            Some(class) => {
+                let address = ptr.addr().get();
+                let header = self
+                    .slab_table
+                    .find(address)
+                    .ok_or(FreeError::FreeOutOfBounds)?;
+                // SAFETY: the table holds our own pointers to our slabs, and found the one
+                // whose span holds `address`; the caller guarantees it is this class's slab.
+                unsafe { self.classes[class].give_back(header, address) }
+            }
             None => {
                 // SAFETY: forwarded from the caller.
                 unsafe { self.deallocate_to_fallback(ptr, layout) };
@@ -153,8 +177,10 @@ impl<F: GlobalAlloc> SizeClassPools<F> {
 
     /// Resizes the memory at `ptr` from `old` to `new`, keeping the first
     /// `min(old.size(), new.size())` bytes; `None` (old memory untouched) on exhaustion.
-    /// Within one class: the same pointer, O(1). Between the fallback's layouts with equal
-    /// alignment: the fallback's `realloc`. Otherwise: allocate, copy, free, O(size).
+    /// Within one class: the same address, expected O(1) (the slab table gives the pointer
+    /// back with the slab's provenance, so the whole block is usable through it). Between the
+    /// fallback's layouts with equal alignment: the fallback's `realloc`. Otherwise: allocate,
+    /// copy, free, O(size).
     ///
     /// # Safety
     /// `ptr` must have come from `allocate` (or a reallocation) with layout `old`.
@@ -165,7 +191,10 @@ impl<F: GlobalAlloc> SizeClassPools<F> {
         new: Layout,
     ) -> Option<NonNull<u8>> {
         match (class_of(old), class_of(new)) {
-            (Some(from), Some(to)) if from == to => Some(ptr),
+            (Some(from), Some(to)) if from == to => {
+                let header = self.slab_table.find(ptr.addr().get())?;
+                NonNull::new(header.cast::<u8>().with_addr(ptr.addr().get()))
+            }
             (None, None) if old.align() == new.align() => {
                 // SAFETY: forwarded from the caller; the alignments are equal.
                 unsafe { self.reallocate_in_fallback(ptr, old, new) }
@@ -192,18 +221,32 @@ impl<F: GlobalAlloc> SizeClassPools<F> {
             slab_bytes: slabs * slab_layout().size(),
             fallback_blocks: self.fallback_blocks,
             fallback_bytes: self.fallback_bytes,
+            slab_table_bytes: self.slab_table.bytes(),
         }
     }
 
     /// A block of class `class`, taking a new slab from the fallback if the class is empty.
     fn allocate_in_class(&mut self, class: usize) -> Option<NonNull<u8>> {
-        if let Some(block) = self.classes[class].take() {
-            return Some(block);
+        match self.classes[class].take() {
+            Some(block) => Some(block),
+            None => self.allocate_in_new_slab(class),
+        }
+    }
+
+    /// A block of class `class` from a new slab: the rare path, kept out of line so that the
+    /// common one stays small.
+    #[cold]
+    #[inline(never)]
+    fn allocate_in_new_slab(&mut self, class: usize) -> Option<NonNull<u8>> {
+        // Room in the table first: a slab the table cannot record could not be freed into.
+        if !self.slab_table.reserve_one(&self.fallback) {
+            return None;
         }
         // SAFETY: the slab layout has a non-zero size.
         let slab = NonNull::new(unsafe { self.fallback.alloc(slab_layout()) })?;
         // SAFETY: a fresh slab of `slab_layout`, handed to exactly one class.
-        unsafe { self.classes[class].add_slab(slab) };
+        let header = unsafe { self.classes[class].add_slab(slab) };
+        self.slab_table.insert(header);
         self.classes[class].take()
     }
 
@@ -256,7 +299,7 @@ impl<F: GlobalAlloc> SizeClassPools<F> {
 }
 
 impl<F: GlobalAlloc> Drop for SizeClassPools<F> {
-    /// Returns every slab to the fallback: O(slabs). Blocks still handed out from the pools
+    /// Returns every slab and the slab table to the fallback: O(slabs). Blocks still handed out from the pools
     /// dangle afterwards; fallback blocks are the caller's to free.
     fn drop(&mut self) {
         let fallback = &self.fallback;
@@ -267,6 +310,8 @@ impl<F: GlobalAlloc> Drop for SizeClassPools<F> {
                 unsafe { fallback.dealloc(slab.as_ptr(), slab_layout()) }
             });
         }
+        // SAFETY: every growth of the table took its memory from this fallback.
+        unsafe { self.slab_table.release(fallback) };
     }
 }
 

@@ -14,7 +14,7 @@
 
 use core::alloc::Layout;
 
-/// The smallest block size: room for the free-list link, and a floor for the classes.
+/// The smallest block size, a floor for the classes (and for the alignment of every block).
 pub const MIN_BLOCK_SIZE: usize = 16;
 /// The largest block size served by a pool; larger or more aligned requests go to the
 /// fallback allocator.

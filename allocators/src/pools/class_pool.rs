@@ -1,20 +1,23 @@
-//! One size class: its slabs, the free list threaded through its free blocks, and the
-//! uncarved rest of its newest slab.
+//! One size class: its slabs, and the list of those with a free block.
 //!
 //! ```text
-//!   slabs ──► [slab 2] ──► [slab 1] ──► [slab 0] ──► null     (linked through headers)
+//!   slabs     ──► [slab 2] ──► [slab 1] ──► [slab 0] ──► null   (every slab, via `next`)
+//!   with_room ──► [slab 1] ──► [slab 0] ──► null                (via `next_with_room`)
 //!
-//!   free  ──► ┌──────┐   ┌──────┐   ┌──────┐
-//!             │ next ├──►│ next ├──►│ null │                  (links inside free blocks)
-//!             └──────┘   └──────┘   └──────┘
-//!
-//!   carve ──► first never-used block of the newest slab; carve_left blocks remain
+//!   slab 1's header: words_with_room 0b0101 ─► in_use[0] = 1101…1111 ─► block 1 is free
 //! ```
 //!
-//! Taking a block pops the free list, else carves the next never-used block: O(1). A new slab
-//! only sets the carve cursor (O(1)), so no operation walks a slab's blocks. Returning a block
-//! checks its slab's bitmap (O(1)); the checked form first confirms the block's slab belongs
-//! to this class by walking the slab list, O(slabs of the class).
+//! All bookkeeping lives in the slab headers: the pools never read or write a block's own
+//! bytes, free or not. A free block's memory may still be covered by its last owner's
+//! permission (a `Box` freed while a function holding it runs), and storing a free-list link
+//! in it would be an access under a permission that is not ours; the bitmap avoids that.
+//!
+//! Taking a block takes the lowest free bit of the first slab with room (two trailing-zero
+//! counts) and unlinks that slab when it fills: O(1). Returning a block clears its bit and
+//! links its slab back if it was full: O(1), through the slab pointer the pools own (the
+//! trusted form gets it from the pools' slab table, the checked form confirms the slab belongs
+//! to this class by walking the slab list, O(slabs of the class)). The caller's pointer only
+//! ever gives the address, and blocks are handed out as our slab pointer re-based.
 
 use core::ptr::{self, NonNull};
 
@@ -25,12 +28,8 @@ use crate::FreeError;
 pub(super) struct ClassPool {
     /// The size of every block of this class.
     block_size: usize,
-    /// The most recently freed block, or null; each free block stores the next one.
-    free: *mut u8,
-    /// The next never-used block of the newest slab.
-    carve: *mut u8,
-    /// How many never-used blocks follow from `carve`.
-    carve_left: usize,
+    /// The first slab with a free block, or null; each links the next through its header.
+    with_room: *mut SlabHeader,
     /// The newest slab, or null; each header links the next older one.
     slabs: *mut SlabHeader,
     /// How many slabs the class owns.
@@ -57,9 +56,7 @@ impl ClassPool {
     pub(super) const fn new(block_size: usize) -> Self {
         Self {
             block_size,
-            free: ptr::null_mut(),
-            carve: ptr::null_mut(),
-            carve_left: 0,
+            with_room: ptr::null_mut(),
             slabs: ptr::null_mut(),
             slab_count: 0,
             in_use: 0,
@@ -68,39 +65,36 @@ impl ClassPool {
 
     /// Hands out a block, or `None` when the class needs a new slab. O(1).
     pub(super) fn take(&mut self) -> Option<NonNull<u8>> {
-        let block = if let Some(block) = NonNull::new(self.free) {
-            // SAFETY: blocks on the free list are free blocks of our slabs, aligned to at least
-            // 16 bytes, whose first word `give_back` set to the next free block.
-            self.free = unsafe { block.as_ptr().cast::<*mut u8>().read() };
-            block
-        } else if self.carve_left > 0 {
-            let block = NonNull::new(self.carve)?;
-            self.carve = self.carve.wrapping_add(self.block_size);
-            self.carve_left -= 1;
-            block
-        } else {
-            return None;
-        };
-        self.mark(block.as_ptr());
+        let header = NonNull::new(self.with_room)?.as_ptr();
+        // SAFETY: slabs on the room list are live slabs of ours, reached through our pointer.
+        let index = unsafe { slab::take_free(header) }?;
+        // SAFETY: as above.
+        if !unsafe { slab::has_room(header) } {
+            // SAFETY: as above.
+            self.with_room = unsafe { (*header).next_with_room };
+        }
         self.in_use += 1;
-        Some(block)
+        let offset =
+            slab::first_block_offset(self.block_size) + (index << self.block_size.trailing_zeros());
+        NonNull::new(header.cast::<u8>().wrapping_add(offset))
     }
 
-    /// Adds a fresh slab and makes its blocks available. O(1).
+    /// Adds a fresh slab and makes its blocks available; returns its header. O(1).
     ///
     /// # Safety
     /// `slab` must be a new allocation of [`slab::slab_layout`] that now belongs to this class.
-    pub(super) unsafe fn add_slab(&mut self, slab: NonNull<u8>) {
+    pub(super) unsafe fn add_slab(&mut self, slab: NonNull<u8>) -> *mut SlabHeader {
         // SAFETY: forwarded from the caller: a fresh slab that we own.
-        let header = unsafe { slab::init_header(slab) };
+        let header = unsafe { slab::init_header(slab, self.block_size) };
         // SAFETY: the header was just written and is ours.
-        unsafe { (*header).next = self.slabs };
+        unsafe {
+            (*header).next = self.slabs;
+            (*header).next_with_room = self.with_room;
+        }
         self.slabs = header;
+        self.with_room = header;
         self.slab_count += 1;
-        self.carve = slab
-            .as_ptr()
-            .wrapping_add(slab::first_block_offset(self.block_size));
-        self.carve_left = slab::blocks_per_slab(self.block_size);
+        header
     }
 
     /// Takes back a block after confirming it lies in one of this class's slabs.
@@ -111,29 +105,32 @@ impl ClassPool {
     /// [`FreeError::UnalignedFree`] for a pointer not at a block start;
     /// [`FreeError::DoubleFree`] for a block not in use.
     pub(super) fn give_back_checked(&mut self, block: NonNull<u8>) -> Result<(), FreeError> {
+        let address = block.addr().get();
         let header = self
-            .find_slab(slab::slab_of(block.as_ptr()).addr())
+            .find_slab(address & !(slab::SLAB_SIZE - 1))
             .ok_or(FreeError::FreeOutOfBounds)?;
-        // Re-derive the block from our own slab pointer: the caller's pointer is only an
-        // address here, its provenance is not trusted.
-        let block = header.cast::<u8>().with_addr(block.addr().get());
-        // SAFETY: `find_slab` returned one of our headers, at the slab's start, and `block`
-        // has the same 32 KiB-aligned slab address, so it lies inside that slab.
-        unsafe { self.release(header, block) }
+        // SAFETY: `find_slab` returned one of our headers, at the slab's start, and `address`
+        // has the same 32 KiB-aligned slab address, so it lies inside that slab's span.
+        unsafe { self.release(header, address) }
     }
 
-    /// Takes back a block of this class. O(1). A refused free changes nothing.
+    /// Takes back the block at `address` in the slab at `header`. O(1). A refused free
+    /// changes nothing.
     ///
     /// # Errors
     /// [`FreeError::UnalignedFree`] or [`FreeError::DoubleFree`], as
     /// [`give_back_checked`](Self::give_back_checked).
     ///
     /// # Safety
-    /// `block` must point into one of this class's slabs, with its provenance.
-    pub(super) unsafe fn give_back(&mut self, block: NonNull<u8>) -> Result<(), FreeError> {
-        // SAFETY: the caller guarantees the block is in one of our slabs, with its provenance,
-        // and `slab_of` finds that slab's header from it.
-        unsafe { self.release(slab::slab_of(block.as_ptr()), block.as_ptr()) }
+    /// `header` must be our own pointer to one of this class's slabs (as the pools' slab table
+    /// records it) and `address` inside that slab's 32 KiB span.
+    pub(super) unsafe fn give_back(
+        &mut self,
+        header: *mut SlabHeader,
+        address: usize,
+    ) -> Result<(), FreeError> {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.release(header, address) }
     }
 
     /// Detaches every slab, leaving the class empty, and passes each to `return_slab`.
@@ -171,31 +168,25 @@ impl ClassPool {
         None
     }
 
-    /// Marks `block` of the slab at `header` free and pushes it on the free list, provided it
-    /// is a block start and in use.
+    /// Marks the block at `address` of the slab at `header` free, provided it is a block start
+    /// and in use, and puts the slab back on the room list if it was full. The caller's
+    /// pointer gave only the address: only the header is written, through our pointer.
     ///
     /// # Safety
-    /// `header` must be one of this class's slabs and `block` a pointer into it carrying the
-    /// slab's provenance.
-    unsafe fn release(&mut self, header: *mut SlabHeader, block: *mut u8) -> Result<(), FreeError> {
-        let index = slab::block_index(block, self.block_size)?;
-        // SAFETY: `header` is one of our live slab headers (the caller's contract) and
-        // `block_index` returned a block of that slab.
+    /// `header` must be our pointer to one of this class's slabs and `address` inside that
+    /// slab's 32 KiB span.
+    unsafe fn release(&mut self, header: *mut SlabHeader, address: usize) -> Result<(), FreeError> {
+        let index = slab::block_index(header.cast::<u8>().with_addr(address), self.block_size)?;
+        // SAFETY: `header` is one of our live slab headers (the caller's contract).
+        let was_full = !unsafe { slab::has_room(header) };
+        // SAFETY: as above, and `block_index` returned a block of that slab.
         unsafe { slab::mark_free(header, index) }?;
-        // SAFETY: the block is now a free block of our slab, at least 16 bytes and 16-aligned,
-        // so it can hold the link; nobody else uses it.
-        unsafe { block.cast::<*mut u8>().write(self.free) };
-        self.free = block;
+        if was_full {
+            // SAFETY: as above; a full slab is on no room list, so linking it cannot loop.
+            unsafe { (*header).next_with_room = self.with_room };
+            self.with_room = header;
+        }
         self.in_use -= 1;
         Ok(())
-    }
-
-    /// Records a block about to be handed out in its slab's bitmap.
-    fn mark(&mut self, block: *mut u8) {
-        // Blocks come only from our slabs' free list or carve region, so both hold.
-        if let Ok(index) = slab::block_index(block, self.block_size) {
-            // SAFETY: the block lies in one of our slabs, whose header is live.
-            unsafe { slab::mark_in_use(slab::slab_of(block), index) };
-        }
     }
 }

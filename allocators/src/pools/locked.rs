@@ -5,10 +5,10 @@
 //!   GlobalAlloc / Allocator ──lock──► SizeClassPools ──► class pools | fallback
 //! ```
 //!
-//! Each call takes the lock once. The `GlobalAlloc` path frees in O(1) without searching the
-//! slab lists (the `GlobalAlloc` contract guarantees a valid pointer and layout) but still
-//! refuses a free of a block not in use instead of corrupting a free list. Nothing here panics:
-//! exhaustion and invalid layouts give null / `AllocError`.
+//! Each call takes the lock once. The `GlobalAlloc` path frees in expected O(1) through the
+//! slab table, without searching the slab lists (the `GlobalAlloc` contract guarantees a valid
+//! pointer and layout), but still refuses a free of a block not in use instead of corrupting
+//! the bitmap. Nothing here panics: exhaustion and invalid layouts give null / `AllocError`.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::{self, NonNull};

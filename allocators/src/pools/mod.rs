@@ -4,37 +4,56 @@
 //! a fallback allocator (any [`GlobalAlloc`](core::alloc::GlobalAlloc)). A request is served
 //! by the smallest class whose blocks hold its size *and* alignment; anything larger goes to
 //! the fallback. Classes take memory from the fallback in slabs (32 KiB-aligned, 16 bytes short
-//! of 32 KiB so that slabs from a boundary-tag fallback pack end to end), carve them into blocks
-//! and thread their free blocks into a list through the blocks themselves:
+//! of 32 KiB so that slabs from a boundary-tag fallback pack end to end) and cut them into
+//! blocks. All bookkeeping sits in the slab headers: a bitmap of the blocks in use, with a
+//! summary word of the bitmap words that have room, and a list per class of the slabs with a
+//! free block. The pools never read or write the bytes of a block, free or not:
 //!
 //! ```text
 //!   classes           slabs (32 KiB each, from the fallback)
 //!   ┌──────┐
-//!   │ 16 B │──► [hdr|■|□|■|■|□|...] ──► [hdr|■|■|□|...] ──► null
-//!   │ 32 B │──► [hdr|□ |■ |■ |...]
-//!   │  ..  │        free list: □ ──► □ ──► □ ──► null  (link in each free block's first word)
+//!   │ 16 B │──► [hdr|■|□|■|■|□|...] ──► [hdr|■|■|■|...] ──► null   (all slabs)
+//!   │ 32 B │──► [hdr|□ |■ |■ |...]      with room: the first one only
+//!   │  ..  │    hdr: next, next_with_room, words_with_room, in_use[32]  (■ = bit set)
 //!   │ 2 KiB│──► null                  (no slab until the first request)
 //!   └──────┘
 //!   larger / more aligned ──────────► fallback.alloc(layout)
+//!
+//!   slab table (open addressing, ≤ half full, from the fallback):
+//!     slab number (address >> 15) ──► the pools' own pointer to that slab
 //! ```
+//!
+//! A caller's pointer is used only for its address: it may carry permission for its own block
+//! alone (a `Box` or `&mut` handed back to `dealloc`), so a free never reaches the slab header
+//! through it. The trusted free looks the slab up in the slab table, the checked free walks its
+//! class's slab list; both then work on the header through the slab pointer the pools got from
+//! the fallback. Blocks are handed out as that pointer re-based, so they carry the pools'
+//! provenance. Keeping no link inside free blocks matters under Rust's aliasing rules too: a
+//! `Box` may be freed while a function that received it still runs, its permission still
+//! guarding the block's bytes, and an allocator that wrote a free-list link there (or handed
+//! the block out again under its own permission) would access them while that guard stands.
 //!
 //! | operation | cost |
 //! |---|---|
-//! | allocate, class-sized | O(1): pop the free list or carve the next block; one fallback call per new slab |
-//! | deallocate via `GlobalAlloc` / `Allocator` | O(1): bitmap check, push |
+//! | allocate, class-sized | O(1): lowest free bit of the first slab with room (two trailing-zero counts); one fallback call per new slab, and O(slabs) to rehash when the slab table doubles (amortised O(1) per slab) |
+//! | deallocate via `GlobalAlloc` / `Allocator` | expected O(1): slab-table lookup (~1.5 probes), bitmap check and clear, relink a slab that was full |
 //! | raw `deallocate` (fully checked) | O(slabs of the class): confirms the slab is the class's |
-//! | realloc within a class | O(1), same pointer |
+//! | realloc within a class | expected O(1): slab-table lookup, same address |
 //! | realloc across classes or pool <-> fallback | allocate + copy + free |
 //! | realloc fallback -> fallback | the fallback's `realloc` |
 //! | statistics | O(1) |
 //!
-//! Memory overhead: the 264-byte header of each slab and its short end (under 1 % of it for
-//! 16-byte blocks; for 2 KiB blocks, header and short end cost two blocks in 16), rounding each
-//! request up to its class (less than half the block), and free blocks kept by their class:
-//! slabs go back to the fallback only when the pools are dropped.
+//! Memory overhead: the 280-byte header of each slab and its short end (under 1 % of it for
+//! 16-byte blocks; for 2 KiB blocks, header and short end cost two blocks in 16), the slab
+//! table (8 bytes per slot, 16 slots at first, doubling to stay at most half full: at most 32
+//! bytes per slab once grown, 0.1 %; one more allocation from the fallback, shown as
+//! [`PoolStats::slab_table_bytes`]), rounding each request up to its class (less than half the
+//! block), and free blocks kept by their class: slabs and the table go back to the fallback
+//! only when the pools are dropped.
 //!
 //! Module layout: `class` (size-class arithmetic), `slab` (slab geometry, header, bitmap),
-//! `class_pool` (one class: free list, carving, slab list), `allocator`
+//! `slab_table` (address to the pools' own slab pointer), `class_pool` (one class: its slabs and
+//! those with room), `allocator`
 //! ([`SizeClassPools`], routing and reallocation) and `locked` ([`LockedSizeClassPools`],
 //! `GlobalAlloc` and `Allocator`).
 
@@ -43,6 +62,7 @@ mod class;
 mod class_pool;
 mod locked;
 mod slab;
+mod slab_table;
 
 pub use allocator::{PoolStats, SizeClassPools};
 pub use class::{CLASS_COUNT, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, usable_size};

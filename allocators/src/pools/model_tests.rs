@@ -101,7 +101,27 @@ fn check(pools: &SizeClassPools<Ledger>, live: &BTreeMap<usize, Live>) {
         (fallback_blocks, fallback_bytes)
     );
     let slab_total: usize = stats.classes.iter().map(|class| class.slabs).sum();
-    assert_eq!(pools.fallback().live_count(), slab_total + fallback_blocks);
+    let table = usize::from(stats.slab_table_bytes > 0);
+    assert_eq!(
+        table,
+        usize::from(slab_total > 0),
+        "a table once there are slabs"
+    );
+    assert!(
+        stats.slab_table_bytes >= 2 * slab_total * 8,
+        "at most half full"
+    );
+    assert_eq!(
+        pools.fallback().live_count(),
+        slab_total + fallback_blocks + table
+    );
+}
+
+/// The block's pointer re-borrowed for its requested bytes alone, as `Box` and `&mut` give it.
+fn narrowed(block: &Live) -> NonNull<u8> {
+    // SAFETY: the block is live, `layout.size()` bytes long, and nothing else uses it now.
+    let bytes = unsafe { core::slice::from_raw_parts_mut(block.ptr.as_ptr(), block.layout.size()) };
+    NonNull::from(bytes).cast()
 }
 
 fn run(ops: Vec<Op>) {
@@ -125,8 +145,14 @@ fn run(ops: Vec<Op>) {
             Op::Free(at) | Op::DoubleFree(at) if !live.is_empty() => {
                 let address = *live.keys().nth(at % live.len()).unwrap();
                 let block = live.remove(&address).unwrap();
-                // SAFETY: a live block with its layout.
-                let freed = unsafe { pools.deallocate(block.ptr.as_ptr(), block.layout) };
+                let freed = if block.id % 2 == 0 {
+                    // SAFETY: a live block with its layout.
+                    unsafe { pools.deallocate(block.ptr.as_ptr(), block.layout) }
+                } else {
+                    // SAFETY: a live block with its layout, passed as `dealloc` gets it from a
+                    // `Box`: with permission for its own bytes only.
+                    unsafe { pools.deallocate_trusted(narrowed(&block), block.layout) }
+                };
                 assert_eq!(freed, Ok(()));
                 if matches!(op, Op::DoubleFree(_)) && class_of(block.layout).is_some() {
                     // SAFETY: class-sized: the pools check the pointer themselves.
@@ -138,8 +164,15 @@ fn run(ops: Vec<Op>) {
                 let address = *live.keys().nth(at % live.len()).unwrap();
                 let block = live.remove(&address).unwrap();
                 let layout = Layout::from_size_align(size, block.layout.align()).unwrap();
+                // Pool blocks come back narrowed, as `Box` and `&mut` give them: the resized
+                // block must be usable whole through the returned pointer.
+                let old = if class_of(block.layout).is_some() {
+                    narrowed(&block)
+                } else {
+                    block.ptr
+                };
                 // SAFETY: a live block with its layout.
-                let ptr = unsafe { pools.reallocate(block.ptr, block.layout, layout) }.unwrap();
+                let ptr = unsafe { pools.reallocate(old, block.layout, layout) }.unwrap();
                 if class_of(block.layout).is_some() && class_of(block.layout) == class_of(layout) {
                     assert_eq!(ptr, block.ptr, "same class must stay in place");
                 }

@@ -1,26 +1,31 @@
 //! Slabs: the chunks a size class takes from the fallback allocator, and their headers.
 //!
 //! A slab is aligned to [`SLAB_SIZE`], so the slab of any block is found by clearing the low
-//! bits of its address. It is [`SLAB_TAIL`] bytes shorter than that alignment: a boundary-tag
-//! fallback (bareheap's free list) puts a one-word tag before each block and rounds blocks to
-//! 16 bytes, so a slab of exactly `SLAB_SIZE` bytes would need `SLAB_SIZE + 16` and leave almost
-//! a whole slab's gap before the next aligned one; `SLAB_SIZE - 16` bytes fill one aligned
-//! step exactly, and consecutive slabs pack end to end. It starts with a header (the link to the class's next
-//! slab and a bitmap of the blocks in use), followed by blocks of one class, the first at the
-//! first multiple of the block size after the header:
+//! bits of its address (its address only: which pointer may then touch the header is the
+//! slab table's business, see `slab_table`). It is [`SLAB_TAIL`] bytes shorter than that
+//! alignment: a boundary-tag fallback (bareheap's free list) puts a one-word tag before each
+//! block and rounds blocks to 16 bytes, so a slab of exactly `SLAB_SIZE` bytes would need
+//! `SLAB_SIZE + 16` and leave almost a whole slab's gap before the next aligned one;
+//! `SLAB_SIZE - 16` bytes fill one aligned step exactly, and consecutive slabs pack end to end.
+//! It starts with a header (the links to the class's next slab and next slab with room, a
+//! bitmap of the blocks in use and a summary word of the bitmap words with a clear bit),
+//! followed by blocks of one class, the first at the first multiple of the block size after
+//! the header:
 //!
 //! ```text
 //!   slab (32 KiB - 16 bytes, 32 KiB-aligned)
-//!   ┌────────────────────────┬─────────┬─────────┬─────────┬─────┬─────────┬──────┐
-//!   │ header: next, in_use[] │ (pad)   │ block 0 │ block 1 │ ... │ block k │(rest)│
-//!   └────────────────────────┴─────────┴─────────┴─────────┴─────┴─────────┴──────┘
+//!   ┌─────────────────────────────────────┬───────┬─────────┬─────┬─────────┬──────┐
+//!   │ header: next, next_with_room,       │ (pad) │ block 0 │ ... │ block k │(rest)│
+//!   │         words_with_room, in_use[32] │       │         │     │         │      │
+//!   └─────────────────────────────────────┴───────┴─────────┴─────┴─────────┴──────┘
 //!   ▲ block & !(SLAB_SIZE - 1)          ▲ first_block_offset(size)
 //! ```
 //!
-//! The header costs 264 bytes, so a slab holds 2030 blocks of 16 bytes, 14 of 2048 bytes (the
+//! The header costs 280 bytes, so a slab holds 2029 blocks of 16 bytes, 14 of 2048 bytes (the
 //! short end costs the 2 KiB class one block in 15, and no other class anything but its last
-//! 16 bytes).
-//! Marking and checking a block in the bitmap is O(1).
+//! 16 bytes). Bits past a slab's last block are set for good, so they are never handed out.
+//! Finding the lowest free block (two trailing-zero counts), marking and checking a block are
+//! O(1).
 
 use core::alloc::Layout;
 use core::ptr::NonNull;
@@ -43,7 +48,13 @@ const BITMAP_WORDS: usize = SLAB_SIZE / MIN_BLOCK_SIZE / u64::BITS as usize;
 pub(super) struct SlabHeader {
     /// The next slab of the same class, or null.
     pub(super) next: *mut SlabHeader,
-    /// Bit `i` set: block `i` of the slab is handed out.
+    /// The next slab of the same class that has a free block, or null (meaningful only while
+    /// this slab has one itself).
+    pub(super) next_with_room: *mut SlabHeader,
+    /// Bit `w` set: word `w` of `in_use` has a clear bit, so the slab has a free block.
+    words_with_room: u64,
+    /// Bit `i` set: block `i` of the slab is handed out. Bits past the slab's last block are
+    /// set for good.
     in_use: [u64; BITMAP_WORDS],
 }
 
@@ -67,27 +78,35 @@ pub(super) const fn blocks_per_slab(block_size: usize) -> usize {
     (SLAB_LEN - first_block_offset(block_size)) >> block_size.trailing_zeros()
 }
 
-/// Writes an empty header (no next slab, no block in use) at the start of `slab`. O(1).
+/// Writes the header of a slab of blocks of `block_size` bytes, all free, at the start of
+/// `slab`. O(bitmap words), a constant.
 ///
 /// # Safety
 /// `slab` must be a fresh slab of [`slab_layout`], owned by the caller.
-pub(super) unsafe fn init_header(slab: NonNull<u8>) -> *mut SlabHeader {
+pub(super) unsafe fn init_header(slab: NonNull<u8>, block_size: usize) -> *mut SlabHeader {
+    let blocks = blocks_per_slab(block_size);
+    let mut in_use = [u64::MAX; BITMAP_WORDS];
+    let mut words_with_room = 0;
+    for (word, bits) in in_use.iter_mut().enumerate() {
+        let first = word * u64::BITS as usize;
+        let free = blocks.saturating_sub(first).min(u64::BITS as usize);
+        if free > 0 {
+            *bits = u64::MAX.checked_shl(free as u32).unwrap_or(0);
+            words_with_room |= 1 << word;
+        }
+    }
     let header = slab.as_ptr().cast::<SlabHeader>();
     // SAFETY: the slab is at least a header long and aligned to SLAB_SIZE, far more than the
     // header needs; the caller owns it.
     unsafe {
         header.write(SlabHeader {
             next: core::ptr::null_mut(),
-            in_use: [0; BITMAP_WORDS],
+            next_with_room: core::ptr::null_mut(),
+            words_with_room,
+            in_use,
         })
     };
     header
-}
-
-/// The header of the slab that would contain `block`, derived from `block`'s provenance.
-/// Only meaningful when `block` is inside a slab. O(1).
-pub(super) fn slab_of(block: *mut u8) -> *mut SlabHeader {
-    block.map_addr(|address| address & !(SLAB_SIZE - 1)).cast()
 }
 
 /// The index of the block of `block_size` bytes at `block` in its slab. O(1).
@@ -106,15 +125,34 @@ pub(super) fn block_index(block: *mut u8, block_size: usize) -> Result<usize, Fr
     Ok((offset - first) >> block_size.trailing_zeros())
 }
 
-/// Records block `index` of the slab as handed out. O(1).
+/// Marks the lowest free block of the slab in use and returns its index, or `None` when the
+/// slab is full. O(1): two trailing-zero counts.
 ///
 /// # Safety
-/// `header` must be a slab header written by [`init_header`]; `index` a block of the slab.
-pub(super) unsafe fn mark_in_use(header: *mut SlabHeader, index: usize) {
-    let (word, bit) = bit_position(index);
-    // SAFETY: the caller guarantees a live header; `word < BITMAP_WORDS` since the slab holds
-    // at most SLAB_SIZE / MIN_BLOCK_SIZE blocks.
-    unsafe { (*header).in_use[word] |= bit };
+/// `header` must be a slab header written by [`init_header`], reached through our pointer.
+pub(super) unsafe fn take_free(header: *mut SlabHeader) -> Option<usize> {
+    // SAFETY: the caller guarantees a live header and our provenance.
+    let header = unsafe { &mut *header };
+    if header.words_with_room == 0 {
+        return None;
+    }
+    let word = header.words_with_room.trailing_zeros() as usize;
+    let bits = &mut header.in_use[word];
+    let bit = (!*bits).trailing_zeros() as usize;
+    *bits |= 1 << bit;
+    if *bits == u64::MAX {
+        header.words_with_room &= !(1 << word);
+    }
+    Some(word * u64::BITS as usize + bit)
+}
+
+/// Whether the slab has a free block. O(1).
+///
+/// # Safety
+/// As [`take_free`].
+pub(super) unsafe fn has_room(header: *mut SlabHeader) -> bool {
+    // SAFETY: the caller guarantees a live header.
+    unsafe { (*header).words_with_room != 0 }
 }
 
 /// Records block `index` of the slab as free. O(1).
@@ -123,15 +161,18 @@ pub(super) unsafe fn mark_in_use(header: *mut SlabHeader, index: usize) {
 /// [`FreeError::DoubleFree`] when the block is not in use; nothing changes then.
 ///
 /// # Safety
-/// As [`mark_in_use`].
+/// As [`take_free`]; `index` must be a block of the slab.
 pub(super) unsafe fn mark_free(header: *mut SlabHeader, index: usize) -> Result<(), FreeError> {
     let (word, bit) = bit_position(index);
-    // SAFETY: as in `mark_in_use`.
-    let bits = unsafe { &mut (*header).in_use[word] };
+    // SAFETY: the caller guarantees a live header; `word < BITMAP_WORDS` since the slab holds
+    // at most SLAB_SIZE / MIN_BLOCK_SIZE blocks.
+    let header = unsafe { &mut *header };
+    let bits = &mut header.in_use[word];
     if *bits & bit == 0 {
         return Err(FreeError::DoubleFree);
     }
     *bits &= !bit;
+    header.words_with_room |= 1 << word;
     Ok(())
 }
 
@@ -147,9 +188,10 @@ mod tests {
 
     #[test]
     fn slab_geometry_is_as_documented() {
-        assert_eq!(size_of::<SlabHeader>(), 264);
-        assert_eq!(blocks_per_slab(16), 2030);
+        assert_eq!(size_of::<SlabHeader>(), 280);
+        assert_eq!(blocks_per_slab(16), 2029);
         assert_eq!(blocks_per_slab(2048), 14);
+        assert!(BITMAP_WORDS <= u64::BITS as usize);
         for shift in 4..=11 {
             let size = 1 << shift;
             let end = first_block_offset(size) + blocks_per_slab(size) * size;
@@ -158,13 +200,12 @@ mod tests {
     }
 
     #[test]
-    fn bitmap_marks_and_refuses_double_frees() {
+    fn the_bitmap_hands_out_every_block_once_lowest_first_and_refuses_double_frees() {
         let slab = std::boxed::Box::new(Aligned([0; SLAB_SIZE]));
         let slab = NonNull::from(std::boxed::Box::leak(slab)).cast::<u8>();
         // SAFETY: a leaked, suitably aligned and sized buffer owned by this test.
-        let header = unsafe { init_header(slab) };
+        let header = unsafe { init_header(slab, 64) };
         let block = slab.as_ptr().wrapping_add(first_block_offset(64) + 3 * 64);
-        assert_eq!(slab_of(block), header);
         assert_eq!(block_index(block, 64), Ok(3));
         assert_eq!(
             block_index(block.wrapping_add(8), 64),
@@ -176,12 +217,18 @@ mod tests {
         );
         let past_end = slab.as_ptr().wrapping_add(SLAB_LEN);
         assert_eq!(block_index(past_end, 16), Err(FreeError::UnalignedFree));
-        // SAFETY: the header was just written; 3 is a block of the slab.
+        // SAFETY: the header was just written through our pointer; 3 is a block of the slab.
         unsafe {
             assert_eq!(mark_free(header, 3), Err(FreeError::DoubleFree));
-            mark_in_use(header, 3);
+            for index in 0..blocks_per_slab(64) {
+                assert_eq!(take_free(header), Some(index));
+            }
+            assert_eq!(take_free(header), None);
+            assert!(!has_room(header));
             assert_eq!(mark_free(header, 3), Ok(()));
+            assert!(has_room(header));
             assert_eq!(mark_free(header, 3), Err(FreeError::DoubleFree));
+            assert_eq!(take_free(header), Some(3));
         }
         // SAFETY: the buffer came from `Box::leak` above and nothing uses it any more.
         drop(unsafe { std::boxed::Box::from_raw(slab.as_ptr().cast::<Aligned>()) });

@@ -1,6 +1,7 @@
 //! Behaviour of the size-class pools through their public API.
 
 use core::alloc::{GlobalAlloc, Layout};
+use core::ptr::NonNull;
 use core::sync::atomic::Ordering;
 
 use allocator_api2::vec::Vec as ApiVec;
@@ -168,7 +169,8 @@ fn realloc_stays_in_place_within_a_class_and_moves_otherwise() {
 
 #[test]
 fn exhaustion_gives_none_and_null_and_keeps_the_old_block() {
-    let mut pools = SizeClassPools::new(Ledger::with_budget(1));
+    // Two allocations: the slab table and the first slab.
+    let mut pools = SizeClassPools::new(Ledger::with_budget(2));
     let small = layout(8, 8);
     let block = pools.allocate(small).unwrap();
     assert_eq!(pools.allocate(layout(3000, 8)), None);
@@ -192,7 +194,8 @@ fn dropping_the_pools_returns_every_slab() {
             // SAFETY: live with its layout.
             unsafe { pools.deallocate(block.as_ptr(), layout(size, 1)) }.unwrap();
         }
-        assert_eq!(ledger.live_count(), 3);
+        assert_eq!(ledger.live_count(), 3 + 1, "three slabs and the slab table");
+        assert_eq!(pools.stats().slab_table_bytes, 16 * 8);
     }
     assert_eq!(ledger.live_count(), 0);
 }
@@ -264,4 +267,63 @@ fn slabs_from_the_free_list_pack_end_to_end() {
     }
     slabs.sort_unstable();
     assert!(slabs.windows(2).all(|pair| pair[1] - pair[0] == SLAB_SIZE));
+}
+
+/// A pointer narrowed to the caller's own bytes, as `Box` and `&mut` hand it to `dealloc`:
+/// under Stacked Borrows its permission covers exactly `len` bytes.
+fn narrowed(block: NonNull<u8>, len: usize) -> NonNull<u8> {
+    // SAFETY: the block is live, at least `len` bytes long, and used by nothing else now.
+    let bytes = unsafe { core::slice::from_raw_parts_mut(block.as_ptr(), len) };
+    bytes.fill(0xa5);
+    NonNull::from(bytes).cast()
+}
+
+#[test]
+fn trusted_frees_and_resizes_use_the_callers_pointer_only_as_an_address() {
+    let mut pools = SizeClassPools::new(Ledger::new());
+    let small = layout(24, 8);
+    let first = pools.allocate(small).unwrap();
+    let second = pools.allocate(small).unwrap();
+    // SAFETY: live blocks with their layout; the narrowed pointers keep their addresses.
+    unsafe {
+        pools
+            .deallocate_trusted(narrowed(first, 24), small)
+            .unwrap();
+        pools
+            .deallocate_trusted(narrowed(second, 24), small)
+            .unwrap();
+    }
+    // The lowest free block is handed out again with the pools' provenance: the whole
+    // 32-byte block is writable.
+    let again = pools.allocate(small).unwrap();
+    assert_eq!(again, first);
+    // SAFETY: a live 32-byte block.
+    unsafe { again.as_ptr().write_bytes(1, 32) };
+    // A resize within the class returns the same address, usable for the whole new size.
+    let grown = layout(32, 8);
+    // SAFETY: live with layout `small`.
+    let resized = unsafe { pools.reallocate(narrowed(again, 24), small, grown) }.unwrap();
+    assert_eq!(resized, again);
+    // SAFETY: the resized block is 32 bytes long.
+    unsafe { resized.as_ptr().write_bytes(2, 32) };
+    // SAFETY: live with layout `grown`.
+    unsafe { pools.deallocate_trusted(narrowed(resized, 32), grown) }.unwrap();
+    assert_eq!(pools.stats().classes[1].blocks_in_use, 0);
+}
+
+#[test]
+fn a_trusted_free_outside_every_slab_is_refused() {
+    let mut pools = SizeClassPools::new(Ledger::new());
+    let foreign = NonNull::from(&0u64).cast::<u8>();
+    // SAFETY: no slab exists yet, so the table finds none and nothing is written.
+    let refused = unsafe { pools.deallocate_trusted(foreign, layout(8, 8)) };
+    assert_eq!(refused, Err(FreeError::FreeOutOfBounds));
+    let block = pools.allocate(layout(8, 8)).unwrap();
+    let before = pools.stats();
+    // SAFETY: the table has a slab now, but not this address; nothing is written.
+    let refused = unsafe { pools.deallocate_trusted(foreign, layout(8, 8)) };
+    assert_eq!(refused, Err(FreeError::FreeOutOfBounds));
+    assert_eq!(pools.stats(), before);
+    // SAFETY: live with its layout.
+    unsafe { pools.deallocate_trusted(block, layout(8, 8)) }.unwrap();
 }

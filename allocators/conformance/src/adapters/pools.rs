@@ -11,7 +11,7 @@
 //! The model predicts the held bytes exactly: [`usable_size`] per block (the class's block
 //! size, or the requested size for fallback blocks). Slabs stay with their class until the
 //! pools are dropped, so after freeing everything the check is that every class block and
-//! every fallback block is free and the fallback holds the slabs and nothing else.
+//! every fallback block is free and the fallback holds the slabs and the slab table, nothing else.
 
 use std::alloc::{GlobalAlloc, Layout};
 use std::ptr::NonNull;
@@ -80,11 +80,14 @@ impl Backing {
         Fallback(Arc::clone(&self.fallback))
     }
 
-    /// The fallback holds exactly the slabs and the fallback blocks.
+    /// The fallback holds exactly the slabs, the fallback blocks and (once there is a slab)
+    /// the pools' slab table.
     fn consistency(&self, stats: &PoolStats) -> Result<(), String> {
         let fallback = self.fallback.stats();
         let held = fallback.live_allocations;
-        if held != stats.slabs + stats.fallback_blocks
+        let table = usize::from(stats.slab_table_bytes > 0);
+        if held != stats.slabs + stats.fallback_blocks + table
+            || table != usize::from(stats.slabs > 0)
             || stats.slab_bytes != stats.slabs * (SLAB_SIZE - SLAB_TAIL)
         {
             return Err(format!("fallback holds {held} blocks; pools say {stats:?}"));
