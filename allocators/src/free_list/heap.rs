@@ -18,6 +18,11 @@
 //! plus one grower call when the heap grows; `deallocate` is O(regions) for the raw API's
 //! region check and O(1) for the rest; `reallocate` is O(1) in place, or an allocation, a copy
 //! and a free.
+//!
+//! A pointer coming back from a caller is used for its address only: the checked path re-bases
+//! it on the region its check found, the trusted path on the region [`RegionList::rebase`] finds
+//! (two comparisons when it is the region of the previous miss, else a walk over the regions),
+//! so tags, footers and links are always reached with the provenance of the heap's own memory.
 
 use core::alloc::Layout;
 use core::ptr::NonNull;
@@ -258,8 +263,9 @@ impl<G: HeapGrower> FreeListAllocator<G> {
     /// [`allocate`](Self::allocate) or a reallocation); after the call nothing may use the block.
     pub unsafe fn deallocate_trusted(&mut self, ptr: *mut u8, layout: Layout) {
         let Some(ptr) = NonNull::new(ptr) else { return };
-        // SAFETY: the caller guarantees `ptr` is a payload of this heap.
-        let block = unsafe { Block::of_payload(ptr) };
+        let Some(block) = self.trusted_block(ptr) else {
+            return;
+        };
         // SAFETY: as above, the tag and the next tag are in the region.
         if unsafe { self.verify_allocated(block, layout, None) }.is_ok() {
             // SAFETY: verified allocated block of this heap.
@@ -282,15 +288,25 @@ impl<G: HeapGrower> FreeListAllocator<G> {
         layout: Layout,
         new_size: usize,
     ) -> Option<NonNull<u8>> {
+        let block = self.trusted_block(ptr)?;
         // SAFETY: the caller guarantees `ptr` is a payload of this heap.
-        let block = unsafe { Block::of_payload(ptr) };
-        // SAFETY: as above.
         unsafe { self.verify_allocated(block, layout, None) }.ok()?;
         // SAFETY: verified allocated block of this heap.
         unsafe { self.reallocate_block(block, layout, new_size) }
     }
 
-    /// The raw API's checks, O(regions): returns the block of `ptr`.
+    /// The block whose payload is at `ptr`'s address, reached through its region's provenance
+    /// (see [`RegionList::rebase`]): O(1) in the common case, O(regions) at worst. `None` when no
+    /// region holds the address (a caller that broke the trusted contract: nothing is touched).
+    fn trusted_block(&mut self, ptr: NonNull<u8>) -> Option<Block> {
+        let payload = self.regions.rebase(ptr.addr())?;
+        // SAFETY: a payload of this heap (the trusted caller's promise) is never its region's
+        // first byte, so the word before it lies in the same region.
+        Some(unsafe { Block::of_payload(payload) })
+    }
+
+    /// The raw API's checks, O(regions): returns the block of `ptr`, reached through the
+    /// provenance of the region that holds it.
     fn checked_block(&self, ptr: *mut u8, layout: Layout) -> Result<Block, FreeError> {
         let ptr = NonNull::new(ptr).ok_or(FreeError::NullPtrFree)?;
         let addr = ptr.addr().get();
@@ -304,8 +320,9 @@ impl<G: HeapGrower> FreeListAllocator<G> {
         if addr % layout.align().max(GRANULE) != 0 {
             return Err(FreeError::UnalignedFree);
         }
-        // SAFETY: `ptr` is past the first block's tag of `region`, so its tag word is inside.
-        let block = unsafe { Block::of_payload(ptr) };
+        let payload = region.first.ptr().with_addr(ptr.addr());
+        // SAFETY: `payload` is past the first block's tag of `region`, so its tag word is inside.
+        let block = unsafe { Block::of_payload(payload) };
         // SAFETY: the tag word is inside `region`'s block area, and initialized by the caller's
         // promise; the region bounds every further read.
         unsafe { self.verify_allocated(block, layout, Some(&region)) }?;
