@@ -287,4 +287,26 @@ mod tests {
         assert!(rest.len() < 1024);
         assert!(rest.len() >= 1500 - 1024 - 2 * StaticGrower::ALIGN);
     }
+
+    #[test]
+    fn a_raw_buffer_is_trimmed_when_the_first_piece_is_cut() {
+        let mut memory = vec![MaybeUninit::new(0u8); 1000];
+        let raw = core::ptr::slice_from_raw_parts_mut(memory.as_mut_ptr().wrapping_add(5), 990);
+        // SAFETY: the 990 bytes lie in `memory`, which only this grower uses while it lives.
+        let mut grower = unsafe { StaticGrower::from_raw(raw) };
+        let region = grower.grow(10).unwrap();
+        assert_eq!(region.ptr().addr().get() % StaticGrower::ALIGN, 0);
+        assert_eq!(region.len(), grower.capacity());
+        assert!(region.len() >= 990 - 2 * StaticGrower::ALIGN);
+        assert_eq!(grower.grow(1), Err(Exhausted));
+    }
+
+    #[test]
+    fn a_null_raw_buffer_hands_out_nothing() {
+        let null = core::ptr::slice_from_raw_parts_mut(core::ptr::null_mut(), 4096);
+        // SAFETY: a null buffer is never touched: the grower treats it as empty.
+        let mut grower = unsafe { StaticGrower::from_raw(null) };
+        assert_eq!(grower.capacity(), 0);
+        assert_eq!(grower.grow(1), Err(Exhausted));
+    }
 }
