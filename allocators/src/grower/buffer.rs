@@ -63,7 +63,7 @@ impl<'a> StaticGrower<'a> {
 
     /// A grower whose first growth hands out the whole (aligned) buffer. O(1).
     #[must_use]
-    pub const fn new(memory: &'a mut [MaybeUninit<u8>]) -> Self {
+    pub fn new(memory: &'a mut [MaybeUninit<u8>]) -> Self {
         Self::with_piece_size(memory, usize::MAX)
     }
 
@@ -71,9 +71,9 @@ impl<'a> StaticGrower<'a> {
     /// [`ALIGN`](Self::ALIGN)); when less than a piece is left but the request fits, the rest
     /// is handed out. O(1).
     #[must_use]
-    pub const fn with_piece_size(memory: &'a mut [MaybeUninit<u8>], piece_size: usize) -> Self {
+    pub fn with_piece_size(memory: &'a mut [MaybeUninit<u8>], piece_size: usize) -> Self {
         let len = memory.len();
-        let base = NonNull::from_mut(memory).cast::<u8>();
+        let base = NonNull::from(memory).cast::<u8>();
         Self::over(base, len, piece_size)
     }
 
