@@ -47,15 +47,25 @@ pub(super) fn class_of(size: usize) -> usize {
     geometric_class(size).min(CLASS_COUNT - 1)
 }
 
-/// The class of `size` without the cap at the last class.
+/// The class of `size` without the cap at the last class. Branch-free, one bit scan: with
+/// `log` the power of two of `size` (at least that of [`LINEAR_LIMIT`]), `size >> (log -
+/// SL_BITS)` runs from `SL_COUNT` to `2 * SL_COUNT - 1` within a level, so adding the level's
+/// base gives the class; below [`LINEAR_LIMIT`] the same formula gives `size / GRANULE`.
 fn geometric_class(size: usize) -> usize {
-    if size < LINEAR_LIMIT {
-        return size / GRANULE;
-    }
-    let log = size.ilog2();
-    let level = (log - LINEAR_LIMIT.ilog2() + 1) as usize;
-    let step = (size >> (log - SL_BITS)) & (SL_COUNT - 1);
-    level * SL_COUNT + step
+    let log = level_log(size);
+    level_base(log) + (size >> (log - SL_BITS))
+}
+
+/// `size`'s power of two, but at least [`LINEAR_LIMIT`]'s (so that the linear classes share
+/// the geometric formula).
+fn level_log(size: usize) -> u32 {
+    (size | LINEAR_LIMIT).ilog2()
+}
+
+/// The class number that, added to `size >> (log - SL_BITS)`, gives the class of a size whose
+/// power of two is `log`: the level's first class minus `SL_COUNT`.
+fn level_base(log: u32) -> usize {
+    (log - LINEAR_LIMIT.ilog2()) as usize * SL_COUNT
 }
 
 /// The smallest size of class `class`.
@@ -72,18 +82,20 @@ pub(super) fn class_floor(class: usize) -> usize {
 /// sizes agree on their bits from the larger one's class step up (one bit scan). Sizes of the
 /// last class that differ in those bits count as different: callers then take the general path.
 fn same_class(a: usize, b: usize) -> bool {
-    let shift = (a | b).ilog2().max(LINEAR_LIMIT.ilog2()) - SL_BITS;
+    let shift = level_log(a | b) - SL_BITS;
     a >> shift == b >> shift
 }
 
 /// The first class whose blocks are all at least `size` bytes, if there is one: `size`
-/// rounded up to the next class boundary (one step of its own level), then its class.
+/// rounded up to the next class boundary (one step of its own level), then its class. Small
+/// sizes (the common requests) take a short branch; the others one bit scan.
 fn class_at_least(size: usize) -> Option<usize> {
     if size < LINEAR_LIMIT {
         return Some(size.div_ceil(GRANULE));
     }
-    let step = 1 << (size.ilog2() - SL_BITS);
-    let class = geometric_class(size.checked_add(step - 1)?);
+    let log = size.ilog2();
+    // `size >= LINEAR_LIMIT`, so `size - 1` rounds up without overflow.
+    let class = level_base(log) + ((size - 1) >> (log - SL_BITS)) + 1;
     (class < CLASS_COUNT).then_some(class)
 }
 
@@ -299,6 +311,7 @@ impl Bins {
     ///
     /// # Safety
     /// The bins must hold only valid free blocks whose tags give their sizes.
+    #[inline(always)]
     pub(super) unsafe fn find_fit(&self, size: usize) -> Option<Fit> {
         if let Some(class) = class_at_least(size).and_then(|class| self.first_marked_from(class)) {
             let block = self.heads[class]?;

@@ -118,8 +118,9 @@ fn search_size(need: usize, align: usize) -> Option<usize> {
 /// Bytes to skip at the front of `block` so its payload is `align`-aligned; zero, or large
 /// enough to become a free block of its own.
 fn front_gap(block: Block, align: usize) -> usize {
-    let payload = block.payload().addr().get();
-    let gap = payload.next_multiple_of(align) - payload;
+    // `align` is a power of two (a `Layout`'s): the distance to its next multiple is a mask
+    // of the negated address, no division.
+    let gap = block.payload().addr().get().wrapping_neg() & (align - 1);
     if gap != 0 && gap < MIN_BLOCK {
         gap + align
     } else {
@@ -191,10 +192,37 @@ impl<G: HeapGrower> FreeListAllocator<G> {
         let need = block_size_for(layout.size())?;
         let search = search_size(need, layout.align())?;
         let dedicated = need >= self.policy.dedicated_threshold && self.grower.can_release();
-        let (block, size, listed) = self.find_or_grow(search, dedicated)?;
-        // SAFETY: `block` is a free block of `size >= search` bytes, listed in class `listed` or
-        // fresh; its previous block is allocated and its next block's tag has the P flag.
-        let block = unsafe { self.place(block, size, listed, need, layout.align()) };
+        if !dedicated {
+            // SAFETY: the bins hold only free blocks of this heap with valid tags.
+            if let Some(fit) = unsafe { self.bins.find_fit(search) } {
+                // SAFETY: a listed free block of `fit.size >= search` bytes in class
+                // `fit.class`; its previous block is allocated and its next tag has the P flag.
+                let block = unsafe {
+                    self.place(fit.block, fit.size, Some(fit.class), need, layout.align())
+                };
+                self.stats.requested_bytes += layout.size();
+                return Some(block.payload());
+            }
+        }
+        self.allocate_grown(layout, need, search, dedicated)
+    }
+
+    /// The rest of [`allocate`](Self::allocate) when no binned block fits: a new region, then
+    /// the block from it. Out of line, so that the hot path makes no call and keeps its values
+    /// in scratch registers.
+    #[cold]
+    #[inline(never)]
+    fn allocate_grown(
+        &mut self,
+        layout: Layout,
+        need: usize,
+        search: usize,
+        dedicated: bool,
+    ) -> Option<NonNull<u8>> {
+        let (block, size) = self.grow(search, dedicated)?;
+        // SAFETY: a fresh free block of `size >= search` bytes in no list; a region's first
+        // block, whose next tag (the sentinel's) has the P flag.
+        let block = unsafe { self.place(block, size, None, need, layout.align()) };
         self.stats.requested_bytes += layout.size();
         Some(block.payload())
     }
@@ -355,7 +383,9 @@ impl<G: HeapGrower> FreeListAllocator<G> {
         if !tag.is_allocated() {
             return Err(FreeError::DoubleFree);
         }
-        if block_size_for(layout.size()).is_none_or(|need| need > tag.size()) {
+        // The block (a multiple of the granule, at least MIN_BLOCK: its shape is checked) holds
+        // the request exactly when its payload does; one comparison, no rounding.
+        if layout.size() > tag.size() - WORD {
             return Err(FreeError::CorruptedBlock);
         }
         // SAFETY: the block (checked against `bounds`, or vouched for) ends at or before the
@@ -387,23 +417,6 @@ impl<G: HeapGrower> FreeListAllocator<G> {
             return Err(FreeError::CorruptedBlock);
         }
         Ok(())
-    }
-
-    /// A free block of at least `search` bytes with its size, and the class it is still
-    /// listed in (`None` for a block from a new region, which is in no list).
-    fn find_or_grow(
-        &mut self,
-        search: usize,
-        dedicated: bool,
-    ) -> Option<(Block, usize, Option<usize>)> {
-        if !dedicated {
-            // SAFETY: the bins hold only free blocks of this heap with valid tags.
-            if let Some(fit) = unsafe { self.bins.find_fit(search) } {
-                return Some((fit.block, fit.size, Some(fit.class)));
-            }
-        }
-        let (block, size) = self.grow(search, dedicated)?;
-        Some((block, size, None))
     }
 
     /// Grows the heap by a region with room for a free block of `search` bytes and returns
@@ -443,6 +456,7 @@ impl<G: HeapGrower> FreeListAllocator<G> {
     /// `block` must be a free block of `size >= search_size(need, align)` bytes, listed in
     /// class `c` when `listed == Some(c)` and in no list when `None`, whose previous block is
     /// allocated and whose next tag has the P flag.
+    #[inline(always)]
     unsafe fn place(
         &mut self,
         block: Block,
@@ -533,18 +547,17 @@ impl<G: HeapGrower> FreeListAllocator<G> {
             }
             let next = block.forward(tag.size());
             let next_tag = next.tag();
-            let after = if next_tag.is_allocated() {
+            if next_tag.is_allocated() {
                 next.set_tag(next_tag.with_prev_free());
-                next_tag
             } else {
                 size += next_tag.size();
                 match listed {
                     Some(_) => self.remove_free(next, next_tag.size()),
                     None => listed = Some((next, next_tag.size())),
                 }
-                start.forward(size).tag()
-            };
-            if first && after.size() == 0 {
+            }
+            // Only a first block can span its region; then the tag after it is the sentinel's.
+            if first && start.forward(size).tag().size() == 0 {
                 if let Some((old, old_size)) = listed {
                     self.remove_free(old, old_size);
                 }
