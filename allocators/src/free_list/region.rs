@@ -141,7 +141,7 @@ impl RegionList {
                 grown,
                 dedicated,
             });
-            sentinel_of(header, grown).set_tag(Tag::sentinel(true));
+            sentinel_of(header, grown).set_tag(Tag::sentinel(true), None);
             self.link_front(header);
         }
         // SAFETY: just written.

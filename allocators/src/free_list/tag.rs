@@ -23,6 +23,22 @@
 //! the block after it can find its start in O(1) when merging; the `P` flag says whether that
 //! footer exists. A zero-sized, allocated tag ends each region (the *sentinel*), so walking never
 //! leaves a region and the last block never merges past the end.
+//!
+//! **Whose pointer writes a word.** Every word is reached through the region's provenance (a
+//! [`Block`] carries it), except during a free or a resize: the caller's block may then still
+//! be protected (a `Box` dropped while it is a function argument), and any access to its bytes
+//! through another pointer is undefined behaviour. The free path hands the caller's bytes down
+//! as a [`CallerSpan`], and [`store`] writes each value through the right pointer: inside the
+//! span the caller's, outside it the region's, byte by byte where a value straddles the span's
+//! end (a size that is not a multiple of the word).
+//!
+//! ```text
+//!   block ┌─────┬──────────────────────────────┬──────────┐
+//!         │ tag │ payload                      │ footer   │
+//!         └─────┴──────────────────────────────┴──────────┘
+//!               ◄─── caller's span ───────►
+//!          region  caller's pointer       region (bytes past the span)
+//! ```
 
 use core::ptr::NonNull;
 
@@ -42,6 +58,90 @@ const ALLOCATED: usize = 1;
 const PREV_FREE: usize = 2;
 const FIRST: usize = 4;
 const FLAGS: usize = GRANULE - 1;
+
+/// The bytes `[ptr, ptr + len)` that a caller hands back to a free or a resize, with the
+/// caller's own pointer: the only pointer through which those bytes may be touched while the
+/// call lasts.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct CallerSpan {
+    ptr: NonNull<u8>,
+    len: usize,
+}
+
+impl CallerSpan {
+    /// The `len` bytes at `ptr`, reached through `ptr`.
+    pub(super) const fn new(ptr: NonNull<u8>, len: usize) -> Self {
+        Self { ptr, len }
+    }
+
+    /// The caller's pointer.
+    pub(super) const fn ptr(self) -> NonNull<u8> {
+        self.ptr
+    }
+
+    /// Whether the byte at `addr` is one of the caller's.
+    fn holds(self, addr: usize) -> bool {
+        addr.wrapping_sub(self.ptr.addr().get()) < self.len
+    }
+
+    /// The pointer to reach the byte at `at` (region provenance) with: the caller's inside the
+    /// span, `at` itself outside it.
+    fn reach(self, at: NonNull<u8>) -> NonNull<u8> {
+        if self.holds(at.addr().get()) {
+            self.ptr.with_addr(at.addr())
+        } else {
+            at
+        }
+    }
+}
+
+/// Writes `value` at `at` (a pointer with the region's provenance), each byte inside `caller`'s
+/// span through the caller's pointer and every other byte through `at`. O(1): one or two
+/// comparisons; a value that straddles the span's end goes byte by byte.
+///
+/// # Safety
+/// `at` must be valid for a write of `T` and aligned for it; the bytes inside the span must be
+/// the caller's, reachable through its pointer.
+pub(super) unsafe fn store<T: Copy>(at: NonNull<T>, value: T, caller: Option<CallerSpan>) {
+    let Some(span) = caller else {
+        // SAFETY: forwarded to the caller.
+        return unsafe { at.write(value) };
+    };
+    let first = at.cast::<u8>();
+    // SAFETY: the last byte of the value lies in the same allocation as its first.
+    let last = unsafe { first.byte_add(size_of::<T>() - 1) };
+    let target = match (
+        span.holds(first.addr().get()),
+        span.holds(last.addr().get()),
+    ) {
+        (true, true) => span.ptr.with_addr(at.addr()).cast::<T>(),
+        // Both ends outside: outside altogether, unless the span lies inside the value.
+        (false, false) if first.addr() > span.ptr.addr() || last.addr() < span.ptr.addr() => at,
+        // SAFETY: forwarded to the caller.
+        _ => return unsafe { store_bytewise(first, value, span) },
+    };
+    // SAFETY: `target` addresses the same bytes as `at`, through a pointer allowed to write
+    // all of them (the caller's inside the span, the region's outside it).
+    unsafe { target.write(value) }
+}
+
+/// [`store`] for a value that straddles the span's edge: each byte through its own pointer.
+/// Cold: only blocks whose size is not a multiple of the word reach it.
+///
+/// # Safety
+/// As for [`store`].
+#[cold]
+unsafe fn store_bytewise<T: Copy>(at: NonNull<u8>, value: T, span: CallerSpan) {
+    let source = (&raw const value).cast::<u8>();
+    for offset in 0..size_of::<T>() {
+        // SAFETY: `offset < size_of::<T>()`: inside both the value and the target; a one-byte
+        // untyped copy keeps whatever provenance the byte carries.
+        unsafe {
+            let byte = at.byte_add(offset);
+            core::ptr::copy_nonoverlapping(source.add(offset), span.reach(byte).as_ptr(), 1);
+        }
+    }
+}
 
 /// The decoded tag word of a block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +199,7 @@ impl Tag {
 
 /// The free-list links stored in the payload of a free block.
 #[repr(C)]
+#[derive(Clone, Copy)]
 pub(super) struct Links {
     pub(super) next: Option<Block>,
     pub(super) prev: Option<Block>,
@@ -164,33 +265,35 @@ impl Block {
         Tag(unsafe { self.0.cast::<usize>().read() })
     }
 
-    /// Writes the tag.
+    /// Writes the tag; the bytes inside `caller`'s span through the caller's pointer.
     ///
     /// # Safety
-    /// The block's tag word must be inside a region and not part of any live allocation.
-    pub(super) unsafe fn set_tag(self, tag: Tag) {
+    /// The block's tag word must be inside a region and not part of any other live allocation.
+    pub(super) unsafe fn set_tag(self, tag: Tag, caller: Option<CallerSpan>) {
         // SAFETY: the caller vouches for the word; blocks are word-aligned.
-        unsafe { self.0.cast::<usize>().write(tag.0) }
+        unsafe { store(self.0.cast::<usize>(), tag.0, caller) }
     }
 
     /// Sets or clears the "previous block is free" flag, keeping the rest of the tag.
     ///
     /// # Safety
-    /// As for [`tag`](Self::tag) and [`set_tag`](Self::set_tag).
+    /// As for [`tag`](Self::tag) and [`set_tag`](Self::set_tag); the tag must lie outside any
+    /// caller's span (it is the tag after a block, which no caller's span reaches).
     pub(super) unsafe fn set_prev_free(self, prev_free: bool) {
         // SAFETY: forwarded to the caller.
         let bits = unsafe { self.tag() }.0 & !PREV_FREE;
         // SAFETY: forwarded to the caller.
-        unsafe { self.set_tag(Tag(bits | if prev_free { PREV_FREE } else { 0 })) }
+        unsafe { self.set_tag(Tag(bits | if prev_free { PREV_FREE } else { 0 }), None) }
     }
 
-    /// Writes the footer of a free block of `size` bytes (its last word).
+    /// Writes the footer of a free block of `size` bytes (its last word); the bytes inside
+    /// `caller`'s span through the caller's pointer.
     ///
     /// # Safety
     /// The block must be a free block of `size` bytes inside a region.
-    pub(super) unsafe fn write_footer(self, size: usize) {
+    pub(super) unsafe fn write_footer(self, size: usize, caller: Option<CallerSpan>) {
         // SAFETY: the last word of the block lies inside it; it is word-aligned.
-        unsafe { self.0.byte_add(size - WORD).cast::<usize>().write(size) }
+        unsafe { store(self.0.byte_add(size - WORD).cast::<usize>(), size, caller) }
     }
 
     /// The size of the previous block, read from its footer.
@@ -204,8 +307,20 @@ impl Block {
 
     /// The free-list links in the payload.
     ///
-    /// Dereferencing is valid while the block is free and inside a region.
+    /// Dereferencing is valid while the block is free and inside a region, and not inside a
+    /// caller's span (a listed block never is: the caller's block is allocated until the free
+    /// lists it).
     pub(super) const fn links(self) -> *mut Links {
         self.payload().as_ptr().cast::<Links>()
+    }
+
+    /// Writes the free-list links of a block that is being listed; the bytes inside `caller`'s
+    /// span through the caller's pointer.
+    ///
+    /// # Safety
+    /// The block must be a free block inside a region.
+    pub(super) unsafe fn write_links(self, links: Links, caller: Option<CallerSpan>) {
+        // SAFETY: a free block's payload holds its links; payloads are 16-aligned.
+        unsafe { store(self.payload().cast::<Links>(), links, caller) }
     }
 }
