@@ -659,3 +659,68 @@ fn a_trusted_free_of_an_address_in_no_region_changes_nothing() {
     assert!(foreign.iter().all(|&byte| byte == 0));
     assert!(heap.contains(kept.as_ptr()));
 }
+
+/// Runs `f` on the pointer of a `&mut [u8]` over the block's `size` bytes while that reference
+/// is a function argument, so protected: until `f` returns, touching those bytes through any
+/// other pointer (the region's) is undefined behaviour in both borrow models, as it is for the
+/// `Box` that std drops inside a function taking it by value.
+fn while_protected<R>(ptr: NonNull<u8>, size: usize, f: impl FnOnce(NonNull<u8>) -> R) -> R {
+    #[inline(never)]
+    fn call<R>(bytes: &mut [u8], f: impl FnOnce(NonNull<u8>) -> R) -> R {
+        f(NonNull::from(bytes).cast())
+    }
+    // SAFETY: `ptr` is a live block of at least `size` bytes that nothing else uses now.
+    call(
+        unsafe { core::slice::from_raw_parts_mut(ptr.as_ptr(), size) },
+        f,
+    )
+}
+
+#[test]
+fn frees_and_resizes_leave_a_protected_block_to_its_own_pointer() {
+    let mut memory = buffer(16 * 1024);
+    let mut heap = FreeListAllocator::new(StaticGrower::new(&mut memory));
+    for size in 0..=40 {
+        let (before, after) = (layout(size + 64, 8), layout(size, 8));
+        let block = heap.allocate(before).unwrap();
+        fill(block, size + 64, size);
+        let guard = heap.allocate(layout(8, 8)).unwrap();
+        // Shrinking in place frees a tail whose tag, links and footer lie in the old span.
+        // SAFETY: every block is live with its layout and handed back once.
+        let shrunk = while_protected(block, size + 64, |ptr| unsafe {
+            heap.reallocate_trusted(ptr, before, size)
+        })
+        .unwrap();
+        assert_eq!(shrunk, block);
+        assert!(holds_pattern(shrunk, size, size));
+        // The freed tail is too small: the block moves, and its own links and footer fall in
+        // its span (it merges with the tail after it).
+        // SAFETY: as above.
+        let moved = while_protected(shrunk, size, |ptr| unsafe {
+            heap.reallocate(ptr.as_ptr(), after, size + 300)
+        })
+        .unwrap();
+        assert_ne!(moved, shrunk);
+        assert!(holds_pattern(moved, size, size));
+        // SAFETY: as above.
+        while_protected(moved, size + 300, |ptr| unsafe {
+            heap.deallocate_trusted(ptr.as_ptr(), layout(size + 300, 8));
+        });
+        // SAFETY: as above.
+        while_protected(guard, 8, |ptr| unsafe {
+            heap.deallocate(ptr.as_ptr(), layout(8, 8))
+        })
+        .unwrap();
+        // A block freed between allocated neighbours gets its links and its footer, which may
+        // straddle the span's end; the one before it merges forward over it.
+        let [first, middle, last] = [(); 3].map(|()| heap.allocate(after).unwrap());
+        for ptr in [middle, first, last] {
+            // SAFETY: as above.
+            while_protected(ptr, size, |ptr| unsafe {
+                heap.deallocate_trusted(ptr.as_ptr(), after);
+            });
+        }
+        heap.validate().unwrap();
+        assert_eq!(heap.stats().allocated_blocks, 0);
+    }
+}
