@@ -19,10 +19,15 @@
 //! region check and O(1) for the rest; `reallocate` is O(1) in place, or an allocation, a copy
 //! and a free.
 //!
-//! A pointer coming back from a caller is used for its address only: the checked path re-bases
-//! it on the region its check found, the trusted path on the region [`RegionList::rebase`] finds
-//! (two comparisons when it is the region of the previous miss, else a walk over the regions),
-//! so tags, footers and links are always reached with the provenance of the heap's own memory.
+//! A pointer coming back from a caller reaches its own bytes only, `[ptr, ptr + layout.size())`
+//! (the caller's *span*: its tag may cover no more, and may still be protected while the free
+//! runs). Everything else is reached with the provenance of the heap's own memory: the checked
+//! path re-bases the address on the region its check found, the trusted path on the region
+//! [`RegionList::rebase`] finds (two comparisons when it is the region of the previous miss, else
+//! a walk over the regions). The words a free or a resize writes into the span (a freed block's
+//! links and footer, a shrunk block's new tail) go through the caller's pointer, by
+//! [`CallerSpan`] (see [`tag`](super::tag)); the bytes a move copies are read through it. Pointers
+//! kept in the bins and handed out always carry the region's provenance.
 
 use core::alloc::Layout;
 use core::ptr::NonNull;

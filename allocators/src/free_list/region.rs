@@ -17,12 +17,13 @@
 //! regions, plus one per live dedicated block; finding the region of a pointer walks the list,
 //! O(regions). Overhead per region: [`REGION_OVERHEAD`] bytes at most (header, sentinel, padding).
 //!
-//! **Provenance.** A pointer a caller hands back (to free or resize it) is used only for its
-//! address: [`RegionList::rebase`] finds the region that holds the address and returns a pointer
-//! to the same address carrying the *region's* provenance (the grower's memory), and every tag,
-//! footer and link is reached through that. The caller's pointer may carry a tag that covers
-//! only its own block (a `Box`'s, under Stacked Borrows), and the allocator's metadata lies just
-//! outside it. The list remembers the region of the last look-up, so a run of frees into the
+//! **Provenance.** A pointer a caller hands back (to free or resize it) reaches nothing outside
+//! its own bytes: [`RegionList::rebase`] finds the region that holds the address and returns a
+//! pointer to the same address carrying the *region's* provenance (the grower's memory), and
+//! every tag, footer and link outside the caller's bytes is reached through that. The caller's
+//! pointer may carry a tag that covers only its own block (a `Box`'s, under Stacked Borrows),
+//! and the allocator's metadata lies just outside it. (Inside the caller's bytes it is the other
+//! way round: see [`CallerSpan`](super::tag::CallerSpan).) The list remembers the region of the last look-up, so a run of frees into the
 //! same region (the common case: most blocks live in the large general region) costs two
 //! comparisons; a miss walks the list, O(regions).
 
