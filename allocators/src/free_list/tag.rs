@@ -69,7 +69,8 @@ pub(super) struct CallerSpan {
 }
 
 impl CallerSpan {
-    /// The `len` bytes at `ptr`, reached through `ptr`.
+    /// The `len` bytes at `ptr`, reached through `ptr`, which must be a payload's address (a
+    /// multiple of [`GRANULE`]; [`store`] relies on it).
     pub(super) const fn new(ptr: NonNull<u8>, len: usize) -> Self {
         Self { ptr, len }
     }
@@ -96,29 +97,33 @@ impl CallerSpan {
 }
 
 /// Writes `value` at `at` (a pointer with the region's provenance), each byte inside `caller`'s
-/// span through the caller's pointer and every other byte through `at`. O(1): one or two
-/// comparisons; a value that straddles the span's end goes byte by byte.
+/// span through the caller's pointer and every other byte through `at`. O(1): one comparison
+/// for a value outside the span, two inside it; a value that straddles the span's end goes byte
+/// by byte.
+///
+/// A value lies at a multiple of its size, at most a granule, and a span starts at a payload (a
+/// granule boundary): so no value starts before the span and ends inside it, and a value that
+/// starts before the span lies wholly outside it.
 ///
 /// # Safety
-/// `at` must be valid for a write of `T` and aligned for it; the bytes inside the span must be
-/// the caller's, reachable through its pointer.
+/// `at` must be valid for a write of `T` and aligned to `size_of::<T>()`; the span must start
+/// at a multiple of [`GRANULE`] and its bytes be reachable through the caller's pointer.
+#[inline(always)]
 pub(super) unsafe fn store<T: Copy>(at: NonNull<T>, value: T, caller: Option<CallerSpan>) {
+    const { assert!(GRANULE.is_multiple_of(size_of::<T>())) };
     let Some(span) = caller else {
         // SAFETY: forwarded to the caller.
         return unsafe { at.write(value) };
     };
-    let first = at.cast::<u8>();
-    // SAFETY: the last byte of the value lies in the same allocation as its first.
-    let last = unsafe { first.byte_add(size_of::<T>() - 1) };
-    let target = match (
-        span.holds(first.addr().get()),
-        span.holds(last.addr().get()),
-    ) {
-        (true, true) => span.ptr.with_addr(at.addr()).cast::<T>(),
-        // Both ends outside: outside altogether, unless the span lies inside the value.
-        (false, false) if first.addr() > span.ptr.addr() || last.addr() < span.ptr.addr() => at,
+    // Wraps to a huge number when the value starts before the span.
+    let offset = at.addr().get().wrapping_sub(span.ptr.addr().get());
+    let target = if offset >= span.len {
+        at
+    } else if span.len - offset >= size_of::<T>() {
+        span.ptr.with_addr(at.addr()).cast::<T>()
+    } else {
         // SAFETY: forwarded to the caller.
-        _ => return unsafe { store_bytewise(first, value, span) },
+        return unsafe { store_bytewise(at.cast(), value, span) };
     };
     // SAFETY: `target` addresses the same bytes as `at`, through a pointer allowed to write
     // all of them (the caller's inside the span, the region's outside it).
