@@ -329,3 +329,43 @@ impl Block {
         unsafe { store(self.payload().cast::<Links>(), links, caller) }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Stores a two-word value at every granule of a 64-byte area whose span (bytes 16..16+len)
+    /// is reached through a separate, narrowed pointer, and checks that every byte landed.
+    #[test]
+    fn stores_land_whole_inside_outside_and_across_the_span() {
+        #[repr(C, align(16))]
+        struct Area([u8; 64]);
+        for len in [0, 1, 7, 8, 9, 15, 16, 17, 24, 31, 32, 48] {
+            let mut area = Area([0; 64]);
+            let region = NonNull::from(&mut area).cast::<u8>();
+            // SAFETY: the span's bytes lie inside `area`; only `caller` writes them below.
+            let caller = unsafe {
+                NonNull::from(core::slice::from_raw_parts_mut(
+                    region.as_ptr().add(16),
+                    len,
+                ))
+            };
+            let span = CallerSpan::new(caller.cast(), len);
+            for offset in (0..64).step_by(16) {
+                let value = [offset + 1, usize::MAX - offset];
+                // SAFETY: 16-aligned, inside `area`; the span starts on a granule.
+                unsafe { store(region.byte_add(offset).cast(), value, Some(span)) };
+            }
+            let words = area.0.as_chunks::<WORD>().0;
+            for (i, word) in words.iter().enumerate() {
+                let offset = i / 2 * 16;
+                let expected = if i % 2 == 0 {
+                    offset + 1
+                } else {
+                    usize::MAX - offset
+                };
+                assert_eq!(usize::from_ne_bytes(*word), expected, "len {len}, word {i}");
+            }
+        }
+    }
+}
