@@ -130,8 +130,8 @@ pub(super) unsafe fn store<T: Copy>(at: NonNull<T>, value: T, caller: Option<Cal
     unsafe { target.write(value) }
 }
 
-/// [`store`] for a value that straddles the span's edge: each byte through its own pointer.
-/// Cold: only blocks whose size is not a multiple of the word reach it.
+/// [`store`] for a value that straddles the span's end: each byte through its own pointer.
+/// Cold: only spans whose length is not a multiple of the word reach it.
 ///
 /// # Safety
 /// As for [`store`].
@@ -204,7 +204,6 @@ impl Tag {
 
 /// The free-list links stored in the payload of a free block.
 #[repr(C)]
-#[derive(Clone, Copy)]
 pub(super) struct Links {
     pub(super) next: Option<Block>,
     pub(super) prev: Option<Block>,
@@ -325,8 +324,15 @@ impl Block {
     /// # Safety
     /// The block must be a free block inside a region.
     pub(super) unsafe fn write_links(self, links: Links, caller: Option<CallerSpan>) {
-        // SAFETY: a free block's payload holds its links; payloads are 16-aligned.
-        unsafe { store(self.payload().cast::<Links>(), links, caller) }
+        // Word by word, so that a span of a whole number of words (8 bytes: one link inside,
+        // one outside) never takes the bytewise path. `Links` is `repr(C)`: `next`, then `prev`.
+        let next = self.payload().cast::<Option<Block>>();
+        // SAFETY: a free block's payload holds its links; payloads are 16-aligned, so each link
+        // is aligned to its size.
+        unsafe {
+            store(next, links.next, caller);
+            store(next.add(1), links.prev, caller);
+        }
     }
 }
 
