@@ -29,8 +29,8 @@
 //! be protected (a `Box` dropped while it is a function argument), and any access to its bytes
 //! through another pointer is undefined behaviour. The free path hands the caller's bytes down
 //! as a [`CallerSpan`], and [`store`] writes each value through the right pointer: inside the
-//! span the caller's, outside it the region's, byte by byte where a value straddles the span's
-//! end (a size that is not a multiple of the word).
+//! span the caller's, outside it the region's, and byte by byte for the word that straddles the
+//! span's end (a size that is not a multiple of the word).
 //!
 //! ```text
 //!   block ┌─────┬──────────────────────────────┬──────────┐
@@ -98,8 +98,8 @@ impl CallerSpan {
 
 /// Writes `value` at `at` (a pointer with the region's provenance), each byte inside `caller`'s
 /// span through the caller's pointer and every other byte through `at`. O(1): one comparison
-/// for a value outside the span, two inside it; a value that straddles the span's end goes byte
-/// by byte.
+/// for a value outside the span, two inside it; a value that straddles the span's end goes word
+/// by word, and the straddling word byte by byte.
 ///
 /// A value lies at a multiple of its size, at most a granule, and a span starts at a payload (a
 /// granule boundary): so no value starts before the span and ends inside it, and a value that
@@ -123,27 +123,35 @@ pub(super) unsafe fn store<T: Copy>(at: NonNull<T>, value: T, caller: Option<Cal
         span.ptr.with_addr(at.addr()).cast::<T>()
     } else {
         // SAFETY: forwarded to the caller.
-        return unsafe { store_bytewise(at.cast(), value, span) };
+        return unsafe { store_across(at.cast(), value, span) };
     };
     // SAFETY: `target` addresses the same bytes as `at`, through a pointer allowed to write
     // all of them (the caller's inside the span, the region's outside it).
     unsafe { target.write(value) }
 }
 
-/// [`store`] for a value that straddles the span's end: each byte through its own pointer.
-/// Cold: only spans whose length is not a multiple of the word reach it.
+/// [`store`] for a value that straddles the span's end: word by word, each through its own
+/// pointer, and the one word that straddles byte by byte. Cold: only spans whose length is not
+/// a multiple of the value's size reach it (a one-word `Box` whose block gets two links).
 ///
 /// # Safety
 /// As for [`store`].
 #[cold]
-unsafe fn store_bytewise<T: Copy>(at: NonNull<u8>, value: T, span: CallerSpan) {
+unsafe fn store_across<T: Copy>(at: NonNull<u8>, value: T, span: CallerSpan) {
+    const { assert!(size_of::<T>().is_multiple_of(WORD)) };
     let source = (&raw const value).cast::<u8>();
-    for offset in 0..size_of::<T>() {
-        // SAFETY: `offset < size_of::<T>()`: inside both the value and the target; a one-byte
-        // untyped copy keeps whatever provenance the byte carries.
-        unsafe {
-            let byte = at.byte_add(offset);
-            core::ptr::copy_nonoverlapping(source.add(offset), span.reach(byte).as_ptr(), 1);
+    for word in (0..size_of::<T>()).step_by(WORD) {
+        // SAFETY: `word + WORD <= size_of::<T>()`: inside both the value and the target.
+        let (first, last) = unsafe { (at.byte_add(word), at.byte_add(word + WORD - 1)) };
+        let whole = span.holds(first.addr().get()) == span.holds(last.addr().get());
+        let piece = if whole { WORD } else { 1 };
+        for offset in (word..word + WORD).step_by(piece) {
+            // SAFETY: inside the value and the target (as above); an untyped copy keeps the
+            // provenance its bytes carry, whole words or single bytes.
+            unsafe {
+                let target = span.reach(at.byte_add(offset));
+                core::ptr::copy_nonoverlapping(source.add(offset), target.as_ptr(), piece);
+            }
         }
     }
 }
@@ -204,6 +212,7 @@ impl Tag {
 
 /// The free-list links stored in the payload of a free block.
 #[repr(C)]
+#[derive(Clone, Copy)]
 pub(super) struct Links {
     pub(super) next: Option<Block>,
     pub(super) prev: Option<Block>,
@@ -324,15 +333,8 @@ impl Block {
     /// # Safety
     /// The block must be a free block inside a region.
     pub(super) unsafe fn write_links(self, links: Links, caller: Option<CallerSpan>) {
-        // Word by word, so that a span of a whole number of words (8 bytes: one link inside,
-        // one outside) never takes the bytewise path. `Links` is `repr(C)`: `next`, then `prev`.
-        let next = self.payload().cast::<Option<Block>>();
-        // SAFETY: a free block's payload holds its links; payloads are 16-aligned, so each link
-        // is aligned to its size.
-        unsafe {
-            store(next, links.next, caller);
-            store(next.add(1), links.prev, caller);
-        }
+        // SAFETY: a free block's payload holds its links; payloads are 16-aligned.
+        unsafe { store(self.payload().cast::<Links>(), links, caller) }
     }
 }
 
