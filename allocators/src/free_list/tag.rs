@@ -39,6 +39,12 @@
 //!               ◄─── caller's span ───────►
 //!          region  caller's pointer       region (bytes past the span)
 //! ```
+//!
+//! What no allocator can arrange: if the caller, still inside the protected frame, allocates
+//! again and the heap reuses (or splits, or merges) the freed block, that later call reaches the
+//! block through the region, as it must, while the protector is still in force. Miri reports
+//! this as a foreign access to protected memory in both models (a known open question of the
+//! aliasing models for memory-reusing allocators, rust-lang/miri#5284, UCG #442).
 
 use core::ptr::NonNull;
 
