@@ -27,7 +27,7 @@
 //! *Cost*: 400 list heads (one word each: 3.2 KiB on 64-bit) plus 25 half-words of bitmap. Sizes
 //! of 4 GiB and more share the last class; for them only the bounded scan applies.
 
-use super::tag::{Block, GRANULE, Links};
+use super::tag::{Block, CallerSpan, GRANULE, Links};
 
 /// Second-level bits: each power of two is split into `1 << SL_BITS` classes.
 const SL_BITS: u32 = 4;
@@ -149,16 +149,17 @@ impl Bins {
         }
     }
 
-    /// Puts a free block of `size` bytes at the head of its class's list. O(1).
+    /// Puts a free block of `size` bytes at the head of its class's list; its links go through
+    /// the caller's pointer where they lie in `caller`'s span. O(1).
     ///
     /// # Safety
     /// `block` must be a free block of `size` bytes, in no list yet.
-    pub(super) unsafe fn push(&mut self, block: Block, size: usize) {
+    pub(super) unsafe fn push(&mut self, block: Block, size: usize, caller: Option<CallerSpan>) {
         let class = class_of(size);
         let next = self.heads[class];
         // SAFETY: `block` is free, so its payload holds the links; `next` is a listed free block.
         unsafe {
-            block.links().write(Links { next, prev: None });
+            block.write_links(Links { next, prev: None }, caller);
             match next {
                 Some(next) => (*next.links()).prev = Some(block),
                 // The class was empty: only now does its bit change.
@@ -217,7 +218,8 @@ impl Bins {
     /// (no bitmap change), else `old` is unlinked and `new` pushed. O(1).
     ///
     /// This is the common step of splitting a free block and of merging into one: the free
-    /// block changes its start or its size but usually stays in its class.
+    /// block changes its start or its size but usually stays in its class. `new`'s links go
+    /// through the caller's pointer where they lie in `caller`'s span.
     ///
     /// # Safety
     /// `old` must be a listed free block of `old_size` bytes; `new` a free block of `new_size`
@@ -229,12 +231,14 @@ impl Bins {
         old_size: usize,
         new: Block,
         new_size: usize,
+        caller: Option<CallerSpan>,
     ) {
         // SAFETY: forwarded to the caller.
-        unsafe { self.relocate_from(old, old_size, || class_of(old_size), new, new_size) }
+        unsafe { self.relocate_from(old, old_size, || class_of(old_size), new, new_size, caller) }
     }
 
-    /// [`relocate`](Self::relocate) for an `old` block whose class `old_class` is known.
+    /// [`relocate`](Self::relocate) for an `old` block whose class `old_class` is known, outside
+    /// any free (no caller's span).
     ///
     /// # Safety
     /// As for [`relocate`](Self::relocate); `old_class` is `old`'s class.
@@ -248,7 +252,7 @@ impl Bins {
         new_size: usize,
     ) {
         // SAFETY: forwarded to the caller.
-        unsafe { self.relocate_from(old, old_size, || old_class, new, new_size) }
+        unsafe { self.relocate_from(old, old_size, || old_class, new, new_size, None) }
     }
 
     /// The work of [`relocate`](Self::relocate); `old_class` gives `old`'s class, asked for only
@@ -264,12 +268,13 @@ impl Bins {
         old_class: impl FnOnce() -> usize,
         new: Block,
         new_size: usize,
+        caller: Option<CallerSpan>,
     ) {
         if !same_class(old_size, new_size) {
             // SAFETY: forwarded to the caller.
             unsafe {
                 self.unlink_from(old, old_class);
-                self.push(new, new_size);
+                self.push(new, new_size, caller);
             }
             return;
         }
@@ -279,7 +284,7 @@ impl Bins {
         unsafe {
             let links = old.links().read();
             let (next, prev) = (links.next, links.prev);
-            new.links().write(links);
+            new.write_links(links, caller);
             if let Some(next) = next {
                 (*next.links()).prev = Some(new);
             }

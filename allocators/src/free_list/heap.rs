@@ -18,6 +18,16 @@
 //! plus one grower call when the heap grows; `deallocate` is O(regions) for the raw API's
 //! region check and O(1) for the rest; `reallocate` is O(1) in place, or an allocation, a copy
 //! and a free.
+//!
+//! A pointer coming back from a caller reaches its own bytes only, `[ptr, ptr + layout.size())`
+//! (the caller's *span*: its tag may cover no more, and may still be protected while the free
+//! runs). Everything else is reached with the provenance of the heap's own memory: the checked
+//! path re-bases the address on the region its check found, the trusted path on the region
+//! [`RegionList::rebase`] finds (two comparisons when it is the region of the previous miss, else
+//! a walk over the regions). The words a free or a resize writes into the span (a freed block's
+//! links and footer, a shrunk block's new tail) go through the caller's pointer, by
+//! [`CallerSpan`] (see [`tag`](super::tag)); the bytes a move copies are read through it. Pointers
+//! kept in the bins and handed out always carry the region's provenance.
 
 use core::alloc::Layout;
 use core::ptr::NonNull;
@@ -25,7 +35,7 @@ use core::ptr::NonNull;
 use super::bins::Bins;
 use super::inspect::Stats;
 use super::region::{REGION_OVERHEAD, RegionList, RegionView};
-use super::tag::{Block, GRANULE, MAX_BLOCK, MIN_BLOCK, Tag, WORD};
+use super::tag::{Block, CallerSpan, GRANULE, MAX_BLOCK, MIN_BLOCK, Tag, WORD};
 use crate::FreeError;
 use crate::grower::{BadPageSize, HeapGrower, MmapGrower};
 
@@ -242,9 +252,10 @@ impl<G: HeapGrower> FreeListAllocator<G> {
     /// (by a buffer overflow) is followed as far as the checks go: the words it leads them to
     /// read (a claimed footer) must be initialized memory too.
     pub unsafe fn deallocate(&mut self, ptr: *mut u8, layout: Layout) -> Result<(), FreeError> {
-        let block = self.checked_block(ptr, layout)?;
-        // SAFETY: `block` passed every check: an allocated block of this heap.
-        unsafe { self.release_block(block) };
+        let (block, caller) = self.checked_block(ptr, layout)?;
+        // SAFETY: `block` passed every check: an allocated block of this heap, whose payload's
+        // first `layout.size()` bytes the caller hands back through `ptr`.
+        unsafe { self.release_block(block, caller) };
         self.stats.requested_bytes -= layout.size();
         Ok(())
     }
@@ -267,11 +278,13 @@ impl<G: HeapGrower> FreeListAllocator<G> {
         layout: Layout,
         new_size: usize,
     ) -> Result<NonNull<u8>, ReallocError> {
-        let block = self
+        let (block, caller) = self
             .checked_block(ptr, layout)
             .map_err(ReallocError::Invalid)?;
-        // SAFETY: `block` passed every check: an allocated block of this heap.
-        unsafe { self.reallocate_block(block, layout, new_size) }.ok_or(ReallocError::OutOfMemory)
+        // SAFETY: `block` passed every check: an allocated block of this heap, whose payload's
+        // first `layout.size()` bytes the caller hands back through `ptr`.
+        unsafe { self.reallocate_block(block, caller, layout, new_size) }
+            .ok_or(ReallocError::OutOfMemory)
     }
 
     /// Frees the block at `ptr` the way the `GlobalAlloc` form does: without the region walk
@@ -286,12 +299,15 @@ impl<G: HeapGrower> FreeListAllocator<G> {
     /// [`allocate`](Self::allocate) or a reallocation); after the call nothing may use the block.
     pub unsafe fn deallocate_trusted(&mut self, ptr: *mut u8, layout: Layout) {
         let Some(ptr) = NonNull::new(ptr) else { return };
-        // SAFETY: the caller guarantees `ptr` is a payload of this heap.
-        let block = unsafe { Block::of_payload(ptr) };
+        let Some(block) = self.trusted_block(ptr) else {
+            return;
+        };
         // SAFETY: as above, the tag and the next tag are in the region.
         if unsafe { self.verify_allocated(block, layout, None) }.is_ok() {
-            // SAFETY: verified allocated block of this heap.
-            unsafe { self.release_block(block) };
+            let caller = CallerSpan::new(ptr, layout.size());
+            // SAFETY: verified allocated block of this heap; the caller hands its payload's
+            // first `layout.size()` bytes back through `ptr`.
+            unsafe { self.release_block(block, caller) };
             self.stats.requested_bytes -= layout.size();
         }
     }
@@ -310,16 +326,33 @@ impl<G: HeapGrower> FreeListAllocator<G> {
         layout: Layout,
         new_size: usize,
     ) -> Option<NonNull<u8>> {
+        let block = self.trusted_block(ptr)?;
         // SAFETY: the caller guarantees `ptr` is a payload of this heap.
-        let block = unsafe { Block::of_payload(ptr) };
-        // SAFETY: as above.
         unsafe { self.verify_allocated(block, layout, None) }.ok()?;
-        // SAFETY: verified allocated block of this heap.
-        unsafe { self.reallocate_block(block, layout, new_size) }
+        let caller = CallerSpan::new(ptr, layout.size());
+        // SAFETY: verified allocated block of this heap; the caller hands its payload's first
+        // `layout.size()` bytes back through `ptr`.
+        unsafe { self.reallocate_block(block, caller, layout, new_size) }
     }
 
-    /// The raw API's checks, O(regions): returns the block of `ptr`.
-    fn checked_block(&self, ptr: *mut u8, layout: Layout) -> Result<Block, FreeError> {
+    /// The block whose payload is at `ptr`'s address, reached through its region's provenance
+    /// (see [`RegionList::rebase`]): O(1) in the common case, O(regions) at worst. `None` when no
+    /// region holds the address (a caller that broke the trusted contract: nothing is touched).
+    fn trusted_block(&mut self, ptr: NonNull<u8>) -> Option<Block> {
+        let payload = self.regions.rebase(ptr.addr())?;
+        // SAFETY: a payload of this heap (the trusted caller's promise) is never its region's
+        // first byte, so the word before it lies in the same region.
+        Some(unsafe { Block::of_payload(payload) })
+    }
+
+    /// The raw API's checks, O(regions): returns the block of `ptr`, reached through the
+    /// provenance of the region that holds it, and the caller's span (`layout.size()` bytes
+    /// through `ptr`).
+    fn checked_block(
+        &self,
+        ptr: *mut u8,
+        layout: Layout,
+    ) -> Result<(Block, CallerSpan), FreeError> {
         let ptr = NonNull::new(ptr).ok_or(FreeError::NullPtrFree)?;
         let addr = ptr.addr().get();
         let Some(region) = self.regions.find_payload(addr) else {
@@ -332,12 +365,13 @@ impl<G: HeapGrower> FreeListAllocator<G> {
         if addr % layout.align().max(GRANULE) != 0 {
             return Err(FreeError::UnalignedFree);
         }
-        // SAFETY: `ptr` is past the first block's tag of `region`, so its tag word is inside.
-        let block = unsafe { Block::of_payload(ptr) };
+        let payload = region.first.ptr().with_addr(ptr.addr());
+        // SAFETY: `payload` is past the first block's tag of `region`, so its tag word is inside.
+        let block = unsafe { Block::of_payload(payload) };
         // SAFETY: the tag word is inside `region`'s block area, and initialized by the caller's
         // promise; the region bounds every further read.
         unsafe { self.verify_allocated(block, layout, Some(&region)) }?;
-        Ok(block)
+        Ok((block, CallerSpan::new(ptr, layout.size())))
     }
 
     /// Checks that `block` is an allocated block that `layout` fits, as far as tags show. With
@@ -427,7 +461,7 @@ impl<G: HeapGrower> FreeListAllocator<G> {
         self.block_bytes += size;
         // SAFETY: the first block lies in the fresh region; it is one free block up to the
         // sentinel (whose P flag `adopt` set).
-        unsafe { region.first.set_tag(Tag::free(size, true)) };
+        unsafe { region.first.set_tag(Tag::free(size, true), None) };
         Some((region.first, size))
     }
 
@@ -461,7 +495,7 @@ impl<G: HeapGrower> FreeListAllocator<G> {
                     if let Some(class) = listed.take() {
                         self.remove_listed(block, class);
                     }
-                    self.insert_free(block, gap, first);
+                    self.insert_free(block, gap, first, None);
                 }
                 // SAFETY: still inside the free block.
                 block = unsafe { block.forward(gap) };
@@ -477,12 +511,12 @@ impl<G: HeapGrower> FreeListAllocator<G> {
             // the block's, so they do not overlap.
             unsafe {
                 let tail = block.forward(need);
-                tail.set_tag(Tag::free(rest, false));
-                tail.write_footer(rest);
+                tail.set_tag(Tag::free(rest, false), None);
+                tail.write_footer(rest, None);
                 match listed {
                     Some(class) => self.bins.relocate_in(block, size, class, tail, rest),
                     None => {
-                        self.bins.push(tail, rest);
+                        self.bins.push(tail, rest, None);
                         self.stats.free_blocks += 1;
                     }
                 }
@@ -499,17 +533,21 @@ impl<G: HeapGrower> FreeListAllocator<G> {
             }
         }
         // SAFETY: the block's tag word is part of the free block being carved.
-        unsafe { block.set_tag(Tag::allocated(size, prev_free, first)) };
+        unsafe { block.set_tag(Tag::allocated(size, prev_free, first), None) };
         self.count_allocated(size);
         block
     }
 
     /// Frees an allocated block: merges it with free neighbours, then bins the result or gives
-    /// its region back.
+    /// its region back. The links and the footer, which may fall in the caller's bytes, are
+    /// written through `caller`'s pointer there; tags lie before the payload or after the block,
+    /// outside the span, and go through the region.
     ///
     /// # Safety
-    /// `block` must be an allocated block of this heap.
-    unsafe fn release_block(&mut self, block: Block) {
+    /// `block` must be an allocated block of this heap; `caller` the bytes of its payload that
+    /// the caller hands back.
+    unsafe fn release_block(&mut self, block: Block, caller: CallerSpan) {
+        let caller = Some(caller);
         // SAFETY: `block` is an allocated block: its tag, its neighbours' tags, and (with the P
         // flag) its predecessor's footer are valid; free neighbours are listed.
         unsafe {
@@ -523,7 +561,7 @@ impl<G: HeapGrower> FreeListAllocator<G> {
                 let prev_size = block.prev_size();
                 start = block.backward(prev_size);
                 // A stale free tag, so that freeing `block` again reads as a double free.
-                block.set_tag(Tag::free(tag.size(), false));
+                block.set_tag(Tag::free(tag.size(), false), None);
                 size += prev_size;
                 first = start.tag().is_first();
                 listed = Some((start, prev_size));
@@ -531,7 +569,7 @@ impl<G: HeapGrower> FreeListAllocator<G> {
             let next = block.forward(tag.size());
             let next_tag = next.tag();
             if next_tag.is_allocated() {
-                next.set_tag(next_tag.with_prev_free());
+                next.set_tag(next_tag.with_prev_free(), None);
             } else {
                 size += next_tag.size();
                 match listed {
@@ -544,15 +582,15 @@ impl<G: HeapGrower> FreeListAllocator<G> {
                 if let Some((old, old_size)) = listed {
                     self.remove_free(old, old_size);
                 }
-                self.release_region(start, size);
+                self.release_region(start, size, caller);
                 return;
             }
-            start.set_tag(Tag::free(size, first));
-            start.write_footer(size);
+            start.set_tag(Tag::free(size, first), None);
+            start.write_footer(size, caller);
             match listed {
-                Some((old, old_size)) => self.bins.relocate(old, old_size, start, size),
+                Some((old, old_size)) => self.bins.relocate(old, old_size, start, size, caller),
                 None => {
-                    self.bins.push(start, size);
+                    self.bins.push(start, size, caller);
                     self.stats.free_blocks += 1;
                 }
             }
@@ -563,9 +601,10 @@ impl<G: HeapGrower> FreeListAllocator<G> {
     /// to the grower if the policy allows and the grower takes it, else bins the block.
     ///
     /// # Safety
-    /// `first` must be an unbinned free block spanning its whole region.
+    /// `first` must be an unbinned free block spanning its whole region; `caller` the bytes in
+    /// it still reachable only through the caller's pointer, if any.
     #[cold]
-    unsafe fn release_region(&mut self, first: Block, size: usize) {
+    unsafe fn release_region(&mut self, first: Block, size: usize, caller: Option<CallerSpan>) {
         // SAFETY: `first` is the first block of one of this heap's regions.
         let region = unsafe { self.regions.of_first_block(first) };
         if self.may_release(&region) {
@@ -586,7 +625,7 @@ impl<G: HeapGrower> FreeListAllocator<G> {
             }
         }
         // SAFETY: the caller guarantees an unbinned free block of `size` bytes.
-        unsafe { self.insert_free(first, size, true) };
+        unsafe { self.insert_free(first, size, true, caller) };
     }
 
     /// Whether the policy lets an empty `region` go.
@@ -596,19 +635,23 @@ impl<G: HeapGrower> FreeListAllocator<G> {
             && (region.dedicated || self.general_regions > self.policy.retained_regions)
     }
 
-    /// Resizes an allocated block, in place if possible, else by moving it.
+    /// Resizes an allocated block, in place if possible, else by moving it. The caller's bytes
+    /// are read and overwritten through `caller`'s pointer only; the block handed back carries
+    /// the region's provenance.
     ///
     /// # Safety
-    /// `block` must be an allocated block of this heap that `layout` fits.
+    /// `block` must be an allocated block of this heap that `layout` fits; `caller` its first
+    /// `layout.size()` payload bytes, as the caller hands them back.
     unsafe fn reallocate_block(
         &mut self,
         block: Block,
+        caller: CallerSpan,
         layout: Layout,
         new_size: usize,
     ) -> Option<NonNull<u8>> {
         let need = block_size_for(new_size)?;
         // SAFETY: forwarded to the caller.
-        if unsafe { self.resize_in_place(block, need) } {
+        if unsafe { self.resize_in_place(block, need, caller) } {
             self.stats.requested_bytes = self.stats.requested_bytes - layout.size() + new_size;
             return Some(block.payload());
         }
@@ -617,14 +660,14 @@ impl<G: HeapGrower> FreeListAllocator<G> {
         // they are distinct blocks, so they do not overlap.
         unsafe {
             core::ptr::copy_nonoverlapping(
-                block.payload().as_ptr(),
+                caller.ptr().as_ptr(),
                 moved.as_ptr(),
                 layout.size().min(new_size),
             );
         }
         // SAFETY: `block` is still allocated (allocating elsewhere may only change its P flag,
         // which `release_block` re-reads).
-        unsafe { self.release_block(block) };
+        unsafe { self.release_block(block, caller) };
         self.stats.requested_bytes -= layout.size();
         Some(moved)
     }
@@ -633,14 +676,14 @@ impl<G: HeapGrower> FreeListAllocator<G> {
     /// `false` when neither works.
     ///
     /// # Safety
-    /// `block` must be an allocated block of this heap.
-    unsafe fn resize_in_place(&mut self, block: Block, need: usize) -> bool {
+    /// `block` must be an allocated block of this heap; `caller` its bytes the caller hands back.
+    unsafe fn resize_in_place(&mut self, block: Block, need: usize, caller: CallerSpan) -> bool {
         // SAFETY: the tags of an allocated block and of its next block are valid.
         let (tag, next_tag) = unsafe { (block.tag(), block.forward(block.tag().size()).tag()) };
         let size = tag.size();
         if need <= size {
             // SAFETY: forwarded.
-            unsafe { self.shrink_in_place(block, tag, need) };
+            unsafe { self.shrink_in_place(block, tag, need, caller) };
             return true;
         }
         if next_tag.is_allocated() || size + next_tag.size() < need {
@@ -651,13 +694,13 @@ impl<G: HeapGrower> FreeListAllocator<G> {
             self.remove_free(block.forward(size), next_tag.size());
             let total = size + next_tag.size();
             let kept = if total - need >= MIN_BLOCK {
-                self.insert_free(block.forward(need), total - need, false);
+                self.insert_free(block.forward(need), total - need, false, Some(caller));
                 need
             } else {
                 block.forward(total).set_prev_free(false);
                 total
             };
-            block.set_tag(Tag::allocated(kept, tag.prev_free(), tag.is_first()));
+            block.set_tag(Tag::allocated(kept, tag.prev_free(), tag.is_first()), None);
             self.stats.in_use_bytes -= size;
             self.count_allocated_bytes(kept);
         }
@@ -665,11 +708,13 @@ impl<G: HeapGrower> FreeListAllocator<G> {
     }
 
     /// Shrinks the allocated `block` (tag `tag`) to `need <= size` bytes, freeing the tail when
-    /// it can form a block.
+    /// it can form a block. The tail's tag, links and footer may fall in the caller's bytes of
+    /// the old size: written through `caller`'s pointer there.
     ///
     /// # Safety
-    /// `block` must be an allocated block of this heap with tag `tag`.
-    unsafe fn shrink_in_place(&mut self, block: Block, tag: Tag, need: usize) {
+    /// `block` must be an allocated block of this heap with tag `tag`; `caller` its bytes the
+    /// caller hands back.
+    unsafe fn shrink_in_place(&mut self, block: Block, tag: Tag, need: usize, caller: CallerSpan) {
         let size = tag.size();
         if size - need < MIN_BLOCK {
             return;
@@ -677,7 +722,7 @@ impl<G: HeapGrower> FreeListAllocator<G> {
         // SAFETY: the tail `[need, size)` lies in the block; the next block's tag is valid and,
         // when free, the next block is binned; the tag after the merged tail is in the region.
         unsafe {
-            block.set_tag(Tag::allocated(need, tag.prev_free(), tag.is_first()));
+            block.set_tag(Tag::allocated(need, tag.prev_free(), tag.is_first()), None);
             self.stats.in_use_bytes -= size - need;
             let next_tag = block.forward(size).tag();
             let mut tail_size = size - need;
@@ -687,21 +732,28 @@ impl<G: HeapGrower> FreeListAllocator<G> {
             }
             let tail = block.forward(need);
             tail.forward(tail_size).set_prev_free(true);
-            self.insert_free(tail, tail_size, false);
+            self.insert_free(tail, tail_size, false, Some(caller));
         }
     }
 
-    /// Tags `block` free (`size` bytes, footer included) and bins it.
+    /// Tags `block` free (`size` bytes, footer included) and bins it; what falls in `caller`'s
+    /// span goes through the caller's pointer.
     ///
     /// # Safety
-    /// `block` must be `size` bytes of a region that no allocated block covers, not binned,
-    /// whose previous block is allocated.
-    unsafe fn insert_free(&mut self, block: Block, size: usize, first: bool) {
+    /// `block` must be `size` bytes of a region that no other allocated block covers, not
+    /// binned, whose previous block is allocated.
+    unsafe fn insert_free(
+        &mut self,
+        block: Block,
+        size: usize,
+        first: bool,
+        caller: Option<CallerSpan>,
+    ) {
         // SAFETY: forwarded to the caller.
         unsafe {
-            block.set_tag(Tag::free(size, first));
-            block.write_footer(size);
-            self.bins.push(block, size);
+            block.set_tag(Tag::free(size, first), caller);
+            block.write_footer(size, caller);
+            self.bins.push(block, size, caller);
         }
         self.stats.free_blocks += 1;
     }

@@ -16,7 +16,18 @@
 //! Regions grow geometrically (see the growers), so a heap of `H` bytes has O(log H) general
 //! regions, plus one per live dedicated block; finding the region of a pointer walks the list,
 //! O(regions). Overhead per region: [`REGION_OVERHEAD`] bytes at most (header, sentinel, padding).
+//!
+//! **Provenance.** A pointer a caller hands back (to free or resize it) reaches nothing outside
+//! its own bytes: [`RegionList::rebase`] finds the region that holds the address and returns a
+//! pointer to the same address carrying the *region's* provenance (the grower's memory), and
+//! every tag, footer and link outside the caller's bytes is reached through that. The caller's
+//! pointer may carry a tag that covers only its own block (a `Box`'s, under Stacked Borrows),
+//! and the allocator's metadata lies just outside it. (Inside the caller's bytes it is the other
+//! way round: see [`CallerSpan`](super::tag::CallerSpan).) The list remembers the region of the last look-up, so a run of frees into the
+//! same region (the common case: most blocks live in the large general region) costs two
+//! comparisons; a miss walks the list, O(regions).
 
+use core::num::NonZero;
 use core::ptr::NonNull;
 
 use super::tag::{Block, GRANULE, MIN_BLOCK, Tag, WORD};
@@ -91,12 +102,18 @@ fn sentinel_of(header: NonNull<RegionHeader>, grown: Region) -> Block {
 /// All regions of an allocator, newest first.
 pub(super) struct RegionList {
     head: Option<NonNull<RegionHeader>>,
+    /// The region (as grown) that the last [`rebase`](Self::rebase) miss found; always a region
+    /// in the list (cleared when that region leaves it).
+    recent: Option<Region>,
 }
 
 impl RegionList {
     /// No regions.
     pub(super) const fn new() -> Self {
-        Self { head: None }
+        Self {
+            head: None,
+            recent: None,
+        }
     }
 
     /// Lays out a region just grown, links it in, and returns its view; its first block spans
@@ -125,7 +142,7 @@ impl RegionList {
                 grown,
                 dedicated,
             });
-            sentinel_of(header, grown).set_tag(Tag::sentinel(true));
+            sentinel_of(header, grown).set_tag(Tag::sentinel(true), None);
             self.link_front(header);
         }
         // SAFETY: just written.
@@ -153,6 +170,9 @@ impl RegionList {
     /// # Safety
     /// `region` must be in this list.
     pub(super) unsafe fn unlink(&mut self, region: &RegionView) {
+        if self.recent == Some(region.grown) {
+            self.recent = None;
+        }
         let header = region.header.as_ptr();
         // SAFETY: the region and its neighbours in the list are live regions with headers.
         unsafe {
@@ -196,6 +216,26 @@ impl RegionList {
     /// The region whose block area holds `addr`, if any; O(regions).
     pub(super) fn find_payload(&self, addr: usize) -> Option<RegionView> {
         self.iter().find(|region| region.holds_payload(addr))
+    }
+
+    /// A pointer to `addr` with the provenance of the region that holds it, `None` when no
+    /// region does. O(1) when the region is the one the previous miss found, else O(regions).
+    pub(super) fn rebase(&mut self, addr: NonZero<usize>) -> Option<NonNull<u8>> {
+        match self.recent {
+            Some(recent) if recent.contains_addr(addr.get()) => Some(recent.ptr().with_addr(addr)),
+            _ => self.rebase_by_walk(addr),
+        }
+    }
+
+    /// [`rebase`](Self::rebase) when the remembered region does not hold `addr`: walks the list
+    /// and remembers the region found. O(regions).
+    fn rebase_by_walk(&mut self, addr: NonZero<usize>) -> Option<NonNull<u8>> {
+        let grown = self
+            .iter()
+            .map(|region| region.grown)
+            .find(|grown| grown.contains_addr(addr.get()))?;
+        self.recent = Some(grown);
+        Some(grown.ptr().with_addr(addr))
     }
 
     /// Whether `addr` lies anywhere inside a region as grown; O(regions).

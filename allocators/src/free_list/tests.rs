@@ -583,3 +583,144 @@ proptest! {
         run_model(&ops);
     }
 }
+
+/// The pointer a `&mut [u8]` over the block's `size` bytes gives: under Stacked Borrows its tag
+/// covers those bytes only, as a pointer out of a `Box` or a `Vec` does.
+fn narrowed(ptr: NonNull<u8>, size: usize) -> NonNull<u8> {
+    // SAFETY: `ptr` is a live block of at least `size` bytes that nothing else uses now.
+    let bytes = unsafe { core::slice::from_raw_parts_mut(ptr.as_ptr(), size) };
+    NonNull::from(bytes).cast()
+}
+
+#[test]
+fn frees_and_resizes_through_pointers_that_cover_only_the_block() {
+    let mut memory = buffer(16 * 1024);
+    let mut heap = FreeListAllocator::new(StaticGrower::new(&mut memory));
+    let l = layout(48, 8);
+    let [a, b, c, d] = [(); 4].map(|()| heap.allocate(l).unwrap());
+    fill(a, 48, 1);
+    // SAFETY: each block is live with layout `l` and used only through the returned pointers.
+    unsafe {
+        heap.deallocate(narrowed(b, 48).as_ptr(), l).unwrap();
+        heap.deallocate_trusted(narrowed(c, 48).as_ptr(), l);
+        let grown = heap.reallocate(narrowed(a, 48).as_ptr(), l, 200).unwrap();
+        assert!(holds_pattern(grown, 48, 1));
+        let shrunk = heap
+            .reallocate_trusted(narrowed(grown, 200), l, 16)
+            .unwrap();
+        assert!(holds_pattern(shrunk, 16, 1));
+        heap.deallocate_trusted(narrowed(shrunk, 16).as_ptr(), layout(16, 8));
+        heap.deallocate(narrowed(d, 48).as_ptr(), l).unwrap();
+    }
+    heap.validate().unwrap();
+    assert_eq!(heap.stats().allocated_blocks, 0);
+}
+
+#[test]
+fn trusted_frees_find_each_region_as_regions_come_and_go() {
+    let mut memory = buffer(64 * 1024);
+    let policy = Policy {
+        dedicated_threshold: 4096,
+        ..Policy::DEFAULT
+    };
+    let mut heap =
+        FreeListAllocator::with_policy(StaticGrower::with_piece_size(&mut memory, 1024), policy);
+    let small = layout(600, 8);
+    let big = layout(5000, 8);
+    for _ in 0..3 {
+        let first = heap.allocate(small).unwrap();
+        let second = heap.allocate(small).unwrap();
+        let large = heap.allocate(big).unwrap();
+        assert_eq!(heap.regions().filter(|region| region.dedicated).count(), 1);
+        // SAFETY: each block is live with its layout and freed once.
+        unsafe {
+            heap.deallocate_trusted(narrowed(first, 600).as_ptr(), small);
+            heap.deallocate_trusted(narrowed(large, 5000).as_ptr(), big);
+            heap.deallocate_trusted(narrowed(second, 600).as_ptr(), small);
+        }
+        heap.validate().unwrap();
+        assert_eq!(heap.stats().allocated_blocks, 0);
+    }
+    assert_eq!(heap.stats().regions, 1);
+}
+
+#[test]
+fn a_trusted_free_of_an_address_in_no_region_changes_nothing() {
+    let mut memory = buffer(16 * 1024);
+    let mut heap = FreeListAllocator::new(StaticGrower::new(&mut memory));
+    let l = layout(32, 8);
+    let kept = heap.allocate(l).unwrap();
+    let before = heap.stats();
+    let mut foreign = [0u8; 64];
+    // SAFETY: deliberately outside the contract: the address lies in no region, so the heap
+    // must not touch it.
+    unsafe { heap.deallocate_trusted(foreign.as_mut_ptr().wrapping_add(16), l) };
+    assert_eq!(heap.stats(), before);
+    assert!(foreign.iter().all(|&byte| byte == 0));
+    assert!(heap.contains(kept.as_ptr()));
+}
+
+/// Runs `f` on the pointer of a `&mut [u8]` over the block's `size` bytes while that reference
+/// is a function argument, so protected: until `f` returns, touching those bytes through any
+/// other pointer (the region's) is undefined behaviour in both borrow models, as it is for the
+/// `Box` that std drops inside a function taking it by value.
+fn while_protected<R>(ptr: NonNull<u8>, size: usize, f: impl FnOnce(NonNull<u8>) -> R) -> R {
+    #[inline(never)]
+    fn call<R>(bytes: &mut [u8], f: impl FnOnce(NonNull<u8>) -> R) -> R {
+        f(NonNull::from(bytes).cast())
+    }
+    // SAFETY: `ptr` is a live block of at least `size` bytes that nothing else uses now.
+    call(
+        unsafe { core::slice::from_raw_parts_mut(ptr.as_ptr(), size) },
+        f,
+    )
+}
+
+#[test]
+fn frees_and_resizes_leave_a_protected_block_to_its_own_pointer() {
+    let mut memory = buffer(16 * 1024);
+    let mut heap = FreeListAllocator::new(StaticGrower::new(&mut memory));
+    for size in 0..=40 {
+        let (before, after) = (layout(size + 64, 8), layout(size, 8));
+        let block = heap.allocate(before).unwrap();
+        fill(block, size + 64, size);
+        let guard = heap.allocate(layout(8, 8)).unwrap();
+        // Shrinking in place frees a tail whose tag, links and footer lie in the old span.
+        // SAFETY: every block is live with its layout and handed back once.
+        let shrunk = while_protected(block, size + 64, |ptr| unsafe {
+            heap.reallocate_trusted(ptr, before, size)
+        })
+        .unwrap();
+        assert_eq!(shrunk, block);
+        assert!(holds_pattern(shrunk, size, size));
+        // The freed tail is too small: the block moves, and its own links and footer fall in
+        // its span (it merges with the tail after it).
+        // SAFETY: as above.
+        let moved = while_protected(shrunk, size, |ptr| unsafe {
+            heap.reallocate(ptr.as_ptr(), after, size + 300)
+        })
+        .unwrap();
+        assert_ne!(moved, shrunk);
+        assert!(holds_pattern(moved, size, size));
+        // SAFETY: as above.
+        while_protected(moved, size + 300, |ptr| unsafe {
+            heap.deallocate_trusted(ptr.as_ptr(), layout(size + 300, 8));
+        });
+        // SAFETY: as above.
+        while_protected(guard, 8, |ptr| unsafe {
+            heap.deallocate(ptr.as_ptr(), layout(8, 8))
+        })
+        .unwrap();
+        // A block freed between allocated neighbours gets its links and its footer, which may
+        // straddle the span's end; the one before it merges forward over it.
+        let [first, middle, last] = [(); 3].map(|()| heap.allocate(after).unwrap());
+        for ptr in [middle, first, last] {
+            // SAFETY: as above.
+            while_protected(ptr, size, |ptr| unsafe {
+                heap.deallocate_trusted(ptr.as_ptr(), after);
+            });
+        }
+        heap.validate().unwrap();
+        assert_eq!(heap.stats().allocated_blocks, 0);
+    }
+}

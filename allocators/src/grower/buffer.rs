@@ -2,7 +2,10 @@
 //!
 //! For tests (Miri cannot run `mmap`) and targets without virtual memory. The buffer is trimmed
 //! to [`StaticGrower::ALIGN`] at both ends, so any `[MaybeUninit<u8>]` works, whatever its own
-//! alignment: every region starts aligned for the allocator's headers.
+//! alignment: every region starts aligned for the allocator's headers. The trimming is done
+//! when a piece is cut, not when the grower is built (an address is not known at compile time),
+//! so [`StaticGrower::from_raw`] is a `const fn`: a `static` allocator over a `static mut`
+//! buffer needs no run-time initialisation.
 //!
 //! Regions are cut from the front of the untouched rest of the buffer (a bump pointer). A
 //! released region goes onto a list of spare pieces, kept inside the pieces themselves; a later
@@ -33,14 +36,18 @@ struct SparePiece {
 
 /// A [`HeapGrower`] that hands out pieces of one buffer borrowed for `'a`.
 ///
-/// With [`new`](Self::new) the first growth takes everything that is left; with
-/// [`with_piece_size`](Self::with_piece_size) each growth takes `max(min_size, piece_size)`
-/// bytes, so an allocator can hold several regions of one buffer and give them back. Counts the
-/// regions handed out and taken back and the bytes currently out (all O(1)).
+/// With [`new`](Self::new) (or [`from_raw`](Self::from_raw)) the first growth takes everything
+/// that is left; with [`with_piece_size`](Self::with_piece_size) each growth takes
+/// `max(min_size, piece_size)` bytes, so an allocator can hold several regions of one buffer and
+/// give them back. Counts the regions handed out and taken back and the bytes currently out
+/// (all O(1)).
 #[derive(Debug)]
 pub struct StaticGrower<'a> {
-    start: NonNull<u8>,
-    len: usize,
+    /// The buffer's first byte, as given (not yet aligned).
+    base: NonNull<u8>,
+    /// The buffer's length, as given.
+    raw_len: usize,
+    /// Offset from `base` of the untouched rest (before the first cut: 0).
     bump: usize,
     piece_size: usize,
     spare: Option<NonNull<SparePiece>>,
@@ -67,15 +74,51 @@ impl<'a> StaticGrower<'a> {
     pub fn with_piece_size(memory: &'a mut [MaybeUninit<u8>], piece_size: usize) -> Self {
         let len = memory.len();
         let base = NonNull::from(memory).cast::<u8>();
-        let skip = base.align_offset(Self::ALIGN).min(len);
-        // SAFETY: `skip <= len`, so the result stays inside (or one past) the buffer.
-        let start = unsafe { base.add(skip) };
-        let usable = (len - skip) & !(Self::ALIGN - 1);
+        Self::over(base, len, piece_size)
+    }
+
+    /// A grower over the buffer `memory` points to, for a `static` allocator over a `static mut`
+    /// buffer (pass `&raw mut BUFFER`: no reference to the `static mut` is ever made). Its first
+    /// growth hands out the whole (aligned) buffer. O(1), usable in a `static`'s initialiser.
+    /// A null `memory` gives a grower with nothing to hand out.
+    ///
+    /// ```
+    /// use core::mem::MaybeUninit;
+    /// use bareheap::{LockedFreeListAllocator, StaticGrower};
+    ///
+    /// static mut BUFFER: [MaybeUninit<u8>; 4096] = [MaybeUninit::uninit(); 4096];
+    ///
+    /// // SAFETY: BUFFER is named nowhere else, so the heap is its only user, for good.
+    /// static HEAP: LockedFreeListAllocator<StaticGrower<'static>> =
+    ///     LockedFreeListAllocator::new(unsafe { StaticGrower::from_raw(&raw mut BUFFER) });
+    ///
+    /// let block = HEAP.lock().allocate(core::alloc::Layout::new::<u64>()).unwrap();
+    /// assert!(HEAP.contains(block.as_ptr()));
+    /// ```
+    ///
+    /// # Safety
+    /// `memory` (all of its `len()` bytes) must be valid for reads and writes for `'a`, and
+    /// nothing but this grower and the allocator it feeds may touch it during `'a`.
+    #[must_use]
+    pub const unsafe fn from_raw(memory: *mut [MaybeUninit<u8>]) -> Self {
+        let len = memory.len();
+        match NonNull::new(memory.cast::<u8>()) {
+            Some(base) => Self::over(base, len, usize::MAX),
+            None => Self::over(NonNull::dangling(), 0, usize::MAX),
+        }
+    }
+
+    /// The grower over the `raw_len` bytes at `base`, nothing handed out yet.
+    const fn over(base: NonNull<u8>, raw_len: usize, piece_size: usize) -> Self {
         Self {
-            start,
-            len: usable,
+            base,
+            raw_len,
             bump: 0,
-            piece_size: piece_size.max(Self::ALIGN),
+            piece_size: if piece_size > Self::ALIGN {
+                piece_size
+            } else {
+                Self::ALIGN
+            },
             spare: None,
             handed_out: 0,
             released: 0,
@@ -84,10 +127,18 @@ impl<'a> StaticGrower<'a> {
         }
     }
 
+    /// The usable part of the buffer, as offsets from `base`: from the first
+    /// [`ALIGN`](Self::ALIGN)-aligned byte to the last aligned end. O(1).
+    fn usable(&self) -> (usize, usize) {
+        let skip = self.base.align_offset(Self::ALIGN).min(self.raw_len);
+        (skip, skip + ((self.raw_len - skip) & !(Self::ALIGN - 1)))
+    }
+
     /// The usable bytes of the buffer after alignment. O(1).
     #[must_use]
-    pub const fn capacity(&self) -> usize {
-        self.len
+    pub fn capacity(&self) -> usize {
+        let (start, end) = self.usable();
+        end - start
     }
 
     /// How many regions were handed out so far. O(1).
@@ -130,14 +181,16 @@ impl<'a> StaticGrower<'a> {
 
     /// Cuts a new piece for a request of `size` bytes from the untouched rest of the buffer.
     fn cut(&mut self, size: usize) -> Option<Region> {
-        let left = self.len - self.bump;
+        let (start, end) = self.usable();
+        let from = self.bump.max(start);
+        let left = end - from;
         if size > left {
             return None;
         }
         let len = size.max(self.piece_size).min(left);
-        // SAFETY: `bump + len <= self.len`, so the piece lies inside the aligned buffer.
-        let ptr = unsafe { self.start.add(self.bump) };
-        self.bump += len;
+        // SAFETY: `from + len <= end <= raw_len`, so the piece lies inside the buffer.
+        let ptr = unsafe { self.base.add(from) };
+        self.bump = from + len;
         Some(Region::new(ptr, len))
     }
 }
@@ -233,5 +286,27 @@ mod tests {
         let rest = grower.grow(16).unwrap();
         assert!(rest.len() < 1024);
         assert!(rest.len() >= 1500 - 1024 - 2 * StaticGrower::ALIGN);
+    }
+
+    #[test]
+    fn a_raw_buffer_is_trimmed_when_the_first_piece_is_cut() {
+        let mut memory = vec![MaybeUninit::new(0u8); 1000];
+        let raw = core::ptr::slice_from_raw_parts_mut(memory.as_mut_ptr().wrapping_add(5), 990);
+        // SAFETY: the 990 bytes lie in `memory`, which only this grower uses while it lives.
+        let mut grower = unsafe { StaticGrower::from_raw(raw) };
+        let region = grower.grow(10).unwrap();
+        assert_eq!(region.ptr().addr().get() % StaticGrower::ALIGN, 0);
+        assert_eq!(region.len(), grower.capacity());
+        assert!(region.len() >= 990 - 2 * StaticGrower::ALIGN);
+        assert_eq!(grower.grow(1), Err(Exhausted));
+    }
+
+    #[test]
+    fn a_null_raw_buffer_hands_out_nothing() {
+        let null = core::ptr::slice_from_raw_parts_mut(core::ptr::null_mut(), 4096);
+        // SAFETY: a null buffer is never touched: the grower treats it as empty.
+        let mut grower = unsafe { StaticGrower::from_raw(null) };
+        assert_eq!(grower.capacity(), 0);
+        assert_eq!(grower.grow(1), Err(Exhausted));
     }
 }
