@@ -44,7 +44,8 @@ pub trait Subject: Sized {
     unsafe fn dealloc(&mut self, ptr: NonNull<u8>, layout: Layout) -> bool;
 
     /// Resizes a block to `new_size` bytes, keeping its contents and alignment; `None` (old
-    /// block kept) when out of memory.
+    /// block kept) when out of memory. The default, for allocators without a realloc of their
+    /// own, moves the block: allocate, copy, free.
     ///
     /// # Safety
     /// As for [`dealloc`](Self::dealloc); on success the old pointer is dead.
@@ -53,10 +54,13 @@ pub trait Subject: Sized {
         ptr: NonNull<u8>,
         layout: Layout,
         new_size: usize,
-    ) -> Option<NonNull<u8>>;
+    ) -> Option<NonNull<u8>> {
+        // SAFETY: forwarded: `ptr` is a live block of this subject with `layout`.
+        unsafe { move_realloc(self, ptr, layout, new_size) }
+    }
 }
 
-/// A realloc for allocators without one: allocate, copy, free.
+/// Moves a block to a new one of `new_size` bytes: allocate, copy, free.
 ///
 /// # Safety
 /// As for [`Subject::realloc`].
@@ -442,16 +446,6 @@ impl Subject for LinkedList {
         unsafe { self.heap.deallocate(ptr, layout) };
         true
     }
-
-    unsafe fn realloc(
-        &mut self,
-        ptr: NonNull<u8>,
-        layout: Layout,
-        new_size: usize,
-    ) -> Option<NonNull<u8>> {
-        // SAFETY: forwarded.
-        unsafe { move_realloc(self, ptr, layout, new_size) }
-    }
 }
 
 /// buddy_system_allocator's `Heap<32>`.
@@ -475,16 +469,6 @@ impl Subject for Buddy {
         // SAFETY: the caller's contract.
         unsafe { self.heap.dealloc(ptr, layout) };
         true
-    }
-
-    unsafe fn realloc(
-        &mut self,
-        ptr: NonNull<u8>,
-        layout: Layout,
-        new_size: usize,
-    ) -> Option<NonNull<u8>> {
-        // SAFETY: forwarded.
-        unsafe { move_realloc(self, ptr, layout, new_size) }
     }
 }
 

@@ -61,6 +61,50 @@ fn none_allocated(allocated: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// The inspection both pool forms share: the same queries, on the pool they hold in `pool`
+/// (raw or locked), whose value is `$pool` bytes long starting at `start`.
+macro_rules! impl_inspect {
+    ($subject:ty, $name:literal, $pool:ty) => {
+        impl Inspect for $subject {
+            const NAME: &'static str = $name;
+            const RETURNS_ALL_MEMORY: bool = true;
+
+            fn capacity(&self) -> usize {
+                self.pool.heap_size()
+            }
+
+            fn supports(&self, layout: Layout) -> bool {
+                supports(layout)
+            }
+
+            fn accounting(&self) -> Accounting {
+                accounting(self.pool.allocated_blocks(), self.pool.total_allocated())
+            }
+
+            fn held_bytes(&self, _layout: Layout) -> Option<usize> {
+                Some(FIXED_BLOCK)
+            }
+
+            fn holds(&self, ptr: NonNull<u8>, len: usize) -> bool {
+                inside(self.start, size_of::<$pool>(), ptr, len)
+            }
+
+            fn check_consistency(&self) -> Result<(), String> {
+                let pool = &self.pool;
+                counts_agree(
+                    pool.free_blocks(),
+                    pool.allocated_blocks(),
+                    pool.total_free(),
+                )
+            }
+
+            fn check_all_free(&self) -> Result<(), String> {
+                none_allocated(self.pool.allocated_blocks())
+            }
+        }
+    };
+}
+
 /// The raw pool, pinned in a box.
 pub struct RawFixed {
     pool: Pin<Box<FixedPool>>,
@@ -88,43 +132,7 @@ impl Default for RawFixed {
     }
 }
 
-impl Inspect for RawFixed {
-    const NAME: &'static str = "fixed (raw)";
-    const RETURNS_ALL_MEMORY: bool = true;
-
-    fn capacity(&self) -> usize {
-        self.pool.heap_size()
-    }
-
-    fn supports(&self, layout: Layout) -> bool {
-        supports(layout)
-    }
-
-    fn accounting(&self) -> Accounting {
-        accounting(self.pool.allocated_blocks(), self.pool.total_allocated())
-    }
-
-    fn held_bytes(&self, _layout: Layout) -> Option<usize> {
-        Some(FIXED_BLOCK)
-    }
-
-    fn holds(&self, ptr: NonNull<u8>, len: usize) -> bool {
-        inside(self.start, size_of::<FixedPool>(), ptr, len)
-    }
-
-    fn check_consistency(&self) -> Result<(), String> {
-        let pool = &self.pool;
-        counts_agree(
-            pool.free_blocks(),
-            pool.allocated_blocks(),
-            pool.total_free(),
-        )
-    }
-
-    fn check_all_free(&self) -> Result<(), String> {
-        none_allocated(self.pool.allocated_blocks())
-    }
-}
+impl_inspect!(RawFixed, "fixed (raw)", FixedPool);
 
 impl Subject for RawFixed {
     fn allocate(&mut self, layout: Layout) -> Option<NonNull<u8>> {
@@ -177,43 +185,7 @@ impl Default for LockedFixed {
     }
 }
 
-impl Inspect for LockedFixed {
-    const NAME: &'static str = "fixed (locked)";
-    const RETURNS_ALL_MEMORY: bool = true;
-
-    fn capacity(&self) -> usize {
-        self.pool.heap_size()
-    }
-
-    fn supports(&self, layout: Layout) -> bool {
-        supports(layout)
-    }
-
-    fn accounting(&self) -> Accounting {
-        accounting(self.pool.allocated_blocks(), self.pool.total_allocated())
-    }
-
-    fn held_bytes(&self, _layout: Layout) -> Option<usize> {
-        Some(FIXED_BLOCK)
-    }
-
-    fn holds(&self, ptr: NonNull<u8>, len: usize) -> bool {
-        inside(self.start, size_of::<LockedPool>(), ptr, len)
-    }
-
-    fn check_consistency(&self) -> Result<(), String> {
-        let pool = &self.pool;
-        counts_agree(
-            pool.free_blocks(),
-            pool.allocated_blocks(),
-            pool.total_free(),
-        )
-    }
-
-    fn check_all_free(&self) -> Result<(), String> {
-        none_allocated(self.pool.allocated_blocks())
-    }
-}
+impl_inspect!(LockedFixed, "fixed (locked)", LockedPool);
 
 impl LockedForm for LockedFixed {
     type Allocator = LockedPool;

@@ -122,6 +122,45 @@ fn all_free(stats: &PoolStats) -> Result<(), String> {
     Ok(())
 }
 
+/// The inspection both pool forms share: the same queries on the pools they hold in `pools`
+/// (raw or locked) and on their `backing` heap.
+macro_rules! impl_inspect {
+    ($subject:ty, $name:literal) => {
+        impl Inspect for $subject {
+            const NAME: &'static str = $name;
+            const RETURNS_ALL_MEMORY: bool = false;
+
+            fn capacity(&self) -> usize {
+                self.backing.heap.len()
+            }
+
+            fn supports(&self, layout: Layout) -> bool {
+                layout.size() <= self.capacity()
+            }
+
+            fn accounting(&self) -> Accounting {
+                accounting(&self.pools.stats())
+            }
+
+            fn held_bytes(&self, layout: Layout) -> Option<usize> {
+                Some(usable_size(layout))
+            }
+
+            fn holds(&self, ptr: NonNull<u8>, len: usize) -> bool {
+                self.backing.heap.holds(ptr, len)
+            }
+
+            fn check_consistency(&self) -> Result<(), String> {
+                self.backing.consistency(&self.pools.stats())
+            }
+
+            fn check_all_free(&self) -> Result<(), String> {
+                all_free(&self.pools.stats())
+            }
+        }
+    };
+}
+
 /// The raw size-class pools in front of a bounded fallback.
 pub struct RawPools {
     pools: SizeClassPools<Fallback>,
@@ -146,38 +185,7 @@ impl RawPools {
     }
 }
 
-impl Inspect for RawPools {
-    const NAME: &'static str = "pools (raw)";
-    const RETURNS_ALL_MEMORY: bool = false;
-
-    fn capacity(&self) -> usize {
-        self.backing.heap.len()
-    }
-
-    fn supports(&self, layout: Layout) -> bool {
-        layout.size() <= self.capacity()
-    }
-
-    fn accounting(&self) -> Accounting {
-        accounting(&self.pools.stats())
-    }
-
-    fn held_bytes(&self, layout: Layout) -> Option<usize> {
-        Some(usable_size(layout))
-    }
-
-    fn holds(&self, ptr: NonNull<u8>, len: usize) -> bool {
-        self.backing.heap.holds(ptr, len)
-    }
-
-    fn check_consistency(&self) -> Result<(), String> {
-        self.backing.consistency(&self.pools.stats())
-    }
-
-    fn check_all_free(&self) -> Result<(), String> {
-        all_free(&self.pools.stats())
-    }
-}
+impl_inspect!(RawPools, "pools (raw)");
 
 impl Subject for RawPools {
     fn allocate(&mut self, layout: Layout) -> Option<NonNull<u8>> {
@@ -230,38 +238,7 @@ impl LockedPools {
     }
 }
 
-impl Inspect for LockedPools {
-    const NAME: &'static str = "pools (locked)";
-    const RETURNS_ALL_MEMORY: bool = false;
-
-    fn capacity(&self) -> usize {
-        self.backing.heap.len()
-    }
-
-    fn supports(&self, layout: Layout) -> bool {
-        layout.size() <= self.capacity()
-    }
-
-    fn accounting(&self) -> Accounting {
-        accounting(&self.pools.stats())
-    }
-
-    fn held_bytes(&self, layout: Layout) -> Option<usize> {
-        Some(usable_size(layout))
-    }
-
-    fn holds(&self, ptr: NonNull<u8>, len: usize) -> bool {
-        self.backing.heap.holds(ptr, len)
-    }
-
-    fn check_consistency(&self) -> Result<(), String> {
-        self.backing.consistency(&self.pools.stats())
-    }
-
-    fn check_all_free(&self) -> Result<(), String> {
-        all_free(&self.pools.stats())
-    }
-}
+impl_inspect!(LockedPools, "pools (locked)");
 
 impl LockedForm for LockedPools {
     type Allocator = LockedSizeClassPools<Fallback>;
