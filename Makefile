@@ -8,7 +8,7 @@ DEMO_ARGS  ?=
 ARGS       ?=
 MIRIFLAGS_COMMON := -Zmiri-strict-provenance
 FUZZ_SECONDS ?= 30
-FUZZ_TARGETS := chunk fixed pools free_list
+FUZZ_TARGETS := chunk fixed pools free_list heap
 
 .PHONY: help build run run-debug qemu test lint doc test-host test-qemu miri miri-setup bench bench-quick fuzz fuzz-setup clean
 

@@ -22,10 +22,10 @@
 use core::alloc::{GlobalAlloc, Layout};
 use core::fmt;
 
-use crate::cli::{Named, Selection};
 use crate::clock;
 use crate::heap::AllocatorChoice;
 use crate::rng::Rng;
+use crate::selection::{Named, Selection};
 use crate::{ExitCode, println};
 
 /// Allocation attempts per run.

@@ -8,83 +8,17 @@
 //!
 //! Each option takes a comma-separated list of names (`--workload vec,btreemap` or
 //! `--workload=vec,btreemap`), parsed into a [`Selection`]: a set of choices from one [`Named`]
-//! kind. New allocators and workloads plug in by adding an enum variant and its name; the parser
-//! does not change. Anything it does not understand is a [`CliError`], which `main` answers with
+//! kind (both in [`crate::selection`], below this module and the kinds it names). New
+//! allocators and workloads plug in by adding an enum variant and its name; the parser does not
+//! change. Anything it does not understand is a [`CliError`], which `main` answers with
 //! the usage text on stderr and exit status 2.
 
 use core::ffi::CStr;
 use core::fmt;
-use core::marker::PhantomData;
 
 use crate::heap::AllocatorChoice;
+use crate::selection::{Named, Selection};
 use crate::workloads::Workload;
-
-/// A kind of thing the command line chooses by name (an allocator, a workload).
-pub trait Named: Copy + 'static {
-    /// Every value, in the order runs and help texts list them (at most 32).
-    const ALL: &'static [Self];
-    /// The name on the command line.
-    fn name(self) -> &'static str;
-    /// One line for `--help`.
-    fn summary(self) -> &'static str;
-    /// Whether a run that names none of this kind includes this one.
-    fn runs_by_default(self) -> bool {
-        true
-    }
-}
-
-/// A set of values of one [`Named`] kind, kept as a bit mask over `T::ALL`.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub struct Selection<T> {
-    mask: u32,
-    kind: PhantomData<T>,
-}
-
-impl<T: Named + PartialEq> Selection<T> {
-    /// The values a run includes when the command line names none.
-    pub fn defaults() -> Self {
-        let mut selection = Self::empty();
-        for &value in T::ALL.iter().filter(|value| value.runs_by_default()) {
-            selection.insert(value);
-        }
-        selection
-    }
-
-    fn empty() -> Self {
-        Self {
-            mask: 0,
-            kind: PhantomData,
-        }
-    }
-
-    fn insert(&mut self, value: T) {
-        if let Some(index) = T::ALL.iter().position(|&known| known == value) {
-            self.mask |= 1 << index;
-        }
-    }
-
-    /// Parses a comma-separated list of names; an empty list or an unknown name is an error.
-    fn parse(list: &'static str) -> Result<Self, CliError> {
-        let mut selection = Self::empty();
-        for name in list.split(',') {
-            let value = T::ALL
-                .iter()
-                .find(|known| known.name() == name)
-                .ok_or(CliError::UnknownName(name))?;
-            selection.insert(*value);
-        }
-        Ok(selection)
-    }
-
-    /// The chosen values, in `T::ALL` order.
-    pub fn iter(self) -> impl Iterator<Item = T> {
-        T::ALL
-            .iter()
-            .enumerate()
-            .filter(move |(index, _)| self.mask & (1 << index) != 0)
-            .map(|(_, &value)| value)
-    }
-}
 
 /// What the command line asks for.
 pub enum Command {
@@ -148,8 +82,8 @@ pub fn parse(args: impl Iterator<Item = &'static CStr>) -> Result<Command, CliEr
         };
         match option {
             "-h" | "--help" => return Ok(Command::Help),
-            "--allocator" => allocators = Selection::parse(value()?)?,
-            "--workload" if !bench => workloads = Some(Selection::parse(value()?)?),
+            "--allocator" => allocators = selection(value()?)?,
+            "--workload" if !bench => workloads = Some(selection(value()?)?),
             _ => return Err(CliError::UnknownArgument(arg)),
         }
     }
@@ -161,6 +95,11 @@ pub fn parse(args: impl Iterator<Item = &'static CStr>) -> Result<Command, CliEr
             workloads: workloads.unwrap_or_else(Selection::defaults),
         }
     })
+}
+
+/// A selection parsed from a list of names.
+fn selection<T: Named + PartialEq>(list: &'static str) -> Result<Selection<T>, CliError> {
+    Selection::parse(list).map_err(CliError::UnknownName)
 }
 
 /// The subcommand that runs the benchmark instead of the workloads.

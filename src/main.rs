@@ -15,7 +15,8 @@
 //!          ──► summary            the table that ends the run
 //!          ──► sys::exit_group    the exit status: did every check pass?
 //!
-//!   beside them: sys (the only system calls), io (print! without allocating),
+//!   beside them: selection (the Named choices and sets of them, shared by cli, heap,
+//!                workloads), sys (the only system calls), io (print! without allocating),
 //!                panic (message + exit 101), libc (memcpy & co. for core),
 //!                thread (clone(2) threads joined with a futex), picture (heaps as text),
 //!                rng (fixed-seed random numbers), units (byte counts)
@@ -37,6 +38,7 @@ mod picture;
 mod process;
 mod rng;
 mod run;
+mod selection;
 mod start;
 mod summary;
 mod sys;

@@ -9,9 +9,9 @@
 
 use alloc::format;
 
-use crate::cli::{Named, Selection};
 use crate::clock;
 use crate::heap::AllocatorChoice;
+use crate::selection::{Named, Selection};
 use crate::summary::{Row, Summary};
 use crate::workloads::{Checks, Workload};
 use crate::{ExitCode, print, println};

@@ -11,9 +11,9 @@
 use core::fmt;
 use core::time::Duration;
 
-use crate::cli::Named;
 use crate::clock::Elapsed;
 use crate::heap::AllocatorChoice;
+use crate::selection::Named;
 use crate::units::{Bytes, Padded};
 use crate::workloads::Workload;
 

@@ -5,11 +5,11 @@
 //! the harness before any test could be skipped, so the whole binary is compiled out there.
 #![cfg(not(miri))]
 
-use bareheap::{LockedFreeListAllocator, MmapGrower};
+use bareheap::{FreeListAllocator, LockedFreeListAllocator, MmapGrower};
 
 #[global_allocator]
 static ALLOCATOR: LockedFreeListAllocator<MmapGrower> =
-    LockedFreeListAllocator::new(MmapGrower::new());
+    LockedFreeListAllocator::new(FreeListAllocator::new(MmapGrower::new()));
 
 #[test]
 fn std_code_runs_on_the_free_list() {

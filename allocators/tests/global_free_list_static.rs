@@ -6,7 +6,7 @@
 
 use std::mem::MaybeUninit;
 
-use bareheap::{LockedFreeListAllocator, StaticGrower};
+use bareheap::{FreeListAllocator, LockedFreeListAllocator, StaticGrower};
 
 const HEAP_BYTES: usize = if cfg!(miri) { 4 << 20 } else { 16 << 20 };
 
@@ -15,7 +15,9 @@ static mut HEAP: [MaybeUninit<u8>; HEAP_BYTES] = [MaybeUninit::uninit(); HEAP_BY
 #[global_allocator]
 static ALLOCATOR: LockedFreeListAllocator<StaticGrower<'static>> =
     // SAFETY: HEAP is named nowhere else: this allocator owns it for good.
-    LockedFreeListAllocator::new(unsafe { StaticGrower::from_raw(&raw mut HEAP) });
+    LockedFreeListAllocator::new(FreeListAllocator::new(unsafe {
+            StaticGrower::from_raw(&raw mut HEAP)
+        }));
 
 #[test]
 fn std_code_runs_on_the_free_list_over_a_static_buffer() {

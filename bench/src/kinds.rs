@@ -3,16 +3,23 @@
 //! Workloads are generic over [`Subject`]; a [`Visit`] is a workload waiting for its type, and
 //! [`dispatch`] supplies it. Monomorphisation keeps every subject's calls direct.
 
+use bareheap::fixed::FixedPool;
+use bareheap::{ChunkAllocator, FreeListAllocator, Heap, SizeClassPools, StaticGrower};
+
 use crate::subjects::{
-    Baseline, Buddy, Chunk, Dlmalloc, Fixed, FreeList, Galloc, LinkedList, Pools, Rlsf, Subject,
-    SystemMalloc, Talc,
+    Bare, Baseline, Buddy, Dlmalloc, Galloc, LinkedList, Rlsf, Subject, SystemMalloc, Talc,
 };
+
+/// bareheap's free list over the arena.
+type FreeList = FreeListAllocator<StaticGrower<'static>>;
 
 /// Every subject the benchmarks know.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Kind {
     /// The harness's own cost (a stack of slots).
     Baseline,
+    /// bareheap's default heap: pools in front of the free list, the `GlobalAlloc` path.
+    Heap,
     /// bareheap's bitmap chunk allocator, 256-byte chunks.
     Chunk,
     /// bareheap's size-class pools over its free list, the `GlobalAlloc` path's O(1) free.
@@ -44,8 +51,9 @@ pub enum Kind {
 }
 
 /// The general-purpose subjects, in table order (the fixed pools serve one size only).
-pub const GENERAL: [Kind; 13] = [
+pub const GENERAL: [Kind; 14] = [
     Kind::Baseline,
+    Kind::Heap,
     Kind::Chunk,
     Kind::Pools,
     Kind::PoolsChecked,
@@ -62,8 +70,9 @@ pub const GENERAL: [Kind; 13] = [
 
 impl Kind {
     /// Every subject, general ones first.
-    pub const ALL: [Self; 15] = [
+    pub const ALL: [Self; 16] = [
         Self::Baseline,
+        Self::Heap,
         Self::Chunk,
         Self::Pools,
         Self::PoolsChecked,
@@ -89,6 +98,7 @@ impl Kind {
     pub const fn name(self) -> &'static str {
         match self {
             Self::Baseline => "baseline (harness only)",
+            Self::Heap => "bareheap Heap (the default)",
             Self::Chunk => "bareheap chunk (256 B)",
             Self::Pools => "bareheap pools (over free list)",
             Self::PoolsChecked => "bareheap pools, checked free",
@@ -129,11 +139,12 @@ pub trait Visit {
 pub fn dispatch<V: Visit>(kind: Kind, visit: &mut V) -> V::Out {
     match kind {
         Kind::Baseline => visit.visit::<Baseline>(kind),
-        Kind::Chunk => visit.visit::<Chunk>(kind),
-        Kind::Pools => visit.visit::<Pools<false>>(kind),
-        Kind::PoolsChecked => visit.visit::<Pools<true>>(kind),
-        Kind::FreeList => visit.visit::<FreeList<false>>(kind),
-        Kind::FreeListChecked => visit.visit::<FreeList<true>>(kind),
+        Kind::Heap => visit.visit::<Bare<Heap<StaticGrower<'static>>, false>>(kind),
+        Kind::Chunk => visit.visit::<Bare<ChunkAllocator<256>, true>>(kind),
+        Kind::Pools => visit.visit::<Bare<SizeClassPools<FreeList>, false>>(kind),
+        Kind::PoolsChecked => visit.visit::<Bare<SizeClassPools<FreeList>, true>>(kind),
+        Kind::FreeList => visit.visit::<Bare<FreeList, false>>(kind),
+        Kind::FreeListChecked => visit.visit::<Bare<FreeList, true>>(kind),
         Kind::Talc => visit.visit::<Talc>(kind),
         Kind::Rlsf => visit.visit::<Rlsf>(kind),
         Kind::LinkedList => visit.visit::<LinkedList>(kind),
@@ -141,7 +152,7 @@ pub fn dispatch<V: Visit>(kind: Kind, visit: &mut V) -> V::Out {
         Kind::Galloc => visit.visit::<Galloc>(kind),
         Kind::Dlmalloc => visit.visit::<Dlmalloc>(kind),
         Kind::System => visit.visit::<SystemMalloc>(kind),
-        Kind::FixedSmall => visit.visit::<Fixed<64>>(kind),
-        Kind::FixedLarge => visit.visit::<Fixed<{ 1 << 20 }>>(kind),
+        Kind::FixedSmall => visit.visit::<Bare<FixedPool<'static, 64, 64>, false>>(kind),
+        Kind::FixedLarge => visit.visit::<Bare<FixedPool<'static, 64, { 1 << 20 }>, false>>(kind),
     }
 }

@@ -11,18 +11,19 @@
 //! than the others. The system malloc is the one exception: it takes its memory from the OS.
 //!
 //! Each adapter calls the allocator's single-threaded API directly (no lock): the workloads
-//! measure the allocation algorithm. The two-thread workload puts one shared spin lock around
-//! whichever subject it runs, the same lock for all of them.
+//! measure the allocation algorithm. bareheap's allocators all share one adapter, [`Bare`],
+//! over their common `RawAllocator` trait; each says only how it is built over the arena
+//! ([`Build`]). The two-thread workload puts one shared spin lock around whichever subject it
+//! runs, the same lock for all of them.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::mem::{ManuallyDrop, MaybeUninit};
-use std::pin::Pin;
+use std::mem::MaybeUninit;
 use std::ptr::{self, NonNull};
 
+use bareheap::fixed::{FixedBlocks, FixedPool};
 use bareheap::{
-    ChunkAllocator, FixedSizeAllocator, FreeListAllocator, LockedFreeListAllocator, SizeClassPools,
-    StaticGrower,
+    ChunkAllocator, FreeListAllocator, Heap, RawAllocator, SizeClassPools, StaticGrower,
 };
 
 /// An allocator under test, built over an arena.
@@ -176,174 +177,6 @@ impl Subject for SystemMalloc {
     ) -> Option<NonNull<u8>> {
         // SAFETY: the caller's contract; `new_size` > 0.
         NonNull::new(unsafe { System.realloc(ptr.as_ptr(), layout, new_size) })
-    }
-}
-
-/// bareheap's bitmap chunk allocator with 256-byte chunks, raw API (every free checked).
-pub struct Chunk {
-    allocator: ChunkAllocator<256>,
-    _bitmap: Vec<u64>,
-}
-
-impl Subject for Chunk {
-    unsafe fn init(base: NonNull<u8>, len: usize) -> Option<Self> {
-        let chunks = len / 256;
-        let words = bareheap::chunk::bitmap_len(chunks) / 8;
-        let mut bitmap = vec![0u64; words];
-        let bitmap_ptr = NonNull::from(bitmap.as_mut_slice()).cast::<u8>();
-        // SAFETY: the arena is the caller's to give; the bitmap is a separate heap buffer
-        // owned by this adapter, which outlives the allocator (dropped after it).
-        let allocator =
-            unsafe { ChunkAllocator::from_raw_parts(base, chunks * 256, bitmap_ptr, words * 8) }
-                .ok()?;
-        Some(Self {
-            allocator,
-            _bitmap: bitmap,
-        })
-    }
-
-    fn alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {
-        self.allocator.allocate(layout).ok().map(NonNull::cast)
-    }
-
-    unsafe fn dealloc(&mut self, ptr: NonNull<u8>, layout: Layout) -> bool {
-        self.allocator.deallocate(ptr.as_ptr(), layout).is_ok()
-    }
-
-    unsafe fn realloc(
-        &mut self,
-        ptr: NonNull<u8>,
-        layout: Layout,
-        new_size: usize,
-    ) -> Option<NonNull<u8>> {
-        let new = Layout::from_size_align(new_size, layout.align()).ok()?;
-        self.allocator
-            .realloc(ptr.as_ptr(), layout, new)
-            .ok()
-            .map(NonNull::cast)
-    }
-}
-
-/// bareheap's free-list allocator over the arena (one region: `StaticGrower::new`), raw type.
-/// With `CHECKED = false` frees and reallocations take the path a `#[global_allocator]` user
-/// gets (`deallocate_trusted`: O(1) tag checks, no region walk), the fair match for peers whose
-/// free trusts its caller; with `CHECKED = true` they take the fully checked raw API.
-pub struct FreeList<const CHECKED: bool> {
-    heap: FreeListAllocator<StaticGrower<'static>>,
-}
-
-impl<const CHECKED: bool> Subject for FreeList<CHECKED> {
-    unsafe fn init(base: NonNull<u8>, len: usize) -> Option<Self> {
-        // SAFETY: forwarded from the caller.
-        let grower = StaticGrower::new(unsafe { arena_slice(base, len) });
-        Some(Self {
-            heap: FreeListAllocator::new(grower),
-        })
-    }
-
-    fn alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {
-        self.heap.allocate(layout)
-    }
-
-    unsafe fn dealloc(&mut self, ptr: NonNull<u8>, layout: Layout) -> bool {
-        if CHECKED {
-            // SAFETY: the caller's contract: a live block of this heap with `layout`.
-            return unsafe { self.heap.deallocate(ptr.as_ptr(), layout) }.is_ok();
-        }
-        // SAFETY: as above.
-        unsafe { self.heap.deallocate_trusted(ptr.as_ptr(), layout) };
-        true
-    }
-
-    unsafe fn realloc(
-        &mut self,
-        ptr: NonNull<u8>,
-        layout: Layout,
-        new_size: usize,
-    ) -> Option<NonNull<u8>> {
-        if CHECKED {
-            // SAFETY: as above.
-            return unsafe { self.heap.reallocate(ptr.as_ptr(), layout, new_size) }.ok();
-        }
-        // SAFETY: as above.
-        unsafe { self.heap.reallocate_trusted(ptr, layout, new_size) }
-    }
-}
-
-/// The locked free list, seen as a `GlobalAlloc` by address (what the pools need).
-pub struct FreeListRef(NonNull<LockedFreeListAllocator<StaticGrower<'static>>>);
-
-// SAFETY: forwards to the locked free list, which is a `GlobalAlloc` itself and outlives this
-// reference (see `Pools`: the box is dropped after the pools).
-unsafe impl GlobalAlloc for FreeListRef {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the box behind the pointer is alive; the caller's contract is forwarded.
-        unsafe { self.0.as_ref().alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: as above.
-        unsafe { self.0.as_ref().dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: as above.
-        unsafe { self.0.as_ref().realloc(ptr, layout, new_size) }
-    }
-}
-
-/// bareheap's size-class pools over its (locked) free list on the arena. With
-/// `CHECKED = false` frees take the `GlobalAlloc` form's O(1) path (`deallocate_trusted`: no
-/// search of the class's slab list); with `CHECKED = true` the fully checked raw `deallocate`.
-pub struct Pools<const CHECKED: bool> {
-    // Dropped by hand, before the fallback: its slabs go back to the free list.
-    pools: ManuallyDrop<SizeClassPools<FreeListRef>>,
-    fallback: NonNull<LockedFreeListAllocator<StaticGrower<'static>>>,
-}
-
-impl<const CHECKED: bool> Subject for Pools<CHECKED> {
-    unsafe fn init(base: NonNull<u8>, len: usize) -> Option<Self> {
-        // SAFETY: forwarded from the caller.
-        let grower = StaticGrower::new(unsafe { arena_slice(base, len) });
-        let fallback = NonNull::from(Box::leak(Box::new(LockedFreeListAllocator::new(grower))));
-        Some(Self {
-            pools: ManuallyDrop::new(SizeClassPools::new(FreeListRef(fallback))),
-            fallback,
-        })
-    }
-
-    fn alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {
-        self.pools.allocate(layout)
-    }
-
-    unsafe fn dealloc(&mut self, ptr: NonNull<u8>, layout: Layout) -> bool {
-        if CHECKED {
-            // SAFETY: the caller's contract: a live block of these pools with `layout`.
-            return unsafe { self.pools.deallocate(ptr.as_ptr(), layout) }.is_ok();
-        }
-        // SAFETY: as above.
-        unsafe { self.pools.deallocate_trusted(ptr, layout) }.is_ok()
-    }
-
-    unsafe fn realloc(
-        &mut self,
-        ptr: NonNull<u8>,
-        layout: Layout,
-        new_size: usize,
-    ) -> Option<NonNull<u8>> {
-        let new = Layout::from_size_align(new_size, layout.align()).ok()?;
-        // SAFETY: as above.
-        unsafe { self.pools.reallocate(ptr, layout, new) }
-    }
-}
-
-impl<const CHECKED: bool> Drop for Pools<CHECKED> {
-    fn drop(&mut self) {
-        // SAFETY: dropped once, here, while the fallback it gives its slabs back to is alive.
-        unsafe { ManuallyDrop::drop(&mut self.pools) };
-        // SAFETY: `fallback` came from `Box::leak` in `init`, and its only user (the pools)
-        // is gone.
-        drop(unsafe { Box::from_raw(self.fallback.as_ptr()) });
     }
 }
 
@@ -600,36 +433,113 @@ impl Subject for Dlmalloc {
     }
 }
 
-/// bareheap's fixed-size pool of `N` blocks of 64 bytes (serves only requests that fit a
-/// block); ignores the arena: the blocks live inside the pool.
-pub struct Fixed<const N: usize> {
-    pool: Pin<Box<FixedSizeAllocator<64, N>>>,
+/// Memory an allocator manages besides the arena, freed after it.
+type OwnMemory = Option<Box<dyn std::any::Any>>;
+
+/// A bareheap allocator that can be built over the arena.
+pub trait Build: RawAllocator + Sized {
+    /// Builds the allocator over the `len` bytes at `base` (or memory of its own, returned
+    /// with it).
+    ///
+    /// # Safety
+    /// As for [`Subject::init`].
+    unsafe fn build(base: NonNull<u8>, len: usize) -> Option<(Self, OwnMemory)>;
 }
 
-impl<const N: usize> Subject for Fixed<N> {
-    unsafe fn init(_: NonNull<u8>, _: usize) -> Option<Self> {
-        Some(Self {
-            pool: FixedSizeAllocator::new(false),
-        })
+impl Build for ChunkAllocator<256> {
+    /// Heap and bitmap carved out of the arena.
+    unsafe fn build(base: NonNull<u8>, len: usize) -> Option<(Self, OwnMemory)> {
+        let arena = ptr::slice_from_raw_parts_mut(base.as_ptr().cast(), len);
+        // SAFETY: forwarded from the caller.
+        Some((
+            unsafe { ChunkAllocator::from_raw_buffer(arena) }.ok()?,
+            None,
+        ))
+    }
+}
+
+impl Build for FreeListAllocator<StaticGrower<'static>> {
+    /// One region: the whole arena.
+    unsafe fn build(base: NonNull<u8>, len: usize) -> Option<(Self, OwnMemory)> {
+        // SAFETY: forwarded from the caller.
+        let grower = StaticGrower::new(unsafe { arena_slice(base, len) });
+        Some((FreeListAllocator::new(grower), None))
+    }
+}
+
+impl Build for SizeClassPools<FreeListAllocator<StaticGrower<'static>>> {
+    /// Pools in front of a free list over the whole arena: one value, no lock.
+    unsafe fn build(base: NonNull<u8>, len: usize) -> Option<(Self, OwnMemory)> {
+        // SAFETY: forwarded from the caller.
+        let (free_list, memory) = unsafe { FreeListAllocator::build(base, len) }?;
+        Some((SizeClassPools::new(free_list), memory))
+    }
+}
+
+impl Build for Heap<StaticGrower<'static>> {
+    /// The default heap over the whole arena.
+    unsafe fn build(base: NonNull<u8>, len: usize) -> Option<(Self, OwnMemory)> {
+        // SAFETY: forwarded from the caller.
+        let grower = StaticGrower::new(unsafe { arena_slice(base, len) });
+        Some((Heap::new(grower), None))
+    }
+}
+
+impl<const N: usize> Build for FixedPool<'static, 64, N> {
+    /// Ignores the arena: `N` blocks of 64 bytes of its own, built in place in a box.
+    unsafe fn build(_: NonNull<u8>, _: usize) -> Option<(Self, OwnMemory)> {
+        let mut blocks = FixedBlocks::<64, N>::boxed(false);
+        // SAFETY: the boxed blocks do not move when the box does; the subject keeps the box and
+        // drops it after the pool; nothing else uses it.
+        let pool = unsafe { FixedPool::from_raw(&raw mut *blocks) };
+        Some((pool, Some(blocks)))
+    }
+}
+
+/// A bareheap allocator through its `RawAllocator` interface, raw and unlocked. With
+/// `CHECKED = false` frees and resizes take the trusted path a `#[global_allocator]` gets (the
+/// fair match for peers whose free trusts its caller); with `CHECKED = true` the checked raw API.
+pub struct Bare<A, const CHECKED: bool> {
+    allocator: A,
+    /// Kept for the allocator, and freed after it (declared after it).
+    _memory: OwnMemory,
+}
+
+impl<A: Build, const CHECKED: bool> Subject for Bare<A, CHECKED> {
+    unsafe fn init(base: NonNull<u8>, len: usize) -> Option<Self> {
+        // SAFETY: forwarded from the caller.
+        let (allocator, _memory) = unsafe { A::build(base, len) }?;
+        Some(Self { allocator, _memory })
     }
 
     fn alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {
-        if layout.size() > 64 || layout.align() > bareheap::fixed::block_align(64) {
-            return None;
-        }
-        self.pool.as_mut().alloc_untyped()
+        Some(self.allocator.allocate(layout).ok()?.cast())
     }
 
-    unsafe fn dealloc(&mut self, ptr: NonNull<u8>, _: Layout) -> bool {
-        self.pool.as_mut().free_nonnull(ptr).is_ok()
+    unsafe fn dealloc(&mut self, ptr: NonNull<u8>, layout: Layout) -> bool {
+        if CHECKED {
+            // SAFETY: the caller's contract: a live block of this allocator with `layout`.
+            return unsafe { self.allocator.deallocate(ptr.as_ptr(), layout) }.is_ok();
+        }
+        // SAFETY: as above.
+        unsafe { self.allocator.deallocate_trusted(ptr, layout) };
+        true
     }
 
     unsafe fn realloc(
         &mut self,
         ptr: NonNull<u8>,
-        _: Layout,
+        layout: Layout,
         new_size: usize,
     ) -> Option<NonNull<u8>> {
-        (new_size <= 64).then_some(ptr)
+        let new = Layout::from_size_align(new_size, layout.align()).ok()?;
+        let block = if CHECKED {
+            // SAFETY: as above.
+            unsafe { self.allocator.resize(ptr.as_ptr(), layout, new) }.ok()
+        } else {
+            // SAFETY: as above.
+            unsafe { self.allocator.resize_trusted(ptr, layout, new) }.ok()
+        };
+        Some(block?.cast())
     }
 }

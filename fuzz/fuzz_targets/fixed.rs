@@ -1,13 +1,13 @@
-//! Fuzzes the raw fixed allocator: the input bytes become an operation sequence
-//! (`bareheap_conformance::decode`), run against the shadow model, which checks every step
-//! and, at the end, that freeing everything leaks nothing.
+//! Fuzzes the fixed design through its checked raw API: the input bytes become an
+//! operation sequence (`bareheap_conformance::decode`), run against the shadow model, which
+//! checks every step and, at the end, that freeing everything leaks nothing.
 #![no_main]
 
-use bareheap_conformance::{Harness, RawFixed, decode};
+use bareheap_conformance::{Checked, Fixed, Harness, decode};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|bytes: &[u8]| {
-    let mut harness = Harness::new(RawFixed::new());
+    let mut harness = Harness::new(Checked::<Fixed>::new(0));
     harness.run(&decode(bytes));
     harness.finish();
 });

@@ -27,10 +27,11 @@
 //!             ◄─release─            ◄─munmap─
 //! ```
 
-use core::alloc::{GlobalAlloc, Layout};
-
-use bareheap::chunk::{GlobalChunkAllocator, PageAligned, bitmap_len};
-use bareheap::{LockedFreeListAllocator, LockedSizeClassPools, MmapGrower, heap, heap_bitmap};
+use bareheap::chunk::{ChunkAllocator, GlobalChunkAllocator, PageAligned, bitmap_len};
+use bareheap::{
+    FreeListAllocator, LockedFreeListAllocator, LockedSizeClassPools, MmapGrower, SizeClassPools,
+    heap, heap_bitmap,
+};
 
 /// Bytes per chunk of both chunk allocators.
 pub const CHUNK_SIZE: usize = 256;
@@ -51,46 +52,22 @@ static mut POOLS_HEAP: PageAligned<[u8; CHUNKS * CHUNK_SIZE]> =
     heap!(chunks = CHUNKS, chunksize = CHUNK_SIZE);
 static mut POOLS_BITMAP: PageAligned<[u8; bitmap_len(CHUNKS)]> = heap_bitmap!(chunks = CHUNKS);
 
-/// The chunk allocator behind the size-class pools: their slabs and their large blocks.
-pub static POOLS_BACKING: GlobalChunkAllocator<CHUNK_SIZE> =
+/// The size-class pools the `pools` choice runs on, in front of a chunk allocator of their own
+/// (their slabs and their large blocks): one lock over both.
+pub static POOLS: LockedSizeClassPools<ChunkAllocator<CHUNK_SIZE>> =
     // SAFETY: as for CHUNK, with the pools' own heap and bitmap.
-    unsafe { GlobalChunkAllocator::from_static(&raw mut POOLS_HEAP, &raw mut POOLS_BITMAP) };
+    LockedSizeClassPools::new(SizeClassPools::new(unsafe {
+            ChunkAllocator::from_static(&raw mut POOLS_HEAP, &raw mut POOLS_BITMAP)
+        }));
 
-/// The size-class pools the `pools` choice runs on.
-pub static POOLS: LockedSizeClassPools<PoolsBacking> = LockedSizeClassPools::new(PoolsBacking);
+/// Whether `ptr` lies in the pools' heap: a comparison of addresses, no lock taken.
+pub fn in_pools_heap(ptr: *const u8) -> bool {
+    let start = (&raw const POOLS_HEAP).addr();
+    ptr.addr().wrapping_sub(start) < CHUNKS * CHUNK_SIZE
+}
 
 /// The free-list allocator the `freelist` choice runs on, growing through `mmap`.
 ///
 /// Its grower starts with a fallback page size; [`super::init`] gives it the kernel's.
 pub static FREE_LIST: LockedFreeListAllocator<MmapGrower> =
-    LockedFreeListAllocator::new(MmapGrower::new());
-
-/// The pools' fallback: [`POOLS_BACKING`], named as a type so the pools can own it by value.
-///
-/// The pools take any `GlobalAlloc` as their fallback; a zero-sized handle to a `static` keeps
-/// the backing allocator outside the pools' lock, where the router can ask it which pointers
-/// it owns without taking that lock.
-pub struct PoolsBacking;
-
-// SAFETY: every method forwards unchanged to POOLS_BACKING, a GlobalAlloc of its own.
-unsafe impl GlobalAlloc for PoolsBacking {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded from the caller.
-        unsafe { POOLS_BACKING.alloc(layout) }
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded from the caller.
-        unsafe { POOLS_BACKING.alloc_zeroed(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded from the caller.
-        unsafe { POOLS_BACKING.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: forwarded from the caller.
-        unsafe { POOLS_BACKING.realloc(ptr, layout, new_size) }
-    }
-}
+    LockedFreeListAllocator::new(FreeListAllocator::new(MmapGrower::new()));

@@ -35,8 +35,8 @@ pub use picture::HeapPicture;
 pub use stats::HeapStats;
 pub use traffic::Traffic;
 
-use crate::cli::Named;
-use instances::{CHUNK, FREE_LIST, POOLS, POOLS_BACKING};
+use crate::selection::Named;
+use instances::{CHUNK, FREE_LIST, POOLS, in_pools_heap};
 
 /// An allocator the command line can choose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,7 +100,7 @@ impl AllocatorChoice {
     pub fn stats(self) -> HeapStats {
         match self {
             Self::Chunk => HeapStats::of_chunks(&CHUNK),
-            Self::Pools => HeapStats::of_pools(&POOLS, &POOLS_BACKING),
+            Self::Pools => HeapStats::of_pools(&POOLS),
             Self::FreeList => HeapStats::of_free_list(&FREE_LIST),
         }
     }
@@ -109,7 +109,7 @@ impl AllocatorChoice {
     fn owner_of(ptr: *const u8) -> Self {
         if CHUNK.contains(ptr) {
             Self::Chunk
-        } else if POOLS_BACKING.contains(ptr) {
+        } else if in_pools_heap(ptr) {
             Self::Pools
         } else {
             Self::FreeList

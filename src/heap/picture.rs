@@ -16,7 +16,7 @@ use bareheap::pools::PoolStats;
 use bareheap::{ChunkAllocator, MmapGrower};
 
 use super::AllocatorChoice;
-use super::instances::{CHUNK, CHUNK_SIZE, FREE_LIST, POOLS, POOLS_BACKING};
+use super::instances::{CHUNK, CHUNK_SIZE, FREE_LIST, POOLS};
 use crate::picture::{LEGEND, STRIP_WIDTH, Strip, overlap};
 use crate::units::{Bytes, Padded};
 
@@ -41,12 +41,12 @@ impl fmt::Display for HeapPicture {
                 write!(f, "     ")?;
                 CHUNK.inspect(|chunks| draw_chunks(f, chunks, CHUNK_ROWS))
             }
-            AllocatorChoice::Pools => {
-                draw_pools(f, &POOLS.stats())?;
+            AllocatorChoice::Pools => POOLS.inspect(|pools| {
+                draw_pools(f, &pools.stats())?;
                 write!(f, "     backing heap: ")?;
-                POOLS_BACKING.inspect(|chunks| draw_chunks(f, chunks, BACKING_ROWS))
-            }
-            AllocatorChoice::FreeList => draw_free_list(f, &FREE_LIST.lock()),
+                draw_chunks(f, pools.fallback(), BACKING_ROWS)
+            }),
+            AllocatorChoice::FreeList => FREE_LIST.inspect(|heap| draw_free_list(f, heap)),
         }?;
         write!(f, "     legend: {LEGEND}")
     }

@@ -9,7 +9,7 @@ use core::alloc::{GlobalAlloc, Layout};
 use core::sync::atomic::{AtomicU8, Ordering};
 
 use super::{AllocatorChoice, traffic};
-use crate::cli::Named;
+use crate::selection::Named;
 
 /// Which allocator serves new allocations (an `AllocatorChoice` as `u8`).
 static ACTIVE: AtomicU8 = AtomicU8::new(AllocatorChoice::Chunk as u8);

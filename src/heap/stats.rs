@@ -2,9 +2,9 @@
 
 use core::fmt;
 
-use bareheap::chunk::{ChunkStats, GlobalChunkAllocator};
+use bareheap::chunk::{ChunkAllocator, ChunkStats, GlobalChunkAllocator};
 use bareheap::free_list::Stats as FreeListStats;
-use bareheap::pools::{ClassStats, PoolStats};
+use bareheap::pools::{ClassStats, PoolStats, SLAB_SIZE};
 use bareheap::{LockedFreeListAllocator, LockedSizeClassPools, MmapGrower};
 
 use super::instances::CHUNK_SIZE;
@@ -48,31 +48,27 @@ pub enum HeapStats {
 impl HeapStats {
     /// Reads a chunk allocator's statistics.
     pub fn of_chunks(chunks: &GlobalChunkAllocator<CHUNK_SIZE>) -> Self {
-        Self::Chunk {
+        chunks.inspect(|chunks| Self::Chunk {
             stats: chunks.stats(),
-            largest_free_run: chunks.inspect(|chunks| chunks.largest_free_run()),
-        }
+            largest_free_run: chunks.largest_free_run(),
+        })
     }
 
     /// Reads the pools' statistics and their backing allocator's.
-    pub fn of_pools<F: core::alloc::GlobalAlloc>(
-        pools: &LockedSizeClassPools<F>,
-        backing: &GlobalChunkAllocator<CHUNK_SIZE>,
-    ) -> Self {
-        Self::Pools {
+    pub fn of_pools(pools: &LockedSizeClassPools<ChunkAllocator<CHUNK_SIZE>>) -> Self {
+        pools.inspect(|pools| Self::Pools {
             pools: pools.stats(),
-            backing: backing.stats(),
-        }
+            backing: pools.fallback().stats(),
+        })
     }
 
     /// Reads the free-list allocator's statistics and its grower's counters.
     pub fn of_free_list(free_list: &LockedFreeListAllocator<MmapGrower>) -> Self {
-        let free_list = free_list.lock();
-        Self::FreeList {
+        free_list.inspect(|free_list| Self::FreeList {
             stats: free_list.stats(),
             mapped_regions: free_list.grower().mapped_regions(),
             released_regions: free_list.grower().released_regions(),
-        }
+        })
     }
 
     /// Bytes handed to callers and not yet freed, as the allocator counts them (chunk-rounded
@@ -80,17 +76,26 @@ impl HeapStats {
     pub fn bytes_in_use(&self) -> usize {
         match self {
             Self::Chunk { stats, .. } => stats.used_bytes,
-            Self::Pools { pools, .. } => {
-                let pooled: usize = pools
-                    .classes
-                    .iter()
-                    .map(|class| class.blocks_in_use * class.block_size)
-                    .sum();
-                pooled + pools.fallback_bytes
-            }
+            Self::Pools { pools, backing } => pooled_bytes(pools) + large_bytes(pools, backing),
             Self::FreeList { stats, .. } => stats.in_use_bytes,
         }
     }
+}
+
+/// Bytes of the pools' class blocks in use.
+fn pooled_bytes(pools: &PoolStats) -> usize {
+    pools
+        .classes
+        .iter()
+        .map(|class| class.blocks_in_use * class.block_size)
+        .sum()
+}
+
+/// Bytes of the large blocks the pools' backing chunk allocator serves directly: what it holds
+/// beyond the slabs (each a whole 32 KiB of chunks) and the slab table.
+fn large_bytes(pools: &PoolStats, backing: &ChunkStats) -> usize {
+    let slabs = pools.slabs * SLAB_SIZE;
+    backing.used_bytes - slabs - pools.slab_table_bytes.next_multiple_of(CHUNK_SIZE)
 }
 
 impl fmt::Display for HeapStats {
@@ -125,10 +130,9 @@ fn write_chunks(f: &mut fmt::Formatter<'_>, label: &str, stats: &ChunkStats) -> 
     )?;
     write!(
         f,
-        "\n{INDENT}{:<8} {} held for {} asked",
+        "\n{INDENT}{:<8} {} held",
         "bytes",
         Bytes(stats.used_bytes),
-        Bytes(stats.requested_bytes),
     )?;
     write!(
         f,
@@ -140,12 +144,13 @@ fn write_chunks(f: &mut fmt::Formatter<'_>, label: &str, stats: &ChunkStats) -> 
 fn write_pools(f: &mut fmt::Formatter<'_>, pools: &PoolStats, backing: &ChunkStats) -> fmt::Result {
     write!(
         f,
-        "\n{INDENT}{:<8} {} ({}) taken; {} large blocks ({}) beside them",
+        "\n{INDENT}{:<8} {} held ({}), {} given back; {} large blocks ({})",
         "slabs",
         pools.slabs,
         Bytes(pools.slab_bytes),
+        pools.slabs_released,
         pools.fallback_blocks,
-        Bytes(pools.fallback_bytes),
+        Bytes(large_bytes(pools, backing)),
     )?;
     write_class_row(f, "class", pools, |class| class.block_size)?;
     write_class_row(f, "used", pools, |class| class.blocks_in_use)?;
@@ -184,10 +189,9 @@ fn write_free_list(
     )?;
     write!(
         f,
-        "\n{INDENT}{:<8} {} in use ({} asked), {} free, peak {}",
+        "\n{INDENT}{:<8} {} in use, {} free, peak {}",
         "bytes",
         Bytes(stats.in_use_bytes),
-        Bytes(stats.requested_bytes),
         Bytes(stats.free_bytes),
         Bytes(stats.peak_in_use_bytes),
     )?;

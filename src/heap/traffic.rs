@@ -9,7 +9,7 @@
 use core::sync::atomic::{AtomicUsize, Ordering};
 
 use super::AllocatorChoice;
-use crate::cli::Named;
+use crate::selection::Named;
 
 /// A snapshot of one allocator's traffic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -16,7 +16,7 @@ mod vec;
 
 use core::fmt;
 
-use crate::cli::Named;
+use crate::selection::Named;
 
 /// One workload the command line can choose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,64 +1,116 @@
-//! What the harness needs from an allocator: the [`Subject`] trait and common statistics.
+//! What the harness needs from an allocator: the [`Design`] trait (what differs per
+//! allocator), the [`Subject`] trait (how the harness drives one form of it) and the common
+//! statistics.
 //!
-//! Every allocator counts different things (chunks, blocks, classes, tagged bytes). An adapter
-//! translates its counters into one [`Accounting`] and says what the model should predict for
-//! each live block ([`Inspect::held_bytes`]); fields an allocator does not count are `None`
-//! and are not checked.
+//! Every allocator implements `bareheap::RawAllocator`, so driving it is the same code for
+//! all; what differs is how to build one over fresh memory and what its counters mean. A
+//! [`Design`] says exactly that, and the generic forms in `forms` turn it into subjects:
 //!
 //! ```text
-//!   Inspect   accounting, held bytes per layout, bounds, validity, "all free" check
-//!     ├── Subject      + allocate / deallocate / reallocate     (the raw forms, the adapters)
-//!     └── LockedForm   + the GlobalAlloc + Allocator value      (the spin-locked forms)
+//!   Design (per allocator: build, capacity, accounting, consistency)
+//!     ├── Checked<D>        the raw checked API  (deallocate / resize)
+//!     ├── Trusted<D>        the raw trusted API  (deallocate_trusted / resize_trusted)
+//!     └── Shared<D>         Locked<D::Allocator>, driven as
+//!           ├── ViaGlobalAlloc<D>     alloc / dealloc / realloc
+//!           └── ViaAllocatorApi<D>    allocate / deallocate / grow / shrink
 //! ```
 
-use std::alloc::{GlobalAlloc, Layout};
+use std::alloc::Layout;
 use std::ptr::NonNull;
 
-use bareheap::FreeError;
+use bareheap::{FreeError, RawAllocator};
+
+use crate::Arena;
 
 /// The statistics an allocator reports, in terms the shadow model can predict exactly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Accounting {
     /// Blocks currently allocated.
     pub live_blocks: usize,
-    /// Sum of the sizes of the live blocks' layouts, if the allocator counts it.
-    pub requested_bytes: Option<usize>,
-    /// Sum of [`Inspect::held_bytes`] over the live blocks, if the allocator can predict it.
+    /// Sum of [`Design::held_bytes`] over the live blocks, if the allocator can predict it.
     pub held_bytes: Option<usize>,
 }
 
-/// Read-only knowledge about an allocator under test.
-pub trait Inspect {
+/// One allocator design under test: how to build it, and what its counters mean.
+pub trait Design: 'static {
+    /// The allocator.
+    type Allocator: RawAllocator + Send;
+
     /// A short name for messages.
     const NAME: &'static str;
 
     /// Whether, once everything is freed, a block as large as on a fresh allocator can be had
-    /// again (false when the design keeps memory, e.g. the pools' slabs).
-    const RETURNS_ALL_MEMORY: bool;
+    /// again (false when the design keeps memory, e.g. the pools' reserve of empty slabs).
+    const RETURNS_ALL_MEMORY: bool = true;
 
-    /// The bytes of memory the allocator manages (an upper bound for any block). O(1).
-    fn capacity(&self) -> usize;
+    /// A fresh allocator managing about `bytes` bytes, and the memory it manages (which the
+    /// subject keeps, and frees after the allocator).
+    fn build(bytes: usize) -> (Self::Allocator, Vec<Arena>);
+
+    /// The bytes of memory the allocator can hand out at most. O(1).
+    fn capacity(allocator: &Self::Allocator) -> usize;
 
     /// Whether the allocator can serve `layout` at all; if not, a request must fail. O(1).
-    fn supports(&self, layout: Layout) -> bool;
+    fn supports(allocator: &Self::Allocator, layout: Layout) -> bool {
+        layout.size() <= Self::capacity(allocator)
+    }
 
-    /// The allocator's statistics. O(1) (plus a lock for the locked forms).
-    fn accounting(&self) -> Accounting;
+    /// The allocator's statistics. O(1).
+    fn accounting(allocator: &Self::Allocator) -> Accounting;
 
     /// What one live block of `layout` adds to [`Accounting::held_bytes`]; `None` exactly
     /// when the allocator reports no held bytes. O(1).
-    fn held_bytes(&self, layout: Layout) -> Option<usize>;
-
-    /// Whether the `len` bytes at `ptr` lie inside the memory the allocator manages. O(1).
-    fn holds(&self, ptr: NonNull<u8>, len: usize) -> bool;
+    fn held_bytes(layout: Layout) -> Option<usize> {
+        let _ = layout;
+        None
+    }
 
     /// The allocator's own consistency check (a heap walk, counters against the bitmap).
     ///
     /// # Errors
     /// A description of the first inconsistency.
-    fn check_consistency(&self) -> Result<(), String>;
+    fn check_consistency(allocator: &Self::Allocator) -> Result<(), String> {
+        let _ = allocator;
+        Ok(())
+    }
 
     /// With no block live: checks that everything is free again (nothing leaked).
+    ///
+    /// # Errors
+    /// A description of what is still held.
+    fn check_all_free(allocator: &Self::Allocator) -> Result<(), String>;
+}
+
+/// Read-only knowledge about an allocator under test, whatever the form.
+pub trait Inspect {
+    /// A short name for messages.
+    const NAME: &'static str;
+
+    /// As [`Design::RETURNS_ALL_MEMORY`].
+    const RETURNS_ALL_MEMORY: bool;
+
+    /// As [`Design::capacity`].
+    fn capacity(&self) -> usize;
+
+    /// As [`Design::supports`].
+    fn supports(&self, layout: Layout) -> bool;
+
+    /// As [`Design::accounting`] (plus a lock for the shared forms).
+    fn accounting(&self) -> Accounting;
+
+    /// As [`Design::held_bytes`].
+    fn held_bytes(&self, layout: Layout) -> Option<usize>;
+
+    /// Whether the `len` bytes at `ptr` lie inside the memory the allocator manages. O(1).
+    fn holds(&self, ptr: NonNull<u8>, len: usize) -> bool;
+
+    /// As [`Design::check_consistency`].
+    ///
+    /// # Errors
+    /// A description of the first inconsistency.
+    fn check_consistency(&self) -> Result<(), String>;
+
+    /// As [`Design::check_all_free`].
     ///
     /// # Errors
     /// A description of what is still held.
@@ -67,20 +119,41 @@ pub trait Inspect {
 
 /// An allocator driven through single calls, the way the harness uses it.
 pub trait Subject: Inspect {
+    /// Whether [`reallocate`](Self::reallocate) may change the alignment (`GlobalAlloc` may
+    /// not; the raw API and `Allocator` may).
+    const CHANGES_ALIGNMENT: bool;
+
     /// A block for `layout`, or `None`; never a panic.
     fn allocate(&mut self, layout: Layout) -> Option<NonNull<u8>>;
 
     /// Frees a block.
     ///
     /// # Errors
-    /// The allocator's refusal (raw forms); the locked forms' `dealloc` reports nothing and
-    /// always gives `Ok`.
+    /// The allocator's refusal (the checked form); the other forms report nothing and always
+    /// give `Ok`.
     ///
     /// # Safety
     /// `ptr` must be a live block of this allocator allocated with `layout`.
     unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) -> Result<(), FreeError>;
 
-    /// Resizes a block to `new_size` bytes with the same alignment; `None` leaves it as it was.
+    /// Frees `ptr` as a block of `layout` through the checked raw API, whatever `ptr` and
+    /// `layout` are; `None` for forms without one (the default).
+    ///
+    /// # Safety
+    /// `ptr` is null, outside the allocator's memory, or inside a live block at least one word
+    /// past its start, within the block's first 64 bytes (which the harness always patterns, so
+    /// the word before it is initialised).
+    unsafe fn checked_free(
+        &mut self,
+        ptr: *mut u8,
+        layout: Layout,
+    ) -> Option<Result<(), FreeError>> {
+        let _ = (ptr, layout);
+        None
+    }
+
+    /// Resizes a block to `new` (with the old alignment unless
+    /// [`CHANGES_ALIGNMENT`](Self::CHANGES_ALIGNMENT)); `None` leaves it as it was.
     ///
     /// # Safety
     /// `ptr` must be a live block of this allocator allocated with `layout`.
@@ -88,31 +161,6 @@ pub trait Subject: Inspect {
         &mut self,
         ptr: NonNull<u8>,
         layout: Layout,
-        new_size: usize,
+        new: Layout,
     ) -> Option<NonNull<u8>>;
-}
-
-/// A raw form's free that takes any pointer and reports why it refuses one: the bad-input
-/// catalogue drives it with null, foreign, interior, misaligned and freed pointers.
-pub trait CheckedFree: Subject {
-    /// Frees `ptr` as a block of `layout`, whatever `ptr` is.
-    ///
-    /// # Errors
-    /// The allocator's refusal; a refused free must change nothing.
-    ///
-    /// # Safety
-    /// `ptr` is null, outside the allocator's memory, or at least one word past its start (the
-    /// free list reads the word before a pointer inside its memory); for the pools, `layout`
-    /// fits a size class (larger layouts go unchecked to the fallback).
-    unsafe fn checked_free(&mut self, ptr: *mut u8, layout: Layout) -> Result<(), FreeError>;
-}
-
-/// A spin-locked allocator, owned together with its memory, used through its `GlobalAlloc`
-/// and `Allocator` implementations.
-pub trait LockedForm: Inspect + Sync {
-    /// The locked allocator type.
-    type Allocator: GlobalAlloc + Sync;
-
-    /// The locked allocator, to call or to share between threads. O(1).
-    fn allocator(&self) -> &Self::Allocator;
 }

@@ -30,11 +30,12 @@
 //! Statistics are counters updated by each operation, so reading them is O(1).
 
 use core::alloc::Layout;
+use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 
 use super::bitmap::{Bitmap, StartRule, bitmap_words};
 use super::{ChunkAllocatorError, PAGE_SIZE, PageAligned, bitmap_len};
-use crate::FreeError;
+use crate::{FreeError, OutOfMemory, RawAllocator, ResizeError};
 
 /// A snapshot of a [`ChunkAllocator`]'s statistics, taken in O(1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -48,9 +49,8 @@ pub struct ChunkStats {
     /// Chunks not held by any block.
     pub free_chunks: usize,
     /// Bytes held by live blocks, rounded up to whole chunks (`used_chunks * chunk_size`).
+    /// Exact whatever fitting layout a block is freed with: counted in chunks.
     pub used_bytes: usize,
-    /// Bytes the callers asked for in the layouts of live blocks.
-    pub requested_bytes: usize,
     /// The highest `used_bytes` ever reached (a moving `realloc` briefly holds both spans).
     pub peak_used_bytes: usize,
     /// Blocks currently allocated.
@@ -64,7 +64,6 @@ pub struct ChunkStats {
 struct Counters {
     used_chunks: usize,
     peak_used_chunks: usize,
-    requested_bytes: usize,
     live_allocations: usize,
     total_allocations: u64,
 }
@@ -142,8 +141,28 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
         }
     }
 
-    /// Like [`new`](Self::new), but from raw pointers to the `static`s, which is what edition
-    /// 2024 hands out for a `static mut` without a lint (`&raw mut HEAP`). O(1).
+    /// Like [`new_const`](Self::new_const), but from raw pointers to the `static`s, which is
+    /// what edition 2024 hands out for a `static mut` without a lint (`&raw mut HEAP`): in a
+    /// `static`'s initialiser a bad pair is a compile error. O(1).
+    ///
+    /// # Panics
+    /// On any error [`new`](Self::new) would return.
+    ///
+    /// # Safety
+    /// As [`try_from_static`](Self::try_from_static).
+    pub const unsafe fn from_static<const HEAP: usize, const BITMAP: usize>(
+        heap: *mut PageAligned<[u8; HEAP]>,
+        bitmap: *mut PageAligned<[u8; BITMAP]>,
+    ) -> Self {
+        // SAFETY: forwarded from the caller.
+        match unsafe { Self::try_from_static(heap, bitmap) } {
+            Ok(allocator) => allocator,
+            Err(error) => error.panic_const(),
+        }
+    }
+
+    /// Like [`new`](Self::new), but from raw pointers to the `static`s (`&raw mut HEAP`).
+    /// O(1).
     ///
     /// # Errors
     /// As [`new`](Self::new).
@@ -152,7 +171,7 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
     /// Both pointers must be valid for reads and writes for the rest of the program, must not
     /// overlap, and nothing but this allocator may access them from now on (e.g. each
     /// `static mut` is handed to exactly one allocator and never named again).
-    pub const unsafe fn from_static<const HEAP: usize, const BITMAP: usize>(
+    pub const unsafe fn try_from_static<const HEAP: usize, const BITMAP: usize>(
         heap: *mut PageAligned<[u8; HEAP]>,
         bitmap: *mut PageAligned<[u8; BITMAP]>,
     ) -> Result<Self, ChunkAllocatorError> {
@@ -211,6 +230,80 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
         Ok(unsafe { Self::assemble(heap, chunks, bitmap.cast()) })
     }
 
+    /// Builds an allocator over one `'static` buffer, carving the heap (at the first
+    /// chunk-aligned address) and its bitmap (right after the heap) out of it, with as many
+    /// chunks as fit; [`chunk_count`](Self::chunk_count) tells how many that gave. O(log len).
+    ///
+    /// ```
+    /// use core::mem::MaybeUninit;
+    /// use bareheap::{ChunkAllocator, PageAligned};
+    ///
+    /// let buffer = Box::leak(Box::new(PageAligned::new([MaybeUninit::new(0u8); 100_000])));
+    /// let chunks = ChunkAllocator::<256>::from_buffer(&mut buffer[..]).expect("room");
+    /// assert_eq!(chunks.chunk_count(), 390); // 390 * 256 bytes, then a 120-byte bitmap
+    /// ```
+    ///
+    /// # Errors
+    /// [`BadChunkSize`](ChunkAllocatorError::BadChunkSize) if `CHUNK_SIZE` is not a non-zero
+    /// power of two; [`BufferTooSmall`](ChunkAllocatorError::BufferTooSmall) if not even one
+    /// chunk and its bitmap fit.
+    pub fn from_buffer(
+        buffer: &'static mut [MaybeUninit<u8>],
+    ) -> Result<Self, ChunkAllocatorError> {
+        // SAFETY: the `'static` exclusive borrow gives us the buffer for good.
+        unsafe { Self::from_raw_buffer(buffer) }
+    }
+
+    /// [`from_buffer`](Self::from_buffer) over a raw buffer (`&raw mut BUFFER` for a
+    /// `static mut`). O(log len).
+    ///
+    /// # Errors
+    /// As [`from_buffer`](Self::from_buffer); a null buffer is too small.
+    ///
+    /// # Safety
+    /// The buffer must be valid for reads and writes for as long as the allocator or any block
+    /// it hands out is in use, and nothing else may access it meanwhile (except through the
+    /// blocks handed out).
+    pub unsafe fn from_raw_buffer(
+        buffer: *mut [MaybeUninit<u8>],
+    ) -> Result<Self, ChunkAllocatorError> {
+        if !CHUNK_SIZE.is_power_of_two() {
+            return Err(ChunkAllocatorError::BadChunkSize);
+        }
+        let base = NonNull::new(buffer.cast::<u8>()).ok_or(ChunkAllocatorError::BufferTooSmall)?;
+        let skip = base.align_offset(CHUNK_SIZE).min(buffer.len());
+        let room = buffer.len() - skip;
+        // The largest chunk count whose heap, padding and bitmap fit: `fits` is monotone.
+        let fits = |chunks: usize| {
+            let heap = chunks * CHUNK_SIZE;
+            heap.next_multiple_of(align_of::<u64>()) + bitmap_len(chunks) <= room
+        };
+        let (mut low, mut high) = (0, room / CHUNK_SIZE);
+        while low < high {
+            let middle = low + (high - low).div_ceil(2);
+            if fits(middle) {
+                low = middle;
+            } else {
+                high = middle - 1;
+            }
+        }
+        if low == 0 {
+            return Err(ChunkAllocatorError::BufferTooSmall);
+        }
+        let heap_len = low * CHUNK_SIZE;
+        let bitmap_offset = skip + heap_len.next_multiple_of(align_of::<u64>());
+        // SAFETY: both offsets lie inside the buffer (`fits` checked the total against its
+        // length); the heap and the bitmap do not overlap.
+        unsafe {
+            Self::from_raw_parts(
+                base.add(skip),
+                heap_len,
+                base.add(bitmap_offset),
+                bitmap_len(low),
+            )
+        }
+    }
+
     /// Validates the memory and returns the number of chunks.
     const fn check(
         heap_len: usize,
@@ -246,87 +339,10 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
             counters: Counters {
                 used_chunks: 0,
                 peak_used_chunks: 0,
-                requested_bytes: 0,
                 live_allocations: 0,
                 total_allocations: 0,
             },
         }
-    }
-
-    /// Allocates a block for `layout` and returns its whole chunk span (at least
-    /// `layout.size()` bytes, at least one chunk). The contents are unspecified.
-    ///
-    /// O(C/4096 + visited non-full words) to search, at most O(C/64); O(n/64) to mark.
-    ///
-    /// # Errors
-    /// [`OutOfMemory`](ChunkAllocatorError::OutOfMemory) if no suitable run of free chunks
-    /// exists; [`BadAlignment`](ChunkAllocatorError::BadAlignment) if no address in the heap
-    /// has the alignment. Nothing changes on error.
-    pub fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, ChunkAllocatorError> {
-        let (index, chunks) = self.claim(layout)?;
-        self.counters.requested_bytes += layout.size();
-        self.counters.live_allocations += 1;
-        self.counters.total_allocations += 1;
-        Ok(self.span(index, chunks))
-    }
-
-    /// Frees the block at `ptr` that was allocated with `layout` (any layout whose size needs
-    /// the same number of chunks and whose alignment `ptr` meets is accepted, as the
-    /// `Allocator` contract requires for sizes up to the returned span's length).
-    /// O(n/64 + 1) for a block of n chunks, checks included.
-    ///
-    /// # Errors
-    /// Exact: every free of anything but a live block's start with a layout of its chunk
-    /// count is refused. Checked in this order, each leaving the allocator unchanged:
-    /// [`NullPtrFree`](FreeError::NullPtrFree); [`FreeOutOfBounds`](FreeError::FreeOutOfBounds)
-    /// if `ptr` is outside the heap; [`UnalignedFree`](FreeError::UnalignedFree) if `ptr` is
-    /// not on a chunk boundary, not aligned to `layout.align()`, or on a chunk inside a live
-    /// block (an interior pointer); [`DoubleFree`](FreeError::DoubleFree) if the chunk at
-    /// `ptr` is free; [`CorruptedBlock`](FreeError::CorruptedBlock) if a block starts at
-    /// `ptr` but `layout` implies fewer or more chunks than it has.
-    pub fn deallocate(&mut self, ptr: *mut u8, layout: Layout) -> Result<(), FreeError> {
-        let (index, chunks) = self.locate(ptr, layout)?;
-        self.release(index, chunks);
-        // Saturating: the size freed may exceed the size asked for (same chunk count).
-        self.counters.requested_bytes = self.counters.requested_bytes.saturating_sub(layout.size());
-        self.counters.live_allocations -= 1;
-        Ok(())
-    }
-
-    /// Resizes the block at `ptr` (allocated with `old`) to `new`, keeping its first
-    /// `min(old.size(), new.size())` bytes, and returns its new chunk span.
-    ///
-    /// In place when `ptr` meets `new.align()` and either the held chunks suffice (a smaller
-    /// block frees its tail chunks) or the chunks right after the block are free (it grows
-    /// into them): O(n/64 + 1). Otherwise the block moves: an allocation, a copy and a free.
-    ///
-    /// # Errors
-    /// [`InvalidBlock`](ChunkAllocatorError::InvalidBlock) with the reason
-    /// [`deallocate`](Self::deallocate) would give; otherwise as [`allocate`](Self::allocate).
-    /// On error the old block is untouched and still allocated.
-    pub fn realloc(
-        &mut self,
-        ptr: *mut u8,
-        old: Layout,
-        new: Layout,
-    ) -> Result<NonNull<[u8]>, ChunkAllocatorError> {
-        let (index, old_chunks) = self
-            .locate(ptr, old)
-            .map_err(ChunkAllocatorError::InvalidBlock)?;
-        let new_chunks = self.chunks_for(new.size())?;
-        let resized = if ptr.addr().is_multiple_of(new.align()) {
-            self.resize_in_place(index, old_chunks, new_chunks)
-        } else {
-            false
-        };
-        let index = if resized {
-            index
-        } else {
-            self.move_block(index, old_chunks, old.size().min(new.size()), new)?
-        };
-        let kept = self.counters.requested_bytes.saturating_sub(old.size());
-        self.counters.requested_bytes = kept + new.size();
-        Ok(self.span(index, new_chunks))
     }
 
     /// Shrinks or grows the block at `index` without moving it, if the chunks allow.
@@ -347,6 +363,29 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
         true
     }
 
+    /// Resizes the live block at `index` (`old_chunks` chunks, laid out for `old`) to `new`:
+    /// in place when its address meets `new`'s alignment and the chunks allow, else moved.
+    fn resize_block(
+        &mut self,
+        index: usize,
+        old_chunks: usize,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, OutOfMemory> {
+        let new_chunks = self.chunks_for(new.size())?;
+        let aligned = self
+            .chunk_ptr(index)
+            .addr()
+            .get()
+            .is_multiple_of(new.align());
+        let index = if aligned && self.resize_in_place(index, old_chunks, new_chunks) {
+            index
+        } else {
+            self.move_block(index, old_chunks, old.size().min(new.size()), new)?
+        };
+        Ok(self.span(index, new_chunks))
+    }
+
     /// Moves a block to a fresh span for `new`, copying `keep` bytes; returns the new index.
     fn move_block(
         &mut self,
@@ -354,7 +393,7 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
         old_chunks: usize,
         keep: usize,
         new: Layout,
-    ) -> Result<usize, ChunkAllocatorError> {
+    ) -> Result<usize, OutOfMemory> {
         let (target, _) = self.claim(new)?;
         let source = self.chunk_ptr(index);
         let destination = self.chunk_ptr(target);
@@ -367,13 +406,11 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
     }
 
     /// Finds and marks chunks for `layout`; returns the first chunk index and the count.
-    fn claim(&mut self, layout: Layout) -> Result<(usize, usize), ChunkAllocatorError> {
+    fn claim(&mut self, layout: Layout) -> Result<(usize, usize), OutOfMemory> {
         let chunks = self.chunks_for(layout.size())?;
-        let rule = self.start_rule(layout.align())?;
+        let rule = self.start_rule(layout.align()).ok_or(OutOfMemory)?;
         self.bitmap.ensure_ready();
-        let index = self
-            .find(chunks, rule)
-            .ok_or(ChunkAllocatorError::OutOfMemory)?;
+        let index = self.find(chunks, rule).ok_or(OutOfMemory)?;
         self.bitmap.set_range(index, index + chunks);
         self.bitmap.mark_start(index);
         self.cursor = (index + chunks) % self.chunks;
@@ -409,30 +446,30 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
     }
 
     /// Chunks needed for `size` bytes (one for zero bytes).
-    fn chunks_for(&self, size: usize) -> Result<usize, ChunkAllocatorError> {
+    fn chunks_for(&self, size: usize) -> Result<usize, OutOfMemory> {
         let chunks = size.div_ceil(CHUNK_SIZE).max(1);
         if chunks > self.chunks {
-            return Err(ChunkAllocatorError::OutOfMemory);
+            return Err(OutOfMemory);
         }
         Ok(chunks)
     }
 
-    /// Which chunk indices may start a block with alignment `align`.
-    fn start_rule(&self, align: usize) -> Result<StartRule, ChunkAllocatorError> {
+    /// Which chunk indices may start a block with alignment `align`; `None` when no address
+    /// in the heap has that alignment, so no amount of freeing could serve the request.
+    fn start_rule(&self, align: usize) -> Option<StartRule> {
         if align <= CHUNK_SIZE {
-            return Ok(StartRule::ANY);
+            return Some(StartRule::ANY);
         }
         // Bytes from the heap start to the first address with this alignment; a multiple of
         // the chunk size because both the heap start and `align` are.
         let lead = self.heap.addr().get().wrapping_neg() & (align - 1);
         let rule = StartRule::new(align / CHUNK_SIZE, lead / CHUNK_SIZE);
-        if rule.first_at_or_after(0) >= self.chunks {
-            return Err(ChunkAllocatorError::BadAlignment);
-        }
-        Ok(rule)
+        (rule.first_at_or_after(0) < self.chunks).then_some(rule)
     }
 
     /// Checks that `ptr` and `layout` describe a live block; returns its index and chunk count.
+    /// Exact: every pointer but a live block's start with a layout of its chunk count is
+    /// refused, in the order of [`RawAllocator::deallocate`]'s errors. O(n/64 + 1).
     fn locate(&mut self, ptr: *mut u8, layout: Layout) -> Result<(usize, usize), FreeError> {
         if ptr.is_null() {
             return Err(FreeError::NullPtrFree);
@@ -499,7 +536,6 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
             used_chunks: c.used_chunks,
             free_chunks: self.chunks - c.used_chunks,
             used_bytes: c.used_chunks * CHUNK_SIZE,
-            requested_bytes: c.requested_bytes,
             peak_used_bytes: c.peak_used_chunks * CHUNK_SIZE,
             live_allocations: c.live_allocations,
             total_allocations: c.total_allocations,
@@ -533,11 +569,6 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
         CHUNK_SIZE
     }
 
-    /// Whether `ptr`'s address lies inside the heap (whether or not it is allocated). O(1).
-    pub fn contains(&self, ptr: *const u8) -> bool {
-        ptr.addr().wrapping_sub(self.heap.addr().get()) < self.capacity()
-    }
-
     /// Whether chunk `index` is in use; `false` past the end. O(1).
     pub fn is_chunk_used(&self, index: usize) -> bool {
         index < self.chunks && self.bitmap.is_used(index)
@@ -559,12 +590,81 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
     }
 }
 
+// SAFETY: blocks are runs of chunks of the heap the constructor was handed exclusively, marked
+// in the bitmap so no two live blocks share a chunk, aligned by the start rule, and reached
+// through the heap's own pointer. Every free and resize is checked exactly (`locate`) before
+// anything changes. Arithmetic is bounded by the chunk count; nothing panics.
+unsafe impl<const CHUNK_SIZE: usize> RawAllocator for ChunkAllocator<CHUNK_SIZE> {
+    /// A block for `layout`: its whole chunk span (at least `layout.size()` bytes, at least one
+    /// chunk). The contents are unspecified. O(C/4096 + visited non-full words) to search, at
+    /// most O(C/64); O(n/64) to mark. Any power-of-two alignment that some address in the heap
+    /// has is honoured; others are [`OutOfMemory`].
+    fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, OutOfMemory> {
+        let (index, chunks) = self.claim(layout)?;
+        self.counters.live_allocations += 1;
+        self.counters.total_allocations += 1;
+        Ok(self.span(index, chunks))
+    }
+
+    /// Exact for any pointer: anything but a live block's start with a layout of its chunk
+    /// count (any size from the one asked for up to the span fits) is refused. Errors, in order:
+    /// [`NullPtrFree`](FreeError::NullPtrFree); [`FreeOutOfBounds`](FreeError::FreeOutOfBounds)
+    /// outside the heap; [`UnalignedFree`](FreeError::UnalignedFree) off a chunk boundary, not
+    /// aligned to `layout.align()`, or inside a live block; [`DoubleFree`](FreeError::DoubleFree)
+    /// on a free chunk; [`CorruptedBlock`](FreeError::CorruptedBlock) when `layout` implies more
+    /// or fewer chunks than the block has. O(n/64 + 1) for a block of n chunks.
+    unsafe fn deallocate(&mut self, ptr: *mut u8, layout: Layout) -> Result<(), FreeError> {
+        let (index, chunks) = self.locate(ptr, layout)?;
+        self.release(index, chunks);
+        self.counters.live_allocations -= 1;
+        Ok(())
+    }
+
+    /// In place when `ptr` meets `new.align()` and either the held chunks suffice (a smaller
+    /// block frees its tail chunks) or the chunks right after the block are free (it grows into
+    /// them): O(n/64 + 1). Otherwise the block moves. Checked as
+    /// [`deallocate`](Self::deallocate).
+    unsafe fn resize(
+        &mut self,
+        ptr: *mut u8,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, ResizeError> {
+        let (index, chunks) = self.locate(ptr, old)?;
+        Ok(self.resize_block(index, chunks, old, new)?)
+    }
+
+    /// The checked free, its refusal ignored: the checks cost O(n/64 + 1), as the free itself.
+    unsafe fn deallocate_trusted(&mut self, ptr: NonNull<u8>, layout: Layout) {
+        // SAFETY: forwarded from the caller.
+        let _refused = unsafe { self.deallocate(ptr.as_ptr(), layout) };
+    }
+
+    /// The checked resize; a refusal (impossible under the contract) is reported as
+    /// [`OutOfMemory`], with nothing changed.
+    unsafe fn resize_trusted(
+        &mut self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, OutOfMemory> {
+        let (index, chunks) = self.locate(ptr.as_ptr(), old).map_err(|_| OutOfMemory)?;
+        self.resize_block(index, chunks, old, new)
+    }
+
+    /// O(1): one comparison against the heap's bounds.
+    fn contains(&self, ptr: *const u8) -> bool {
+        ptr.addr().wrapping_sub(self.heap.addr().get()) < self.capacity()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::vec::Vec;
 
     use super::*;
     use crate::chunk::test_support::{Arena, HEAP_ALIGN};
+    use crate::test_checked::CheckedCalls;
 
     /// Chunk size of most tests: small, so heaps of a few hundred chunks stay tiny.
     const CS: usize = 16;
@@ -581,10 +681,7 @@ mod tests {
     fn fill(allocator: &mut ChunkAllocator<CS>) -> Vec<*mut u8> {
         let all = (0..allocator.chunk_count()).map(|_| allocator.allocate(layout(CS, 1)).unwrap());
         let blocks: Vec<*mut u8> = all.map(|b| b.cast::<u8>().as_ptr()).collect();
-        assert_eq!(
-            allocator.allocate(layout(1, 1)),
-            Err(ChunkAllocatorError::OutOfMemory)
-        );
+        assert_eq!(allocator.allocate(layout(1, 1)), Err(OutOfMemory));
         blocks
     }
 
@@ -604,10 +701,14 @@ mod tests {
         error: FreeError,
     ) {
         let before = (occupancy(allocator), allocator.stats());
-        assert_eq!(allocator.deallocate(ptr, layout), Err(error), "{layout:?}");
+        assert_eq!(
+            allocator.free_checked(ptr, layout),
+            Err(error),
+            "{layout:?}"
+        );
         assert_eq!((occupancy(allocator), allocator.stats()), before);
-        let moved = allocator.realloc(ptr, layout, layout_of(1));
-        assert_eq!(moved, Err(ChunkAllocatorError::InvalidBlock(error)));
+        let moved = allocator.resize_checked(ptr, layout, layout_of(1));
+        assert_eq!(moved, Err(ResizeError::Invalid(error)));
         assert_eq!((occupancy(allocator), allocator.stats()), before);
     }
 
@@ -664,15 +765,16 @@ mod tests {
         static mut BITMAP: PageAligned<[u8; 16]> = PageAligned::new([0; 16]);
         static mut BIG_HEAP: PageAligned<[u8; 8192]> = PageAligned::new([0; 8192]);
         // SAFETY: the statics are used by this test only, and no allocator is kept.
-        let ragged = unsafe { ChunkAllocator::<64>::from_static(&raw mut HEAP, &raw mut BITMAP) };
+        let ragged =
+            unsafe { ChunkAllocator::<64>::try_from_static(&raw mut HEAP, &raw mut BITMAP) };
         assert_eq!(ragged.err(), Some(ChunkAllocatorError::BadHeapMemory));
         // SAFETY: as above.
         let beyond_page =
-            unsafe { ChunkAllocator::<8192>::from_static(&raw mut BIG_HEAP, &raw mut BITMAP) };
+            unsafe { ChunkAllocator::<8192>::try_from_static(&raw mut BIG_HEAP, &raw mut BITMAP) };
         assert_eq!(beyond_page.err(), Some(ChunkAllocatorError::BadHeapMemory));
         // SAFETY: as above.
         let bad_bitmap =
-            unsafe { ChunkAllocator::<64>::from_static(&raw mut BIG_HEAP, &raw mut BITMAP) };
+            unsafe { ChunkAllocator::<64>::try_from_static(&raw mut BIG_HEAP, &raw mut BITMAP) };
         assert_eq!(bad_bitmap.err(), Some(ChunkAllocatorError::BadBitmapMemory));
     }
 
@@ -727,7 +829,7 @@ mod tests {
         let arena = Arena::new(64, CS);
         let mut allocator = arena.allocator::<CS>().unwrap();
         let result = allocator.allocate(layout(1, 1 << 62));
-        assert_eq!(result, Err(ChunkAllocatorError::BadAlignment));
+        assert_eq!(result, Err(OutOfMemory));
         assert_eq!(allocator.stats().used_chunks, 0);
     }
 
@@ -741,7 +843,7 @@ mod tests {
         assert_ne!(first.cast::<u8>(), second.cast::<u8>());
         assert_eq!(allocator.stats().used_chunks, 2);
         allocator
-            .deallocate(first.cast().as_ptr(), layout(0, 1))
+            .free_checked(first.cast().as_ptr(), layout(0, 1))
             .unwrap();
         assert_eq!(allocator.stats().used_chunks, 1);
     }
@@ -761,8 +863,8 @@ mod tests {
         let blocks = fill(&mut allocator);
         assert_eq!(allocator.usage(), 100.0);
         let too_big = allocator.allocate(layout(101 * CS, 1));
-        assert_eq!(too_big, Err(ChunkAllocatorError::OutOfMemory));
-        allocator.deallocate(blocks[37], layout(CS, 1)).unwrap();
+        assert_eq!(too_big, Err(OutOfMemory));
+        allocator.free_checked(blocks[37], layout(CS, 1)).unwrap();
         let again = allocator.allocate(layout(CS, 1)).unwrap();
         assert_eq!(again.cast::<u8>().as_ptr(), blocks[37]);
     }
@@ -773,14 +875,14 @@ mod tests {
         let mut allocator = arena.allocator::<CS>().unwrap();
         let blocks = fill(&mut allocator);
         let free = |allocator: &mut ChunkAllocator<CS>, range: core::ops::Range<usize>| {
-            range.for_each(|i| allocator.deallocate(blocks[i], layout(CS, 1)).unwrap());
+            range.for_each(|i| allocator.free_checked(blocks[i], layout(CS, 1)).unwrap());
         };
         free(&mut allocator, 60..70);
         free(&mut allocator, 100..250);
         let crossing = allocator.allocate(layout(10 * CS, 1)).unwrap();
         assert_eq!(index_of(&arena, crossing), 60);
         let too_long = allocator.allocate(layout(151 * CS, 1));
-        assert_eq!(too_long, Err(ChunkAllocatorError::OutOfMemory));
+        assert_eq!(too_long, Err(OutOfMemory));
         let long = allocator.allocate(layout(150 * CS, 1)).unwrap();
         assert_eq!(index_of(&arena, long), 100);
         assert_eq!(allocator.largest_free_run(), 0);
@@ -792,7 +894,7 @@ mod tests {
         let mut allocator = arena.allocator::<CS>().unwrap();
         let first = allocator.allocate(layout(CS, 1)).unwrap();
         allocator
-            .deallocate(first.cast().as_ptr(), layout(CS, 1))
+            .free_checked(first.cast().as_ptr(), layout(CS, 1))
             .unwrap();
         let second = allocator.allocate(layout(CS, 1)).unwrap();
         assert_eq!(
@@ -817,15 +919,15 @@ mod tests {
         let head = allocator.allocate(layout(4 * CS, 1)).unwrap();
         let tail = allocator.allocate(layout(4 * CS, 1)).unwrap();
         allocator
-            .deallocate(head.cast().as_ptr(), layout(4 * CS, 1))
+            .free_checked(head.cast().as_ptr(), layout(4 * CS, 1))
             .unwrap();
         allocator
-            .deallocate(tail.cast().as_ptr(), layout(4 * CS, 1))
+            .free_checked(tail.cast().as_ptr(), layout(4 * CS, 1))
             .unwrap();
         let marker = allocator.allocate(layout(CS, 1)).unwrap();
         assert_eq!(index_of(&arena, marker), 0);
         allocator
-            .deallocate(marker.cast().as_ptr(), layout(CS, 1))
+            .free_checked(marker.cast().as_ptr(), layout(CS, 1))
             .unwrap();
         let whole = allocator.allocate(layout(8 * CS, 1)).unwrap();
         assert_eq!(index_of(&arena, whole), 0);
@@ -837,10 +939,10 @@ mod tests {
         let mut allocator = arena.allocator::<CS>().unwrap();
         let block = allocator.allocate(layout(5, 1)).unwrap().cast::<u8>();
         let grown = allocator
-            .realloc(block.as_ptr(), layout(5, 1), layout(CS, 1))
+            .resize_checked(block.as_ptr(), layout(5, 1), layout(CS, 1))
             .unwrap();
         assert_eq!(grown.cast::<u8>(), block);
-        assert_eq!(allocator.stats().requested_bytes, CS);
+        assert_eq!(allocator.stats().used_bytes, CS);
     }
 
     #[test]
@@ -848,7 +950,7 @@ mod tests {
         let arena = Arena::new(8, CS);
         let mut allocator = arena.allocator::<CS>().unwrap();
         let block = allocator.allocate(layout(2 * CS, 1)).unwrap().cast::<u8>();
-        let grown = allocator.realloc(block.as_ptr(), layout(2 * CS, 1), layout(5 * CS, 1));
+        let grown = allocator.resize_checked(block.as_ptr(), layout(2 * CS, 1), layout(5 * CS, 1));
         assert_eq!(grown.unwrap().cast::<u8>(), block);
         assert_eq!(allocator.stats().used_chunks, 5);
         assert!((0..5).all(|i| allocator.is_chunk_used(i)));
@@ -862,7 +964,7 @@ mod tests {
         let _neighbour = allocator.allocate(layout(CS, 1)).unwrap();
         // SAFETY: the block is live and CS bytes long.
         unsafe { block.write_bytes(0x5C, CS) };
-        let moved = allocator.realloc(block.as_ptr(), layout(CS, 1), layout(3 * CS, 1));
+        let moved = allocator.resize_checked(block.as_ptr(), layout(CS, 1), layout(3 * CS, 1));
         let moved = moved.unwrap().cast::<u8>();
         assert_ne!(moved, block);
         // SAFETY: the moved block is live and at least CS bytes long.
@@ -878,12 +980,14 @@ mod tests {
         let mut allocator = arena.allocator::<CS>().unwrap();
         let block = allocator.allocate(layout(5 * CS, 1)).unwrap().cast::<u8>();
         let shrunk = allocator
-            .realloc(block.as_ptr(), layout(5 * CS, 1), layout(1, 1))
+            .resize_checked(block.as_ptr(), layout(5 * CS, 1), layout(1, 1))
             .unwrap();
         assert_eq!((shrunk.cast::<u8>(), shrunk.len()), (block, CS));
         assert_eq!(allocator.stats().used_chunks, 1);
         assert!((1..5).all(|i| !allocator.is_chunk_used(i)));
-        allocator.deallocate(block.as_ptr(), layout(1, 1)).unwrap();
+        allocator
+            .free_checked(block.as_ptr(), layout(1, 1))
+            .unwrap();
         assert_eq!(allocator.stats().used_chunks, 0);
     }
 
@@ -896,7 +1000,7 @@ mod tests {
         // SAFETY: the block is live and at least 4 bytes long.
         unsafe { block.cast::<u32>().write(0xDEAD_BEEF) };
         let moved = allocator
-            .realloc(block.as_ptr(), layout(4, 4), layout(4, 1024))
+            .resize_checked(block.as_ptr(), layout(4, 4), layout(4, 1024))
             .unwrap();
         let moved = moved.cast::<u8>();
         assert_eq!(moved.addr().get() % 1024, 0);
@@ -912,10 +1016,10 @@ mod tests {
         let block = allocator.allocate(layout(CS, 1)).unwrap().cast::<u8>();
         let _neighbour = allocator.allocate(layout(CS, 1)).unwrap();
         let before = (occupancy(&allocator), allocator.stats());
-        let result = allocator.realloc(block.as_ptr(), layout(CS, 1), layout(3 * CS, 1));
-        assert_eq!(result, Err(ChunkAllocatorError::OutOfMemory));
-        let invalid = allocator.realloc(arena.heap_ptr(2 * CS), layout(CS, 1), layout(1, 1));
-        let expected = ChunkAllocatorError::InvalidBlock(FreeError::DoubleFree);
+        let result = allocator.resize_checked(block.as_ptr(), layout(CS, 1), layout(3 * CS, 1));
+        assert_eq!(result, Err(ResizeError::OutOfMemory));
+        let invalid = allocator.resize_checked(arena.heap_ptr(2 * CS), layout(CS, 1), layout(1, 1));
+        let expected = ResizeError::Invalid(FreeError::DoubleFree);
         assert_eq!(invalid, Err(expected));
         assert_eq!((occupancy(&allocator), allocator.stats()), before);
     }
@@ -954,11 +1058,11 @@ mod tests {
         ];
         let before = (occupancy(&allocator), allocator.stats());
         for (ptr, layout, error) in cases {
-            assert_eq!(allocator.deallocate(ptr, layout), Err(error));
+            assert_eq!(allocator.free_checked(ptr, layout), Err(error));
             assert_eq!((occupancy(&allocator), allocator.stats()), before);
         }
-        allocator.deallocate(block, layout(2 * CS, 1)).unwrap();
-        let twice = allocator.deallocate(block, layout(2 * CS, 1));
+        allocator.free_checked(block, layout(2 * CS, 1)).unwrap();
+        let twice = allocator.free_checked(block, layout(2 * CS, 1));
         assert_eq!(twice, Err(FreeError::DoubleFree));
     }
 
@@ -975,15 +1079,19 @@ mod tests {
         for chunk in 1..70 {
             let ptr = start.wrapping_add(chunk * CS);
             for layout in [layout_of((70 - chunk) * CS), layout_of(1)] {
-                assert_eq!(allocator.deallocate(ptr, layout), Err(interior), "{chunk}");
-                let moved = allocator.realloc(ptr, layout, layout_of(1));
-                assert_eq!(moved, Err(ChunkAllocatorError::InvalidBlock(interior)));
+                assert_eq!(
+                    allocator.free_checked(ptr, layout),
+                    Err(interior),
+                    "{chunk}"
+                );
+                let moved = allocator.resize_checked(ptr, layout, layout_of(1));
+                assert_eq!(moved, Err(ResizeError::Invalid(interior)));
             }
         }
         // Compared once after all the refusals (per call it is slow under Miri); the other
         // tests compare after each refused call.
         assert_eq!((occupancy(&allocator), allocator.stats()), before);
-        allocator.deallocate(start, layout_of(70 * CS)).unwrap();
+        allocator.free_checked(start, layout_of(70 * CS)).unwrap();
         assert_eq!(allocator.stats().used_chunks, 2);
     }
 
@@ -1007,16 +1115,16 @@ mod tests {
         assert_refused(&mut allocator, last.as_ptr(), layout_of(6 * CS), corrupted);
         // The middle block, once its neighbours are free: larger now crosses a free chunk.
         allocator
-            .deallocate(first.as_ptr(), layout_of(4 * CS))
+            .free_checked(first.as_ptr(), layout_of(4 * CS))
             .unwrap();
         allocator
-            .deallocate(last.as_ptr(), layout_of(5 * CS))
+            .free_checked(last.as_ptr(), layout_of(5 * CS))
             .unwrap();
         for size in [2 * CS, 4 * CS] {
             assert_refused(&mut allocator, second.as_ptr(), layout_of(size), corrupted);
         }
         allocator
-            .deallocate(second.as_ptr(), layout_of(3 * CS))
+            .free_checked(second.as_ptr(), layout_of(3 * CS))
             .unwrap();
         assert_eq!(occupancy(&allocator), [(false, false); 12]);
     }
@@ -1029,11 +1137,13 @@ mod tests {
         let pair = allocator.allocate(layout_of(CS + 1)).unwrap();
         assert_eq!((empty.len(), pair.len()), (CS, 2 * CS));
         let (empty, pair) = (empty.cast::<u8>().as_ptr(), pair.cast::<u8>().as_ptr());
-        allocator.deallocate(empty, layout_of(CS)).unwrap();
-        allocator.deallocate(pair, layout_of(2 * CS)).unwrap();
+        allocator.free_checked(empty, layout_of(CS)).unwrap();
+        allocator.free_checked(pair, layout_of(2 * CS)).unwrap();
         assert_eq!(allocator.stats().live_allocations, 0);
         let again = allocator.allocate(layout_of(CS)).unwrap().cast::<u8>();
-        allocator.deallocate(again.as_ptr(), layout_of(0)).unwrap();
+        allocator
+            .free_checked(again.as_ptr(), layout_of(0))
+            .unwrap();
         assert_eq!(occupancy(&allocator), [(false, false); 8]);
     }
 
@@ -1044,7 +1154,7 @@ mod tests {
         let block = allocator.allocate(layout_of(2 * CS)).unwrap().cast::<u8>();
         let ptr = block.as_ptr();
         allocator
-            .realloc(ptr, layout_of(2 * CS), layout_of(6 * CS))
+            .resize_checked(ptr, layout_of(2 * CS), layout_of(6 * CS))
             .unwrap();
         assert_eq!(
             (0..7)
@@ -1063,7 +1173,7 @@ mod tests {
         );
 
         allocator
-            .realloc(ptr, layout_of(6 * CS), layout_of(3 * CS))
+            .resize_checked(ptr, layout_of(6 * CS), layout_of(3 * CS))
             .unwrap();
         assert_refused(&mut allocator, ptr, layout_of(6 * CS), corrupted);
         let old_tail = ptr.wrapping_add(3 * CS);
@@ -1082,7 +1192,7 @@ mod tests {
 
         let _wall = allocator.allocate(layout_of(CS)).unwrap();
         let moved = allocator
-            .realloc(ptr, layout_of(3 * CS), layout_of(5 * CS))
+            .resize_checked(ptr, layout_of(3 * CS), layout_of(5 * CS))
             .unwrap()
             .cast::<u8>();
         assert_ne!(moved, block);
@@ -1102,7 +1212,7 @@ mod tests {
         );
         assert_refused(&mut allocator, moved.as_ptr(), layout_of(3 * CS), corrupted);
         allocator
-            .deallocate(moved.as_ptr(), layout_of(5 * CS))
+            .free_checked(moved.as_ptr(), layout_of(5 * CS))
             .unwrap();
         assert_eq!(allocator.stats().used_chunks, 1);
     }
@@ -1121,7 +1231,7 @@ mod tests {
             .unwrap()
             .cast::<u8>()
             .as_ptr();
-        allocator.deallocate(a, layout(40, 8)).unwrap();
+        allocator.free_checked(a, layout(40, 8)).unwrap();
         let stats = allocator.stats();
         let expected = ChunkStats {
             chunk_size: CS,
@@ -1129,7 +1239,6 @@ mod tests {
             used_chunks: 1,
             free_chunks: 63,
             used_bytes: CS,
-            requested_bytes: 0,
             peak_used_bytes: 4 * CS,
             live_allocations: 1,
             total_allocations: 2,
@@ -1138,7 +1247,7 @@ mod tests {
         assert_eq!(allocator.usage(), 100.0 / 64.0);
         assert_eq!(allocator.used_chunks_in(0..64), 1);
         assert_eq!(allocator.largest_free_run(), 60);
-        allocator.deallocate(b, layout(0, 1)).unwrap();
+        allocator.free_checked(b, layout(0, 1)).unwrap();
         assert_eq!(allocator.largest_free_run(), 64);
     }
 
@@ -1171,11 +1280,13 @@ mod tests {
         let mut allocator = arena.allocator::<CS>().unwrap();
         let blocks = fill(&mut allocator);
         for index in [chunks - 30, 5] {
-            allocator.deallocate(blocks[index], layout(CS, 1)).unwrap();
+            allocator
+                .free_checked(blocks[index], layout(CS, 1))
+                .unwrap();
         }
         assert_eq!(allocator.largest_free_run(), 1);
         let pair = allocator.allocate(layout(2 * CS, 1));
-        assert_eq!(pair, Err(ChunkAllocatorError::OutOfMemory));
+        assert_eq!(pair, Err(OutOfMemory));
         let early = allocator.allocate(layout(CS, 1)).unwrap().cast::<u8>();
         let late = allocator.allocate(layout(CS, 1)).unwrap().cast::<u8>();
         assert_eq!(late.as_ptr(), blocks[chunks - 30]);

@@ -1,15 +1,14 @@
-//! Why a chunk allocator could not be built, or could not serve a request.
+//! Why a chunk allocator could not be built.
 //!
 //! Construction checks the caller's memory once and reports every problem as a value, so a bad
 //! `static` is a compile error (through [`ChunkAllocator::new_const`](super::ChunkAllocator::new_const))
-//! and a bad runtime region is an `Err`, never a panic at run time.
+//! and a bad runtime region is an `Err`, never a panic at run time. Once built, the allocator
+//! speaks the crate's common vocabulary: [`OutOfMemory`](crate::OutOfMemory) when a request
+//! cannot be served, [`FreeError`](crate::FreeError) for a refused free.
 
 use core::fmt;
 
-use crate::FreeError;
-
-/// The reason a [`ChunkAllocator`](super::ChunkAllocator) could not be built or could not
-/// serve a request.
+/// The reason a [`ChunkAllocator`](super::ChunkAllocator) could not be built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ChunkAllocatorError {
     /// The heap is empty, not a multiple of the chunk size, or not aligned to the chunk size.
@@ -19,14 +18,8 @@ pub enum ChunkAllocatorError {
     BadBitmapMemory,
     /// The chunk size is zero or not a power of two.
     BadChunkSize,
-    /// No run of free chunks is long enough (and suitably aligned) for the request.
-    OutOfMemory,
-    /// No address inside the heap has the requested alignment, so no amount of freeing could
-    /// serve the request.
-    BadAlignment,
-    /// `realloc` was given a block the allocator did not hand out; the reason is the same one
-    /// `deallocate` would report. Nothing was changed.
-    InvalidBlock(FreeError),
+    /// A buffer to carve heap and bitmap from is too small for even one chunk with its bitmap.
+    BufferTooSmall,
 }
 
 impl ChunkAllocatorError {
@@ -41,9 +34,7 @@ impl ChunkAllocatorError {
                 panic!("bad bitmap memory: length is not bitmap_len(chunks) or not 8-byte aligned")
             }
             Self::BadChunkSize => panic!("bad chunk size: not a non-zero power of two"),
-            Self::OutOfMemory => panic!("out of memory"),
-            Self::BadAlignment => panic!("no address in the heap has the requested alignment"),
-            Self::InvalidBlock(_) => panic!("invalid block"),
+            Self::BufferTooSmall => panic!("buffer too small for one chunk and its bitmap"),
         }
     }
 }
@@ -58,9 +49,7 @@ impl fmt::Display for ChunkAllocatorError {
                 f.write_str("bitmap memory has the wrong length or is not 8-byte aligned")
             }
             Self::BadChunkSize => f.write_str("chunk size is not a non-zero power of two"),
-            Self::OutOfMemory => f.write_str("no free run of chunks is large enough"),
-            Self::BadAlignment => f.write_str("no address in the heap has the requested alignment"),
-            Self::InvalidBlock(reason) => write!(f, "invalid block passed to realloc: {reason}"),
+            Self::BufferTooSmall => f.write_str("buffer too small for one chunk and its bitmap"),
         }
     }
 }

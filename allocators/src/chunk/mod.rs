@@ -36,9 +36,10 @@
 //!
 //! In edition 2024 a `static mut` is reached through a raw pointer (`&raw mut`, no lint), and
 //! [`GlobalChunkAllocator::from_static`] takes exactly that; it runs at compile time, so a
-//! heap or bitmap of the wrong size is a compile error. (The safe
-//! [`GlobalChunkAllocator::new`] takes `&'static mut` references instead, for memory that
-//! already comes as such.)
+//! heap or bitmap of the wrong size is a compile error. (For memory that already comes as
+//! `&'static mut` references, [`ChunkAllocator::new_const`] inside
+//! [`Locked::new`](crate::Locked::new) does the same safely; for one buffer of any size,
+//! [`ChunkAllocator::from_buffer`] carves the heap and the bitmap out of it.)
 //!
 //! ```no_run
 //! use bareheap::chunk::{GlobalChunkAllocator, PageAligned, bitmap_len};

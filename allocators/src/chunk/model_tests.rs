@@ -9,7 +9,8 @@
 //!            a block starts at chunk i  <=>  some live block begins there
 //!   refusals an interior pointer or a layout of another chunk count is refused, no change
 //!   contents every block still holds the pattern derived from its id
-//!   stats    used chunks, requested bytes, live / total allocations, peak: exact
+//!   stats    used chunks, live / total allocations, peak: exact, whatever fitting layout
+//!            (any size up to the returned span) a block is freed with
 //!   failures an allocation fails only if the model has no aligned free run for it
 //! ```
 
@@ -19,9 +20,10 @@ use std::vec::Vec;
 
 use proptest::prelude::*;
 
+use super::ChunkAllocator;
 use super::test_support::Arena;
-use super::{ChunkAllocator, ChunkAllocatorError};
-use crate::FreeError;
+use crate::test_checked::CheckedCalls;
+use crate::{FreeError, OutOfMemory, RawAllocator, ResizeError};
 
 /// Chunk size and chunk count of the model heap: not a multiple of 64 chunks, so the padding
 /// of the last bitmap word is exercised, and long enough for runs of more than 64 chunks.
@@ -36,6 +38,8 @@ enum Op {
     },
     Free {
         pick: usize,
+        /// Added to the requested size, within the span: any fitting layout frees the block.
+        extra: usize,
     },
     Realloc {
         pick: usize,
@@ -55,7 +59,7 @@ fn size() -> impl Strategy<Value = usize> {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => (size(), 0..10u32).prop_map(|(size, align_shift)| Op::Allocate { size, align_shift }),
-        2 => any::<usize>().prop_map(|pick| Op::Free { pick }),
+        2 => (any::<usize>(), any::<usize>()).prop_map(|(pick, extra)| Op::Free { pick, extra }),
         1 => (any::<usize>(), size(), 0..10u32)
             .prop_map(|(pick, size, align_shift)| Op::Realloc { pick, size, align_shift }),
         1 => (any::<usize>(), any::<usize>()).prop_map(|(pick, skew)| Op::BadFree { pick, skew }),
@@ -141,8 +145,7 @@ impl Model {
                 self.live.push(block);
                 self.note_peak(0);
             }
-            Err(error) => {
-                assert_eq!(error, ChunkAllocatorError::OutOfMemory);
+            Err(OutOfMemory) => {
                 assert!(
                     !self.fits(layout),
                     "allocation of {layout:?} failed but a run was free"
@@ -151,13 +154,16 @@ impl Model {
         }
     }
 
-    fn free(&mut self, allocator: &mut ChunkAllocator<CS>, pick: usize) {
+    fn free(&mut self, allocator: &mut ChunkAllocator<CS>, pick: usize, extra: usize) {
         if self.live.is_empty() {
             return;
         }
         let block = self.live.swap_remove(pick % self.live.len());
         assert!(holds_pattern(&block, block.layout.size()));
-        allocator.deallocate(block.ptr, block.layout).unwrap();
+        let span = Self::chunks_of(block.layout) * CS;
+        let size = block.layout.size() + extra % (span - block.layout.size() + 1);
+        let fitting = Layout::from_size_align(size, block.layout.align()).unwrap();
+        allocator.free_checked(block.ptr, fitting).unwrap();
     }
 
     fn realloc(&mut self, allocator: &mut ChunkAllocator<CS>, pick: usize, new: Layout) {
@@ -166,7 +172,7 @@ impl Model {
         }
         let index = pick % self.live.len();
         let (ptr, old) = (self.live[index].ptr, self.live[index].layout);
-        match allocator.realloc(ptr, old, new) {
+        match allocator.resize_checked(ptr, old, new) {
             Ok(span) => {
                 assert_eq!(span.len(), Self::chunks_of(new) * CS);
                 let block = &mut self.live[index];
@@ -178,7 +184,7 @@ impl Model {
                 self.note_peak(if moved { Self::chunks_of(old) } else { 0 });
             }
             Err(error) => {
-                assert_eq!(error, ChunkAllocatorError::OutOfMemory);
+                assert_eq!(error, ResizeError::OutOfMemory);
                 assert!(
                     !self.fits(new),
                     "realloc to {new:?} failed but a run was free"
@@ -198,14 +204,14 @@ impl Model {
         let chunks = Self::chunks_of(block.layout);
         let align = block.layout.align();
         let longer = layout((chunks + 1) * CS, align.trailing_zeros());
-        let refused = allocator.deallocate(block.ptr, longer);
+        let refused = allocator.free_checked(block.ptr, longer);
         assert_eq!(refused, Err(FreeError::CorruptedBlock));
         if chunks > 1 {
             let shorter = layout((chunks - 1) * CS, align.trailing_zeros());
-            let refused = allocator.deallocate(block.ptr, shorter);
+            let refused = allocator.free_checked(block.ptr, shorter);
             assert_eq!(refused, Err(FreeError::CorruptedBlock));
             let interior = block.ptr.wrapping_add((1 + skew % (chunks - 1)) * CS);
-            let refused = allocator.deallocate(interior, layout(1, 0));
+            let refused = allocator.free_checked(interior, layout(1, 0));
             assert_eq!(refused, Err(FreeError::UnalignedFree));
         }
     }
@@ -235,8 +241,6 @@ impl Model {
         let stats = allocator.stats();
         assert_eq!(stats.used_chunks, used.iter().filter(|&&u| u).count());
         assert_eq!(stats.free_chunks, CHUNKS - stats.used_chunks);
-        let requested: usize = self.live.iter().map(|b| b.layout.size()).sum();
-        assert_eq!(stats.requested_bytes, requested);
         assert_eq!(stats.live_allocations, self.live.len());
         assert_eq!(stats.total_allocations, self.total_allocations);
         assert_eq!(stats.peak_used_bytes, self.peak_chunks * CS);
@@ -261,14 +265,14 @@ proptest! {
         for op in ops {
             match op {
                 Op::Allocate { size, align_shift } => model.allocate(&mut allocator, layout(size, align_shift)),
-                Op::Free { pick } => model.free(&mut allocator, pick),
+                Op::Free { pick, extra } => model.free(&mut allocator, pick, extra),
                 Op::Realloc { pick, size, align_shift } => model.realloc(&mut allocator, pick, layout(size, align_shift)),
                 Op::BadFree { pick, skew } => model.bad_free(&mut allocator, pick, skew),
             }
             model.check(&allocator);
         }
         while !model.live.is_empty() {
-            model.free(&mut allocator, 0);
+            model.free(&mut allocator, 0, 0);
         }
         prop_assert_eq!(allocator.stats().used_chunks, 0);
         prop_assert_eq!(allocator.largest_free_run(), CHUNKS);

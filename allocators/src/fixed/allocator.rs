@@ -3,9 +3,17 @@
 //!
 //! It joins the two mechanisms of this module: the block array (addresses, alignment, bounds)
 //! and the index free list (which block is free, exactly). Methods that hand out or take back
-//! pointers take `self: Pin<&mut Self>`: the pin promises that the blocks stay where they are
-//! while the pool lives, and the pointers are derived from the storage's `UnsafeCell`, so a
-//! later call on the pool does not invalidate blocks handed out earlier.
+//! pointers take `self: Pin<&mut Self>` (the API of `fixed-size-allocator`, seed 000): the pin
+//! promises that the blocks stay where they are while the pool lives, and the pointers are
+//! derived from the storage's `UnsafeCell`, so a later call on the pool does not invalidate
+//! blocks handed out earlier.
+//!
+//! **An aliasing note.** A `Pin<&mut Self>` is a `&mut` over the whole pool, blocks included,
+//! while the caller holds pointers into those blocks. That is sound today because the pool is
+//! `!Unpin` (`PhantomPinned`), and Rust exempts `&mut` to `!Unpin` types from the uniqueness
+//! assumption; that exemption is slated for replacement by `UnsafePinned` (RFC 3467). The pool
+//! of the rest of the crate, [`FixedPool`](super::FixedPool), keeps its blocks outside itself
+//! and needs no exemption: prefer it in new code.
 
 use core::cell::UnsafeCell;
 use core::marker::PhantomPinned;
@@ -15,8 +23,8 @@ use core::ptr::NonNull;
 #[cfg(feature = "alloc")]
 use alloc::boxed::Box;
 
-use super::index_list::IndexFreeList;
-use super::storage::{BlockArray, BlockStorage, block_align};
+use super::pool::FixedPool;
+use super::storage::{FixedBlocks, block_align};
 use crate::FreeError;
 
 /// A pool of `N` blocks of `S` bytes each, stored inside the value itself.
@@ -27,8 +35,8 @@ use crate::FreeError;
 /// of alignment slack plus 4 bytes of bookkeeping per block, plus a few words.
 ///
 /// Build it pinned on the stack (`pin!(unsafe { FixedSizeAllocator::new_unpinned(false) })`)
-/// or in a box ([`new`](Self::new)); for a `static`, or to share it between threads, use
-/// [`LockedFixedSizeAllocator`](super::LockedFixedSizeAllocator).
+/// or in a box ([`new`](Self::new)); for a `static`, or to share it between threads, use a
+/// [`FixedPool`] behind a lock ([`LockedFixedSizeAllocator`](super::LockedFixedSizeAllocator)).
 ///
 /// ```
 /// use bareheap::FixedSizeAllocator;
@@ -40,11 +48,11 @@ use crate::FreeError;
 /// assert_eq!(pool.allocated_blocks(), 1);
 /// pool.as_mut().free_nonnull(block).expect("a block we were given");
 /// ```
+#[repr(transparent)]
 pub struct FixedSizeAllocator<const S: usize, const N: usize> {
-    /// The blocks; only ever reached through raw pointers from `UnsafeCell::get`.
-    storage: UnsafeCell<BlockStorage<S, N>>,
-    /// Which blocks are free.
-    free_list: IndexFreeList<N>,
+    /// The blocks and their index list; only ever reached through raw pointers from
+    /// `UnsafeCell::get`, by a [`FixedPool`] made for each call.
+    storage: UnsafeCell<FixedBlocks<S, N>>,
     /// Handed-out pointers point into `self`, so the pool must not move once pinned.
     _pinned: PhantomPinned,
 }
@@ -66,15 +74,9 @@ impl<const S: usize, const N: usize> FixedSizeAllocator<S, N> {
     /// The allocating methods take `Pin<&mut Self>`, so the compiler checks the first half;
     /// the function stays `unsafe` so that code written for the original crate compiles as is.
     pub const unsafe fn new_unpinned(zero_initialized: bool) -> Self {
-        Self::new_inline(zero_initialized)
-    }
-
-    /// The pool by value, for wrappers that own it.
-    pub(super) const fn new_inline(zero_initialized: bool) -> Self {
         const { assert!(S > 0, "a fixed-size pool needs blocks of at least one byte") };
         Self {
-            storage: UnsafeCell::new(BlockStorage::new(zero_initialized)),
-            free_list: IndexFreeList::new(),
+            storage: UnsafeCell::new(FixedBlocks::new(zero_initialized)),
             _pinned: PhantomPinned,
         }
     }
@@ -85,18 +87,11 @@ impl<const S: usize, const N: usize> FixedSizeAllocator<S, N> {
     #[cfg(feature = "alloc")]
     pub fn new(zero_initialized: bool) -> Pin<Box<Self>> {
         const { assert!(S > 0, "a fixed-size pool needs blocks of at least one byte") };
-        let mut boxed = Box::<Self>::new_uninit();
-        let place = boxed.as_mut_ptr();
-        if zero_initialized {
-            // SAFETY: `place` is the box's own allocation, valid and aligned for `Self`, so its
-            // storage field is too; all-zero bytes are valid for `MaybeUninit` contents.
-            unsafe { (&raw mut (*place).storage).write_bytes(0, 1) };
-        }
-        // SAFETY: same allocation as above; the field is valid and aligned for writes.
-        unsafe { IndexFreeList::init_in_place(&raw mut (*place).free_list) };
-        // SAFETY: the storage holds only `MaybeUninit` bytes, the free list was just
-        // initialised, and `PhantomPinned` is zero-sized, so every field is initialised.
-        Box::into_pin(unsafe { boxed.assume_init() })
+        let blocks = Box::into_raw(FixedBlocks::<S, N>::boxed(zero_initialized));
+        // SAFETY: `Self` is `repr(transparent)` over an `UnsafeCell` (itself transparent) of the
+        // blocks, beside a zero-sized marker: a box of the blocks is a box of the pool, with
+        // the same layout; the blocks were fully initialised by `boxed`.
+        Box::into_pin(unsafe { Box::from_raw(blocks.cast::<Self>()) })
     }
 
     /// Hands out one block for a `T`, or `None` when every block is in use. O(1).
@@ -104,14 +99,7 @@ impl<const S: usize, const N: usize> FixedSizeAllocator<S, N> {
     /// Checked at compile time: `size_of::<T>() <= S` (the original crate demanded `== S`;
     /// every such `T` is still accepted) and `align_of::<T>() <= BLOCK_ALIGN`.
     pub fn alloc<T>(self: Pin<&mut Self>) -> Option<NonNull<T>> {
-        const {
-            assert!(size_of::<T>() <= S, "the type does not fit in a block");
-            assert!(
-                align_of::<T>() <= Self::BLOCK_ALIGN,
-                "the type needs a larger alignment"
-            );
-        };
-        self.alloc_untyped().map(NonNull::cast)
+        self.pool().alloc()
     }
 
     /// Hands out one block of `S` bytes aligned to [`BLOCK_ALIGN`](Self::BLOCK_ALIGN), or
@@ -120,7 +108,7 @@ impl<const S: usize, const N: usize> FixedSizeAllocator<S, N> {
     /// Safe (unlike the original crate's): it only returns a pointer, and every use of that
     /// pointer is itself `unsafe`.
     pub fn alloc_untyped(self: Pin<&mut Self>) -> Option<NonNull<u8>> {
-        self.pool().take_block()
+        self.pool().alloc::<[u8; S]>().map(NonNull::cast)
     }
 
     /// Takes back a block handed out by this pool. O(1).
@@ -138,7 +126,7 @@ impl<const S: usize, const N: usize> FixedSizeAllocator<S, N> {
     /// a pointer outside the blocks; [`FreeError::UnalignedFree`] for a pointer inside a block
     /// but not at its start; [`FreeError::DoubleFree`] for a block that is not in use.
     pub fn free<T>(self: Pin<&mut Self>, ptr: *const T) -> Result<(), FreeError> {
-        self.pool().give_back_block(ptr.cast())
+        self.pool().free(ptr)
     }
 
     /// Marks every block free. O(1).
@@ -147,7 +135,8 @@ impl<const S: usize, const N: usize> FixedSizeAllocator<S, N> {
     /// No block handed out before this call may be used afterwards: the pool will hand it out
     /// again.
     pub unsafe fn free_all(self: Pin<&mut Self>) {
-        self.pool().reset();
+        // SAFETY: forwarded from the caller.
+        unsafe { self.pool().free_all() }
     }
 
     /// The bytes of all blocks, `S * N`. O(1).
@@ -166,56 +155,37 @@ impl<const S: usize, const N: usize> FixedSizeAllocator<S, N> {
     }
 
     /// The bytes in free blocks. O(1).
-    pub const fn total_free(&self) -> usize {
+    pub fn total_free(&self) -> usize {
         self.free_blocks() * S
     }
 
     /// The bytes in blocks in use. O(1).
-    pub const fn total_allocated(&self) -> usize {
+    pub fn total_allocated(&self) -> usize {
         self.allocated_blocks() * S
     }
 
     /// The number of free blocks. O(1).
-    pub const fn free_blocks(&self) -> usize {
+    pub fn free_blocks(&self) -> usize {
         N - self.allocated_blocks()
     }
 
     /// The number of blocks in use. O(1).
-    pub const fn allocated_blocks(&self) -> usize {
-        self.free_list.in_use()
+    pub fn allocated_blocks(&self) -> usize {
+        self.view().allocated_blocks()
     }
 
-    /// Whether a block of this pool can hold a value of `layout`. O(1).
-    pub(super) const fn fits(layout: core::alloc::Layout) -> bool {
-        layout.size() <= S && layout.align() <= Self::BLOCK_ALIGN
+    /// A pool over this value's blocks, for one call: it reaches the index list and derives
+    /// block pointers through the storage cell, so blocks handed out earlier keep their
+    /// permission to their bytes.
+    fn view(&self) -> FixedPool<'_, S, N> {
+        // SAFETY: the cell's contents are valid for the borrow; a `FixedPool` made from a
+        // shared borrow is only read (`allocated_blocks`), and one made in `pool` is the only
+        // one alive during its call.
+        unsafe { FixedPool::from_raw(self.storage.get()) }
     }
 
-    /// Pops a free block and derives its pointer from the storage cell.
-    pub(super) fn take_block(&mut self) -> Option<NonNull<u8>> {
-        let index = self.free_list.take()?;
-        NonNull::new(self.blocks().block(index))
-    }
-
-    /// Validates `ptr` as a block in use and pushes it on the free list.
-    pub(super) fn give_back_block(&mut self, ptr: *const u8) -> Result<(), FreeError> {
-        let index = self.blocks().index_of(ptr)?;
-        self.free_list.give_back(index)
-    }
-
-    /// Marks every block free.
-    pub(super) fn reset(&mut self) {
-        self.free_list.reset();
-    }
-
-    /// The block array, reached through the cell so that pointers handed out earlier keep
-    /// their permission to the bytes.
-    fn blocks(&mut self) -> BlockArray<S, N> {
-        BlockArray::new(self.storage.get())
-    }
-
-    /// The pool behind the pin, for in-place mutation.
-    fn pool(self: Pin<&mut Self>) -> &mut Self {
-        // SAFETY: callers only update fields in place; nothing moves the pool out of the pin.
-        unsafe { self.get_unchecked_mut() }
+    /// A pool over this value's blocks, to change it in place.
+    fn pool(self: Pin<&mut Self>) -> FixedPool<'_, S, N> {
+        self.into_ref().get_ref().view()
     }
 }

@@ -5,18 +5,19 @@
 //!
 //! ```text
 //!   index:    0      1      2      3      4      5      6      7
-//!   links:  [ 3  ] [ A  ] [END ] [ 2  ] [ A  ] [ ?? ] [ ?? ] [ ?? ]
+//!   links:  [ 3+1] [ A  ] [END ] [ 2+1] [ A  ] [ ?? ] [ ?? ] [ ?? ]
 //!             ▲                                  ▲
-//!   head ─────┘          fresh ─────────────────┘   (5..8 never handed out)
+//!   head ─────┘ (0+1)    fresh ─────────────────┘   (5..8 never handed out)
 //!
 //!   free list: head → 0 → 3 → 2 → END       A = ALLOCATED sentinel
 //! ```
 //!
-//! Below `fresh`, every entry is initialised and is either [`ALLOCATED`] or the index of the
-//! next free block ([`END`] at the tail). From `fresh` upwards, blocks have never been handed
-//! out: they are free without being on the list, and their entries are still uninitialised.
-//! This "fresh" watermark is what lets a pool start, and restart after `free_all`, in O(1)
-//! instead of writing N links.
+//! Below `fresh`, every entry is initialised and is either [`ALLOCATED`] or one more than the
+//! index of the next free block ([`END`], zero, at the tail; the head is kept the same way). From
+//! `fresh` upwards, blocks have never been handed out: they are free without being on the list,
+//! and their entries are still uninitialised. This "fresh" watermark is what lets a pool start,
+//! and restart after `free_all`, in O(1) instead of writing N links. An empty list is all zero
+//! bytes and uninitialised links, so a `static` pool lands in `.bss` and costs no file space.
 //!
 //! Cost: 4 bytes per block; [`take`](IndexFreeList::take), [`give_back`](IndexFreeList::give_back)
 //! and [`reset`](IndexFreeList::reset) are O(1).
@@ -25,18 +26,20 @@ use core::mem::MaybeUninit;
 
 use crate::FreeError;
 
-/// The link stored after the last free block.
-const END: u32 = u32::MAX;
+/// The link (and head) meaning "no further free block".
+const END: u32 = 0;
 /// The link stored for a block that is handed out.
-const ALLOCATED: u32 = u32::MAX - 1;
-/// The largest block count the list can index: every index must differ from both sentinels.
-pub(super) const MAX_BLOCKS: usize = ALLOCATED as usize;
+const ALLOCATED: u32 = u32::MAX;
+/// The largest block count the list can index: every index plus one must differ from both
+/// sentinels.
+pub(super) const MAX_BLOCKS: usize = ALLOCATED as usize - 1;
 
 /// A free list over block indices `0..N`, with the exact state of every block.
 pub(super) struct IndexFreeList<const N: usize> {
-    /// For each block below `fresh`: the next free index, [`END`], or [`ALLOCATED`].
+    /// For each block below `fresh`: one more than the next free index, [`END`], or
+    /// [`ALLOCATED`].
     links: [MaybeUninit<u32>; N],
-    /// The first free block on the list, or [`END`].
+    /// One more than the first free block on the list, or [`END`].
     head: u32,
     /// Blocks `fresh..N` have never been handed out (free, off the list).
     fresh: u32,
@@ -86,7 +89,7 @@ impl<const N: usize> IndexFreeList<N> {
     /// O(1): pops the list, else takes the lowest never-used block.
     pub(super) fn take(&mut self) -> Option<usize> {
         let index = if self.head != END {
-            let index = self.head as usize;
+            let index = self.head as usize - 1;
             self.head = self.link(index);
             index
         } else if (self.fresh as usize) < N {
@@ -107,14 +110,19 @@ impl<const N: usize> IndexFreeList<N> {
     /// [`FreeError::DoubleFree`] when the block is not handed out (freed already, or never
     /// used); the list is then unchanged. `index` must be below `N`.
     pub(super) fn give_back(&mut self, index: usize) -> Result<(), FreeError> {
-        if index >= self.fresh as usize || self.link(index) != ALLOCATED {
+        if !self.is_in_use(index) {
             return Err(FreeError::DoubleFree);
         }
         self.links[index] = MaybeUninit::new(self.head);
-        // `index < fresh <= N <= MAX_BLOCKS`, so it fits in a `u32`.
-        self.head = index as u32;
+        // `index < fresh <= N <= MAX_BLOCKS`, so one more fits in a `u32` below `ALLOCATED`.
+        self.head = index as u32 + 1;
         self.in_use -= 1;
         Ok(())
+    }
+
+    /// Whether block `index` is handed out. O(1).
+    pub(super) fn is_in_use(&self, index: usize) -> bool {
+        index < self.fresh as usize && self.link(index) == ALLOCATED
     }
 
     /// Marks every block free. O(1): the watermark goes back to zero.

@@ -1,8 +1,8 @@
 //! # Fixed-size blocks: a pool of N blocks of S bytes
 //!
 //! The simplest allocator that is still useful: all blocks have the same size, so any free
-//! block serves any request and nothing ever fragments. The blocks are stored inline in the
-//! allocator (`[[u8; S]; N]`, plus one block of alignment slack); a free list of block
+//! block serves any request and nothing ever fragments. The blocks are one array
+//! ([`FixedBlocks`]: `[[u8; S]; N]`, plus one block of alignment slack); a free list of block
 //! *indices*, kept in a separate table, says which are free:
 //!
 //! ```text
@@ -26,19 +26,23 @@
 //! blocks; the price is 4 bytes per block, plus `S` bytes of slack per pool that align every
 //! block to the largest power of two dividing `S`.
 //!
+//! Two forms share these mechanisms: [`FixedPool`], the crate's [`RawAllocator`](crate::RawAllocator)
+//! over blocks kept outside it (locked: [`LockedFixedSizeAllocator`], for `static`s and
+//! threads, with `GlobalAlloc` and `Allocator`), and [`FixedSizeAllocator`], seed 000's pinned
+//! pool with its blocks inline, for code written against `fixed-size-allocator`.
+//!
 //! Module layout: `storage` (where blocks are, address arithmetic), `index_list` (the free
-//! list and block states), `allocator` ([`FixedSizeAllocator`], the pinned single-threaded
-//! pool) and `locked` ([`LockedFixedSizeAllocator`], the spin-locked, `static`-friendly form
-//! with `GlobalAlloc` and `Allocator`).
+//! list and block states), `pool` ([`FixedPool`] and its locked form) and `allocator`
+//! ([`FixedSizeAllocator`], the pinned single-threaded pool).
 
 mod allocator;
 mod index_list;
-mod locked;
+mod pool;
 mod storage;
 
 pub use allocator::FixedSizeAllocator;
-pub use locked::LockedFixedSizeAllocator;
-pub use storage::block_align;
+pub use pool::{FixedPool, LockedFixedSizeAllocator};
+pub use storage::{FixedBlocks, block_align};
 
 #[cfg(test)]
 mod model_tests;

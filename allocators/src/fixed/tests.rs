@@ -6,8 +6,9 @@ use core::pin::pin;
 use allocator_api2::alloc::Allocator;
 use allocator_api2::vec::Vec as ApiVec;
 
-use super::{FixedSizeAllocator, LockedFixedSizeAllocator};
-use crate::FreeError;
+use super::{FixedBlocks, FixedPool, FixedSizeAllocator, LockedFixedSizeAllocator};
+use crate::test_checked::CheckedCalls;
+use crate::{FreeError, Locked, OutOfMemory, RawAllocator, ResizeError};
 
 #[test]
 fn seed_example_on_the_stack() {
@@ -178,20 +179,33 @@ fn a_large_pool_is_built_in_place_and_costs_the_same_per_operation() {
     assert_eq!(pool.as_mut().free_nonnull(second), Ok(()));
 }
 
+/// A locked pool of `$n` blocks of `$s` bytes over blocks of its own (a `static mut` private
+/// to the expression, so each use gets fresh blocks).
+macro_rules! locked_pool {
+    ($s:literal, $n:literal, $zeroed:expr) => {{
+        static mut BLOCKS: FixedBlocks<$s, $n> = FixedBlocks::new($zeroed);
+        // SAFETY: BLOCKS is private to this expression, which runs once per test.
+        Locked::<FixedPool<'static, $s, $n>>::new(unsafe { FixedPool::from_raw(&raw mut BLOCKS) })
+    }};
+}
+
 #[test]
 fn locked_pool_works_from_a_static_and_across_threads() {
-    static POOL: LockedFixedSizeAllocator<8, 64> = LockedFixedSizeAllocator::new(false);
+    static mut BLOCKS: FixedBlocks<8, 64> = FixedBlocks::new(false);
+    // SAFETY: BLOCKS is named nowhere else.
+    static POOL: LockedFixedSizeAllocator<'static, 8, 64> =
+        Locked::new(unsafe { FixedPool::from_raw(&raw mut BLOCKS) });
     let threads: std::vec::Vec<_> = (0..2u64)
         .map(|id| {
             std::thread::spawn(move || {
                 for round in 0..if cfg!(miri) { 5 } else { 200 } {
                     let block = POOL.alloc::<u64>().unwrap();
-                    // SAFETY: the block is ours until we free it.
+                    // SAFETY: the block is ours until we free it, and unused afterwards.
                     unsafe {
                         block.write(id * 1000 + round);
                         assert_eq!(block.read(), id * 1000 + round);
+                        POOL.free_nonnull(block).unwrap();
                     }
-                    POOL.free_nonnull(block).unwrap();
                 }
             })
         })
@@ -199,31 +213,68 @@ fn locked_pool_works_from_a_static_and_across_threads() {
     for thread in threads {
         thread.join().unwrap();
     }
-    assert_eq!(POOL.allocated_blocks(), 0);
-    assert_eq!(POOL.total_free(), POOL.heap_size());
+    assert_eq!(POOL.inspect(|pool| pool.allocated_blocks()), 0);
+    assert_eq!(
+        POOL.inspect(|pool| (pool.total_free(), pool.heap_size())),
+        (512, 512)
+    );
 }
 
 #[test]
 fn locked_pool_free_errors_and_free_all() {
-    let pool = LockedFixedSizeAllocator::<4, 2>::new(true);
+    let pool = locked_pool!(4, 2, true);
     let block = pool.alloc::<u32>().unwrap();
+    // SAFETY: a null pointer is refused; nothing is freed.
+    let null = unsafe { pool.free(core::ptr::null::<u8>()) };
+    assert_eq!(null, Err(FreeError::NullPtrFree));
+    assert_eq!(pool.inspect(|pool| pool.total_allocated()), 4);
+    // SAFETY: the block is not used afterwards; only the index list changes.
+    unsafe { pool.lock().get_mut().free_all() };
+    // SAFETY: the block was freed by `free_all`: refused.
+    let again = unsafe { pool.free_nonnull(block) };
+    assert_eq!(again, Err(FreeError::DoubleFree));
+    let counts = pool.inspect(|pool| (pool.free_blocks(), pool.block_count(), pool.block_size()));
+    assert_eq!(counts, (2, 2, 4));
+}
+
+#[test]
+fn the_raw_api_checks_every_free_and_keeps_blocks_on_resize() {
+    let mut blocks = FixedBlocks::<16, 4>::new(false);
+    let mut pool = FixedPool::new(&mut blocks);
+    let fits = Layout::new::<u64>();
+    let block = pool.allocate(fits).unwrap();
+    assert_eq!(block.len(), 16);
+    let ptr = block.cast::<u8>().as_ptr();
+    let too_big = Layout::new::<[u8; 17]>();
     assert_eq!(
-        pool.free(core::ptr::null::<u8>()),
-        Err(FreeError::NullPtrFree)
+        pool.free_checked(ptr, too_big),
+        Err(FreeError::CorruptedBlock)
     );
-    assert_eq!(pool.total_allocated(), 4);
-    // SAFETY: the block is not used afterwards.
-    unsafe { pool.free_all() };
-    assert_eq!(pool.free_nonnull(block), Err(FreeError::DoubleFree));
     assert_eq!(
-        (pool.free_blocks(), pool.block_count(), pool.block_size()),
-        (2, 2, 4)
+        pool.free_checked(ptr.wrapping_add(4), fits),
+        Err(FreeError::UnalignedFree)
+    );
+    assert_eq!(pool.allocate(too_big), Err(OutOfMemory));
+    let kept = pool
+        .resize_checked(ptr, fits, Layout::new::<[u8; 16]>())
+        .unwrap();
+    assert_eq!(kept.cast::<u8>().as_ptr(), ptr);
+    assert_eq!(
+        pool.resize_checked(ptr, fits, too_big),
+        Err(ResizeError::OutOfMemory)
+    );
+    assert!(pool.contains(ptr) && !pool.contains(ptr.wrapping_add(64)));
+    pool.free_checked(ptr, fits).unwrap();
+    assert_eq!(pool.free_checked(ptr, fits), Err(FreeError::DoubleFree));
+    assert_eq!(
+        pool.resize_checked(ptr, fits, fits),
+        Err(ResizeError::Invalid(FreeError::DoubleFree))
     );
 }
 
 #[test]
 fn global_alloc_serves_fitting_layouts_only() {
-    let pool = LockedFixedSizeAllocator::<16, 2>::new(false);
+    let pool = locked_pool!(16, 2, false);
     let fits = Layout::new::<u64>();
     // SAFETY: non-zero-size layouts; the block is freed with the same layout.
     unsafe {
@@ -236,20 +287,20 @@ fn global_alloc_serves_fitting_layouts_only() {
         assert!(pool.realloc(block, fits, 17).is_null());
         pool.dealloc(block, fits);
     }
-    assert_eq!(pool.allocated_blocks(), 0);
+    assert_eq!(pool.inspect(|pool| pool.allocated_blocks()), 0);
 }
 
 #[test]
 fn allocator_api_backs_a_vec_in_place() {
-    let pool = LockedFixedSizeAllocator::<64, 2>::new(false);
+    let pool = locked_pool!(64, 2, false);
     let mut numbers = ApiVec::with_capacity_in(2, &pool);
     numbers.extend([1u32, 2, 3, 4]);
-    assert_eq!(pool.allocated_blocks(), 1);
+    assert_eq!(pool.inspect(|pool| pool.allocated_blocks()), 1);
     assert!(numbers.try_reserve(100).is_err());
     numbers.shrink_to_fit();
     assert_eq!(numbers.as_slice(), &[1, 2, 3, 4]);
     let layout = Layout::new::<[u8; 65]>();
-    assert!((&pool).allocate(layout).is_err());
+    assert!(Allocator::allocate(&pool, layout).is_err());
     drop(numbers);
-    assert_eq!(pool.allocated_blocks(), 0);
+    assert_eq!(pool.inspect(|pool| pool.allocated_blocks()), 0);
 }

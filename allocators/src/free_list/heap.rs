@@ -36,8 +36,9 @@ use super::bins::Bins;
 use super::inspect::Stats;
 use super::region::{REGION_OVERHEAD, RegionList, RegionView};
 use super::tag::{Block, CallerSpan, GRANULE, MAX_BLOCK, MIN_BLOCK, Tag, WORD};
-use crate::FreeError;
 use crate::grower::{BadPageSize, HeapGrower, MmapGrower};
+use crate::raw_allocator::move_block;
+use crate::{FreeError, OutOfMemory, RawAllocator, ResizeError};
 
 /// When the heap takes whole regions for large blocks and when it gives regions back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,15 +67,6 @@ impl Default for Policy {
     fn default() -> Self {
         Self::DEFAULT
     }
-}
-
-/// Why [`FreeListAllocator::reallocate`] failed; the old block is untouched either way.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReallocError {
-    /// The pointer was refused, as [`FreeListAllocator::deallocate`] would refuse it.
-    Invalid(FreeError),
-    /// No memory for the new size (the old block stays allocated and unchanged).
-    OutOfMemory,
 }
 
 /// A growing heap: boundary-tagged blocks in regions from a [`HeapGrower`], free blocks in
@@ -181,35 +173,30 @@ impl<G: HeapGrower> FreeListAllocator<G> {
         &self.regions
     }
 
-    /// Whether `ptr` lies inside one of the heap's regions (used to route a free to the right
-    /// allocator). O(regions).
-    pub fn contains(&self, ptr: *const u8) -> bool {
-        self.regions.contains(ptr.addr())
-    }
-
     /// Allocates a block for `layout`; any power-of-two alignment is honoured. A zero-sized
     /// layout gets a real (minimal) block. `None` when the grower has no more memory or the size
     /// is impossible.
     ///
     /// O(1) when a binned block fits (two bit scans over the bins); otherwise one call to the
     /// grower.
-    pub fn allocate(&mut self, layout: Layout) -> Option<NonNull<u8>> {
+    fn allocate_block(&mut self, layout: Layout) -> Option<NonNull<u8>> {
         let need = block_size_for(layout.size())?;
         let search = search_size(need, layout.align())?;
         let dedicated = need >= self.policy.dedicated_threshold && self.grower.can_release();
-        if !dedicated {
-            // SAFETY: the bins hold only free blocks of this heap with valid tags.
-            if let Some(fit) = unsafe { self.bins.find_fit(search) } {
-                // SAFETY: a listed free block of `fit.size >= search` bytes in class
-                // `fit.class`; its previous block is allocated and its next tag has the P flag.
-                let block = unsafe {
-                    self.place(fit.block, fit.size, Some(fit.class), need, layout.align())
-                };
-                self.stats.requested_bytes += layout.size();
-                return Some(block.payload());
-            }
+        if dedicated && let Some(block) = self.allocate_grown(layout, need, search, true) {
+            return Some(block);
         }
-        self.allocate_grown(layout, need, search, dedicated)
+        // Not dedicated, or no dedicated region could be had: a binned block, else a general
+        // region, serves.
+        // SAFETY: the bins hold only free blocks of this heap with valid tags.
+        if let Some(fit) = unsafe { self.bins.find_fit(search) } {
+            // SAFETY: a listed free block of `fit.size >= search` bytes in class `fit.class`;
+            // its previous block is allocated and its next tag has the P flag.
+            let block =
+                unsafe { self.place(fit.block, fit.size, Some(fit.class), need, layout.align()) };
+            return Some(block.payload());
+        }
+        self.allocate_grown(layout, need, search, false)
     }
 
     /// The rest of [`allocate`](Self::allocate) when no binned block fits: a new region, then
@@ -228,7 +215,6 @@ impl<G: HeapGrower> FreeListAllocator<G> {
         // SAFETY: a fresh free block of `size >= search` bytes in no list; a region's first
         // block, whose next tag (the sentinel's) has the P flag.
         let block = unsafe { self.place(block, size, None, need, layout.align()) };
-        self.stats.requested_bytes += layout.size();
         Some(block.payload())
     }
 
@@ -251,12 +237,11 @@ impl<G: HeapGrower> FreeListAllocator<G> {
     /// user data that imitates a consistent tag cannot be told from one. A tag already damaged
     /// (by a buffer overflow) is followed as far as the checks go: the words it leads them to
     /// read (a claimed footer) must be initialized memory too.
-    pub unsafe fn deallocate(&mut self, ptr: *mut u8, layout: Layout) -> Result<(), FreeError> {
+    unsafe fn free_checked(&mut self, ptr: *mut u8, layout: Layout) -> Result<(), FreeError> {
         let (block, caller) = self.checked_block(ptr, layout)?;
         // SAFETY: `block` passed every check: an allocated block of this heap, whose payload's
         // first `layout.size()` bytes the caller hands back through `ptr`.
         unsafe { self.release_block(block, caller) };
-        self.stats.requested_bytes -= layout.size();
         Ok(())
     }
 
@@ -266,25 +251,25 @@ impl<G: HeapGrower> FreeListAllocator<G> {
     /// otherwise allocate, copy and free.
     ///
     /// # Errors
-    /// [`ReallocError::Invalid`] with the checks of [`deallocate`](Self::deallocate);
-    /// [`ReallocError::OutOfMemory`] when the new block cannot be had; the old block is kept.
+    /// [`ResizeError::Invalid`] with the checks of [`deallocate`](Self::deallocate);
+    /// [`ResizeError::OutOfMemory`] when the new block cannot be had; the old block is kept.
     ///
     /// # Safety
     /// As for [`deallocate`](Self::deallocate); on success the old pointer must not be used
     /// (unless it is the returned one).
-    pub unsafe fn reallocate(
+    unsafe fn reallocate(
         &mut self,
         ptr: *mut u8,
         layout: Layout,
         new_size: usize,
-    ) -> Result<NonNull<u8>, ReallocError> {
+    ) -> Result<NonNull<u8>, ResizeError> {
         let (block, caller) = self
             .checked_block(ptr, layout)
-            .map_err(ReallocError::Invalid)?;
+            .map_err(ResizeError::Invalid)?;
         // SAFETY: `block` passed every check: an allocated block of this heap, whose payload's
         // first `layout.size()` bytes the caller hands back through `ptr`.
         unsafe { self.reallocate_block(block, caller, layout, new_size) }
-            .ok_or(ReallocError::OutOfMemory)
+            .ok_or(ResizeError::OutOfMemory)
     }
 
     /// Frees the block at `ptr` the way the `GlobalAlloc` form does: without the region walk
@@ -297,7 +282,7 @@ impl<G: HeapGrower> FreeListAllocator<G> {
     /// # Safety
     /// `ptr` must be null or a live pointer this heap returned for `layout` (from
     /// [`allocate`](Self::allocate) or a reallocation); after the call nothing may use the block.
-    pub unsafe fn deallocate_trusted(&mut self, ptr: *mut u8, layout: Layout) {
+    unsafe fn free_trusted(&mut self, ptr: *mut u8, layout: Layout) {
         let Some(ptr) = NonNull::new(ptr) else { return };
         let Some(block) = self.trusted_block(ptr) else {
             return;
@@ -308,7 +293,6 @@ impl<G: HeapGrower> FreeListAllocator<G> {
             // SAFETY: verified allocated block of this heap; the caller hands its payload's
             // first `layout.size()` bytes back through `ptr`.
             unsafe { self.release_block(block, caller) };
-            self.stats.requested_bytes -= layout.size();
         }
     }
 
@@ -320,7 +304,7 @@ impl<G: HeapGrower> FreeListAllocator<G> {
     /// # Safety
     /// `ptr` must be a live pointer this heap returned for `layout`; on success the old pointer
     /// must not be used (unless it is the returned one).
-    pub unsafe fn reallocate_trusted(
+    unsafe fn reallocate_trusted(
         &mut self,
         ptr: NonNull<u8>,
         layout: Layout,
@@ -652,10 +636,9 @@ impl<G: HeapGrower> FreeListAllocator<G> {
         let need = block_size_for(new_size)?;
         // SAFETY: forwarded to the caller.
         if unsafe { self.resize_in_place(block, need, caller) } {
-            self.stats.requested_bytes = self.stats.requested_bytes - layout.size() + new_size;
             return Some(block.payload());
         }
-        let moved = self.allocate(Layout::from_size_align(new_size, layout.align()).ok()?)?;
+        let moved = self.allocate_block(Layout::from_size_align(new_size, layout.align()).ok()?)?;
         // SAFETY: the old payload holds at least `layout.size()` bytes, the new one `new_size`;
         // they are distinct blocks, so they do not overlap.
         unsafe {
@@ -668,7 +651,6 @@ impl<G: HeapGrower> FreeListAllocator<G> {
         // SAFETY: `block` is still allocated (allocating elsewhere may only change its P flag,
         // which `release_block` re-reads).
         unsafe { self.release_block(block, caller) };
-        self.stats.requested_bytes -= layout.size();
         Some(moved)
     }
 
@@ -788,6 +770,82 @@ impl<G: HeapGrower> FreeListAllocator<G> {
     fn count_allocated_bytes(&mut self, size: usize) {
         self.stats.in_use_bytes += size;
         self.stats.peak_in_use_bytes = self.stats.peak_in_use_bytes.max(self.stats.in_use_bytes);
+    }
+}
+
+// SAFETY: blocks are carved from regions the grower handed over (valid until released, which
+// happens only once a region holds no live block), never overlap (boundary tags partition each
+// region), are aligned by `place`, and are reached through the region's provenance. Refused
+// calls return before any write. No method panics: sizes are bounded by `MAX_BLOCK` and every
+// other sum is checked.
+unsafe impl<G: HeapGrower> RawAllocator for FreeListAllocator<G> {
+    /// O(1) when a binned block fits (two bit scans over the bins); otherwise one call to the
+    /// grower.
+    fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, OutOfMemory> {
+        let block = self.allocate_block(layout).ok_or(OutOfMemory)?;
+        Ok(NonNull::slice_from_raw_parts(block, layout.size()))
+    }
+
+    /// Checks, in order: null ([`FreeError::NullPtrFree`]); inside a region
+    /// ([`FreeError::FreeOutOfBounds`], O(regions)); aligned, and the tag before it shaped like
+    /// a block that fits the region ([`FreeError::UnalignedFree`]); allocated
+    /// ([`FreeError::DoubleFree`]); `layout` fits the block and the neighbours' tags agree
+    /// ([`FreeError::CorruptedBlock`]). O(regions) + O(1).
+    ///
+    /// Beyond the trait's contract: if `ptr` lies inside one of the heap's regions, the word
+    /// before it must be initialized memory (it always is for a pointer this heap returned).
+    /// Interior pointers are caught only as far as the tags show: user data that imitates a
+    /// consistent tag cannot be told from one.
+    unsafe fn deallocate(&mut self, ptr: *mut u8, layout: Layout) -> Result<(), FreeError> {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.free_checked(ptr, layout) }
+    }
+
+    /// In place when shrinking (the tail is freed when it can form a block) or when the next
+    /// block is free and large enough (O(1)); otherwise allocate, copy and free.
+    unsafe fn resize(
+        &mut self,
+        ptr: *mut u8,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, ResizeError> {
+        let moved = if new.align() <= old.align() {
+            // SAFETY: forwarded from the caller.
+            unsafe { self.reallocate(ptr, old, new.size()) }?
+        } else {
+            let (block, _) = self.checked_block(ptr, old)?;
+            // SAFETY: the block passed every check: a live block of this heap for `old`.
+            unsafe { move_block(self, block.payload(), old, new) }?.cast()
+        };
+        Ok(NonNull::slice_from_raw_parts(moved, new.size()))
+    }
+
+    /// O(1): the block is found through the region that holds it (the remembered one in the
+    /// common case), then merged with its free neighbours.
+    unsafe fn deallocate_trusted(&mut self, ptr: NonNull<u8>, layout: Layout) {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.free_trusted(ptr.as_ptr(), layout) }
+    }
+
+    unsafe fn resize_trusted(
+        &mut self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, OutOfMemory> {
+        let moved = if new.align() <= old.align() {
+            // SAFETY: forwarded from the caller.
+            unsafe { self.reallocate_trusted(ptr, old, new.size()) }.ok_or(OutOfMemory)?
+        } else {
+            // SAFETY: forwarded from the caller.
+            unsafe { move_block(self, ptr, old, new) }?.cast()
+        };
+        Ok(NonNull::slice_from_raw_parts(moved, new.size()))
+    }
+
+    /// O(regions).
+    fn contains(&self, ptr: *const u8) -> bool {
+        self.regions.contains(ptr.addr())
     }
 }
 

@@ -16,8 +16,6 @@ use crate::grower::HeapGrower;
 /// A snapshot of the heap's counters. All byte counts of blocks include their tags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Stats {
-    /// Sum of the sizes asked for by the live allocations (their layouts' sizes).
-    pub requested_bytes: usize,
     /// Bytes of allocated blocks (requested bytes plus tags, rounding and unsplit tails).
     pub in_use_bytes: usize,
     /// The largest `in_use_bytes` seen so far.
@@ -41,7 +39,6 @@ pub struct Stats {
 impl Stats {
     /// All counters zero.
     pub const ZERO: Self = Self {
-        requested_bytes: 0,
         in_use_bytes: 0,
         peak_in_use_bytes: 0,
         free_bytes: 0,

@@ -55,7 +55,7 @@ mod tag;
 #[cfg(test)]
 mod tests;
 
-pub use heap::{FreeListAllocator, Policy, ReallocError};
+pub use heap::{FreeListAllocator, Policy};
 pub use inspect::{
     BlockInfo, BlockIter, ClassCount, HeapCorruption, RegionInfo, RegionIter, Stats,
 };

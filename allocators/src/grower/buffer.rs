@@ -84,16 +84,18 @@ impl<'a> StaticGrower<'a> {
     ///
     /// ```
     /// use core::mem::MaybeUninit;
-    /// use bareheap::{LockedFreeListAllocator, StaticGrower};
+    /// use bareheap::{FreeListAllocator, LockedFreeListAllocator, RawAllocator, StaticGrower};
     ///
     /// static mut BUFFER: [MaybeUninit<u8>; 4096] = [MaybeUninit::uninit(); 4096];
     ///
     /// // SAFETY: BUFFER is named nowhere else, so the heap is its only user, for good.
     /// static HEAP: LockedFreeListAllocator<StaticGrower<'static>> =
-    ///     LockedFreeListAllocator::new(unsafe { StaticGrower::from_raw(&raw mut BUFFER) });
+    ///     LockedFreeListAllocator::new(FreeListAllocator::new(unsafe {
+    ///         StaticGrower::from_raw(&raw mut BUFFER)
+    ///     }));
     ///
     /// let block = HEAP.lock().allocate(core::alloc::Layout::new::<u64>()).unwrap();
-    /// assert!(HEAP.contains(block.as_ptr()));
+    /// assert!(HEAP.contains(block.cast::<u8>().as_ptr()));
     /// ```
     ///
     /// # Safety

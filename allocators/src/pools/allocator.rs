@@ -1,58 +1,85 @@
 //! [`SizeClassPools`]: the routing policy. Small requests go to the pool of their size class,
-//! the rest to the fallback allocator; frees and reallocations are routed by the layout.
+//! the rest to the fallback allocator; frees and resizes are routed by the layout.
 //!
 //! ```text
 //!   allocate(layout) ─► class_of(layout) ─┬─ Some(c) ─► classes[c].take()
 //!                                         │              └─ empty? one slab from fallback
-//!                                         └─ None ────► fallback.alloc(layout)
+//!                                         └─ None ────► fallback.allocate(layout)
 //!
 //!   deallocate_trusted(ptr) ─► slab_table.find(ptr.addr()) ─► our slab pointer
 //!                                 └─► classes[c].give_back(slab, ptr.addr())
+//!                                       └─ slab empty beyond the reserve? back to the fallback
 //! ```
 //!
 //! A caller's pointer is only ever an address here: the slab table gives back the pointer the
 //! pools got from the fallback, and headers and handed-out blocks all use that one.
 
-use core::alloc::{GlobalAlloc, Layout};
-use core::ptr::{self, NonNull};
+use core::alloc::Layout;
+use core::ptr::NonNull;
 
 use super::class::{CLASS_COUNT, block_size, class_of};
-use super::class_pool::{ClassPool, ClassStats};
-use super::slab::slab_layout;
+use super::class_pool::{ClassPool, ClassStats, Returned};
+use super::slab::{SlabHeader, slab_layout};
 use super::slab_table::SlabTable;
-use crate::FreeError;
+use crate::raw_allocator::move_block;
+use crate::{FreeError, OutOfMemory, RawAllocator, ResizeError};
 
-/// Eight power-of-two pools (16 B to 2 KiB) in front of a fallback allocator `F`.
+/// When the pools give an empty slab back to the fallback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// How many empty slabs each class keeps for later requests; a slab that empties beyond
+    /// these goes back to the fallback at once. Default 1: a class that empties and refills
+    /// repeatedly keeps its slab instead of asking the fallback each time. `usize::MAX` keeps
+    /// every slab (the pools never give memory back).
+    pub kept_empty_slabs: usize,
+}
+
+impl Policy {
+    /// The defaults: keep one empty slab per class.
+    pub const DEFAULT: Self = Self {
+        kept_empty_slabs: 1,
+    };
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// Eight power-of-two pools (16 B to 2 KiB) in front of a fallback allocator `F`, which is any
+/// [`RawAllocator`] (the free list, the chunk allocator, ...).
 ///
 /// A request whose size and alignment fit a class (`max(next_pow2(size), align) <= 2048`) is
-/// served from that class's slabs in O(1); the class takes slabs (32 KiB-aligned, 16
-/// bytes short of 32 KiB, see [`SLAB_TAIL`](super::SLAB_TAIL)) from `F` when it
-/// runs dry and keeps them (slabs go back to `F` only when the pools are dropped). Larger or
-/// more aligned requests go straight to `F`.
+/// served from that class's slabs in O(1); the class takes slabs (32 KiB-aligned, 16 bytes
+/// short of 32 KiB, see [`SLAB_TAIL`](super::SLAB_TAIL)) from `F` when it runs dry, and gives
+/// a slab back when it empties beyond the [`Policy`]'s reserve. Larger or more aligned
+/// requests go straight to `F`.
 ///
 /// ```
 /// use core::alloc::Layout;
-/// use bareheap::SizeClassPools;
-/// use std::alloc::System;
+/// use core::mem::MaybeUninit;
+/// use bareheap::{FreeListAllocator, RawAllocator, SizeClassPools, StaticGrower};
 ///
-/// let mut pools = SizeClassPools::new(System);
+/// let mut memory = vec![MaybeUninit::new(0u8); 256 * 1024];
+/// let mut pools = SizeClassPools::new(FreeListAllocator::new(StaticGrower::new(&mut memory)));
 /// let layout = Layout::new::<[u64; 3]>();
 /// let block = pools.allocate(layout).expect("memory");
 /// assert_eq!(pools.stats().classes[1].blocks_in_use, 1); // the 32-byte class
-/// // SAFETY: allocated above with this layout.
-/// unsafe { pools.deallocate(block.as_ptr(), layout) }.expect("a live block");
+/// // SAFETY: allocated above with this layout, and not used afterwards.
+/// unsafe { pools.deallocate(block.cast().as_ptr(), layout) }.expect("a live block");
 /// ```
-pub struct SizeClassPools<F: GlobalAlloc> {
+pub struct SizeClassPools<F: RawAllocator> {
     /// One pool per size class, smallest first.
     classes: [ClassPool; CLASS_COUNT],
-    /// Every slab of every class, by address: our pointer to it for a trusted free.
+    /// Every slab of every class, by address: our pointer to it.
     slab_table: SlabTable,
+    /// When empty slabs go back.
+    policy: Policy,
     /// Where slabs, large requests and the slab table's memory come from.
     fallback: F,
     /// Live blocks served by the fallback directly.
     fallback_blocks: usize,
-    /// Bytes of those blocks, as requested.
-    fallback_bytes: usize,
 }
 
 /// A snapshot of the counters of a [`SizeClassPools`]; all exact.
@@ -60,15 +87,15 @@ pub struct SizeClassPools<F: GlobalAlloc> {
 pub struct PoolStats {
     /// Per size class, smallest first.
     pub classes: [ClassStats; CLASS_COUNT],
-    /// Slabs taken from the fallback, all classes.
+    /// Slabs held now, all classes.
     pub slabs: usize,
     /// Bytes of those slabs.
     pub slab_bytes: usize,
+    /// Slabs given back to the fallback so far, all classes.
+    pub slabs_released: usize,
     /// Live blocks the fallback serves directly.
     pub fallback_blocks: usize,
-    /// Bytes of those blocks, as requested.
-    pub fallback_bytes: usize,
-    /// Bytes of the slab table (address to slab, for the expected-O(1) trusted free): one more
+    /// Bytes of the slab table (address to slab, for the expected-O(1) frees): one more
     /// allocation from the fallback once it is non-zero.
     pub slab_table_bytes: usize,
 }
@@ -76,139 +103,46 @@ pub struct PoolStats {
 // SAFETY: the raw pointers point into slabs and a slab table that this value owns
 // exclusively (taken from the fallback and never shared), so moving the value to another
 // thread moves sole ownership of them; the fallback itself must be `Send`.
-unsafe impl<F: GlobalAlloc + Send> Send for SizeClassPools<F> {}
+unsafe impl<F: RawAllocator + Send> Send for SizeClassPools<F> {}
 
-impl<F: GlobalAlloc> SizeClassPools<F> {
-    /// Empty pools in front of `fallback`. O(1); `const`, so it can initialise a `static`
-    /// (through [`LockedSizeClassPools`](super::LockedSizeClassPools)).
+impl<F: RawAllocator> SizeClassPools<F> {
+    /// Empty pools in front of `fallback`, with the default [`Policy`]. O(1); `const`, so it
+    /// can initialise a `static` (through [`Locked`](crate::Locked)).
     pub const fn new(fallback: F) -> Self {
+        Self::with_policy(fallback, Policy::DEFAULT)
+    }
+
+    /// Empty pools with the given policy. O(1), `const`.
+    pub const fn with_policy(fallback: F, policy: Policy) -> Self {
         let mut classes = [const { ClassPool::new(0) }; CLASS_COUNT];
         let mut index = 0;
         while index < CLASS_COUNT {
-            classes[index] = ClassPool::new(block_size(index));
+            classes[index] = ClassPool::new(index);
             index += 1;
         }
         Self {
             classes,
             slab_table: SlabTable::new(),
+            policy,
             fallback,
             fallback_blocks: 0,
-            fallback_bytes: 0,
         }
     }
 
-    /// The fallback allocator. O(1).
+    /// The fallback allocator (e.g. for its statistics). O(1).
     pub const fn fallback(&self) -> &F {
         &self.fallback
     }
 
-    /// Memory for `layout`, or `None` when the fallback is exhausted. Any size and alignment,
-    /// including zero size. O(1) for class-sized layouts (plus one fallback call when a class
-    /// needs a new slab, and one more and O(slabs) when the slab table doubles); the
-    /// fallback's cost otherwise.
-    pub fn allocate(&mut self, layout: Layout) -> Option<NonNull<u8>> {
-        match class_of(layout) {
-            Some(class) => self.allocate_in_class(class),
-            None => self.allocate_from_fallback(layout),
-        }
+    /// The fallback allocator, to tune it (crate-internal: replacing it would strand every
+    /// slab). O(1).
+    pub(crate) const fn fallback_mut(&mut self) -> &mut F {
+        &mut self.fallback
     }
 
-    /// Takes back memory from [`allocate`](Self::allocate). For class-sized layouts it checks
-    /// the pointer against the class's slabs: O(slabs of that class), and a refused free
-    /// changes nothing. For larger layouts it forwards to the fallback, detecting only null.
-    ///
-    /// # Errors
-    /// [`FreeError::NullPtrFree`]; for class-sized layouts also
-    /// [`FreeError::FreeOutOfBounds`] (not in a slab of the layout's class),
-    /// [`FreeError::UnalignedFree`] (not at a block start), [`FreeError::DoubleFree`].
-    ///
-    /// # Safety
-    /// If `layout` is larger than every class, `ptr` must have come from `allocate` with this
-    /// layout and not been freed since; for class-sized layouts any pointer is accepted.
-    pub unsafe fn deallocate(&mut self, ptr: *mut u8, layout: Layout) -> Result<(), FreeError> {
-        let block = NonNull::new(ptr).ok_or(FreeError::NullPtrFree)?;
-        match class_of(layout) {
-            Some(class) => self.classes[class].give_back_checked(block),
-            None => {
-                // SAFETY: forwarded from the caller.
-                unsafe { self.deallocate_to_fallback(block, layout) };
-                Ok(())
-            }
-        }
-    }
-
-    /// Takes back memory from [`allocate`](Self::allocate) without searching the slab list:
-    /// expected O(1) for class-sized layouts (a slab-table lookup, then the bitmap). Still
-    /// refuses, without change, a pointer in no slab, not at a block start or a block not in
-    /// use. `ptr` gives only the address; its provenance is not used.
-    ///
-    /// This is the `GlobalAlloc` form's free, for callers that only ever free what they
-    /// allocated; anything else should use the checked [`deallocate`](Self::deallocate).
-    ///
-    /// # Errors
-    /// [`FreeError::FreeOutOfBounds`], [`FreeError::UnalignedFree`],
-    /// [`FreeError::DoubleFree`].
-    ///
-    /// # Safety
-    /// `ptr` must have come from `allocate` (or a reallocation) with this layout.
-    pub unsafe fn deallocate_trusted(
-        &mut self,
-        ptr: NonNull<u8>,
-        layout: Layout,
-    ) -> Result<(), FreeError> {
-        match class_of(layout) {
-            Some(class) => {
-                let address = ptr.addr().get();
-                let header = self
-                    .slab_table
-                    .find(address)
-                    .ok_or(FreeError::FreeOutOfBounds)?;
-                // SAFETY: the table holds our own pointers to our slabs, and found the one
-                // whose span holds `address`; the caller guarantees it is this class's slab.
-                unsafe { self.classes[class].give_back(header, address) }
-            }
-            None => {
-                // SAFETY: forwarded from the caller.
-                unsafe { self.deallocate_to_fallback(ptr, layout) };
-                Ok(())
-            }
-        }
-    }
-
-    /// Resizes the memory at `ptr` from `old` to `new`, keeping the first
-    /// `min(old.size(), new.size())` bytes; `None` (old memory untouched) on exhaustion.
-    /// Within one class: the same address, expected O(1) (the slab table gives the pointer
-    /// back with the slab's provenance, so the whole block is usable through it). Between the
-    /// fallback's layouts with equal alignment: the fallback's `realloc`. Otherwise: allocate,
-    /// copy, free, O(size).
-    ///
-    /// # Safety
-    /// `ptr` must have come from `allocate` (or a reallocation) with layout `old`.
-    pub unsafe fn reallocate(
-        &mut self,
-        ptr: NonNull<u8>,
-        old: Layout,
-        new: Layout,
-    ) -> Option<NonNull<u8>> {
-        match (class_of(old), class_of(new)) {
-            (Some(from), Some(to)) if from == to => {
-                let header = self.slab_table.find(ptr.addr().get())?;
-                NonNull::new(header.cast::<u8>().with_addr(ptr.addr().get()))
-            }
-            (None, None) if old.align() == new.align() => {
-                // SAFETY: forwarded from the caller; the alignments are equal.
-                unsafe { self.reallocate_in_fallback(ptr, old, new) }
-            }
-            _ => {
-                let moved = self.allocate(new)?;
-                let kept = old.size().min(new.size());
-                // SAFETY: both blocks are live, distinct and at least `kept` bytes long.
-                unsafe { ptr::copy_nonoverlapping(ptr.as_ptr(), moved.as_ptr(), kept) };
-                // SAFETY: forwarded from the caller. It cannot fail for a live block.
-                let _ = unsafe { self.deallocate_trusted(ptr, old) };
-                Some(moved)
-            }
-        }
+    /// The policy in force. O(1).
+    pub const fn policy(&self) -> Policy {
+        self.policy
     }
 
     /// A snapshot of all counters. O(1) (a fixed eight classes).
@@ -219,105 +153,242 @@ impl<F: GlobalAlloc> SizeClassPools<F> {
             classes,
             slabs,
             slab_bytes: slabs * slab_layout().size(),
+            slabs_released: classes.iter().map(|class| class.slabs_released).sum(),
             fallback_blocks: self.fallback_blocks,
-            fallback_bytes: self.fallback_bytes,
             slab_table_bytes: self.slab_table.bytes(),
         }
     }
 
     /// A block of class `class`, taking a new slab from the fallback if the class is empty.
-    fn allocate_in_class(&mut self, class: usize) -> Option<NonNull<u8>> {
-        match self.classes[class].take() {
-            Some(block) => Some(block),
-            None => self.allocate_in_new_slab(class),
-        }
+    #[inline]
+    fn allocate_in_class(&mut self, class: usize) -> Result<NonNull<[u8]>, OutOfMemory> {
+        let block = match self.classes[class].take() {
+            Some(block) => block,
+            None => self.allocate_in_new_slab(class)?,
+        };
+        Ok(NonNull::slice_from_raw_parts(block, block_size(class)))
     }
 
     /// A block of class `class` from a new slab: the rare path, kept out of line so that the
     /// common one stays small.
     #[cold]
     #[inline(never)]
-    fn allocate_in_new_slab(&mut self, class: usize) -> Option<NonNull<u8>> {
+    fn allocate_in_new_slab(&mut self, class: usize) -> Result<NonNull<u8>, OutOfMemory> {
         // Room in the table first: a slab the table cannot record could not be freed into.
-        if !self.slab_table.reserve_one(&self.fallback) {
-            return None;
+        if !self.slab_table.reserve_one(&mut self.fallback) {
+            return Err(OutOfMemory);
         }
-        // SAFETY: the slab layout has a non-zero size.
-        let slab = NonNull::new(unsafe { self.fallback.alloc(slab_layout()) })?;
+        let slab = self.fallback.allocate(slab_layout())?.cast::<u8>();
         // SAFETY: a fresh slab of `slab_layout`, handed to exactly one class.
         let header = unsafe { self.classes[class].add_slab(slab) };
         self.slab_table.insert(header);
-        self.classes[class].take()
+        self.classes[class].take().ok_or(OutOfMemory)
     }
 
     /// A block straight from the fallback.
-    fn allocate_from_fallback(&mut self, layout: Layout) -> Option<NonNull<u8>> {
-        // SAFETY: `nonzero` never has size zero.
-        let block = NonNull::new(unsafe { self.fallback.alloc(nonzero(layout)?) })?;
+    fn allocate_from_fallback(&mut self, layout: Layout) -> Result<NonNull<[u8]>, OutOfMemory> {
+        let block = self.fallback.allocate(layout)?;
         self.fallback_blocks += 1;
-        self.fallback_bytes += layout.size();
-        Some(block)
+        Ok(block)
     }
 
-    /// Returns a fallback block.
-    ///
-    /// # Safety
-    /// `block` must have come from `allocate_from_fallback` (or a fallback reallocation) with
-    /// `layout`.
-    unsafe fn deallocate_to_fallback(&mut self, block: NonNull<u8>, layout: Layout) {
-        // A block exists, so `nonzero` succeeded when it was allocated.
-        if let Some(request) = nonzero(layout) {
-            // SAFETY: the caller guarantees the fallback gave `block` for this request.
-            unsafe { self.fallback.dealloc(block.as_ptr(), request) };
-            // Saturating: a caller breaking the contract must not make the counters panic.
-            self.fallback_blocks = self.fallback_blocks.saturating_sub(1);
-            self.fallback_bytes = self.fallback_bytes.saturating_sub(layout.size());
+    /// Our slab at `address` and the class pool that owns it, if a slab of ours holds the
+    /// address. Expected O(1).
+    fn slab_at(&self, address: usize) -> Option<(*mut SlabHeader, usize)> {
+        let header = self.slab_table.find(address)?;
+        // SAFETY: the table holds only our live slab headers, reached through our pointers.
+        Some((header, unsafe { (*header).class }))
+    }
+
+    /// The checks of a checked free or resize of `ptr` with `layout`, changing nothing:
+    /// `Ok(Some((slab, class)))` for a live pool block of `layout`'s class, `Ok(None)` for a
+    /// pointer that only the fallback can judge (a fallback layout, outside every slab).
+    fn check(
+        &self,
+        ptr: *mut u8,
+        layout: Layout,
+    ) -> Result<Option<(*mut SlabHeader, usize)>, FreeError> {
+        let address = NonNull::new(ptr)
+            .ok_or(FreeError::NullPtrFree)?
+            .addr()
+            .get();
+        let Some((header, class)) = self.slab_at(address) else {
+            if self.slab_table.is_own_memory(address) {
+                return Err(FreeError::UnalignedFree);
+            }
+            return match class_of(layout) {
+                Some(_) => Err(FreeError::FreeOutOfBounds),
+                None => Ok(None),
+            };
+        };
+        // SAFETY: `header` is our slab of class `class`, and its span holds `address`.
+        unsafe { self.classes[class].check(header, address) }?;
+        if class_of(layout) == Some(class) {
+            Ok(Some((header, class)))
+        } else {
+            Err(FreeError::CorruptedBlock)
         }
     }
 
-    /// Resizes a fallback block through the fallback's own `realloc`.
+    /// Returns the block at `address` of our slab `header` of class `class`, giving the slab
+    /// back to the fallback when it empties beyond the reserve.
+    ///
+    /// # Errors
+    /// As [`ClassPool::give_back`]; nothing changes then.
     ///
     /// # Safety
-    /// `block` must be a live fallback block of layout `old`, and `new.align() == old.align()`.
-    unsafe fn reallocate_in_fallback(
+    /// `header` must be our slab of class `class` holding `address`.
+    #[inline]
+    unsafe fn give_back(
         &mut self,
-        block: NonNull<u8>,
+        header: *mut SlabHeader,
+        class: usize,
+        address: usize,
+    ) -> Result<(), FreeError> {
+        let kept = self.policy.kept_empty_slabs;
+        // SAFETY: forwarded from the caller.
+        match unsafe { self.classes[class].give_back(header, address, kept) }? {
+            Returned::Kept => {}
+            // SAFETY: the class unlinked the slab, which holds no live block.
+            Returned::Release => unsafe { self.release_slab(header) },
+        }
+        Ok(())
+    }
+
+    /// Gives an empty slab, already unlinked from its class, back to the fallback.
+    ///
+    /// # Safety
+    /// `header` must be our slab, holding no live block, on no room list.
+    #[cold]
+    unsafe fn release_slab(&mut self, header: *mut SlabHeader) {
+        self.slab_table.remove(header);
+        if let Some(slab) = NonNull::new(header) {
+            // SAFETY: the slab came from this fallback with `slab_layout` and nothing uses it.
+            unsafe { self.fallback.deallocate_trusted(slab.cast(), slab_layout()) };
+        }
+    }
+}
+
+// SAFETY: pool blocks are disjoint class-sized pieces of slabs the fallback handed over,
+// aligned to their class size (a multiple of the layout's alignment), tracked exactly by the
+// slab bitmaps, and reached through the slab pointers the fallback gave; a slab goes back only
+// when none of its blocks is live. Other blocks are the fallback's, which upholds the same
+// contract. Refused calls return before any change; nothing panics.
+unsafe impl<F: RawAllocator> RawAllocator for SizeClassPools<F> {
+    /// O(1) for class-sized layouts (plus one fallback call when a class needs a new slab, and
+    /// one more and O(slabs) when the slab table doubles); the fallback's cost otherwise.
+    #[inline]
+    fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, OutOfMemory> {
+        match class_of(layout) {
+            Some(class) => self.allocate_in_class(class),
+            None => self.allocate_from_fallback(layout),
+        }
+    }
+
+    /// Checks any pointer exactly for class-sized layouts and for every pointer inside a slab
+    /// (expected O(1), through the slab table); hands a fallback-sized layout outside every slab
+    /// to the fallback's own checked free.
+    ///
+    /// Errors, in order: [`FreeError::NullPtrFree`]; [`FreeError::FreeOutOfBounds`] (a class
+    /// layout outside every slab); [`FreeError::UnalignedFree`] (inside a slab, not at a block
+    /// start); [`FreeError::DoubleFree`] (a pool block not in use);
+    /// [`FreeError::CorruptedBlock`] (a pool block whose class is not `layout`'s); then the
+    /// fallback's.
+    unsafe fn deallocate(&mut self, ptr: *mut u8, layout: Layout) -> Result<(), FreeError> {
+        match self.check(ptr, layout)? {
+            // SAFETY: `check` confirmed our slab of this class and a live block in it.
+            Some((header, class)) => unsafe { self.give_back(header, class, ptr.addr()) },
+            None => {
+                // SAFETY: forwarded from the caller: outside every slab, a fallback layout.
+                unsafe { self.fallback.deallocate(ptr, layout) }?;
+                self.fallback_blocks -= 1;
+                Ok(())
+            }
+        }
+    }
+
+    /// Within one class: the same block (the slab table gives it back with the slab's
+    /// provenance), expected O(1). Between fallback layouts: the fallback's own resize.
+    /// Otherwise allocate, copy, free. Checked as [`deallocate`](Self::deallocate).
+    unsafe fn resize(
+        &mut self,
+        ptr: *mut u8,
         old: Layout,
         new: Layout,
-    ) -> Option<NonNull<u8>> {
-        let (request, resized) = (nonzero(old)?, nonzero(new)?);
-        // SAFETY: the caller guarantees `block` is live with `request` (what `allocate` asked
-        // the fallback for); the new size is non-zero and valid with the same alignment.
-        let moved = unsafe {
-            self.fallback
-                .realloc(block.as_ptr(), request, resized.size())
+    ) -> Result<NonNull<[u8]>, ResizeError> {
+        let source = match self.check(ptr, old)? {
+            Some((header, _)) => header.cast::<u8>().with_addr(ptr.addr()),
+            None if class_of(new).is_none() => {
+                // SAFETY: forwarded from the caller: outside every slab, a fallback layout.
+                return unsafe { self.fallback.resize(ptr, old, new) };
+            }
+            // A resize to the layout the block already fits never moves it: this only checks.
+            // SAFETY: forwarded from the caller.
+            None => unsafe { self.fallback.resize(ptr, old, old) }?
+                .cast::<u8>()
+                .as_ptr(),
         };
-        let moved = NonNull::new(moved)?;
-        self.fallback_bytes = self.fallback_bytes.saturating_sub(old.size()) + new.size();
-        Some(moved)
+        // SAFETY: `source` is a live block of ours for `old` (just checked).
+        Ok(unsafe { self.resize_trusted(NonNull::new_unchecked(source), old, new) }?)
+    }
+
+    /// Expected O(1) for class-sized layouts: a slab-table lookup, then the bitmap (a free the
+    /// bitmap refuses, impossible under the contract, changes nothing). The fallback's trusted
+    /// free otherwise.
+    #[inline]
+    unsafe fn deallocate_trusted(&mut self, ptr: NonNull<u8>, layout: Layout) {
+        if class_of(layout).is_some() {
+            let address = ptr.addr().get();
+            if let Some((header, class)) = self.slab_at(address) {
+                // SAFETY: our slab of class `class`, holding the address.
+                let _ = unsafe { self.give_back(header, class, address) };
+            }
+        } else {
+            // SAFETY: forwarded from the caller: a fallback block.
+            unsafe { self.fallback.deallocate_trusted(ptr, layout) };
+            self.fallback_blocks -= 1;
+        }
+    }
+
+    /// Within one class: the same block, expected O(1). Between fallback layouts: the
+    /// fallback's trusted resize. Otherwise allocate, copy, free.
+    unsafe fn resize_trusted(
+        &mut self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, OutOfMemory> {
+        match (class_of(old), class_of(new)) {
+            (Some(from), Some(to)) if from == to => {
+                let (header, _) = self.slab_at(ptr.addr().get()).ok_or(OutOfMemory)?;
+                let block = NonNull::new(header.cast::<u8>().with_addr(ptr.addr().get()));
+                let block = block.ok_or(OutOfMemory)?;
+                Ok(NonNull::slice_from_raw_parts(block, block_size(from)))
+            }
+            // SAFETY: forwarded from the caller: a fallback block.
+            (None, None) => unsafe { self.fallback.resize_trusted(ptr, old, new) },
+            // SAFETY: forwarded from the caller.
+            _ => unsafe { move_block(self, ptr, old, new) },
+        }
+    }
+
+    /// The fallback's `contains`: every slab lies in the fallback's memory.
+    fn contains(&self, ptr: *const u8) -> bool {
+        self.fallback.contains(ptr)
     }
 }
 
-impl<F: GlobalAlloc> Drop for SizeClassPools<F> {
-    /// Returns every slab and the slab table to the fallback: O(slabs). Blocks still handed out from the pools
-    /// dangle afterwards; fallback blocks are the caller's to free.
+impl<F: RawAllocator> Drop for SizeClassPools<F> {
+    /// Returns every slab and the slab table to the fallback: O(slabs). Blocks still handed
+    /// out from the pools dangle afterwards; fallback blocks are the fallback's to keep.
     fn drop(&mut self) {
-        let fallback = &self.fallback;
-        for class in &mut self.classes {
-            class.drain_slabs(|slab| {
-                // SAFETY: every slab was allocated from this fallback with `slab_layout` and is
-                // detached from its class, so nothing uses it any more.
-                unsafe { fallback.dealloc(slab.as_ptr(), slab_layout()) }
-            });
+        let layout = slab_layout();
+        for slab in self.slab_table.slabs().filter_map(NonNull::new) {
+            // SAFETY: every recorded slab came from this fallback with `slab_layout`; the pools
+            // are going away, so nothing uses it any more.
+            unsafe { self.fallback.deallocate_trusted(slab.cast(), layout) };
         }
         // SAFETY: every growth of the table took its memory from this fallback.
-        unsafe { self.slab_table.release(fallback) };
+        unsafe { self.slab_table.release(&mut self.fallback) };
     }
-}
-
-/// The request made to the fallback for `layout`: at least one byte, since `GlobalAlloc`
-/// forbids zero-size requests (a zero-size layout reaches the fallback when its alignment is
-/// above every class).
-fn nonzero(layout: Layout) -> Option<Layout> {
-    Layout::from_size_align(layout.size().max(1), layout.align()).ok()
 }

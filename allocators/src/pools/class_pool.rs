@@ -1,8 +1,8 @@
-//! One size class: its slabs, and the list of those with a free block.
+//! One size class: its slabs with a free block, and how many slabs it holds.
 //!
 //! ```text
-//!   slabs     ──► [slab 2] ──► [slab 1] ──► [slab 0] ──► null   (every slab, via `next`)
-//!   with_room ──► [slab 1] ──► [slab 0] ──► null                (via `next_with_room`)
+//!   with_room ──► [slab 1] ⇄ [slab 0] ⇄ [slab 3] ──► null    (doubly linked, in the headers)
+//!                  full slabs are on no list; the pools' slab table knows every slab
 //!
 //!   slab 1's header: words_with_room 0b0101 ─► in_use[0] = 1101…1111 ─► block 1 is free
 //! ```
@@ -13,27 +13,29 @@
 //! in it would be an access under a permission that is not ours; the bitmap avoids that.
 //!
 //! Taking a block takes the lowest free bit of the first slab with room (two trailing-zero
-//! counts) and unlinks that slab when it fills: O(1). Returning a block clears its bit and
-//! links its slab back if it was full: O(1), through the slab pointer the pools own (the
-//! trusted form gets it from the pools' slab table, the checked form confirms the slab belongs
-//! to this class by walking the slab list, O(slabs of the class)). The caller's pointer only
-//! ever gives the address, and blocks are handed out as our slab pointer re-based.
+//! counts) and unlinks that slab when it fills: O(1). Returning a block clears its bit, links
+//! its slab back if it was full, and reports whether the slab became empty: O(1), through the
+//! slab pointer the pools own (found in the pools' slab table). The caller's pointer only ever
+//! gives the address, and blocks are handed out as our slab pointer re-based.
 
 use core::ptr::{self, NonNull};
 
+use super::class::block_size;
 use super::slab::{self, SlabHeader};
 use crate::FreeError;
 
-/// The blocks of one size, and where they came from.
+/// The slabs of one size class.
 pub(super) struct ClassPool {
-    /// The size of every block of this class.
-    block_size: usize,
+    /// The class index.
+    class: usize,
     /// The first slab with a free block, or null; each links the next through its header.
     with_room: *mut SlabHeader,
-    /// The newest slab, or null; each header links the next older one.
-    slabs: *mut SlabHeader,
-    /// How many slabs the class owns.
+    /// How many slabs the class holds.
     slab_count: usize,
+    /// How many of them have no block in use.
+    empty_slabs: usize,
+    /// How many slabs the class gave back to the fallback so far.
+    released: usize,
     /// Blocks handed out (the free ones are derived: every slab's blocks minus these).
     in_use: usize,
 }
@@ -47,36 +49,60 @@ pub struct ClassStats {
     pub blocks_in_use: usize,
     /// Blocks ready to be handed out without a new slab.
     pub blocks_free: usize,
-    /// Slabs the class has taken from the fallback.
+    /// Slabs the class holds now.
     pub slabs: usize,
+    /// Slabs the class holds that have no block in use.
+    pub empty_slabs: usize,
+    /// Slabs the class gave back to the fallback so far.
+    pub slabs_released: usize,
+}
+
+/// What returning a block did to its slab.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Returned {
+    /// The slab still has blocks in use, or the class keeps it empty.
+    Kept,
+    /// The slab is empty and beyond the class's reserve: it is unlinked from the class and
+    /// the caller must give it back to the fallback.
+    Release,
 }
 
 impl ClassPool {
-    /// An empty class of blocks of `block_size` bytes (a power of two, at least 16). O(1).
-    pub(super) const fn new(block_size: usize) -> Self {
+    /// An empty class. O(1).
+    pub(super) const fn new(class: usize) -> Self {
         Self {
-            block_size,
+            class,
             with_room: ptr::null_mut(),
-            slabs: ptr::null_mut(),
             slab_count: 0,
+            empty_slabs: 0,
+            released: 0,
             in_use: 0,
         }
     }
 
+    /// The size of this class's blocks.
+    const fn block_size(&self) -> usize {
+        block_size(self.class)
+    }
+
     /// Hands out a block, or `None` when the class needs a new slab. O(1).
+    #[inline]
     pub(super) fn take(&mut self) -> Option<NonNull<u8>> {
         let header = NonNull::new(self.with_room)?.as_ptr();
         // SAFETY: slabs on the room list are live slabs of ours, reached through our pointer.
-        let index = unsafe { slab::take_free(header) }?;
-        // SAFETY: as above.
-        if !unsafe { slab::has_room(header) } {
-            // SAFETY: as above.
-            self.with_room = unsafe { (*header).next_with_room };
+        unsafe {
+            if (*header).blocks_in_use == 0 {
+                self.empty_slabs -= 1;
+            }
+            let index = slab::take_free(header)?;
+            if !slab::has_room(header) {
+                self.unlink(header);
+            }
+            self.in_use += 1;
+            let offset = slab::first_block_offset(self.block_size())
+                + (index << self.block_size().trailing_zeros());
+            NonNull::new(header.cast::<u8>().wrapping_add(offset))
         }
-        self.in_use += 1;
-        let offset =
-            slab::first_block_offset(self.block_size) + (index << self.block_size.trailing_zeros());
-        NonNull::new(header.cast::<u8>().wrapping_add(offset))
     }
 
     /// Adds a fresh slab and makes its blocks available; returns its header. O(1).
@@ -85,108 +111,121 @@ impl ClassPool {
     /// `slab` must be a new allocation of [`slab::slab_layout`] that now belongs to this class.
     pub(super) unsafe fn add_slab(&mut self, slab: NonNull<u8>) -> *mut SlabHeader {
         // SAFETY: forwarded from the caller: a fresh slab that we own.
-        let header = unsafe { slab::init_header(slab, self.block_size) };
-        // SAFETY: the header was just written and is ours.
-        unsafe {
-            (*header).next = self.slabs;
-            (*header).next_with_room = self.with_room;
-        }
-        self.slabs = header;
-        self.with_room = header;
+        let header = unsafe { slab::init_header(slab, self.class) };
+        // SAFETY: the header was just written and is ours; it is on no list yet.
+        unsafe { self.link(header) };
         self.slab_count += 1;
+        self.empty_slabs += 1;
         header
     }
 
-    /// Takes back a block after confirming it lies in one of this class's slabs.
-    /// O(slabs of the class). A refused free changes nothing.
+    /// Checks that the block at `address` of the slab at `header` could be returned: a block
+    /// start, in use. O(1), changes nothing.
     ///
     /// # Errors
-    /// [`FreeError::FreeOutOfBounds`] for a pointer in none of the class's slabs;
-    /// [`FreeError::UnalignedFree`] for a pointer not at a block start;
+    /// [`FreeError::UnalignedFree`] for an address not at a block start,
     /// [`FreeError::DoubleFree`] for a block not in use.
-    pub(super) fn give_back_checked(&mut self, block: NonNull<u8>) -> Result<(), FreeError> {
-        let address = block.addr().get();
-        let header = self
-            .find_slab(address & !(slab::SLAB_SIZE - 1))
-            .ok_or(FreeError::FreeOutOfBounds)?;
-        // SAFETY: `find_slab` returned one of our headers, at the slab's start, and `address`
-        // has the same 32 KiB-aligned slab address, so it lies inside that slab's span.
-        unsafe { self.release(header, address) }
-    }
-
-    /// Takes back the block at `address` in the slab at `header`. O(1). A refused free
-    /// changes nothing.
-    ///
-    /// # Errors
-    /// [`FreeError::UnalignedFree`] or [`FreeError::DoubleFree`], as
-    /// [`give_back_checked`](Self::give_back_checked).
     ///
     /// # Safety
-    /// `header` must be our own pointer to one of this class's slabs (as the pools' slab table
-    /// records it) and `address` inside that slab's 32 KiB span.
+    /// `header` must be our pointer to one of this class's slabs and `address` inside that
+    /// slab's 32 KiB span.
+    pub(super) unsafe fn check(
+        &self,
+        header: *mut SlabHeader,
+        address: usize,
+    ) -> Result<usize, FreeError> {
+        let index = slab::block_index(header.cast::<u8>().with_addr(address), self.block_size())?;
+        // SAFETY: `header` is one of our live slab headers; `index` is one of its blocks.
+        if unsafe { slab::is_in_use(header, index) } {
+            Ok(index)
+        } else {
+            Err(FreeError::DoubleFree)
+        }
+    }
+
+    /// Marks the block at `address` of the slab at `header` free, provided it is a block start
+    /// and in use; puts the slab back on the room list if it was full, and unlinks it when it
+    /// becomes empty beyond `kept_empty` empty slabs. The caller's pointer gave only the
+    /// address: only the header is written, through our pointer. O(1).
+    ///
+    /// # Errors
+    /// As [`check`](Self::check); nothing changes then.
+    ///
+    /// # Safety
+    /// As [`check`](Self::check).
     pub(super) unsafe fn give_back(
         &mut self,
         header: *mut SlabHeader,
         address: usize,
-    ) -> Result<(), FreeError> {
-        // SAFETY: forwarded from the caller.
-        unsafe { self.release(header, address) }
-    }
-
-    /// Detaches every slab, leaving the class empty, and passes each to `return_slab`.
-    /// O(slabs of the class).
-    pub(super) fn drain_slabs(&mut self, mut return_slab: impl FnMut(NonNull<u8>)) {
-        let mut slab = self.slabs;
-        while let Some(header) = NonNull::new(slab) {
-            // SAFETY: every header on the list is a live header of a slab we own.
-            slab = unsafe { (*header.as_ptr()).next };
-            return_slab(header.cast());
+        kept_empty: usize,
+    ) -> Result<Returned, FreeError> {
+        let index = slab::block_index(header.cast::<u8>().with_addr(address), self.block_size())?;
+        // SAFETY: `header` is one of our live slab headers (the caller's contract) and
+        // `block_index` returned a block of that slab.
+        unsafe {
+            let was_full = !slab::has_room(header);
+            slab::mark_free(header, index)?;
+            self.in_use -= 1;
+            if was_full {
+                self.link(header);
+            }
+            if (*header).blocks_in_use > 0 {
+                return Ok(Returned::Kept);
+            }
+            if self.empty_slabs < kept_empty {
+                self.empty_slabs += 1;
+                return Ok(Returned::Kept);
+            }
+            self.unlink(header);
         }
-        *self = Self::new(self.block_size);
+        self.slab_count -= 1;
+        self.released += 1;
+        Ok(Returned::Release)
     }
 
     /// The counters of this class. O(1).
     pub(super) const fn stats(&self) -> ClassStats {
         ClassStats {
-            block_size: self.block_size,
+            block_size: self.block_size(),
             blocks_in_use: self.in_use,
-            blocks_free: self.slab_count * slab::blocks_per_slab(self.block_size) - self.in_use,
+            blocks_free: self.slab_count * slab::blocks_per_slab(self.block_size()) - self.in_use,
             slabs: self.slab_count,
+            empty_slabs: self.empty_slabs,
+            slabs_released: self.released,
         }
     }
 
-    /// This class's slab header at `address`, if there is one. O(slabs of the class).
-    fn find_slab(&self, address: usize) -> Option<*mut SlabHeader> {
-        let mut slab = self.slabs;
-        while !slab.is_null() {
-            if slab.addr() == address {
-                return Some(slab);
-            }
-            // SAFETY: every header on the list is a live header of a slab we own.
-            slab = unsafe { (*slab).next };
-        }
-        None
-    }
-
-    /// Marks the block at `address` of the slab at `header` free, provided it is a block start
-    /// and in use, and puts the slab back on the room list if it was full. The caller's
-    /// pointer gave only the address: only the header is written, through our pointer.
+    /// Puts a slab with room at the front of the room list.
     ///
     /// # Safety
-    /// `header` must be our pointer to one of this class's slabs and `address` inside that
-    /// slab's 32 KiB span.
-    unsafe fn release(&mut self, header: *mut SlabHeader, address: usize) -> Result<(), FreeError> {
-        let index = slab::block_index(header.cast::<u8>().with_addr(address), self.block_size)?;
-        // SAFETY: `header` is one of our live slab headers (the caller's contract).
-        let was_full = !unsafe { slab::has_room(header) };
-        // SAFETY: as above, and `block_index` returned a block of that slab.
-        unsafe { slab::mark_free(header, index) }?;
-        if was_full {
-            // SAFETY: as above; a full slab is on no room list, so linking it cannot loop.
-            unsafe { (*header).next_with_room = self.with_room };
-            self.with_room = header;
+    /// `header` must be one of our live slab headers, on no list.
+    unsafe fn link(&mut self, header: *mut SlabHeader) {
+        // SAFETY: `header` and the old head are live headers of ours.
+        unsafe {
+            (*header).next_with_room = self.with_room;
+            (*header).prev_with_room = ptr::null_mut();
+            if let Some(old) = self.with_room.as_mut() {
+                old.prev_with_room = header;
+            }
         }
-        self.in_use -= 1;
-        Ok(())
+        self.with_room = header;
+    }
+
+    /// Takes a slab off the room list.
+    ///
+    /// # Safety
+    /// `header` must be one of our live slab headers, on this class's room list.
+    unsafe fn unlink(&mut self, header: *mut SlabHeader) {
+        // SAFETY: `header` and its neighbours on the list are live headers of ours.
+        unsafe {
+            let (next, prev) = ((*header).next_with_room, (*header).prev_with_room);
+            if let Some(next) = next.as_mut() {
+                next.prev_with_room = prev;
+            }
+            match prev.as_mut() {
+                Some(prev) => prev.next_with_room = next,
+                None => self.with_room = next,
+            }
+        }
     }
 }

@@ -12,9 +12,9 @@
 //! ```text
 //!   classes           slabs (32 KiB each, from the fallback)
 //!   ┌──────┐
-//!   │ 16 B │──► [hdr|■|□|■|■|□|...] ──► [hdr|■|■|■|...] ──► null   (all slabs)
-//!   │ 32 B │──► [hdr|□ |■ |■ |...]      with room: the first one only
-//!   │  ..  │    hdr: next, next_with_room, words_with_room, in_use[32]  (■ = bit set)
+//!   │ 16 B │──► [hdr|■|□|■|■|□|...] ⇄ [hdr|□|□|□|...]      slabs with room
+//!   │ 32 B │──► [hdr|□ |■ |■ |...]      (full slabs are on no list)
+//!   │  ..  │    hdr: links, class, blocks in use, words_with_room, in_use[32]  (■ = bit set)
 //!   │ 2 KiB│──► null                  (no slab until the first request)
 //!   └──────┘
 //!   larger / more aligned ──────────► fallback.alloc(layout)
@@ -36,26 +36,26 @@
 //! | operation | cost |
 //! |---|---|
 //! | allocate, class-sized | O(1): lowest free bit of the first slab with room (two trailing-zero counts); one fallback call per new slab, and O(slabs) to rehash when the slab table doubles (amortised O(1) per slab) |
-//! | deallocate via `GlobalAlloc` / `Allocator` | expected O(1): slab-table lookup (~1.5 probes), bitmap check and clear, relink a slab that was full |
-//! | raw `deallocate` (fully checked) | O(slabs of the class): confirms the slab is the class's |
+//! | deallocate via `GlobalAlloc` / `Allocator` | expected O(1): slab-table lookup (~1.5 probes), bitmap check and clear, relink a slab that was full; a slab that empties beyond the reserve goes back (one fallback call, amortised against the one that brought it) |
+//! | raw `deallocate` (fully checked) | expected O(1): the same lookup, plus the class and bitmap checks |
 //! | realloc within a class | expected O(1): slab-table lookup, same address |
 //! | realloc across classes or pool <-> fallback | allocate + copy + free |
 //! | realloc fallback -> fallback | the fallback's `realloc` |
 //! | statistics | O(1) |
 //!
-//! Memory overhead: the 280-byte header of each slab and its short end (under 1 % of it for
+//! Memory overhead: the 296-byte header of each slab and its short end (under 1 % of it for
 //! 16-byte blocks; for 2 KiB blocks, header and short end cost two blocks in 16), the slab
 //! table (8 bytes per slot, 16 slots at first, doubling to stay at most half full: at most 32
 //! bytes per slab once grown, 0.1 %; one more allocation from the fallback, shown as
 //! [`PoolStats::slab_table_bytes`]), rounding each request up to its class (less than half the
-//! block), and free blocks kept by their class: slabs and the table go back to the fallback
-//! only when the pools are dropped.
+//! block), and free blocks kept by their class: a slab goes back only once all its blocks are
+//! free (a single live block keeps its whole slab), and the table only when the pools are
+//! dropped.
 //!
 //! Module layout: `class` (size-class arithmetic), `slab` (slab geometry, header, bitmap),
-//! `slab_table` (address to the pools' own slab pointer), `class_pool` (one class: its slabs and
-//! those with room), `allocator`
-//! ([`SizeClassPools`], routing and reallocation) and `locked` ([`LockedSizeClassPools`],
-//! `GlobalAlloc` and `Allocator`).
+//! `slab_table` (address to the pools' own slab pointer), `class_pool` (one class: its slabs
+//! with room and its counts), `allocator` ([`SizeClassPools`], routing and reallocation) and
+//! `locked` ([`LockedSizeClassPools`]).
 
 mod allocator;
 mod class;
@@ -64,7 +64,7 @@ mod locked;
 mod slab;
 mod slab_table;
 
-pub use allocator::{PoolStats, SizeClassPools};
+pub use allocator::{Policy, PoolStats, SizeClassPools};
 pub use class::{CLASS_COUNT, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, usable_size};
 pub use class_pool::ClassStats;
 pub use locked::LockedSizeClassPools;

@@ -7,21 +7,22 @@
 //! block and rounds blocks to 16 bytes, so a slab of exactly `SLAB_SIZE` bytes would need
 //! `SLAB_SIZE + 16` and leave almost a whole slab's gap before the next aligned one;
 //! `SLAB_SIZE - 16` bytes fill one aligned step exactly, and consecutive slabs pack end to end.
-//! It starts with a header (the links to the class's next slab and next slab with room, a
-//! bitmap of the blocks in use and a summary word of the bitmap words with a clear bit),
-//! followed by blocks of one class, the first at the first multiple of the block size after
-//! the header:
+//! It starts with a header (the links of its class's list of slabs with room, its class, how
+//! many of its blocks are in use, a bitmap of the blocks in use and a summary word of the
+//! bitmap words with a clear bit), followed by blocks of one class, the first at the first
+//! multiple of the block size after the header:
 //!
 //! ```text
 //!   slab (32 KiB - 16 bytes, 32 KiB-aligned)
 //!   ┌─────────────────────────────────────┬───────┬─────────┬─────┬─────────┬──────┐
-//!   │ header: next, next_with_room,       │ (pad) │ block 0 │ ... │ block k │(rest)│
-//!   │         words_with_room, in_use[32] │       │         │     │         │      │
+//!   │ header: next/prev with room, class, │ (pad) │ block 0 │ ... │ block k │(rest)│
+//!   │  blocks in use, words_with_room,    │       │         │     │         │      │
+//!   │  in_use[32]                         │       │         │     │         │      │
 //!   └─────────────────────────────────────┴───────┴─────────┴─────┴─────────┴──────┘
 //!   ▲ block & !(SLAB_SIZE - 1)          ▲ first_block_offset(size)
 //! ```
 //!
-//! The header costs 280 bytes, so a slab holds 2029 blocks of 16 bytes, 14 of 2048 bytes (the
+//! The header costs 296 bytes, so a slab holds 2028 blocks of 16 bytes, 14 of 2048 bytes (the
 //! short end costs the 2 KiB class one block in 15, and no other class anything but its last
 //! 16 bytes). Bits past a slab's last block are set for good, so they are never handed out.
 //! Finding the lowest free block (two trailing-zero counts), marking and checking a block are
@@ -30,7 +31,7 @@
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
-use super::class::MIN_BLOCK_SIZE;
+use super::class::{MIN_BLOCK_SIZE, block_size};
 use crate::FreeError;
 
 /// The alignment of every slab, and the span its blocks are found in: 32 KiB.
@@ -46,11 +47,15 @@ const BITMAP_WORDS: usize = SLAB_SIZE / MIN_BLOCK_SIZE / u64::BITS as usize;
 /// The start of every slab.
 #[repr(C)]
 pub(super) struct SlabHeader {
-    /// The next slab of the same class, or null.
-    pub(super) next: *mut SlabHeader,
-    /// The next slab of the same class that has a free block, or null (meaningful only while
-    /// this slab has one itself).
+    /// The next slab of the same class with a free block, or null (meaningful only while this
+    /// slab has one itself).
     pub(super) next_with_room: *mut SlabHeader,
+    /// The previous slab on that list, or null when this one heads it.
+    pub(super) prev_with_room: *mut SlabHeader,
+    /// The size class of every block of the slab.
+    pub(super) class: usize,
+    /// How many blocks of the slab are handed out.
+    pub(super) blocks_in_use: usize,
     /// Bit `w` set: word `w` of `in_use` has a clear bit, so the slab has a free block.
     words_with_room: u64,
     /// Bit `i` set: block `i` of the slab is handed out. Bits past the slab's last block are
@@ -78,13 +83,13 @@ pub(super) const fn blocks_per_slab(block_size: usize) -> usize {
     (SLAB_LEN - first_block_offset(block_size)) >> block_size.trailing_zeros()
 }
 
-/// Writes the header of a slab of blocks of `block_size` bytes, all free, at the start of
-/// `slab`. O(bitmap words), a constant.
+/// Writes the header of a slab of class `class`, all blocks free, at the start of `slab`.
+/// O(bitmap words), a constant.
 ///
 /// # Safety
 /// `slab` must be a fresh slab of [`slab_layout`], owned by the caller.
-pub(super) unsafe fn init_header(slab: NonNull<u8>, block_size: usize) -> *mut SlabHeader {
-    let blocks = blocks_per_slab(block_size);
+pub(super) unsafe fn init_header(slab: NonNull<u8>, class: usize) -> *mut SlabHeader {
+    let blocks = blocks_per_slab(block_size(class));
     let mut in_use = [u64::MAX; BITMAP_WORDS];
     let mut words_with_room = 0;
     for (word, bits) in in_use.iter_mut().enumerate() {
@@ -100,8 +105,10 @@ pub(super) unsafe fn init_header(slab: NonNull<u8>, block_size: usize) -> *mut S
     // header needs; the caller owns it.
     unsafe {
         header.write(SlabHeader {
-            next: core::ptr::null_mut(),
             next_with_room: core::ptr::null_mut(),
+            prev_with_room: core::ptr::null_mut(),
+            class,
+            blocks_in_use: 0,
             words_with_room,
             in_use,
         })
@@ -143,6 +150,7 @@ pub(super) unsafe fn take_free(header: *mut SlabHeader) -> Option<usize> {
     if *bits == u64::MAX {
         header.words_with_room &= !(1 << word);
     }
+    header.blocks_in_use += 1;
     Some(word * u64::BITS as usize + bit)
 }
 
@@ -173,7 +181,18 @@ pub(super) unsafe fn mark_free(header: *mut SlabHeader, index: usize) -> Result<
     }
     *bits &= !bit;
     header.words_with_room |= 1 << word;
+    header.blocks_in_use -= 1;
     Ok(())
+}
+
+/// Whether block `index` of the slab is handed out. O(1).
+///
+/// # Safety
+/// As [`mark_free`].
+pub(super) unsafe fn is_in_use(header: *mut SlabHeader, index: usize) -> bool {
+    let (word, bit) = bit_position(index);
+    // SAFETY: as for `mark_free`.
+    unsafe { (*header).in_use[word] & bit != 0 }
 }
 
 /// The bitmap word and bit mask of block `index`.
@@ -188,8 +207,8 @@ mod tests {
 
     #[test]
     fn slab_geometry_is_as_documented() {
-        assert_eq!(size_of::<SlabHeader>(), 280);
-        assert_eq!(blocks_per_slab(16), 2029);
+        assert_eq!(size_of::<SlabHeader>(), 296);
+        assert_eq!(blocks_per_slab(16), 2028);
         assert_eq!(blocks_per_slab(2048), 14);
         assert!(BITMAP_WORDS <= u64::BITS as usize);
         for shift in 4..=11 {
@@ -204,7 +223,7 @@ mod tests {
         let slab = std::boxed::Box::new(Aligned([0; SLAB_SIZE]));
         let slab = NonNull::from(std::boxed::Box::leak(slab)).cast::<u8>();
         // SAFETY: a leaked, suitably aligned and sized buffer owned by this test.
-        let header = unsafe { init_header(slab, 64) };
+        let header = unsafe { init_header(slab, 2) };
         let block = slab.as_ptr().wrapping_add(first_block_offset(64) + 3 * 64);
         assert_eq!(block_index(block, 64), Ok(3));
         assert_eq!(
@@ -225,8 +244,9 @@ mod tests {
             }
             assert_eq!(take_free(header), None);
             assert!(!has_room(header));
+            assert_eq!((*header).blocks_in_use, blocks_per_slab(64));
             assert_eq!(mark_free(header, 3), Ok(()));
-            assert!(has_room(header));
+            assert!(has_room(header) && !is_in_use(header, 3) && is_in_use(header, 4));
             assert_eq!(mark_free(header, 3), Err(FreeError::DoubleFree));
             assert_eq!(take_free(header), Some(3));
         }

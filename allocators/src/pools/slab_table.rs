@@ -18,17 +18,20 @@
 //!          header.with_addr(0x7f_1234_8a40) ──► the block, re-based on our provenance
 //! ```
 //!
-//! Slabs are never removed while the pools live, so the table only inserts and looks up, and a
-//! probe ends at the slab or at the first empty slot. It is kept at most half full: an
-//! expected O(1) probes (about 1.5 for a hit), one multiplication for the hash. It takes its
-//! memory from the fallback, 16 slots at first, and doubles (O(slabs), rehashing every slab)
-//! when the next slab would fill it over half: 8 bytes per slot, at most 32 bytes per 32 KiB
-//! slab once it has grown (0.1 %), returned to the fallback when the pools are dropped.
+//! A probe ends at the slab or at the first empty slot. Removing a slab (when the pools give an
+//! empty slab back) shifts the later members of its probe run back into the hole (backward
+//! shift deletion), so no tombstones accumulate and that rule stays true. The table is kept at
+//! most half full: an expected O(1) probes (about 1.5 for a hit), one multiplication for the
+//! hash. It takes its memory from the fallback, 16 slots at first, and doubles (O(slabs),
+//! rehashing every slab) when the next slab would fill it over half: one pointer per slot, at
+//! most 32 bytes per 32 KiB slab once it has grown (0.1 %), returned to the fallback when the
+//! pools are dropped. It never shrinks.
 
-use core::alloc::{GlobalAlloc, Layout};
-use core::ptr;
+use core::alloc::Layout;
+use core::ptr::{self, NonNull};
 
 use super::slab::{SLAB_SIZE, SlabHeader};
+use crate::RawAllocator;
 
 /// The slots of the first table.
 const FIRST_CAPACITY: usize = 16;
@@ -60,7 +63,7 @@ impl SlabTable {
     /// Makes room for one more slab, doubling the table from `fallback` when it would end up
     /// over half full. O(1), or O(slabs) when it grows. Returns `false`, with the table
     /// unchanged, when the fallback is exhausted.
-    pub(super) fn reserve_one(&mut self, fallback: &impl GlobalAlloc) -> bool {
+    pub(super) fn reserve_one(&mut self, fallback: &mut impl RawAllocator) -> bool {
         if 2 * (self.len + 1) <= self.capacity {
             return true;
         }
@@ -72,11 +75,10 @@ impl SlabTable {
         let Ok(layout) = Layout::array::<*mut SlabHeader>(capacity) else {
             return false;
         };
-        // SAFETY: `capacity` is at least 16, so the layout has a non-zero size.
-        let slots = unsafe { fallback.alloc(layout) }.cast::<*mut SlabHeader>();
-        if slots.is_null() {
+        let Ok(slots) = fallback.allocate(layout) else {
             return false;
-        }
+        };
+        let slots = slots.cast::<*mut SlabHeader>().as_ptr();
         for slot in 0..capacity {
             // SAFETY: `slots` is a fresh allocation of `capacity` aligned slots.
             unsafe { slots.add(slot).write(ptr::null_mut()) };
@@ -148,15 +150,71 @@ impl SlabTable {
     ///
     /// # Safety
     /// `fallback` must be the allocator every [`reserve_one`](Self::reserve_one) used.
-    pub(super) unsafe fn release(&mut self, fallback: &impl GlobalAlloc) {
-        if let Ok(layout) = Layout::array::<*mut SlabHeader>(self.capacity)
-            && !self.slots.is_null()
-        {
+    pub(super) unsafe fn release(&mut self, fallback: &mut impl RawAllocator) {
+        if let (Ok(layout), Some(slots)) = (
+            Layout::array::<*mut SlabHeader>(self.capacity),
+            NonNull::new(self.slots),
+        ) {
             // SAFETY: the slots came from `fallback` with exactly this layout (the caller's
             // contract) and are dropped from the table here.
-            unsafe { fallback.dealloc(self.slots.cast(), layout) };
+            unsafe { fallback.deallocate_trusted(slots.cast(), layout) };
         }
         *self = Self::new();
+    }
+
+    /// Forgets the slab at `header`, if recorded. Expected O(1): the members of its probe run
+    /// that come after it move back, each into the first hole it may occupy.
+    pub(super) fn remove(&mut self, header: *mut SlabHeader) {
+        if self.capacity == 0 {
+            return;
+        }
+        let mask = self.capacity - 1;
+        let mut hole = self.home(header.addr());
+        loop {
+            // SAFETY: `hole` is below the capacity (masked) and every slot is initialised.
+            let found = unsafe { self.slots.add(hole).read() };
+            if found.is_null() {
+                return;
+            }
+            if found == header {
+                break;
+            }
+            hole = (hole + 1) & mask;
+        }
+        let mut slot = hole;
+        loop {
+            slot = (slot + 1) & mask;
+            // SAFETY: as above.
+            let moved = unsafe { self.slots.add(slot).read() };
+            if moved.is_null() {
+                break;
+            }
+            // The member may fill the hole when its home is not in the cyclic range
+            // (hole, slot]: its probe from home then passes the hole.
+            let home = self.home(moved.addr());
+            if (slot.wrapping_sub(home) & mask) >= (slot.wrapping_sub(hole) & mask) {
+                // SAFETY: both slots are below the capacity and initialised.
+                unsafe { self.slots.add(hole).write(moved) };
+                hole = slot;
+            }
+        }
+        // SAFETY: as above.
+        unsafe { self.slots.add(hole).write(ptr::null_mut()) };
+        self.len -= 1;
+    }
+
+    /// Every recorded slab, in slot order. O(capacity).
+    pub(super) fn slabs(&self) -> impl Iterator<Item = *mut SlabHeader> + '_ {
+        // SAFETY: every slot below the capacity is initialised.
+        (0..self.capacity)
+            .map(|slot| unsafe { self.slots.add(slot).read() })
+            .filter(|header| !header.is_null())
+    }
+
+    /// Whether `address` is the start of the table's own memory (a fallback block the pools
+    /// hold, never handed to a caller). O(1).
+    pub(super) fn is_own_memory(&self, address: usize) -> bool {
+        !self.slots.is_null() && self.slots.addr() == address
     }
 
     /// The first slot to probe for the slab starting at `start`. Needs a non-zero capacity.
@@ -179,16 +237,17 @@ mod tests {
     #[test]
     fn finds_every_recorded_slab_by_any_address_inside_it_across_growth() {
         let ledger = Ledger::new();
+        let mut fallback = &ledger;
         let mut table = SlabTable::new();
         assert_eq!(table.find(5 * SLAB_SIZE), None);
         // Consecutive slabs and slabs a table-size stride apart, which would collide under a
         // plain mask.
         let numbers: std::vec::Vec<usize> = (1..40).chain((1..20).map(|i| i << 12)).collect();
         for &number in &numbers {
-            assert!(table.reserve_one(&ledger));
+            assert!(table.reserve_one(&mut fallback));
             table.insert(header(number));
         }
-        assert_eq!(table.bytes(), 128 * 8);
+        assert_eq!(table.bytes(), 128 * size_of::<usize>());
         assert_eq!(ledger.live_count(), 1);
         for &number in &numbers {
             let start = number * SLAB_SIZE;
@@ -197,27 +256,56 @@ mod tests {
         }
         assert_eq!(table.find(41 * SLAB_SIZE + 8), None);
         // SAFETY: the ledger served every growth.
-        unsafe { table.release(&ledger) };
+        unsafe { table.release(&mut fallback) };
         assert_eq!((ledger.live_count(), table.bytes()), (0, 0));
     }
 
     #[test]
     fn an_exhausted_fallback_leaves_the_table_unchanged() {
         let ledger = Ledger::with_budget(1);
+        let mut fallback = &ledger;
         let mut table = SlabTable::new();
         for number in 1..=8 {
-            assert!(table.reserve_one(&ledger));
+            assert!(table.reserve_one(&mut fallback));
             table.insert(header(number));
         }
-        assert!(!table.reserve_one(&ledger));
+        assert!(!table.reserve_one(&mut fallback));
         table.insert(header(9));
         assert_eq!(table.find(9 * SLAB_SIZE), None);
-        assert_eq!(table.bytes(), FIRST_CAPACITY * 8);
+        assert_eq!(table.bytes(), FIRST_CAPACITY * size_of::<usize>());
         for number in 1..=8 {
             assert!(table.find(number * SLAB_SIZE).is_some());
         }
         // SAFETY: the ledger served the only allocation.
-        unsafe { table.release(&ledger) };
+        unsafe { table.release(&mut fallback) };
         assert_eq!(ledger.live_count(), 0);
+    }
+
+    #[test]
+    fn removal_keeps_every_other_slab_findable() {
+        let ledger = Ledger::new();
+        let mut fallback = &ledger;
+        let mut table = SlabTable::new();
+        // Slabs a table-size stride apart share a home slot, so their probe runs interleave.
+        let numbers: std::vec::Vec<usize> = (1..12).chain((1..12).map(|i| i << 5)).collect();
+        for &number in &numbers {
+            assert!(table.reserve_one(&mut fallback));
+            table.insert(header(number));
+        }
+        for (removed, &number) in numbers.iter().enumerate().filter(|(i, _)| i % 3 != 1) {
+            table.remove(header(number));
+            assert_eq!(table.find(number * SLAB_SIZE), None, "removed {removed}");
+            table.remove(header(number));
+        }
+        for (_, &number) in numbers.iter().enumerate().filter(|(i, _)| i % 3 == 1) {
+            assert_eq!(
+                table.find(number * SLAB_SIZE).map(<*mut _>::addr),
+                Some(number * SLAB_SIZE)
+            );
+        }
+        let kept = (0..numbers.len()).filter(|i| i % 3 == 1).count();
+        assert_eq!(table.slabs().count(), kept);
+        // SAFETY: the ledger served every growth.
+        unsafe { table.release(&mut fallback) };
     }
 }

@@ -3,10 +3,14 @@
 //! budget of allocations after which it reports exhaustion.
 
 use core::alloc::{GlobalAlloc, Layout};
+use core::ptr::NonNull;
 use core::sync::atomic::{AtomicUsize, Ordering};
 use std::alloc::System;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+
+use crate::raw_allocator::move_block;
+use crate::{FreeError, OutOfMemory, RawAllocator, ResizeError};
 
 /// `System` with a ledger and a budget.
 pub(super) struct Ledger {
@@ -14,7 +18,7 @@ pub(super) struct Ledger {
     live: Mutex<BTreeMap<usize, Layout>>,
     /// Allocations (and resizes) still allowed.
     budget: AtomicUsize,
-    /// How many `realloc` calls reached this allocator.
+    /// How many resizes reached this allocator.
     pub(super) reallocs: AtomicUsize,
 }
 
@@ -43,7 +47,7 @@ impl Ledger {
         let live = self.live.lock().unwrap();
         live.range(..=start)
             .next_back()
-            .is_some_and(|(&base, layout)| start + len <= base + layout.size())
+            .is_some_and(|(&base, layout)| start + len <= base + layout.size().max(1))
     }
 
     /// Takes one unit of budget, if any is left.
@@ -69,54 +73,73 @@ impl Ledger {
     }
 }
 
-// SAFETY: every call forwards to `System` with the caller's own arguments; the ledger only
-// observes addresses.
-unsafe impl GlobalAlloc for Ledger {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+// SAFETY: blocks come from `System` (valid, aligned, disjoint, with their own provenance);
+// the ledger only observes addresses, and refuses (changing nothing) what it does not know.
+// Its asserts fire only when a caller breaks a trusted call's contract: the test's point.
+unsafe impl RawAllocator for &Ledger {
+    fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, OutOfMemory> {
+        let request = Layout::from_size_align(layout.size().max(1), layout.align()).unwrap();
         if !self.spend() {
-            return core::ptr::null_mut();
+            return Err(OutOfMemory);
         }
-        // SAFETY: forwarded from the caller.
-        let ptr = unsafe { System.alloc(layout) };
-        self.record(ptr, layout);
-        ptr
+        // SAFETY: a non-zero size.
+        let ptr = NonNull::new(unsafe { System.alloc(request) }).ok_or(OutOfMemory)?;
+        self.record(ptr.as_ptr(), layout);
+        Ok(NonNull::slice_from_raw_parts(ptr, layout.size()))
     }
 
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        self.forget(ptr, layout);
-        // SAFETY: forwarded from the caller.
-        unsafe { System.dealloc(ptr, layout) }
+    unsafe fn deallocate(&mut self, ptr: *mut u8, layout: Layout) -> Result<(), FreeError> {
+        self.check(ptr, layout)?;
+        // SAFETY: a live block of the ledger with its layout.
+        unsafe { self.deallocate_trusted(NonNull::new_unchecked(ptr), layout) };
+        Ok(())
     }
 
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+    unsafe fn resize(
+        &mut self,
+        ptr: *mut u8,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, ResizeError> {
+        self.check(ptr, old)?;
+        // SAFETY: a live block of the ledger with its layout.
+        Ok(unsafe { self.resize_trusted(NonNull::new_unchecked(ptr), old, new) }?)
+    }
+
+    unsafe fn deallocate_trusted(&mut self, ptr: NonNull<u8>, layout: Layout) {
+        self.forget(ptr.as_ptr(), layout);
+        let request = Layout::from_size_align(layout.size().max(1), layout.align()).unwrap();
+        // SAFETY: the ledger confirmed a live `System` block allocated with `request`.
+        unsafe { System.dealloc(ptr.as_ptr(), request) }
+    }
+
+    unsafe fn resize_trusted(
+        &mut self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, OutOfMemory> {
+        if new == old {
+            return Ok(NonNull::slice_from_raw_parts(ptr, old.size()));
+        }
         self.reallocs.fetch_add(1, Ordering::Relaxed);
-        if !self.spend() {
-            return core::ptr::null_mut();
-        }
-        self.forget(ptr, layout);
         // SAFETY: forwarded from the caller.
-        let moved = unsafe { System.realloc(ptr, layout, new_size) };
-        if moved.is_null() {
-            self.record(ptr, layout);
-        } else {
-            self.record(
-                moved,
-                Layout::from_size_align(new_size, layout.align()).unwrap(),
-            );
-        }
-        moved
+        unsafe { move_block(self, ptr, old, new) }
+    }
+
+    fn contains(&self, ptr: *const u8) -> bool {
+        self.covers(ptr.addr(), 1)
     }
 }
 
-// SAFETY: forwards to the ledger's own implementation.
-unsafe impl GlobalAlloc for &Ledger {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: forwarded from the caller.
-        unsafe { (**self).alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded from the caller.
-        unsafe { (**self).dealloc(ptr, layout) }
+impl Ledger {
+    /// The checked free's verdict on `ptr` with `layout`.
+    fn check(&self, ptr: *mut u8, layout: Layout) -> Result<(), FreeError> {
+        match self.live.lock().unwrap().get(&ptr.addr()) {
+            _ if ptr.is_null() => Err(FreeError::NullPtrFree),
+            None => Err(FreeError::FreeOutOfBounds),
+            Some(recorded) if *recorded != layout => Err(FreeError::CorruptedBlock),
+            Some(_) => Ok(()),
+        }
     }
 }

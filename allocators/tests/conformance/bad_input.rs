@@ -11,16 +11,14 @@ use std::alloc::Layout;
 use std::mem::MaybeUninit;
 
 use bareheap::chunk::bitmap_len;
-use bareheap::free_list::ReallocError;
-use bareheap::{
-    ChunkAllocator, FreeListAllocator, LockedFixedSizeAllocator, MmapGrower, StaticGrower,
-};
+use bareheap::fixed::{FixedBlocks, FixedPool};
+use bareheap::{ChunkAllocator, FreeListAllocator, MmapGrower, RawAllocator, StaticGrower};
 use bareheap_conformance::{
-    Arena, CHUNK_SIZE, CheckedFree, Inspect, RawChunk, RawFixed, RawFreeList, RawPools, Subject,
+    Arena, CHUNK_SIZE, Checked, Chunk, DefaultHeap, Fixed, FreeList, Inspect, Pools, Subject,
     pattern_byte,
 };
 
-use crate::sizes::{CHUNKS, FREE_LIST, POOLS_FALLBACK};
+use crate::sizes::Sized;
 
 /// The live block's layout: four chunks, one 256-byte class block, one fixed block.
 const BLOCK: Layout = match Layout::from_size_align(256, 16) {
@@ -38,6 +36,7 @@ enum Case {
     Misaligned,
     InteriorChunkBoundary,
     LargerLayout,
+    SmallerLayout,
     ZeroSize,
     HugeAlignment,
     OverflowingSize,
@@ -46,29 +45,35 @@ enum Case {
 }
 
 /// Rows of the catalogue: the case, what it does, and the answer of chunk, fixed, pools,
-/// free list (`-`: the raw API has no such call).
-const CATALOGUE: [(Case, &str, [&str; 4]); 12] = [
-    (Case::Null, "free(null)", ["NullPtrFree"; 4]),
-    (Case::DoubleFree, "free of a freed block", ["DoubleFree"; 4]),
+/// free list, default heap.
+const CATALOGUE: [(Case, &str, [&str; 5]); 13] = [
+    (Case::Null, "free(null)", ["NullPtrFree"; 5]),
+    (Case::DoubleFree, "free of a freed block", ["DoubleFree"; 5]),
     (
         Case::Foreign,
         "free of a pointer into another buffer",
-        ["FreeOutOfBounds"; 4],
+        ["FreeOutOfBounds"; 5],
     ),
-    (Case::Interior16, "free of block + 16", ["UnalignedFree"; 4]),
-    (Case::Misaligned, "free of block + 1", ["UnalignedFree"; 4]),
+    (Case::Interior16, "free of block + 16", ["UnalignedFree"; 5]),
+    (Case::Misaligned, "free of block + 1", ["UnalignedFree"; 5]),
     (
         Case::InteriorChunkBoundary,
         "free of block + 64 (a chunk boundary inside the block)",
-        ["UnalignedFree"; 4],
+        ["UnalignedFree"; 5],
     ),
     (
         Case::LargerLayout,
         "free with a layout larger than the block's (1024 B)",
+        ["CorruptedBlock"; 5],
+    ),
+    (
+        Case::SmallerLayout,
+        "free with a smaller layout of another size class (16 B)",
         [
             "CorruptedBlock",
-            "Ok (takes no layout)",
-            "FreeOutOfBounds",
+            "Ok (the whole block)",
+            "CorruptedBlock",
+            "Ok (the whole block)",
             "CorruptedBlock",
         ],
     ),
@@ -76,41 +81,32 @@ const CATALOGUE: [(Case, &str, [&str; 4]); 12] = [
         Case::ZeroSize,
         "allocate a zero-size layout, then free it",
         [
-            "Ok: one chunk",
-            "Ok: one block",
-            "Ok: one 16 B block",
-            "Ok: one minimal block",
+            "Ok: a 64 B chunk",
+            "Ok: a 256 B block",
+            "Ok: a 16 B block",
+            "Ok: a minimal block",
+            "Ok: a 16 B block",
         ],
     ),
     (
         Case::HugeAlignment,
         "allocate with alignment 2^62",
-        ["BadAlignment", "None", "None", "None"],
+        ["OutOfMemory"; 5],
     ),
     (
         Case::OverflowingSize,
         "allocate isize::MAX - 7 bytes (align 8)",
-        ["OutOfMemory", "None", "None", "None"],
+        ["OutOfMemory"; 5],
     ),
     (
         Case::ReallocFreed,
-        "realloc of a freed block",
-        [
-            "InvalidBlock(DoubleFree)",
-            "- (no realloc)",
-            "- (unsafe: UB by contract)",
-            "Invalid(DoubleFree)",
-        ],
+        "resize of a freed block",
+        ["Invalid(DoubleFree)"; 5],
     ),
     (
         Case::ReallocOverflowing,
-        "realloc to isize::MAX - 7 bytes",
-        [
-            "OutOfMemory (block kept)",
-            "- (no realloc)",
-            "None (block kept)",
-            "OutOfMemory (block kept)",
-        ],
+        "resize to isize::MAX - 7 bytes",
+        ["OutOfMemory (block kept)"; 5],
     ),
 ];
 
@@ -118,14 +114,15 @@ const CATALOGUE: [(Case, &str, [&str; 4]); 12] = [
 const HUGE: usize = isize::MAX as usize - 7;
 
 /// An allocator set up for a case: one live block (patterned) and one freed block.
-struct Setup<S: CheckedFree> {
-    subject: S,
+struct Setup<D: Sized> {
+    subject: Checked<D>,
     live: std::ptr::NonNull<u8>,
     freed: std::ptr::NonNull<u8>,
 }
 
-impl<S: CheckedFree> Setup<S> {
-    fn new(mut subject: S) -> Self {
+impl<D: Sized> Setup<D> {
+    fn new() -> Self {
+        let mut subject = Checked::<D>::new(D::BYTES);
         let freed = subject.allocate(BLOCK).expect("room for a block");
         let live = subject.allocate(BLOCK).expect("room for a block");
         // SAFETY: a live block of `BLOCK`, ours to write.
@@ -146,16 +143,15 @@ impl<S: CheckedFree> Setup<S> {
     fn free(mut self, ptr: *mut u8, layout: Layout) -> String {
         let before = self.subject.accounting();
         // SAFETY: every pointer used is null, foreign, or inside a block (past the heap's
-        // first word); layouts are class-sized.
-        let result = unsafe { self.subject.checked_free(ptr, layout) };
+        // first word, whose word before is initialised).
+        let result = unsafe { self.subject.raw().deallocate(ptr, layout) };
         match result {
             Ok(()) => {
                 self.subject.check_consistency().expect("consistent");
-                if layout.size() > BLOCK.size() {
-                    "Ok (takes no layout)".to_owned()
-                } else {
-                    "Ok".to_owned()
-                }
+                self.subject
+                    .check_all_free()
+                    .expect("the whole block freed");
+                "Ok (the whole block)".to_owned()
             }
             Err(error) => {
                 assert_eq!(
@@ -186,12 +182,12 @@ impl<S: CheckedFree> Setup<S> {
     }
 }
 
-/// The answer of a free case on a freshly set-up `subject`; `None` for the other cases.
-fn free_case<S: CheckedFree>(subject: S, case: Case) -> Option<String> {
-    let setup = Setup::new(subject);
+/// The answer of a free case on a freshly set-up checked allocator; `None` for the other cases.
+fn free_case<D: Sized>(case: Case) -> Option<String> {
+    let setup = Setup::<D>::new();
     let (live, freed) = (setup.live.as_ptr(), setup.freed.as_ptr());
     let mut foreign = [0u8; 64];
-    let larger = Layout::from_size_align(1024, 16).expect("a valid layout");
+    let layout = |size| Layout::from_size_align(size, 16).expect("a valid layout");
     Some(match case {
         Case::Null => setup.free(std::ptr::null_mut(), BLOCK),
         Case::DoubleFree => setup.free(freed, BLOCK),
@@ -199,15 +195,71 @@ fn free_case<S: CheckedFree>(subject: S, case: Case) -> Option<String> {
         Case::Interior16 => setup.free(live.wrapping_add(16), BLOCK),
         Case::Misaligned => setup.free(live.wrapping_add(1), BLOCK),
         Case::InteriorChunkBoundary => setup.free(live.wrapping_add(64), BLOCK),
-        Case::LargerLayout => setup.free(live, larger),
+        Case::LargerLayout => setup.free(live, layout(1024)),
+        Case::SmallerLayout => setup.free(live, layout(16)),
         _ => return None,
     })
 }
 
+/// The answer of an allocation or resize case, on a fresh checked allocator.
+fn other_case<D: Sized>(case: Case) -> String {
+    let mut subject = Checked::<D>::new(D::BYTES);
+    let allocator = subject.raw();
+    let answer = match case {
+        Case::ZeroSize => {
+            let block = allocator.allocate(zero()).expect("a zero-size block");
+            // SAFETY: just allocated with this layout.
+            unsafe { allocator.deallocate(block.cast().as_ptr(), zero()) }.expect("frees");
+            match block.len() {
+                0 => "Ok: a minimal block".to_owned(),
+                len if D::NAME == "chunk" => format!("Ok: a {len} B chunk"),
+                len => format!("Ok: a {len} B block"),
+            }
+        }
+        Case::HugeAlignment => describe(allocator.allocate(huge_alignment())),
+        Case::OverflowingSize => describe(allocator.allocate(overflowing())),
+        Case::ReallocFreed => {
+            // A live neighbour keeps the freed block's slab (the pools give empty ones back).
+            let keeper = allocator
+                .allocate(BLOCK)
+                .expect("room")
+                .cast::<u8>()
+                .as_ptr();
+            let block = allocator
+                .allocate(BLOCK)
+                .expect("room")
+                .cast::<u8>()
+                .as_ptr();
+            // SAFETY: just allocated with this layout.
+            unsafe { allocator.deallocate(block, BLOCK) }.expect("frees");
+            // SAFETY: a pointer this allocator returned, freed: the checked resize refuses it.
+            let answer = describe(unsafe { allocator.resize(block, BLOCK, BLOCK) });
+            // SAFETY: live, with its layout.
+            unsafe { allocator.deallocate(keeper, BLOCK) }.expect("frees");
+            answer
+        }
+        _ => {
+            let block = allocator
+                .allocate(BLOCK)
+                .expect("room")
+                .cast::<u8>()
+                .as_ptr();
+            // SAFETY: a live block of `BLOCK`.
+            let answer = describe(unsafe { allocator.resize(block, BLOCK, overflowing()) });
+            // SAFETY: the failed resize kept the block.
+            unsafe { allocator.deallocate(block, BLOCK) }.expect("the block was kept");
+            format!("{answer} (block kept)")
+        }
+    };
+    subject.check_all_free().expect("nothing leaked");
+    answer
+}
+
 /// Checks every row of one column of the catalogue.
-fn check_column(column: usize, answer: impl Fn(Case) -> String) {
+fn check_column<D: Sized>(column: usize) {
     for (case, what, answers) in CATALOGUE {
-        assert_eq!(answer(case), answers[column], "{what} (column {column})");
+        let answer = free_case::<D>(case).unwrap_or_else(|| other_case::<D>(case));
+        assert_eq!(answer, answers[column], "{what} ({})", D::NAME);
     }
 }
 
@@ -216,10 +268,6 @@ fn describe<T, E: std::fmt::Debug>(result: Result<T, E>) -> String {
         Ok(_) => "Ok".to_owned(),
         Err(error) => format!("{error:?}"),
     }
-}
-
-fn option<T>(result: Option<T>) -> String {
-    result.map_or_else(|| "None".to_owned(), |_| "Some".to_owned())
 }
 
 fn huge_alignment() -> Layout {
@@ -236,141 +284,33 @@ fn zero() -> Layout {
 
 #[test]
 fn chunk() {
-    check_column(0, |case| {
-        free_case(RawChunk::new(CHUNKS), case).unwrap_or_else(|| chunk_case(case))
-    });
-}
-
-fn chunk_case(case: Case) -> String {
-    let mut subject = RawChunk::new(CHUNKS);
-    let chunk = subject.raw();
-    let answer = match case {
-        Case::ZeroSize => {
-            let block = chunk.allocate(zero()).expect("a zero-size block");
-            assert_eq!(block.len(), CHUNK_SIZE);
-            chunk
-                .deallocate(block.cast().as_ptr(), zero())
-                .expect("frees");
-            "Ok: one chunk".to_owned()
-        }
-        Case::HugeAlignment => describe(chunk.allocate(huge_alignment())),
-        Case::OverflowingSize => describe(chunk.allocate(overflowing())),
-        Case::ReallocFreed => {
-            let block = chunk.allocate(BLOCK).expect("room").cast::<u8>().as_ptr();
-            chunk.deallocate(block, BLOCK).expect("frees");
-            describe(chunk.realloc(block, BLOCK, BLOCK))
-        }
-        _ => {
-            let block = chunk.allocate(BLOCK).expect("room").cast::<u8>().as_ptr();
-            let answer = describe(chunk.realloc(block, BLOCK, overflowing()));
-            chunk.deallocate(block, BLOCK).expect("the block was kept");
-            format!("{answer} (block kept)")
-        }
-    };
-    subject.check_all_free().expect("nothing leaked");
-    answer
+    check_column::<Chunk>(0);
 }
 
 #[test]
 fn fixed() {
-    check_column(1, |case| {
-        free_case(RawFixed::new(), case).unwrap_or_else(|| fixed_case(case))
-    });
-}
-
-fn fixed_case(case: Case) -> String {
-    let mut subject = RawFixed::new();
-    let answer = match case {
-        Case::ReallocFreed | Case::ReallocOverflowing => return "- (no realloc)".to_owned(),
-        Case::ZeroSize => {
-            let block = subject.allocate(zero()).expect("a zero-size block");
-            subject.raw().free_nonnull(block).expect("frees");
-            "Ok: one block".to_owned()
-        }
-        Case::HugeAlignment => option(subject.allocate(huge_alignment())),
-        _ => option(subject.allocate(overflowing())),
-    };
-    subject.check_all_free().expect("nothing leaked");
-    answer
+    check_column::<Fixed>(1);
 }
 
 #[test]
 fn pools() {
-    check_column(2, |case| {
-        free_case(RawPools::new(POOLS_FALLBACK), case).unwrap_or_else(|| pools_case(case))
-    });
-}
-
-fn pools_case(case: Case) -> String {
-    let mut subject = RawPools::new(POOLS_FALLBACK);
-    let answer = match case {
-        Case::ReallocFreed => return "- (unsafe: UB by contract)".to_owned(),
-        Case::ZeroSize => {
-            let block = subject.allocate(zero()).expect("a zero-size block");
-            assert_eq!(subject.raw().stats().classes[0].blocks_in_use, 1);
-            // SAFETY: just allocated with this layout.
-            unsafe { subject.raw().deallocate(block.as_ptr(), zero()) }.expect("frees");
-            "Ok: one 16 B block".to_owned()
-        }
-        Case::HugeAlignment => option(subject.allocate(huge_alignment())),
-        Case::OverflowingSize => option(subject.allocate(overflowing())),
-        _ => {
-            let block = subject.allocate(BLOCK).expect("room");
-            // SAFETY: a live block of `BLOCK`.
-            let moved = unsafe { subject.raw().reallocate(block, BLOCK, overflowing()) };
-            // SAFETY: the failed reallocation kept the block.
-            unsafe { subject.raw().deallocate(block.as_ptr(), BLOCK) }.expect("block kept");
-            format!("{} (block kept)", option(moved))
-        }
-    };
-    subject.check_all_free().expect("nothing leaked");
-    answer
+    check_column::<Pools>(2);
 }
 
 #[test]
 fn free_list() {
-    check_column(3, |case| {
-        free_case(RawFreeList::new(FREE_LIST), case).unwrap_or_else(|| free_list_case(case))
-    });
+    check_column::<FreeList>(3);
 }
 
-fn free_list_case(case: Case) -> String {
-    let mut subject = RawFreeList::new(FREE_LIST);
-    let heap = subject.raw();
-    let answer = match case {
-        Case::ZeroSize => {
-            let block = heap.allocate(zero()).expect("a zero-size block");
-            assert_eq!(heap.stats().allocated_blocks, 1);
-            // SAFETY: just allocated with this layout.
-            unsafe { heap.deallocate(block.as_ptr(), zero()) }.expect("frees");
-            "Ok: one minimal block".to_owned()
-        }
-        Case::HugeAlignment => option(heap.allocate(huge_alignment())),
-        Case::OverflowingSize => option(heap.allocate(overflowing())),
-        Case::ReallocFreed => {
-            let block = heap.allocate(BLOCK).expect("room").as_ptr();
-            // SAFETY: just allocated with this layout.
-            unsafe { heap.deallocate(block, BLOCK) }.expect("frees");
-            // SAFETY: a pointer this heap returned, so the word before it is its tag.
-            describe(unsafe { heap.reallocate(block, BLOCK, 64) })
-        }
-        _ => {
-            let block = heap.allocate(BLOCK).expect("room").as_ptr();
-            // SAFETY: a live block of `BLOCK`.
-            let result = unsafe { heap.reallocate(block, BLOCK, HUGE) };
-            assert_eq!(result, Err(ReallocError::OutOfMemory));
-            // SAFETY: the failed reallocation kept the block.
-            unsafe { heap.deallocate(block, BLOCK) }.expect("block kept");
-            "OutOfMemory (block kept)".to_owned()
-        }
-    };
-    subject.check_all_free().expect("nothing leaked");
-    answer
+#[test]
+fn heap() {
+    check_column::<DefaultHeap>(4);
 }
 
 /// Constructor arguments: each bad one is an error value (or a compile error), never a panic.
 #[test]
 fn constructors() {
+    const CHUNKS: usize = 256;
     let heap = Arena::new(CHUNKS * CHUNK_SIZE, 4096);
     let bitmap = Arena::new(bitmap_len(CHUNKS) + 8, 8);
     let build = |heap_offset: usize, heap_len: usize, bitmap_bytes: usize| {
@@ -400,20 +340,32 @@ fn constructors() {
     };
     assert_eq!(describe(odd), "BadChunkSize");
 
+    // One buffer, carved into heap and bitmap: too small for a chunk and its bitmap, then
+    // just large enough for one.
+    let buffer = Arena::new(CHUNK_SIZE + 24, 4096);
+    // SAFETY: the arena outlives the allocators (dropped at once); nothing else uses it.
+    let carve = |len: usize| unsafe {
+        let raw = std::ptr::slice_from_raw_parts_mut(buffer.start().as_ptr().cast(), len);
+        ChunkAllocator::<CHUNK_SIZE>::from_raw_buffer(raw).map(|chunks| chunks.chunk_count())
+    };
+    assert_eq!(describe(carve(CHUNK_SIZE + 23)), "BufferTooSmall");
+    assert_eq!(carve(CHUNK_SIZE + 24), Ok(1));
+
     // A pool of zero blocks is allowed and never serves anything (S = 0 fails to compile).
-    let empty = LockedFixedSizeAllocator::<16, 0>::new(false);
-    assert!(empty.alloc_untyped().is_none());
+    let mut blocks = FixedBlocks::<16, 0>::new(false);
+    let mut empty = FixedPool::new(&mut blocks);
+    assert!(empty.alloc::<u8>().is_none());
 
     assert_eq!(describe(MmapGrower::with_page_size(3)), "BadPageSize(3)");
     let mut tiny = [MaybeUninit::<u8>::uninit(); 8];
     let mut starved = FreeListAllocator::new(StaticGrower::new(&mut tiny));
-    assert!(starved.allocate(BLOCK).is_none());
+    assert!(starved.allocate(BLOCK).is_err());
 }
 
 /// Prints the catalogue as the README's markdown table.
 #[test]
 fn print_catalogue() {
-    println!("| case | chunk | fixed | pools | free list |\n|---|---|---|---|---|");
+    println!("| case | chunk | fixed | pools | free list | heap |\n|---|---|---|---|---|---|");
     for (_, what, answers) in CATALOGUE {
         println!("| {what} | {} |", answers.join(" | "));
     }

@@ -5,11 +5,11 @@
 use std::alloc::Layout;
 
 use bareheap_conformance::{
-    FIXED_BLOCK, Harness, LockedChunk, LockedFixed, LockedFreeList, LockedPools, Op, RawChunk,
-    RawFixed, RawFreeList, RawPools, Subject, ViaAllocatorApi, ViaGlobalAlloc,
+    Checked, Chunk, DefaultHeap, FIXED_BLOCK, Fixed, FreeList, Harness, Op, Pools, Subject,
+    Trusted, ViaAllocatorApi, ViaGlobalAlloc,
 };
 
-use crate::sizes::{CHUNKS, FREE_LIST, POOLS_FALLBACK};
+use crate::sizes::Sized;
 
 /// A size of the largest pool class, so the pools' fallback fills with a few hundred blocks.
 const SIZE: usize = 2000;
@@ -24,7 +24,8 @@ fn fill<S: Subject>(harness: &mut Harness<S>, layout: Layout) -> usize {
     count
 }
 
-fn exhaust<S: Subject>(subject: S, layout: Layout) {
+fn exhaust<S: Subject>(subject: S, size: usize) {
+    let layout = Layout::from_size_align(size, 16).expect("a valid layout");
     let mut harness = Harness::new(subject);
     let first = fill(&mut harness, layout);
     assert!(first >= 2, "only {first} blocks of {layout:?} fit");
@@ -43,43 +44,35 @@ fn exhaust<S: Subject>(subject: S, layout: Layout) {
     harness.finish();
 }
 
-fn layout(size: usize) -> Layout {
-    Layout::from_size_align(size, 16).expect("a valid layout")
+/// Every form of one design.
+fn exhaust_forms<D: Sized>(size: usize) {
+    exhaust(Checked::<D>::new(D::BYTES), size);
+    exhaust(Trusted::<D>::new(D::BYTES), size);
+    exhaust(ViaGlobalAlloc::<D>::new(D::BYTES), size);
+    exhaust(ViaAllocatorApi::<D>::new(D::BYTES), size);
 }
 
 #[test]
 fn chunk() {
-    exhaust(RawChunk::new(CHUNKS), layout(SIZE));
-    exhaust(ViaGlobalAlloc(LockedChunk::new(CHUNKS)), layout(SIZE));
-    exhaust(ViaAllocatorApi(LockedChunk::new(CHUNKS)), layout(SIZE));
+    exhaust_forms::<Chunk>(SIZE);
 }
 
 #[test]
 fn fixed() {
-    exhaust(RawFixed::new(), layout(FIXED_BLOCK));
-    exhaust(ViaGlobalAlloc(LockedFixed::new()), layout(FIXED_BLOCK));
-    exhaust(ViaAllocatorApi(LockedFixed::new()), layout(FIXED_BLOCK));
+    exhaust_forms::<Fixed>(FIXED_BLOCK);
 }
 
 #[test]
 fn pools() {
-    exhaust(RawPools::new(POOLS_FALLBACK), layout(SIZE));
-    exhaust(
-        ViaGlobalAlloc(LockedPools::new(POOLS_FALLBACK)),
-        layout(SIZE),
-    );
-    exhaust(
-        ViaAllocatorApi(LockedPools::new(POOLS_FALLBACK)),
-        layout(SIZE),
-    );
+    exhaust_forms::<Pools>(SIZE);
 }
 
 #[test]
 fn free_list() {
-    exhaust(RawFreeList::new(FREE_LIST), layout(SIZE));
-    exhaust(ViaGlobalAlloc(LockedFreeList::new(FREE_LIST)), layout(SIZE));
-    exhaust(
-        ViaAllocatorApi(LockedFreeList::new(FREE_LIST)),
-        layout(SIZE),
-    );
+    exhaust_forms::<FreeList>(SIZE);
+}
+
+#[test]
+fn heap() {
+    exhaust_forms::<DefaultHeap>(SIZE);
 }

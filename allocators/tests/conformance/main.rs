@@ -4,7 +4,8 @@
 //!
 //! ```text
 //!   model        random alloc / free / realloc sequences (proptest), checked after each step,
-//!                on 12 subjects: 4 raw forms, 4 locked forms via GlobalAlloc, 4 via Allocator
+//!                on every design (chunk, fixed, pools, free list, the default heap) in every
+//!                form: raw checked, raw trusted, locked via GlobalAlloc, locked via Allocator
 //!   exhaustion   allocate to failure, free half, allocate again
 //!   bad_input    the catalogue of invalid frees, layouts and constructor arguments
 //!   threads      4 threads on each locked form, contents checked
@@ -21,10 +22,36 @@ mod threads;
 /// natively, and a handful under Miri, where every byte the harness fills and checks costs
 /// thousands of interpreted instructions.
 mod sizes {
-    /// Chunks of the chunk allocators (64 bytes each): 16 KiB (4 KiB under Miri).
-    pub const CHUNKS: usize = if cfg!(miri) { 64 } else { 256 };
-    /// Bytes of the pools' fallback heap: room for every class's slab plus large blocks.
-    pub const POOLS_FALLBACK: usize = if cfg!(miri) { 160 * 1024 } else { 512 * 1024 };
-    /// Bytes of the free list's arena.
-    pub const FREE_LIST: usize = if cfg!(miri) { 16 * 1024 } else { 64 * 1024 };
+    use bareheap_conformance::{Chunk, DefaultHeap, Design, Fixed, FreeList, Pools};
+
+    /// The bytes each design manages in the tests.
+    pub trait Sized: Design {
+        /// Bytes of memory for a test allocator of this design.
+        const BYTES: usize;
+    }
+
+    /// 16 KiB of 64-byte chunks (4 KiB under Miri).
+    impl Sized for Chunk {
+        const BYTES: usize = if cfg!(miri) { 4 * 1024 } else { 16 * 1024 };
+    }
+
+    /// The fixed pool's size is in its type.
+    impl Sized for Fixed {
+        const BYTES: usize = 0;
+    }
+
+    /// Room for every class's slab plus large blocks.
+    impl Sized for Pools {
+        const BYTES: usize = if cfg!(miri) { 160 * 1024 } else { 512 * 1024 };
+    }
+
+    /// The free list's arena.
+    impl Sized for FreeList {
+        const BYTES: usize = if cfg!(miri) { 16 * 1024 } else { 64 * 1024 };
+    }
+
+    /// Room for every class's slab plus large blocks, out of the free list.
+    impl Sized for DefaultHeap {
+        const BYTES: usize = if cfg!(miri) { 320 * 1024 } else { 1024 * 1024 };
+    }
 }

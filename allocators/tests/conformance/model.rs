@@ -1,13 +1,13 @@
-//! The model test: random operation sequences on every subject, checked against the shadow
-//! model after each step, then everything freed and checked for leaks.
+//! The model test: random operation sequences on every design in every form, checked against
+//! the shadow model after each step, then everything freed and checked for leaks.
 
 use bareheap_conformance::{
-    Harness, LockedChunk, LockedFixed, LockedFreeList, LockedPools, Op, RawChunk, RawFixed,
-    RawFreeList, RawPools, Subject, ViaAllocatorApi, ViaGlobalAlloc,
+    Checked, Chunk, DefaultHeap, Fixed, FreeList, Harness, Op, Pools, Subject, Trusted,
+    ViaAllocatorApi, ViaGlobalAlloc,
 };
 use proptest::prelude::*;
 
-use crate::sizes::{CHUNKS, FREE_LIST, POOLS_FALLBACK};
+use crate::sizes::Sized;
 
 /// The largest size asked for: beyond the chunk heap, so some requests must fail.
 const LARGE: usize = if cfg!(miri) { 6 * 1024 } else { 24 * 1024 };
@@ -27,16 +27,24 @@ fn size() -> impl Strategy<Value = usize> {
     prop_oneof![4 => 0..=64usize, 3 => 0..=1024usize, 1 => 0..=LARGE]
 }
 
-/// Alignments from 1 to 4096.
+/// Alignments from 1 to 4096, mostly small.
 fn align() -> impl Strategy<Value = usize> {
-    (0u32..=12).prop_map(|exponent| 1 << exponent)
+    prop_oneof![4 => 0u32..=4, 1 => 5u32..=12].prop_map(|exponent| 1 << exponent)
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        3 => (size(), align()).prop_map(|(size, align)| Op::Allocate { size, align }),
-        2 => any::<usize>().prop_map(|pick| Op::Free { pick }),
-        1 => (any::<usize>(), size()).prop_map(|(pick, new_size)| Op::Reallocate { pick, new_size }),
+        6 => (size(), align()).prop_map(|(size, align)| Op::Allocate { size, align }),
+        4 => any::<usize>().prop_map(|pick| Op::Free { pick }),
+        2 => (any::<usize>(), size(), align()).prop_map(|(pick, new_size, new_align)| {
+            Op::Reallocate { pick, new_size, new_align }
+        }),
+        1 => (any::<usize>(), size(), align()).prop_map(|(pick, size, align)| {
+            Op::FreeWith { pick, size, align }
+        }),
+        1 => (any::<usize>(), any::<usize>()).prop_map(|(pick, offset)| {
+            Op::FreeInterior { pick, offset }
+        }),
     ]
 }
 
@@ -51,50 +59,37 @@ fn run<S: Subject>(subject: S, ops: &[Op]) {
     harness.finish();
 }
 
-proptest! {
-    #![proptest_config(config())]
+/// The four forms of one design, as one test module.
+macro_rules! forms {
+    ($module:ident, $design:ty) => {
+        mod $module {
+            use super::*;
 
-    #[test]
-    fn chunk_raw(ops in ops()) { run(RawChunk::new(CHUNKS), &ops); }
+            proptest! {
+                #![proptest_config(config())]
 
-    #[test]
-    fn chunk_global_alloc(ops in ops()) { run(ViaGlobalAlloc(LockedChunk::new(CHUNKS)), &ops); }
+                #[test]
+                fn checked(ops in ops()) { run(Checked::<$design>::new(<$design>::BYTES), &ops); }
 
-    #[test]
-    fn chunk_allocator_api(ops in ops()) { run(ViaAllocatorApi(LockedChunk::new(CHUNKS)), &ops); }
+                #[test]
+                fn trusted(ops in ops()) { run(Trusted::<$design>::new(<$design>::BYTES), &ops); }
 
-    #[test]
-    fn fixed_raw(ops in ops()) { run(RawFixed::new(), &ops); }
+                #[test]
+                fn global_alloc(ops in ops()) {
+                    run(ViaGlobalAlloc::<$design>::new(<$design>::BYTES), &ops);
+                }
 
-    #[test]
-    fn fixed_global_alloc(ops in ops()) { run(ViaGlobalAlloc(LockedFixed::new()), &ops); }
-
-    #[test]
-    fn fixed_allocator_api(ops in ops()) { run(ViaAllocatorApi(LockedFixed::new()), &ops); }
-
-    #[test]
-    fn pools_raw(ops in ops()) { run(RawPools::new(POOLS_FALLBACK), &ops); }
-
-    #[test]
-    fn pools_global_alloc(ops in ops()) {
-        run(ViaGlobalAlloc(LockedPools::new(POOLS_FALLBACK)), &ops);
-    }
-
-    #[test]
-    fn pools_allocator_api(ops in ops()) {
-        run(ViaAllocatorApi(LockedPools::new(POOLS_FALLBACK)), &ops);
-    }
-
-    #[test]
-    fn free_list_raw(ops in ops()) { run(RawFreeList::new(FREE_LIST), &ops); }
-
-    #[test]
-    fn free_list_global_alloc(ops in ops()) {
-        run(ViaGlobalAlloc(LockedFreeList::new(FREE_LIST)), &ops);
-    }
-
-    #[test]
-    fn free_list_allocator_api(ops in ops()) {
-        run(ViaAllocatorApi(LockedFreeList::new(FREE_LIST)), &ops);
-    }
+                #[test]
+                fn allocator_api(ops in ops()) {
+                    run(ViaAllocatorApi::<$design>::new(<$design>::BYTES), &ops);
+                }
+            }
+        }
+    };
 }
+
+forms!(chunk, Chunk);
+forms!(fixed, Fixed);
+forms!(pools, Pools);
+forms!(free_list, FreeList);
+forms!(heap, DefaultHeap);

@@ -1,15 +1,16 @@
-//! Threads: each locked form shared by 4 threads doing 1,000,000 mixed operations in all
-//! (a few hundred under Miri), every block's contents checked; afterwards nothing is live and
-//! the allocator is consistent and entirely free.
+//! Threads: each design behind its lock, shared by 4 threads doing 1,000,000 mixed operations
+//! in all (a few hundred under Miri), every block's contents checked; afterwards nothing is
+//! live and the allocator is consistent and entirely free.
 
 use bareheap_conformance::{
-    FIXED_BLOCK, LockedChunk, LockedFixed, LockedForm, LockedFreeList, LockedPools, hammer,
+    Chunk, DefaultHeap, Design, FIXED_BLOCK, Fixed, FreeList, Inspect, Pools, Shared, hammer,
 };
 
 const THREADS: usize = 4;
 const OPERATIONS: usize = if cfg!(miri) { 200 } else { 1_000_000 };
 
-fn stress<L: LockedForm>(form: &L, max_size: usize) {
+fn stress<D: Design>(bytes: usize, max_size: usize) {
+    let form = Shared::<D>::new(bytes);
     let report = hammer(form.allocator(), THREADS, OPERATIONS / THREADS, max_size);
     assert_eq!(report.operations, OPERATIONS);
     assert!(report.successes > report.failures, "{report:?}");
@@ -22,20 +23,25 @@ fn stress<L: LockedForm>(form: &L, max_size: usize) {
 
 #[test]
 fn chunk() {
-    stress(&LockedChunk::new(4096), 2048);
+    stress::<Chunk>(4096 * 64, 2048);
 }
 
 #[test]
 fn fixed() {
-    stress(&LockedFixed::new(), FIXED_BLOCK);
+    stress::<Fixed>(0, FIXED_BLOCK);
 }
 
 #[test]
 fn pools() {
-    stress(&LockedPools::new(1024 * 1024), 4096);
+    stress::<Pools>(1024 * 1024, 4096);
 }
 
 #[test]
 fn free_list() {
-    stress(&LockedFreeList::new(1024 * 1024), 4096);
+    stress::<FreeList>(1024 * 1024, 4096);
+}
+
+#[test]
+fn heap() {
+    stress::<DefaultHeap>(1024 * 1024, 4096);
 }

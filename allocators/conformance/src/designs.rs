@@ -1,0 +1,339 @@
+//! One [`Design`] per allocator of the crate: how to build it over an arena, and how its
+//! counters map onto the model's [`Accounting`]. This is everything that differs between the
+//! allocators; the rest of the harness is generic over the `RawAllocator` trait.
+
+use std::alloc::Layout;
+
+use bareheap::chunk::bitmap_len;
+use bareheap::fixed::{FixedBlocks, FixedPool};
+use bareheap::pools::{self, PoolStats, SLAB_SIZE};
+use bareheap::{ChunkAllocator, FreeListAllocator, Heap, SizeClassPools, StaticGrower};
+
+use crate::{Accounting, Arena, Design};
+
+/// The chunk size of the chunk allocators under test: small, so small heaps have many chunks.
+pub const CHUNK_SIZE: usize = 64;
+/// The block size of the fixed pools under test.
+pub const FIXED_BLOCK: usize = 256;
+/// The number of blocks of the fixed pools under test.
+pub const FIXED_BLOCKS: usize = if cfg!(miri) { 16 } else { 128 };
+
+/// A static grower over a fresh arena of `bytes` bytes.
+fn grower(bytes: usize) -> (StaticGrower<'static>, Vec<Arena>) {
+    let memory = Arena::new(bytes, SLAB_SIZE);
+    // SAFETY: the subject keeps the arena and frees it after the allocator that holds the
+    // grower; nothing else uses the arena.
+    let grower = StaticGrower::new(unsafe { memory.as_static_slice() });
+    (grower, vec![memory])
+}
+
+/// The bitmap chunk allocator, [`CHUNK_SIZE`]-byte chunks over a page-aligned arena. The model
+/// predicts the held bytes exactly: a block holds `max(1, ceil(size / CHUNK_SIZE))` chunks.
+pub struct Chunk;
+
+impl Design for Chunk {
+    type Allocator = ChunkAllocator<CHUNK_SIZE>;
+    const NAME: &'static str = "chunk";
+
+    fn build(bytes: usize) -> (Self::Allocator, Vec<Arena>) {
+        let chunks = bytes / CHUNK_SIZE;
+        let heap = Arena::new(chunks * CHUNK_SIZE, 4096);
+        let bitmap = Arena::new(bitmap_len(chunks), 8);
+        // SAFETY: both arenas are kept by the subject and freed after the allocator; they do
+        // not overlap and nothing else touches them.
+        let allocator = unsafe {
+            ChunkAllocator::from_raw_parts(heap.start(), heap.len(), bitmap.start(), bitmap.len())
+        };
+        (allocator.expect("valid arenas"), vec![heap, bitmap])
+    }
+
+    fn capacity(allocator: &Self::Allocator) -> usize {
+        allocator.capacity()
+    }
+
+    fn accounting(allocator: &Self::Allocator) -> Accounting {
+        let stats = allocator.stats();
+        Accounting {
+            live_blocks: stats.live_allocations,
+            held_bytes: Some(stats.used_bytes),
+        }
+    }
+
+    fn held_bytes(layout: Layout) -> Option<usize> {
+        Some(layout.size().div_ceil(CHUNK_SIZE).max(1) * CHUNK_SIZE)
+    }
+
+    fn check_consistency(allocator: &Self::Allocator) -> Result<(), String> {
+        Self::check_consistency_of(allocator)?;
+        let stats = allocator.stats();
+        if stats.used_chunks + stats.free_chunks != stats.chunk_count
+            || allocator.largest_free_run() > stats.free_chunks
+        {
+            return Err(format!("free run longer than the free chunks: {stats:?}"));
+        }
+        Ok(())
+    }
+
+    fn check_all_free(allocator: &Self::Allocator) -> Result<(), String> {
+        let stats = allocator.stats();
+        if stats.used_chunks != 0 || allocator.largest_free_run() != stats.chunk_count {
+            return Err(format!(
+                "chunks still held after freeing everything: {stats:?}"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// The fixed pool: [`FIXED_BLOCKS`] blocks of [`FIXED_BLOCK`] bytes over boxed blocks. It
+/// serves a layout only if it fits one block; everything else must fail.
+pub struct Fixed;
+
+impl Design for Fixed {
+    type Allocator = FixedPool<'static, FIXED_BLOCK, FIXED_BLOCKS>;
+    const NAME: &'static str = "fixed";
+
+    fn build(_bytes: usize) -> (Self::Allocator, Vec<Arena>) {
+        let memory = Arena::new(size_of::<FixedBlocks<FIXED_BLOCK, FIXED_BLOCKS>>(), 16);
+        let blocks = memory
+            .start()
+            .cast::<FixedBlocks<FIXED_BLOCK, FIXED_BLOCKS>>();
+        // SAFETY: the arena is large and aligned enough for the blocks (which are only
+        // `MaybeUninit` bytes, so any contents are valid); the subject keeps it and frees it
+        // after the pool; nothing else touches it.
+        let pool = unsafe { FixedPool::from_raw(blocks.as_ptr()) };
+        (pool, vec![memory])
+    }
+
+    fn capacity(allocator: &Self::Allocator) -> usize {
+        allocator.heap_size()
+    }
+
+    fn supports(_: &Self::Allocator, layout: Layout) -> bool {
+        layout.size() <= FIXED_BLOCK && layout.align() <= Self::Allocator::BLOCK_ALIGN
+    }
+
+    fn accounting(allocator: &Self::Allocator) -> Accounting {
+        Accounting {
+            live_blocks: allocator.allocated_blocks(),
+            held_bytes: Some(allocator.total_allocated()),
+        }
+    }
+
+    fn held_bytes(_: Layout) -> Option<usize> {
+        Some(FIXED_BLOCK)
+    }
+
+    fn check_consistency(allocator: &Self::Allocator) -> Result<(), String> {
+        let (free, used) = (allocator.free_blocks(), allocator.allocated_blocks());
+        if free + used != FIXED_BLOCKS || allocator.total_free() != free * FIXED_BLOCK {
+            return Err(format!("{free} free + {used} allocated blocks"));
+        }
+        Ok(())
+    }
+
+    fn check_all_free(allocator: &Self::Allocator) -> Result<(), String> {
+        match allocator.allocated_blocks() {
+            0 => Ok(()),
+            left => Err(format!("{left} blocks still allocated")),
+        }
+    }
+}
+
+/// The size-class pools over a chunk allocator of their own (a bounded fallback, so exhaustion
+/// is reachable), giving every empty slab back at once (no reserve), so that after freeing
+/// everything the fallback holds nothing but the slab table (which stays: not all memory comes
+/// back).
+pub struct Pools;
+
+/// The chunk size of the pools' fallback.
+const POOLS_FALLBACK_CHUNK: usize = 256;
+
+/// The class blocks' held bytes (fallback blocks add nothing the model can predict).
+fn pool_accounting(stats: &PoolStats) -> Accounting {
+    let live: usize = stats.classes.iter().map(|class| class.blocks_in_use).sum();
+    let held = stats
+        .classes
+        .iter()
+        .map(|class| class.blocks_in_use * class.block_size)
+        .sum();
+    Accounting {
+        live_blocks: live + stats.fallback_blocks,
+        held_bytes: Some(held),
+    }
+}
+
+/// The class block of `layout`, or nothing for a fallback layout.
+fn pool_held_bytes(layout: Layout) -> usize {
+    let class = layout.size().max(layout.align()).max(pools::MIN_BLOCK_SIZE);
+    if class <= pools::MAX_BLOCK_SIZE {
+        class.next_power_of_two()
+    } else {
+        0
+    }
+}
+
+/// Every class empty, and at most `kept` empty slabs per class.
+fn pools_all_free(stats: &PoolStats, kept: usize) -> Result<(), String> {
+    let busy = stats.classes.iter().any(|class| {
+        class.blocks_in_use != 0 || class.slabs != class.empty_slabs || class.slabs > kept
+    });
+    if busy || stats.fallback_blocks != 0 {
+        return Err(format!("blocks or slabs still held: {stats:?}"));
+    }
+    Ok(())
+}
+
+/// The fallback (whose live blocks `fallback_live` counts) holds exactly the slabs, the
+/// fallback blocks and, once there was a slab, the slab table.
+fn pools_consistency(stats: &PoolStats, fallback_live: usize) -> Result<(), String> {
+    let table = usize::from(stats.slab_table_bytes > 0);
+    if fallback_live != stats.slabs + stats.fallback_blocks + table {
+        return Err(format!(
+            "fallback holds {fallback_live} blocks; pools say {stats:?}"
+        ));
+    }
+    Ok(())
+}
+
+impl Design for Pools {
+    type Allocator = SizeClassPools<ChunkAllocator<POOLS_FALLBACK_CHUNK>>;
+    const NAME: &'static str = "pools";
+    const RETURNS_ALL_MEMORY: bool = false;
+
+    fn build(bytes: usize) -> (Self::Allocator, Vec<Arena>) {
+        let chunks = bytes.div_ceil(POOLS_FALLBACK_CHUNK);
+        let heap = Arena::new(chunks * POOLS_FALLBACK_CHUNK, SLAB_SIZE);
+        let bitmap = Arena::new(bitmap_len(chunks), 8);
+        // SAFETY: as for `Chunk::build`.
+        let fallback = unsafe {
+            ChunkAllocator::from_raw_parts(heap.start(), heap.len(), bitmap.start(), bitmap.len())
+        };
+        let policy = pools::Policy {
+            kept_empty_slabs: 0,
+        };
+        let pools = SizeClassPools::with_policy(fallback.expect("valid arenas"), policy);
+        (pools, vec![heap, bitmap])
+    }
+
+    fn capacity(allocator: &Self::Allocator) -> usize {
+        allocator.fallback().capacity()
+    }
+
+    fn accounting(allocator: &Self::Allocator) -> Accounting {
+        pool_accounting(&allocator.stats())
+    }
+
+    fn held_bytes(layout: Layout) -> Option<usize> {
+        Some(pool_held_bytes(layout))
+    }
+
+    fn check_consistency(allocator: &Self::Allocator) -> Result<(), String> {
+        let fallback = allocator.fallback();
+        pools_consistency(&allocator.stats(), fallback.stats().live_allocations)?;
+        Chunk::check_consistency_of(fallback)
+    }
+
+    fn check_all_free(allocator: &Self::Allocator) -> Result<(), String> {
+        pools_all_free(&allocator.stats(), 0)
+    }
+}
+
+impl Chunk {
+    /// [`Design::check_consistency`] for a chunk allocator of any chunk size.
+    fn check_consistency_of<const C: usize>(allocator: &ChunkAllocator<C>) -> Result<(), String> {
+        let stats = allocator.stats();
+        let counted = allocator.used_chunks_in(0..stats.chunk_count);
+        if counted == stats.used_chunks {
+            Ok(())
+        } else {
+            Err(format!(
+                "bitmap has {counted} used chunks, stats say {stats:?}"
+            ))
+        }
+    }
+}
+
+/// The free list, growing from a static grower over an arena. The first growth takes the
+/// whole arena as one region, which is retained when empty, so after freeing everything the
+/// largest block of a fresh heap fits again, and the region is one free block.
+pub struct FreeList;
+
+impl Design for FreeList {
+    type Allocator = FreeListAllocator<StaticGrower<'static>>;
+    const NAME: &'static str = "free list";
+
+    fn build(bytes: usize) -> (Self::Allocator, Vec<Arena>) {
+        let (grower, memory) = grower(bytes);
+        (FreeListAllocator::new(grower), memory)
+    }
+
+    fn capacity(allocator: &Self::Allocator) -> usize {
+        allocator.grower().capacity()
+    }
+
+    fn accounting(allocator: &Self::Allocator) -> Accounting {
+        Accounting {
+            live_blocks: allocator.stats().allocated_blocks,
+            held_bytes: None,
+        }
+    }
+
+    fn check_consistency(allocator: &Self::Allocator) -> Result<(), String> {
+        allocator
+            .validate()
+            .map_err(|corruption| corruption.to_string())
+    }
+
+    fn check_all_free(allocator: &Self::Allocator) -> Result<(), String> {
+        let stats = allocator.stats();
+        if stats.allocated_blocks != 0
+            || stats.in_use_bytes != 0
+            || stats.free_blocks != stats.regions
+        {
+            return Err(format!("heap not entirely free and merged: {stats:?}"));
+        }
+        Ok(())
+    }
+}
+
+/// The default heap (pools in front of the free list) over an arena, with its default
+/// policies: each class keeps one empty slab, so not all memory comes back.
+pub struct DefaultHeap;
+
+impl Design for DefaultHeap {
+    type Allocator = Heap<StaticGrower<'static>>;
+    const NAME: &'static str = "heap";
+    const RETURNS_ALL_MEMORY: bool = false;
+
+    fn build(bytes: usize) -> (Self::Allocator, Vec<Arena>) {
+        let (grower, memory) = grower(bytes);
+        (Heap::new(grower), memory)
+    }
+
+    fn capacity(allocator: &Self::Allocator) -> usize {
+        allocator.free_list().grower().capacity()
+    }
+
+    fn accounting(allocator: &Self::Allocator) -> Accounting {
+        pool_accounting(&allocator.pools().stats())
+    }
+
+    fn held_bytes(layout: Layout) -> Option<usize> {
+        Some(pool_held_bytes(layout))
+    }
+
+    fn check_consistency(allocator: &Self::Allocator) -> Result<(), String> {
+        let free_list = allocator.free_list();
+        pools_consistency(
+            &allocator.pools().stats(),
+            free_list.stats().allocated_blocks,
+        )?;
+        FreeList::check_consistency(free_list)
+    }
+
+    fn check_all_free(allocator: &Self::Allocator) -> Result<(), String> {
+        let kept = allocator.pools().policy().kept_empty_slabs;
+        pools_all_free(&allocator.pools().stats(), kept)
+    }
+}

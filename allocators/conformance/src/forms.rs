@@ -1,0 +1,326 @@
+//! The forms the harness drives every [`Design`] in: the raw API, checked or trusted, and the
+//! locked form through `GlobalAlloc` or `allocator_api2::alloc::Allocator`.
+//!
+//! Each form owns the allocator and the memory it manages (the arenas, declared after the
+//! allocator so they are freed last). The inspection queries go to the design, under the lock
+//! for the locked form.
+//!
+//! `GlobalAlloc` forbids zero-size requests, so [`ViaGlobalAlloc`] answers those itself with
+//! `None` (the allocator is never asked). [`ViaAllocatorApi`] checks that the length it is
+//! told lies inside the allocator's memory too.
+
+use std::alloc::{GlobalAlloc, Layout};
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+
+use allocator_api2::alloc::Allocator;
+use bareheap::{FreeError, Locked, RawAllocator};
+
+use crate::{Accounting, Arena, Design, Inspect, Subject};
+
+/// Access to a design's allocator, whatever form holds it.
+pub trait Holder {
+    /// The design.
+    type Design: Design;
+
+    /// Runs `read` on the allocator (under the lock for the locked form).
+    fn with<T>(&self, read: impl FnOnce(&<Self::Design as Design>::Allocator) -> T) -> T;
+
+    /// The memory the allocator manages.
+    fn memory(&self) -> &[Arena];
+}
+
+impl<H: Holder> Inspect for H {
+    const NAME: &'static str = H::Design::NAME;
+    const RETURNS_ALL_MEMORY: bool = H::Design::RETURNS_ALL_MEMORY;
+
+    fn capacity(&self) -> usize {
+        self.with(H::Design::capacity)
+    }
+
+    fn supports(&self, layout: Layout) -> bool {
+        self.with(|allocator| H::Design::supports(allocator, layout))
+    }
+
+    fn accounting(&self) -> Accounting {
+        self.with(H::Design::accounting)
+    }
+
+    fn held_bytes(&self, layout: Layout) -> Option<usize> {
+        H::Design::held_bytes(layout)
+    }
+
+    fn holds(&self, ptr: NonNull<u8>, len: usize) -> bool {
+        self.memory().iter().any(|arena| arena.holds(ptr, len))
+    }
+
+    fn check_consistency(&self) -> Result<(), String> {
+        self.with(H::Design::check_consistency)
+    }
+
+    fn check_all_free(&self) -> Result<(), String> {
+        self.with(H::Design::check_all_free)
+    }
+}
+
+/// A design's allocator used directly, single-threaded: the raw API.
+pub struct Raw<D: Design, Api> {
+    allocator: D::Allocator,
+    memory: Vec<Arena>,
+    api: PhantomData<Api>,
+}
+
+/// The checked raw API: `deallocate` and `resize`, whose refusals the harness sees.
+pub enum CheckedApi {}
+/// The trusted raw API: `deallocate_trusted` and `resize_trusted`.
+pub enum TrustedApi {}
+
+/// The raw API with every free and resize checked.
+pub type Checked<D> = Raw<D, CheckedApi>;
+/// The raw API through its trusted calls, as `GlobalAlloc` uses them.
+pub type Trusted<D> = Raw<D, TrustedApi>;
+
+impl<D: Design, Api> Raw<D, Api> {
+    /// A fresh allocator over about `bytes` bytes.
+    #[must_use]
+    pub fn new(bytes: usize) -> Self {
+        let (allocator, memory) = D::build(bytes);
+        Self {
+            allocator,
+            memory,
+            api: PhantomData,
+        }
+    }
+
+    /// The allocator itself, for calls outside the [`Subject`] interface. O(1).
+    pub fn raw(&mut self) -> &mut D::Allocator {
+        &mut self.allocator
+    }
+}
+
+impl<D: Design, Api> Holder for Raw<D, Api> {
+    type Design = D;
+
+    fn with<T>(&self, read: impl FnOnce(&D::Allocator) -> T) -> T {
+        read(&self.allocator)
+    }
+
+    fn memory(&self) -> &[Arena] {
+        &self.memory
+    }
+}
+
+impl<D: Design> Subject for Checked<D> {
+    const CHANGES_ALIGNMENT: bool = true;
+
+    unsafe fn checked_free(
+        &mut self,
+        ptr: *mut u8,
+        layout: Layout,
+    ) -> Option<Result<(), FreeError>> {
+        // SAFETY: forwarded from the caller: pointers the checked free accepts.
+        Some(unsafe { self.allocator.deallocate(ptr, layout) })
+    }
+
+    fn allocate(&mut self, layout: Layout) -> Option<NonNull<u8>> {
+        Some(self.allocator.allocate(layout).ok()?.cast())
+    }
+
+    unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) -> Result<(), FreeError> {
+        // SAFETY: the caller passes a live block with its layout.
+        unsafe { self.allocator.deallocate(ptr.as_ptr(), layout) }
+    }
+
+    unsafe fn reallocate(
+        &mut self,
+        ptr: NonNull<u8>,
+        layout: Layout,
+        new: Layout,
+    ) -> Option<NonNull<u8>> {
+        // SAFETY: the caller passes a live block with its layout.
+        let block = unsafe { self.allocator.resize(ptr.as_ptr(), layout, new) };
+        Some(block.ok()?.cast())
+    }
+}
+
+impl<D: Design> Subject for Trusted<D> {
+    const CHANGES_ALIGNMENT: bool = true;
+
+    fn allocate(&mut self, layout: Layout) -> Option<NonNull<u8>> {
+        Some(self.allocator.allocate(layout).ok()?.cast())
+    }
+
+    unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) -> Result<(), FreeError> {
+        // SAFETY: the caller passes a live block with its layout.
+        unsafe { self.allocator.deallocate_trusted(ptr, layout) };
+        Ok(())
+    }
+
+    unsafe fn reallocate(
+        &mut self,
+        ptr: NonNull<u8>,
+        layout: Layout,
+        new: Layout,
+    ) -> Option<NonNull<u8>> {
+        // SAFETY: the caller passes a live block with its layout.
+        let block = unsafe { self.allocator.resize_trusted(ptr, layout, new) };
+        Some(block.ok()?.cast())
+    }
+}
+
+/// A design's allocator behind [`Locked`], shared by threads or driven through one of its
+/// interfaces ([`ViaGlobalAlloc`], [`ViaAllocatorApi`]).
+pub struct Shared<D: Design> {
+    allocator: Locked<D::Allocator>,
+    memory: Vec<Arena>,
+}
+
+impl<D: Design> Shared<D> {
+    /// A fresh locked allocator over about `bytes` bytes.
+    #[must_use]
+    pub fn new(bytes: usize) -> Self {
+        let (allocator, memory) = D::build(bytes);
+        Self {
+            allocator: Locked::new(allocator),
+            memory,
+        }
+    }
+
+    /// The locked allocator, to call or to share between threads. O(1).
+    pub fn allocator(&self) -> &Locked<D::Allocator> {
+        &self.allocator
+    }
+}
+
+impl<D: Design> Holder for Shared<D> {
+    type Design = D;
+
+    fn with<T>(&self, read: impl FnOnce(&D::Allocator) -> T) -> T {
+        self.allocator.inspect(read)
+    }
+
+    fn memory(&self) -> &[Arena] {
+        &self.memory
+    }
+}
+
+/// A locked allocator driven through `GlobalAlloc`.
+pub struct ViaGlobalAlloc<D: Design>(pub Shared<D>);
+
+impl<D: Design> ViaGlobalAlloc<D> {
+    /// A fresh locked allocator over about `bytes` bytes.
+    #[must_use]
+    pub fn new(bytes: usize) -> Self {
+        Self(Shared::new(bytes))
+    }
+}
+
+impl<D: Design> Holder for ViaGlobalAlloc<D> {
+    type Design = D;
+
+    fn with<T>(&self, read: impl FnOnce(&D::Allocator) -> T) -> T {
+        self.0.with(read)
+    }
+
+    fn memory(&self) -> &[Arena] {
+        self.0.memory()
+    }
+}
+
+impl<D: Design> Subject for ViaGlobalAlloc<D> {
+    const CHANGES_ALIGNMENT: bool = false;
+
+    fn allocate(&mut self, layout: Layout) -> Option<NonNull<u8>> {
+        if layout.size() == 0 {
+            return None;
+        }
+        // SAFETY: the layout has a non-zero size.
+        NonNull::new(unsafe { self.0.allocator.alloc(layout) })
+    }
+
+    unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) -> Result<(), FreeError> {
+        // SAFETY: the caller passes a live block of this allocator with its layout.
+        unsafe { self.0.allocator.dealloc(ptr.as_ptr(), layout) };
+        Ok(())
+    }
+
+    unsafe fn reallocate(
+        &mut self,
+        ptr: NonNull<u8>,
+        layout: Layout,
+        new: Layout,
+    ) -> Option<NonNull<u8>> {
+        if new.size() == 0 {
+            return None;
+        }
+        // SAFETY: a live block with its layout (the caller's promise); the new size is
+        // non-zero and forms a valid layout with the old alignment (the harness's `new`).
+        NonNull::new(unsafe { self.0.allocator.realloc(ptr.as_ptr(), layout, new.size()) })
+    }
+}
+
+/// A locked allocator driven through `allocator_api2::alloc::Allocator` (by reference).
+pub struct ViaAllocatorApi<D: Design>(pub Shared<D>);
+
+impl<D: Design> ViaAllocatorApi<D> {
+    /// A fresh locked allocator over about `bytes` bytes.
+    #[must_use]
+    pub fn new(bytes: usize) -> Self {
+        Self(Shared::new(bytes))
+    }
+
+    /// The block's start, after checking the reported span against the allocator's memory.
+    fn start_of(&self, block: NonNull<[u8]>, layout: Layout) -> NonNull<u8> {
+        let start = block.cast::<u8>();
+        assert!(block.len() >= layout.size(), "span shorter than the layout");
+        assert!(
+            self.holds(start, block.len()),
+            "reported span leaves the heap"
+        );
+        start
+    }
+}
+
+impl<D: Design> Holder for ViaAllocatorApi<D> {
+    type Design = D;
+
+    fn with<T>(&self, read: impl FnOnce(&D::Allocator) -> T) -> T {
+        self.0.with(read)
+    }
+
+    fn memory(&self) -> &[Arena] {
+        self.0.memory()
+    }
+}
+
+impl<D: Design> Subject for ViaAllocatorApi<D> {
+    const CHANGES_ALIGNMENT: bool = true;
+
+    fn allocate(&mut self, layout: Layout) -> Option<NonNull<u8>> {
+        let block = Allocator::allocate(&self.0.allocator, layout).ok()?;
+        Some(self.start_of(block, layout))
+    }
+
+    unsafe fn deallocate(&mut self, ptr: NonNull<u8>, layout: Layout) -> Result<(), FreeError> {
+        // SAFETY: the caller passes a live block of this allocator with its layout.
+        unsafe { Allocator::deallocate(&self.0.allocator, ptr, layout) };
+        Ok(())
+    }
+
+    unsafe fn reallocate(
+        &mut self,
+        ptr: NonNull<u8>,
+        layout: Layout,
+        new: Layout,
+    ) -> Option<NonNull<u8>> {
+        let allocator = &self.0.allocator;
+        let block = if new.size() >= layout.size() {
+            // SAFETY: a live block with its layout (the caller's promise); not smaller.
+            unsafe { allocator.grow(ptr, layout, new) }
+        } else {
+            // SAFETY: as above; smaller.
+            unsafe { allocator.shrink(ptr, layout, new) }
+        };
+        Some(self.start_of(block.ok()?, new))
+    }
+}

@@ -1,0 +1,149 @@
+//! [`RawAllocator`]: the one interface every allocator of this crate implements.
+
+use core::alloc::Layout;
+use core::ptr::NonNull;
+
+use crate::{FreeError, OutOfMemory, ResizeError};
+
+/// A single-threaded allocator: the interface shared by every allocator of this crate.
+///
+/// Each design (the chunk allocator, the fixed pool, the size-class pools, the free list, and
+/// the default [`Heap`](crate::Heap) built from the last two) is first of all a plain,
+/// single-threaded value with `&mut self` methods. They all answer the same six calls, with the
+/// same names and the same error types:
+///
+/// ```text
+///                       checked (the raw API)             trusted (what GlobalAlloc needs)
+///   allocate(layout)    ──► Ok(block) | Err(OutOfMemory)
+///   free                deallocate(ptr, layout)           deallocate_trusted(ptr, layout)
+///                         ──► Ok | Err(FreeError)            ──► () , O(1)
+///   resize              resize(ptr, old, new)             resize_trusted(ptr, old, new)
+///                         ──► Ok(block) | Err(ResizeError)   ──► Ok(block) | Err(OutOfMemory)
+///   contains(ptr)       ──► whether ptr lies in memory the allocator manages
+/// ```
+///
+/// The *checked* calls take any pointer the implementation documents and refuse a bad one with
+/// a [`FreeError`] that says why, changing nothing. The *trusted* calls take the caller's word
+/// that the pointer is a live block with a fitting layout (the contract of
+/// [`GlobalAlloc`](core::alloc::GlobalAlloc) and of `Allocator`), and in exchange skip the
+/// searches a full check needs: each is O(1) apart from the work itself.
+///
+/// Everything else is built from this trait: [`Locked`](crate::Locked) puts any of them behind
+/// a lock and implements `GlobalAlloc` and `Allocator`; the size-class pools take any of them
+/// as the allocator behind their slabs, so pools over a free list is one value with one lock
+/// on top.
+///
+/// A layout *fits* a live block when its alignment is the one the block was allocated (or last
+/// resized) with, and its size lies between the size asked for then and the length of the
+/// slice that call returned. This is the rule of `Allocator`: a caller may give back the extra
+/// bytes it was told about.
+///
+/// # Safety
+/// Implementors promise, for every block they hand out (from `allocate` or a resize):
+/// - the returned slice is valid for reads and writes of its whole length, which is at least
+///   the layout's size, and its start is aligned to the layout's alignment;
+/// - the pointer carries the provenance of the memory the allocator manages, never that of a
+///   borrow of the allocator value itself, so later calls on the allocator do not invalidate it;
+/// - the block overlaps no other live block, and stays valid until it is freed or resized
+///   through this allocator, or the allocator is dropped; moving the allocator value does not
+///   move or end it (the memory never lives inside the value);
+/// - a refused or failed call (an `Err`) changes nothing, and a resize to the block's own
+///   layout keeps it where it is;
+/// - no method panics or unwinds, on any input allowed by its contract.
+pub unsafe trait RawAllocator {
+    /// A block for `layout`: at least `layout.size()` bytes (zero-sized layouts get a real
+    /// block), aligned to `layout.align()`. The slice's length is the usable size, which a
+    /// caller may use and may pass back in the layout of a later free or resize.
+    ///
+    /// # Errors
+    /// [`OutOfMemory`] when nothing fits and the allocator cannot get more memory.
+    fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, OutOfMemory>;
+
+    /// Frees the block at `ptr`, allocated with a layout that `layout` fits, after checking
+    /// that it is one.
+    ///
+    /// # Errors
+    /// The [`FreeError`] that says why `ptr` or `layout` was refused; nothing changes then.
+    ///
+    /// # Safety
+    /// When `ptr` is a live block of this allocator, the caller gives up every use of it: the
+    /// memory may be handed out again. Beyond that, `ptr` may be null, outside the allocator's
+    /// memory, or a pointer the allocator returned (live or freed since); each implementation
+    /// says what more it accepts (most accept any pointer at all).
+    unsafe fn deallocate(&mut self, ptr: *mut u8, layout: Layout) -> Result<(), FreeError>;
+
+    /// Resizes the block at `ptr` (allocated with a layout that `old` fits) to `new`, keeping
+    /// its first `min(old.size(), new.size())` bytes, after checking it as
+    /// [`deallocate`](Self::deallocate) does. In place when the allocator can, else the block
+    /// moves: an allocation, a copy and a free. `new` may ask for any size and alignment; a
+    /// resize to `old` itself never moves the block (so it only checks the pointer).
+    ///
+    /// # Errors
+    /// [`ResizeError::Invalid`] with the reason a free would be refused;
+    /// [`ResizeError::OutOfMemory`] when no block for `new` can be had. The old block is
+    /// untouched and still allocated either way.
+    ///
+    /// # Safety
+    /// As for [`deallocate`](Self::deallocate); on success the old pointer must not be used
+    /// any more (use the returned one, even when the address is the same).
+    unsafe fn resize(
+        &mut self,
+        ptr: *mut u8,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, ResizeError>;
+
+    /// Frees the live block at `ptr` without the checks of [`deallocate`](Self::deallocate):
+    /// O(1) apart from merging or returning memory. This is what `GlobalAlloc::dealloc` calls.
+    ///
+    /// # Safety
+    /// `ptr` must be a live block of this allocator and `layout` must fit it; the caller gives
+    /// up every use of the block.
+    unsafe fn deallocate_trusted(&mut self, ptr: NonNull<u8>, layout: Layout);
+
+    /// Resizes the live block at `ptr` from `old` to `new` without the checks of
+    /// [`resize`](Self::resize), keeping its first `min(old.size(), new.size())` bytes. This is
+    /// what `GlobalAlloc::realloc` and `Allocator::grow`/`shrink` call. A resize to `old`
+    /// itself never moves the block.
+    ///
+    /// # Errors
+    /// [`OutOfMemory`] when no block for `new` can be had; the old block is untouched then.
+    ///
+    /// # Safety
+    /// As for [`deallocate_trusted`](Self::deallocate_trusted) with layout `old`; on success
+    /// the old pointer must not be used any more.
+    unsafe fn resize_trusted(
+        &mut self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, OutOfMemory>;
+
+    /// Whether `ptr`'s address lies inside memory this allocator manages, allocated or not
+    /// (to route a free to the allocator that owns it). Each implementation states its cost.
+    fn contains(&self, ptr: *const u8) -> bool;
+}
+
+/// Moves the live block at `ptr` of `allocator` to a new block for `new`: allocate, copy the
+/// bytes both layouts share, free the old block (trusted). The last resort of every resize.
+///
+/// # Errors
+/// [`OutOfMemory`] when the new block cannot be had; the old one is untouched then.
+///
+/// # Safety
+/// `ptr` must be a live block of `allocator` that `old` fits.
+pub(crate) unsafe fn move_block<A: RawAllocator + ?Sized>(
+    allocator: &mut A,
+    ptr: NonNull<u8>,
+    old: Layout,
+    new: Layout,
+) -> Result<NonNull<[u8]>, OutOfMemory> {
+    let moved = allocator.allocate(new)?;
+    // SAFETY: the old block holds at least `old.size()` bytes and the new one at least
+    // `new.size()`; both are live and distinct, so they do not overlap.
+    unsafe {
+        ptr.copy_to_nonoverlapping(moved.cast::<u8>(), old.size().min(new.size()));
+        allocator.deallocate_trusted(ptr, old);
+    }
+    Ok(moved)
+}

@@ -1,0 +1,40 @@
+//! The default heap over a `static` buffer as this test binary's `#[global_allocator]`, in
+//! the one line the README shows: the test harness, std collections, strings and threads run
+//! on it. It runs under Miri too, so every free std makes is checked against Stacked and Tree
+//! Borrows.
+
+use std::mem::MaybeUninit;
+
+use bareheap::{Heap, LockedHeap, StaticGrower};
+
+const HEAP_BYTES: usize = if cfg!(miri) { 4 << 20 } else { 32 << 20 };
+
+static mut MEMORY: [MaybeUninit<u8>; HEAP_BYTES] = [MaybeUninit::uninit(); HEAP_BYTES];
+
+#[global_allocator]
+// SAFETY: MEMORY is named nowhere else: this heap owns it for good.
+static HEAP: LockedHeap<StaticGrower> = LockedHeap::new(Heap::new(unsafe {
+    StaticGrower::from_raw(&raw mut MEMORY)
+}));
+
+#[test]
+fn std_code_runs_on_the_default_heap() {
+    bareheap_conformance::std_workload(
+        if cfg!(miri) { 1 } else { 20 },
+        if cfg!(miri) { 20 } else { 500 },
+    );
+    let small = Box::new([1u8; 24]);
+    let large = vec![3u32; 100_000];
+    assert!(HEAP.contains(small.as_ptr()) && HEAP.contains(large.as_ptr().cast()));
+    let (pools, free_list) = HEAP.inspect(|heap| (heap.pools().stats(), heap.free_list().stats()));
+    assert!(
+        pools.classes[1].blocks_in_use > 0,
+        "the 32-byte class holds the box"
+    );
+    assert!(
+        free_list.allocated_blocks > pools.slabs,
+        "the vector is a free-list block"
+    );
+    HEAP.inspect(|heap| heap.free_list().validate())
+        .expect("a consistent heap");
+}
