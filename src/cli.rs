@@ -1,13 +1,14 @@
 //! The command line: what to run, parsed from `argv` into a [`Command`] before anything runs.
 //!
 //! ```text
-//!   bareheap-demo [--allocator LIST] [--workload LIST]
-//!   bareheap-demo bench [--allocator LIST]
+//!   bareheap-demo [--allocator LIST] [--workload LIST] [--placement next-fit|first-fit]
+//!   bareheap-demo bench [--allocator LIST] [--placement next-fit|first-fit]
 //!   bareheap-demo --help
 //! ```
 //!
 //! Each option takes a comma-separated list of names (`--workload vec,btreemap` or
-//! `--workload=vec,btreemap`), parsed into a [`Selection`]: a set of choices from one [`Named`]
+//! `--workload=vec,btreemap`); an option given twice adds the second list to the first. The
+//! names are parsed into a [`Selection`]: a set of choices from one [`Named`]
 //! kind (both in [`crate::selection`], below this module and the kinds it names). New
 //! allocators and workloads plug in by adding an enum variant and its name; the parser does not
 //! change. Anything it does not understand is a [`CliError`], which `main` answers with
@@ -16,7 +17,9 @@
 use core::ffi::CStr;
 use core::fmt;
 
-use crate::heap::AllocatorChoice;
+use bareheap::chunk::Placement;
+
+use crate::heap::{self, AllocatorChoice};
 use crate::selection::{Named, Selection};
 use crate::workloads::Workload;
 
@@ -30,11 +33,15 @@ pub enum Command {
         allocators: Selection<AllocatorChoice>,
         /// The workloads to run.
         workloads: Selection<Workload>,
+        /// Where the chunk allocators look for free chunks.
+        placement: Placement,
     },
     /// Run the allocation benchmark on these allocators.
     Bench {
         /// The allocators to measure.
         allocators: Selection<AllocatorChoice>,
+        /// Where the chunk allocators look for free chunks.
+        placement: Placement,
     },
 }
 
@@ -68,8 +75,9 @@ pub fn parse(args: impl Iterator<Item = &'static CStr>) -> Result<Command, CliEr
         .map(|arg| arg.to_str().map_err(|_| CliError::NotUtf8))
         .peekable();
     let bench = args.next_if(|arg| *arg == Ok(BENCH)).is_some();
-    let mut allocators = Selection::defaults();
+    let mut allocators = None;
     let mut workloads = None;
+    let mut placement = Placement::NextFit;
     while let Some(arg) = args.next() {
         let arg = arg?;
         let (option, inline_value) = match arg.split_once('=') {
@@ -82,24 +90,39 @@ pub fn parse(args: impl Iterator<Item = &'static CStr>) -> Result<Command, CliEr
         };
         match option {
             "-h" | "--help" => return Ok(Command::Help),
-            "--allocator" => allocators = selection(value()?)?,
-            "--workload" if !bench => workloads = Some(selection(value()?)?),
+            "--allocator" => add(&mut allocators, value()?)?,
+            "--workload" if !bench => add(&mut workloads, value()?)?,
+            "--placement" => {
+                let name = value()?;
+                placement = heap::placement_named(name).ok_or(CliError::UnknownName(name))?;
+            }
             _ => return Err(CliError::UnknownArgument(arg)),
         }
     }
+    let allocators = allocators.unwrap_or_else(Selection::defaults);
     Ok(if bench {
-        Command::Bench { allocators }
+        Command::Bench {
+            allocators,
+            placement,
+        }
     } else {
         Command::Run {
             allocators,
             workloads: workloads.unwrap_or_else(Selection::defaults),
+            placement,
         }
     })
 }
 
-/// A selection parsed from a list of names.
-fn selection<T: Named + PartialEq>(list: &'static str) -> Result<Selection<T>, CliError> {
-    Selection::parse(list).map_err(CliError::UnknownName)
+/// Adds the names of `list` to `chosen`: a repeated option adds to what the earlier ones chose
+/// (`--allocator chunk --allocator pools` is `--allocator chunk,pools`).
+fn add<T: Named + PartialEq>(
+    chosen: &mut Option<Selection<T>>,
+    list: &'static str,
+) -> Result<(), CliError> {
+    let more = Selection::parse(list).map_err(CliError::UnknownName)?;
+    *chosen = Some(chosen.map_or(more, |earlier| earlier.union(more)));
+    Ok(())
 }
 
 /// The subcommand that runs the benchmark instead of the workloads.
@@ -112,7 +135,11 @@ impl fmt::Display for Usage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "usage: bareheap-demo [--allocator LIST] [--workload LIST]"
+            "usage: bareheap-demo [--allocator LIST] [--workload LIST] [--placement P]"
+        )?;
+        writeln!(
+            f,
+            "       bareheap-demo bench [--allocator LIST] [--placement P]"
         )?;
         writeln!(f, "       bareheap-demo --help")?;
         writeln!(f)?;
@@ -124,15 +151,32 @@ impl fmt::Display for Usage {
             f,
             "and no libc, checks every result, and prints the heap's statistics."
         )?;
-        writeln!(f, "LIST is a comma-separated list of names.")?;
+        writeln!(
+            f,
+            "LIST is a comma-separated list of names; a repeated option adds its list."
+        )?;
         write_choices::<AllocatorChoice>(f, "allocators")?;
         write_choices::<Workload>(f, "workloads")?;
         writeln!(f)?;
-        writeln!(f, "exit status: 0 every check passed, 1 a check failed,")?;
-        write!(
+        writeln!(
             f,
-            "             2 bad command line, 101 panic or allocation failure"
-        )
+            "placement: where the chunk allocators search (chunk, pools' backing):"
+        )?;
+        writeln!(
+            f,
+            "  * next-fit   from just past the previous block, wrapping around"
+        )?;
+        writeln!(
+            f,
+            "    first-fit  from the start of the heap: the lowest run that fits"
+        )?;
+        writeln!(f)?;
+        writeln!(f, "exit status: 0 every check passed, 1 a check failed,")?;
+        writeln!(
+            f,
+            "             2 bad command line, 3 output could not be written,"
+        )?;
+        write!(f, "             101 panic or allocation failure")
     }
 }
 

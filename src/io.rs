@@ -13,14 +13,23 @@
 //! Standard output has one buffer for the whole process, behind a spin lock, flushed at every
 //! newline and by [`flush_stdout`] before the process exits or panics. Standard error gets a
 //! fresh buffer on the stack for each `eprint!`, flushed when the call ends; stdout is flushed
-//! first so that the two streams appear in the order they were written. Write errors (a closed
-//! pipe) are dropped: a demo that cannot print has no one to report to.
+//! first so that the two streams appear in the order they were written.
+//!
+//! **Lost output is reported, once.** A write to standard output can fail: the disk is full
+//! (`> /dev/full`: `ENOSPC`), standard output was closed (`>&-`: `EBADF`). The first such error
+//! is remembered; the program goes on (its checks still run), and [`finish`] reports it on
+//! standard error, as coreutils do, and turns the exit status into
+//! [`ExitCode::OutputLost`]. (A reader that goes away, `| head -1`, raises `SIGPIPE` first,
+//! which ends the process the usual Unix way.) Errors writing to standard error itself have
+//! no one to be reported to and are dropped.
 
 use core::fmt::{self, Write};
+use core::sync::atomic::{AtomicI32, Ordering};
 
 use spin::Mutex;
 
-use crate::sys::{self, Fd};
+use crate::ExitCode;
+use crate::sys::{self, Errno, Fd};
 
 /// Bytes buffered for standard output; lines longer than this go out in several writes.
 const STDOUT_BUFFER_SIZE: usize = 4096;
@@ -43,9 +52,20 @@ impl<const N: usize> LineBuffer<N> {
         }
     }
 
-    /// Writes out everything buffered so far.
+    /// Writes out everything buffered so far; a failed write to standard output is
+    /// remembered for [`finish`].
     fn flush(&mut self) {
-        let _ = sys::write_all(self.fd, &self.bytes[..self.len]);
+        if let Err(errno) = sys::write_all(self.fd, &self.bytes[..self.len])
+            && self.fd == Fd::STDOUT
+        {
+            // Only the first error counts; later ones are usually the same again.
+            let _ = LOST_OUTPUT.compare_exchange(
+                0,
+                errno.into_raw(),
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        }
         self.len = 0;
     }
 }
@@ -67,6 +87,9 @@ impl<const N: usize> Write for LineBuffer<N> {
 }
 
 static STDOUT: Mutex<LineBuffer<STDOUT_BUFFER_SIZE>> = Mutex::new(LineBuffer::new(Fd::STDOUT));
+
+/// The error of the first failed write to standard output, or 0.
+static LOST_OUTPUT: AtomicI32 = AtomicI32::new(0);
 
 /// Formats `args` into the standard-output buffer. Used by [`print!`](crate::print!) and
 /// [`println!`](crate::println!).
@@ -90,6 +113,21 @@ pub fn eprint(args: fmt::Arguments<'_>) {
 pub fn flush_stdout() {
     if let Some(mut stdout) = STDOUT.try_lock() {
         stdout.flush();
+    }
+}
+
+/// The end of the program's output: flushes standard output; if any write to it failed, says
+/// so on standard error and returns [`ExitCode::OutputLost`] instead of `code`.
+pub fn finish(code: u8) -> u8 {
+    flush_stdout();
+    match LOST_OUTPUT.load(Ordering::Relaxed) {
+        0 => code,
+        errno => {
+            let errno = Errno::new(errno);
+            let reason = errno.description().unwrap_or("unknown error");
+            crate::eprintln!("bareheap-demo: write error: {reason}");
+            ExitCode::OutputLost as u8
+        }
     }
 }
 

@@ -59,6 +59,9 @@ pub enum ExitCode {
     CheckFailed = 1,
     /// The command line was not understood.
     Usage = 2,
+    /// Writing the output failed (a full disk, a closed standard output); the reason was
+    /// printed on standard error.
+    OutputLost = 3,
     /// The program panicked, or an allocation failed.
     Panic = 101,
 }
@@ -73,12 +76,18 @@ fn main(stack: &InitialStack) -> u8 {
         Ok(Command::Run {
             allocators,
             workloads,
+            placement,
         }) => {
             announce_page_size(stack);
+            heap::set_placement(placement);
             run::run(allocators, workloads)
         }
-        Ok(Command::Bench { allocators }) => {
+        Ok(Command::Bench {
+            allocators,
+            placement,
+        }) => {
             announce_page_size(stack);
+            heap::set_placement(placement);
             bench::run(allocators)
         }
         Err(error) => {

@@ -65,6 +65,14 @@ impl<T: Named + PartialEq> Selection<T> {
         Ok(selection)
     }
 
+    /// The values of both selections.
+    pub fn union(self, other: Self) -> Self {
+        Self {
+            mask: self.mask | other.mask,
+            kind: PhantomData,
+        }
+    }
+
     /// The chosen values, in `T::ALL` order.
     pub fn iter(self) -> impl Iterator<Item = T> {
         T::ALL

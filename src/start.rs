@@ -42,7 +42,6 @@ unsafe extern "C" fn rust_start(stack_pointer: *const usize) -> ! {
     // SAFETY: `_start` passes the untouched initial stack pointer, which points at argc followed by
     // the argv, envp and auxv arrays in the layout the kernel guarantees for every new process.
     let stack = unsafe { InitialStack::from_stack_pointer(stack_pointer) };
-    let code = crate::main(&stack);
-    crate::io::flush_stdout();
+    let code = crate::io::finish(crate::main(&stack));
     crate::sys::exit_group(code)
 }

@@ -143,8 +143,8 @@ impl<R: RawMutex> Locked<Heap<MmapGrower>, R> {
     /// [`BadPageSize`] when `page_size` is not a power of two; nothing changes then.
     pub fn set_page_size(&self, page_size: usize) -> Result<(), BadPageSize> {
         let mut heap = self.lock();
-        // SAFETY: only the grower's page size changes; the heap stays in place.
-        let free_list = unsafe { heap.get_mut() }.pools.fallback_mut();
-        free_list.set_page_size(page_size)
+        // SAFETY: only the grower's page size changes; the heap and its free list stay in
+        // place.
+        unsafe { heap.get_mut().pools.fallback_mut() }.set_page_size(page_size)
     }
 }

@@ -18,6 +18,7 @@ fn std_code_runs_on_the_chunk_allocator() {
     bareheap_conformance::std_workload(
         if cfg!(miri) { 1 } else { 20 },
         if cfg!(miri) { 20 } else { 500 },
+        4,
     );
     let probe = Box::new([1u8; 100]);
     assert!(ALLOCATOR.contains(probe.as_ptr()));

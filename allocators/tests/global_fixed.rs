@@ -19,6 +19,7 @@ fn std_code_runs_on_the_fixed_pool() {
     bareheap_conformance::std_workload(
         if cfg!(miri) { 1 } else { 20 },
         if cfg!(miri) { 16 } else { 40 },
+        4,
     );
     let probe = Box::new(7u64);
     assert!(ALLOCATOR.contains(std::ptr::from_ref(&*probe).cast()));

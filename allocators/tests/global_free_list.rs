@@ -13,7 +13,7 @@ static ALLOCATOR: LockedFreeListAllocator<MmapGrower> =
 
 #[test]
 fn std_code_runs_on_the_free_list() {
-    bareheap_conformance::std_workload(20, 500);
+    bareheap_conformance::std_workload(20, 500, 4);
     let probe = vec![3u32; 1000];
     assert!(ALLOCATOR.contains(probe.as_ptr().cast()));
     let heap = ALLOCATOR.lock();

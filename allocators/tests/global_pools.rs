@@ -20,6 +20,7 @@ fn std_code_runs_on_the_pools() {
     bareheap_conformance::std_workload(
         if cfg!(miri) { 1 } else { 20 },
         if cfg!(miri) { 20 } else { 500 },
+        4,
     );
     let probe = Box::new([0u8; 24]);
     let stats = ALLOCATOR.inspect(|pools| pools.stats());

@@ -14,6 +14,7 @@ use crate::chart;
 use crate::kinds::{GENERAL, Kind, dispatch};
 use crate::report::{self, Cell, Report};
 use crate::timer;
+use crate::workloads::random_actions::AlignMix;
 use crate::workloads::{efficiency, latency, pairs, random_actions, seed001, threads};
 
 /// Sizes and counts of one run.
@@ -37,6 +38,8 @@ const EFFICIENCY_ARENA: usize = 16 * MIB;
 const LATENCY_ARENA: usize = 8 * MIB;
 /// Live blocks besides the timed one in the alloc+free pairs.
 const PAIR_PREFILL: usize = 32;
+/// Actions of the run whose instructions callgrind counts.
+pub const COUNT_OPS: usize = 20_000;
 
 impl Config {
     /// `make bench`.
@@ -73,6 +76,17 @@ pub enum Section {
     Random {
         /// Whether one action in seven is a realloc.
         realloc: bool,
+        /// The alignments requested.
+        mix: AlignMix,
+    },
+    /// One untimed run of random actions at `max`, for callgrind to count instructions.
+    Count {
+        /// The `M` of the sizes.
+        max: usize,
+        /// Whether one action in seven is a realloc.
+        realloc: bool,
+        /// The alignments requested.
+        mix: AlignMix,
     },
     /// Heap efficiency.
     Efficiency,
@@ -96,7 +110,13 @@ impl Section {
     /// The section's name on a child's command line.
     fn arg(self) -> String {
         match self {
-            Self::Random { realloc } => format!("random:{}", u8::from(realloc)),
+            Self::Random { realloc, mix } => {
+                format!("random:{}", u64::from(realloc) | u64::from(mix.code()) << 1)
+            }
+            Self::Count { max, realloc, mix } => format!(
+                "count:{}",
+                (max as u64) << 2 | u64::from(realloc) | u64::from(mix.code()) << 1
+            ),
             Self::Efficiency => "efficiency".to_owned(),
             Self::Latency { overhead } => format!("latency:{overhead}"),
             Self::Seed => "seed".to_owned(),
@@ -111,7 +131,13 @@ impl Section {
         let value: u64 = value.parse().ok()?;
         Some(match name {
             "random" => Self::Random {
-                realloc: value != 0,
+                realloc: value & 1 != 0,
+                mix: AlignMix::from_code(u8::try_from(value >> 1).ok()?)?,
+            },
+            "count" => Self::Count {
+                max: usize::try_from(value >> 2).ok()?,
+                realloc: value & 1 != 0,
+                mix: AlignMix::from_code(u8::try_from(value >> 1 & 1).ok()?)?,
             },
             "efficiency" => Self::Efficiency,
             "latency" => Self::Latency { overhead: value },
@@ -128,7 +154,7 @@ impl Section {
 /// Measures `section` for `kind` in this process: its figures, in table order.
 pub fn measure(section: Section, kind: Kind, config: &Config) -> Vec<Cell> {
     match section {
-        Section::Random { realloc } => {
+        Section::Random { realloc, mix } => {
             let arena = Arena::new(RANDOM_ARENA);
             MAX_SIZES
                 .iter()
@@ -137,6 +163,7 @@ pub fn measure(section: Section, kind: Kind, config: &Config) -> Vec<Cell> {
                     let params = random_actions::Params {
                         max,
                         realloc,
+                        mix,
                         ops: config.random_ops,
                         seed,
                     };
@@ -150,6 +177,23 @@ pub fn measure(section: Section, kind: Kind, config: &Config) -> Vec<Cell> {
                     )
                 })
                 .collect()
+        }
+        Section::Count { max, realloc, mix } => {
+            let arena = Arena::new(RANDOM_ARENA);
+            let params = random_actions::Params {
+                max,
+                realloc,
+                mix,
+                ops: COUNT_OPS,
+                seed: 0xC0DE,
+            };
+            vec![dispatch(
+                kind,
+                &mut random_actions::CountVisitor {
+                    arena: &arena,
+                    params,
+                },
+            )]
         }
         Section::Efficiency => {
             let arena = Arena::new(EFFICIENCY_ARENA);
@@ -336,30 +380,44 @@ fn random_actions_section(
     report.push(&format!(
         "## 1. Random actions\n\nns per action (allocator + harness; the baseline row is the harness \
          alone: a stack of 32 KiB slots), {} actions per run, median of {} runs, arena {} MiB. Sizes \
-         rand(4 .. rand(16 .. M)), alignment 8 or 16 (1 in 128: 32 to 4096); at least 300 live blocks.\n\n",
+         rand(4 .. rand(16 .. M)); at least 300 live blocks. Two alignment mixes: *rare* (8 or 16, \
+         1 in 128 a power of two from 32 to 4096) and *spread* (8 for 75 %, 16 for 19 %, 32 to \
+         4096 for 6 %).\n\n",
         config.random_ops,
         config.reps,
         RANDOM_ARENA / MIB
     ));
     let columns: Vec<String> = MAX_SIZES.iter().map(|m| format!("M={m}")).collect();
-    let without = rows(
-        Section::Random { realloc: false },
-        &GENERAL,
-        config,
-        MAX_SIZES.len(),
-    );
-    report.push("### Without realloc (1/2 alloc, 1/2 free)\n\n");
-    report.ratio_table(&columns, &report::named(&without), 1);
-    write_chart(&without, svg, report);
-    let with = rows(
-        Section::Random { realloc: true },
-        &GENERAL,
-        config,
-        MAX_SIZES.len(),
-    );
-    report.push("### With realloc (3/7 alloc, 3/7 free, 1/7 realloc)\n\n");
-    report.ratio_table(&columns, &report::named(&with), 1);
-    without
+    let mut first = None;
+    for mix in AlignMix::ALL {
+        for realloc in [false, true] {
+            let rows = rows(
+                Section::Random { realloc, mix },
+                &GENERAL,
+                config,
+                MAX_SIZES.len(),
+            );
+            let actions = if realloc {
+                "3/7 alloc, 3/7 free, 1/7 realloc"
+            } else {
+                "1/2 alloc, 1/2 free"
+            };
+            let mix_name = match mix {
+                AlignMix::Rare => "rare",
+                AlignMix::Spread => "spread",
+            };
+            report.push(&format!(
+                "### {} realloc, {mix_name} alignments ({actions})\n\n",
+                if realloc { "With" } else { "Without" }
+            ));
+            report.ratio_table(&columns, &report::named(&rows), 1);
+            if first.is_none() {
+                write_chart(&rows, svg, report);
+                first = Some(rows);
+            }
+        }
+    }
+    first.unwrap_or_default()
 }
 
 fn write_chart(rows: &[(Kind, Vec<Cell>)], svg: &str, report: &mut Report) {
@@ -510,11 +568,20 @@ fn pairs_section(config: &Config, report: &mut Report) -> Vec<(Kind, Vec<Cell>)>
 #[cfg(test)]
 mod tests {
     use super::Section;
+    use crate::workloads::random_actions::AlignMix;
 
     #[test]
     fn sections_round_trip_through_their_arguments() {
         for section in [
-            Section::Random { realloc: true },
+            Section::Random {
+                realloc: true,
+                mix: AlignMix::Spread,
+            },
+            Section::Count {
+                max: 1000,
+                realloc: true,
+                mix: AlignMix::Rare,
+            },
             Section::Efficiency,
             Section::Latency { overhead: 42 },
             Section::Seed,

@@ -5,13 +5,13 @@
 //! behind an allocation. Each is managed by a chunk allocator whose bitmap is a second `static`:
 //!
 //! ```text
-//!   .bss ┌──────────────────── CHUNK_HEAP: 16 MiB ────────────────────┐
-//!        │ chunk 0 │ chunk 1 │ chunk 2 │ ...          │ chunk 65535   │  256 B each
+//!   .bss ┌──────────────────── CHUNK_HEAP: 8 MiB ─────────────────────┐
+//!        │ chunk 0 │ chunk 1 │ chunk 2 │ ...          │ chunk 32767   │  256 B each
 //!        └─────────────────────────────────────────────────────────────┘
-//!        CHUNK_BITMAP: a used bit and a block-start bit per chunk (16 KiB), one summary bit
+//!        CHUNK_BITMAP: a used bit and a block-start bit per chunk (8 KiB), one summary bit
 //!                      per 64 chunks
 //!
-//!        ┌──────────────────── POOLS_HEAP: 16 MiB ────────────────────┐
+//!        ┌──────────────────── POOLS_HEAP: 8 MiB ─────────────────────┐
 //!        │ 32 KiB slab │ 32 KiB slab │ large block │ ...               │  the pools' fallback
 //!        └─────────────────────────────────────────────────────────────┘
 //! ```
@@ -35,8 +35,8 @@ use bareheap::{
 
 /// Bytes per chunk of both chunk allocators.
 pub const CHUNK_SIZE: usize = 256;
-/// Chunks in each heap: 16 MiB apiece.
-const CHUNKS: usize = 65_536;
+/// Chunks in each heap: 8 MiB apiece, room for every workload (the largest peaks at 5.5 MiB).
+const CHUNKS: usize = 32_768;
 
 static mut CHUNK_HEAP: PageAligned<[u8; CHUNKS * CHUNK_SIZE]> =
     heap!(chunks = CHUNKS, chunksize = CHUNK_SIZE);

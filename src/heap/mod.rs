@@ -31,6 +31,8 @@ mod traffic;
 
 use core::alloc::GlobalAlloc;
 
+use bareheap::chunk::Placement;
+
 pub use picture::HeapPicture;
 pub use stats::HeapStats;
 pub use traffic::Traffic;
@@ -63,7 +65,7 @@ impl Named for AllocatorChoice {
 
     fn summary(self) -> &'static str {
         match self {
-            Self::Chunk => "bitmap over a 16 MiB static heap, 256-byte chunks",
+            Self::Chunk => "bitmap over an 8 MiB static heap, 256-byte chunks",
             Self::Pools => "size classes 16 B..2 KiB, 32 KiB slabs from a chunk heap",
             Self::FreeList => "segregated free lists, boundary tags, heap grown by mmap",
         }
@@ -125,6 +127,24 @@ impl AllocatorChoice {
             Self::FreeList => &FREE_LIST,
         }
     }
+}
+
+/// The placement called `name` on the command line.
+pub fn placement_named(name: &str) -> Option<Placement> {
+    match name {
+        "next-fit" => Some(Placement::NextFit),
+        "first-fit" => Some(Placement::FirstFit),
+        _ => None,
+    }
+}
+
+/// Makes both chunk allocators (the `chunk` choice and the pools' backing heap) search by
+/// `placement` from now on.
+pub fn set_placement(placement: Placement) {
+    CHUNK.set_placement(placement);
+    let mut pools = POOLS.lock();
+    // SAFETY: only the backing chunk allocator's placement changes; nothing moves.
+    unsafe { pools.get_mut().fallback_mut() }.set_placement(placement);
 }
 
 /// Tells the allocators what they need to know about the machine before the first

@@ -11,7 +11,7 @@
 
 use core::fmt;
 
-use bareheap::free_list::{FreeListAllocator, RegionInfo};
+use bareheap::free_list::{FreeListAllocator, RegionInfo, RegionKind};
 use bareheap::pools::PoolStats;
 use bareheap::{ChunkAllocator, MmapGrower};
 
@@ -121,7 +121,7 @@ fn draw_free_list(f: &mut fmt::Formatter<'_>, heap: &FreeListAllocator<MmapGrowe
         let per_cell = region.len.div_ceil(REGION_CELLS).max(1);
         let used = allocated_bytes_per_cell(heap, &region, per_cell);
         let cell = |index: usize| (used[index], per_cell);
-        let kind = if region.dedicated {
+        let kind = if region.kind == RegionKind::Dedicated {
             " one large block"
         } else {
             ""

@@ -38,6 +38,8 @@ pub enum HeapStats {
     FreeList {
         /// Blocks, bytes and regions.
         stats: FreeListStats,
+        /// Free blocks (counted in the bins).
+        free_blocks: usize,
         /// `mmap` calls so far.
         mapped_regions: usize,
         /// `munmap` calls so far.
@@ -66,6 +68,7 @@ impl HeapStats {
     pub fn of_free_list(free_list: &LockedFreeListAllocator<MmapGrower>) -> Self {
         free_list.inspect(|free_list| Self::FreeList {
             stats: free_list.stats(),
+            free_blocks: free_list.free_block_count(),
             mapped_regions: free_list.grower().mapped_regions(),
             released_regions: free_list.grower().released_regions(),
         })
@@ -113,9 +116,10 @@ impl fmt::Display for HeapStats {
             Self::Pools { pools, backing } => write_pools(f, pools, backing),
             Self::FreeList {
                 stats,
+                free_blocks,
                 mapped_regions,
                 released_regions,
-            } => write_free_list(f, stats, *mapped_regions, *released_regions),
+            } => write_free_list(f, stats, *free_blocks, *mapped_regions, *released_regions),
         }
     }
 }
@@ -175,6 +179,7 @@ fn write_class_row(
 fn write_free_list(
     f: &mut fmt::Formatter<'_>,
     stats: &FreeListStats,
+    free_blocks: usize,
     mapped_regions: usize,
     released_regions: usize,
 ) -> fmt::Result {
@@ -198,6 +203,6 @@ fn write_free_list(
     write!(
         f,
         "\n{INDENT}{:<8} {} live, {} free",
-        "blocks", stats.allocated_blocks, stats.free_blocks,
+        "blocks", stats.allocated_blocks, free_blocks,
     )
 }

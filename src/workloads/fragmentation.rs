@@ -27,7 +27,7 @@ const FITTING: usize = 8 * 1024;
 /// Requests that fit no hole.
 const TOO_BIG: usize = 20 * 1024;
 /// How many requests of each kind after the holes are punched.
-const REQUESTS: usize = 200;
+const REQUESTS: usize = 100;
 
 /// Runs the workload.
 pub fn run(checks: &mut Checks) {

@@ -289,7 +289,7 @@ impl Design for FreeList {
         let stats = allocator.stats();
         if stats.allocated_blocks != 0
             || stats.in_use_bytes != 0
-            || stats.free_blocks != stats.regions
+            || allocator.free_block_count() != stats.regions
         {
             return Err(format!("heap not entirely free and merged: {stats:?}"));
         }

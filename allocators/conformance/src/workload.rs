@@ -4,20 +4,21 @@
 //!
 //! ```text
 //!   Vec (growing, sorting) ─ String (formatting, concatenation) ─ BTreeMap / HashMap
-//!   ─ Box<dyn Fn> ─ 4 threads, each building its own collections, joined and summed
+//!   ─ Box<dyn Fn> ─ threads, each building its own collections, joined and summed
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
 
-/// Runs the workload `rounds` times over collections of up to `items` elements, with 4
-/// threads; panics if any result is wrong. O(rounds * items * log items).
-pub fn std_workload(rounds: usize, items: usize) {
+/// Runs the workload `rounds` times over collections of up to `items` elements, then once on
+/// each of `threads` threads; panics if any result is wrong. O((rounds + threads) * items * log
+/// items).
+pub fn std_workload(rounds: usize, items: usize, threads: usize) {
     for round in 0..rounds {
         let sum = collections(round, items);
         assert_eq!(sum, expected_sum(round, items));
         strings(round, items);
     }
-    let handles: Vec<_> = (0..4)
+    let handles: Vec<_> = (0..threads)
         .map(|thread| std::thread::spawn(move || collections(thread, items)))
         .collect();
     for (thread, handle) in handles.into_iter().enumerate() {

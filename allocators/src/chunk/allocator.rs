@@ -1,15 +1,24 @@
 //! The allocation policy: which chunks a request gets, and the bookkeeping around it.
 //!
-//! A request of `size` bytes takes `max(1, ceil(size / CHUNK_SIZE))` consecutive chunks. The
-//! search is next-fit: it starts at a roving cursor just past the previous allocation and, if
-//! nothing fits before the end of the heap, wraps around once to the start:
+//! A request of `size` bytes takes `max(1, ceil(size / CHUNK_SIZE))` consecutive chunks. Where
+//! the search for them starts is the [`Placement`]. Next-fit (the default, and the seed's)
+//! starts at a roving cursor just past the previous allocation and, if nothing fits before the
+//! end of the heap, wraps around once to the start; first-fit always starts at chunk 0:
 //!
 //! ```text
 //!   heap:    [###.....####..##########.......###...]
 //!                             cursor ^
-//!   pass 1:                          [cursor .. end)
-//!   pass 2:  [0 .. cursor + n - 1)   (runs that start before the cursor)
+//!   next-fit  pass 1:                [cursor .. end)
+//!             pass 2:  [0 .. cursor + n - 1)   (runs that start before the cursor)
+//!   first-fit          [0 .. end)              (the lowest run that fits)
 //! ```
+//!
+//! Next-fit spreads blocks over the whole heap: each search starts where free chunks are
+//! likely, so it is short, but long-lived blocks end up scattered, and the free space between
+//! them is cut into runs none of which may hold a large request. First-fit packs blocks at the
+//! low end and keeps the high end as one long free run, at the price of searches that pass the
+//! busy low end first (full words are skipped 64 at a time through the summary level; words
+//! with a short free run cost a few instructions each).
 //!
 //! Alignments up to the chunk size hold for every chunk because the heap is chunk-aligned.
 //! A larger alignment allows only every `align / CHUNK_SIZE`-th chunk, counted from the first
@@ -68,6 +77,18 @@ struct Counters {
     total_allocations: u64,
 }
 
+/// Where the chunk allocator looks for free chunks (see the module docs of [`chunk`](super)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Placement {
+    /// From just past the previous allocation, wrapping around once: short searches, blocks
+    /// spread over the heap. The default, as in `simple-chunk-allocator`.
+    #[default]
+    NextFit,
+    /// From the start of the heap: the lowest run that fits. Keeps the heap compact and its end
+    /// one free run, for programs that hold small blocks for long and later need a large one.
+    FirstFit,
+}
+
 /// A bitmap allocator that hands out runs of `CHUNK_SIZE`-byte chunks from memory the caller
 /// supplies, with two bits of bookkeeping per chunk (used, block starts here).
 ///
@@ -85,6 +106,8 @@ pub struct ChunkAllocator<const CHUNK_SIZE: usize = { super::DEFAULT_CHUNK_SIZE 
     bitmap: Bitmap,
     /// Where the next search starts (next-fit).
     cursor: usize,
+    /// Where searches start.
+    placement: Placement,
     counters: Counters,
 }
 
@@ -230,6 +253,25 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
         Ok(unsafe { Self::assemble(heap, chunks, bitmap.cast()) })
     }
 
+    /// The same allocator, searching by `placement` (next-fit unless set). O(1), `const`, so
+    /// it chains onto any constructor: `ChunkAllocator::from_static(..).with_placement(..)`.
+    #[must_use]
+    pub const fn with_placement(mut self, placement: Placement) -> Self {
+        self.placement = placement;
+        self
+    }
+
+    /// Changes where searches start from now on; blocks already placed stay. O(1).
+    pub const fn set_placement(&mut self, placement: Placement) {
+        self.placement = placement;
+    }
+
+    /// Where searches start. O(1).
+    #[must_use]
+    pub const fn placement(&self) -> Placement {
+        self.placement
+    }
+
     /// Builds an allocator over one `'static` buffer, carving the heap (at the first
     /// chunk-aligned address) and its bitmap (right after the heap) out of it, with as many
     /// chunks as fit; [`chunk_count`](Self::chunk_count) tells how many that gave. O(log len).
@@ -336,6 +378,7 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
             // SAFETY: forwarded from this function's contract.
             bitmap: unsafe { Bitmap::new(words, chunks) },
             cursor: 0,
+            placement: Placement::NextFit,
             counters: Counters {
                 used_chunks: 0,
                 peak_used_chunks: 0,
@@ -418,8 +461,16 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
         Ok((index, chunks))
     }
 
-    /// Next-fit: from the cursor to the end, then from the start to just past the cursor.
+    /// A run of `chunks` free chunks that `rule` allows to start a block, by the placement.
     fn find(&self, chunks: usize, rule: StartRule) -> Option<usize> {
+        match self.placement {
+            Placement::NextFit => self.find_next_fit(chunks, rule),
+            Placement::FirstFit => self.bitmap.find_run(0, self.chunks, chunks, rule),
+        }
+    }
+
+    /// Next-fit: from the cursor to the end, then from the start to just past the cursor.
+    fn find_next_fit(&self, chunks: usize, rule: StartRule) -> Option<usize> {
         let cursor = self.cursor;
         self.bitmap
             .find_run(cursor, self.chunks, chunks, rule)
@@ -910,6 +961,34 @@ mod tests {
             0,
             "the search wrapped to the start"
         );
+    }
+
+    #[test]
+    fn first_fit_takes_the_lowest_run_and_next_fit_the_one_after_the_cursor() {
+        let arena = Arena::new(16, CS);
+        let mut next = arena.allocator::<CS>().unwrap();
+        let blocks: Vec<_> = (0..8)
+            .map(|_| next.allocate(layout(CS, 1)).unwrap().cast::<u8>().as_ptr())
+            .collect();
+        next.free_checked(blocks[1], layout(CS, 1)).unwrap();
+        let placed = next.allocate(layout(CS, 1)).unwrap();
+        assert_eq!(
+            index_of(&arena, placed),
+            8,
+            "next-fit goes on from the cursor"
+        );
+        next.free_checked(placed.cast::<u8>().as_ptr(), layout(CS, 1))
+            .unwrap();
+        let mut first = next.with_placement(Placement::FirstFit);
+        assert_eq!(first.placement(), Placement::FirstFit);
+        let placed = first.allocate(layout(CS, 1)).unwrap();
+        assert_eq!(
+            index_of(&arena, placed),
+            1,
+            "first-fit fills the lowest hole"
+        );
+        let wide = first.allocate(layout(2 * CS, 1)).unwrap();
+        assert_eq!(index_of(&arena, wide), 8, "the lowest run long enough");
     }
 
     #[test]

@@ -17,7 +17,7 @@
 
 use lock_api::RawMutex;
 
-use super::{ChunkAllocator, ChunkStats, PageAligned};
+use super::{ChunkAllocator, ChunkStats, PageAligned, Placement};
 use crate::locked::{DefaultLock, Locked};
 
 /// A [`ChunkAllocator`] behind a lock (spin's by default): `Sync`, const-constructible in a
@@ -45,6 +45,14 @@ impl<const CHUNK_SIZE: usize, R: RawMutex> Locked<ChunkAllocator<CHUNK_SIZE>, R>
     ) -> Self {
         // SAFETY: forwarded from this function's contract.
         Self::with_lock(unsafe { ChunkAllocator::from_static(heap, bitmap) })
+    }
+
+    /// Changes where searches start from now on, as [`ChunkAllocator::set_placement`]. O(1)
+    /// plus the lock.
+    pub fn set_placement(&self, placement: Placement) {
+        let mut chunks = self.lock();
+        // SAFETY: only the placement changes; the allocator stays in place.
+        unsafe { chunks.get_mut() }.set_placement(placement);
     }
 
     /// The share of chunks in use, in percent (seed 001's `usage()`). O(1) plus the lock.

@@ -15,8 +15,9 @@
 //! Freeing clears bits; allocating searches for a long enough run of zeros. The search works
 //! on 64-bit words, not bits, and a summary level (one bit per bitmap word, set when the word
 //! is full) lets it skip 64 full words at a time, so a nearly full heap does not cost a walk
-//! over every chunk. The policy is next-fit: searches begin where the last one ended and wrap
-//! around once.
+//! over every chunk. The [`Placement`] says where searches begin: next-fit (the default) where
+//! the last one ended, wrapping around once; first-fit at the start of the heap, which keeps
+//! long-lived blocks packed at the low end.
 //!
 //! The start bits make invalid frees exact: a block's extent is read from the bitmap (it ends
 //! at the next free chunk or the next start), so a pointer inside a block, a freed block, or
@@ -92,7 +93,7 @@ mod model_tests;
 #[cfg(test)]
 mod test_support;
 
-pub use allocator::{ChunkAllocator, ChunkStats};
+pub use allocator::{ChunkAllocator, ChunkStats, Placement};
 pub use error::ChunkAllocatorError;
 pub use global::GlobalChunkAllocator;
 pub use page_aligned::{PAGE_SIZE, PageAligned};

@@ -1,7 +1,7 @@
 //! Model-based property test of the chunk allocator.
 //!
-//! Random sequences of allocate / free / realloc run against a real [`ChunkAllocator`] and a
-//! shadow model (the list of live blocks it should hold). After every step the test checks:
+//! Random sequences of allocate / free / realloc run against a real [`ChunkAllocator`] (either
+//! placement) and a shadow model (the list of live blocks it should hold). After every step the test checks:
 //!
 //! ```text
 //!   blocks   aligned, inside the heap, chunk-aligned, pairwise disjoint
@@ -20,8 +20,8 @@ use std::vec::Vec;
 
 use proptest::prelude::*;
 
-use super::ChunkAllocator;
 use super::test_support::Arena;
+use super::{ChunkAllocator, Placement};
 use crate::test_checked::CheckedCalls;
 use crate::{FreeError, OutOfMemory, RawAllocator, ResizeError};
 
@@ -259,9 +259,13 @@ proptest! {
     })]
 
     #[test]
-    fn allocator_matches_the_model(ops in proptest::collection::vec(op(), 1..if cfg!(miri) { 24 } else { 80 })) {
+    fn allocator_matches_the_model(
+        ops in proptest::collection::vec(op(), 1..if cfg!(miri) { 24 } else { 80 }),
+        first_fit in any::<bool>(),
+    ) {
         let mut model = Model { arena: Arena::new(CHUNKS, CS), live: Vec::new(), next_id: 0, total_allocations: 0, peak_chunks: 0 };
-        let mut allocator = model.arena.allocator::<CS>().unwrap();
+        let placement = if first_fit { Placement::FirstFit } else { Placement::NextFit };
+        let mut allocator = model.arena.allocator::<CS>().unwrap().with_placement(placement);
         for op in ops {
             match op {
                 Op::Allocate { size, align_shift } => model.allocate(&mut allocator, layout(size, align_shift)),

@@ -69,6 +69,7 @@ impl<const N: usize> IndexFreeList<N> {
     ///
     /// # Safety
     /// `place` must be valid for writes and aligned for `Self`.
+    #[cfg(feature = "alloc")]
     pub(super) unsafe fn init_in_place(place: *mut Self) {
         const {
             assert!(

@@ -77,28 +77,32 @@ impl<'a, const S: usize, const N: usize> FixedPool<'a, S, N> {
     /// The alignment of every block: the largest power of two that divides `S`.
     pub const BLOCK_ALIGN: usize = block_align(S);
 
-    /// A pool over `blocks`, all free. O(1), `const`.
+    /// A pool over `blocks`, in the state their index list records (all free for new
+    /// blocks). O(1), `const`.
     #[must_use]
     pub const fn new(blocks: &'a mut FixedBlocks<S, N>) -> Self {
-        const { assert!(S > 0, "a fixed-size pool needs blocks of at least one byte") };
-        Self {
-            // SAFETY: a pointer taken from a reference is never null.
-            blocks: unsafe { NonNull::new_unchecked(core::ptr::from_mut(blocks)) },
-            _blocks: PhantomData,
-        }
+        // SAFETY: a reference gives exclusive, valid access for 'a.
+        unsafe { Self::from_raw(core::ptr::from_mut(blocks)) }
     }
 
     /// A pool over the blocks `blocks` points to, for a `static` pool over a `static mut`
     /// (pass `&raw mut BLOCKS`: no reference to the `static mut` is made). O(1), `const`.
-    /// The pool takes the blocks in whatever state their index list records.
+    /// The pool takes the blocks in whatever state their index list records; all-zero bytes
+    /// are a valid, empty `FixedBlocks`.
     ///
     /// # Safety
-    /// `blocks` must be valid for reads and writes for `'a`, and nothing but this pool (and
-    /// the holders of the blocks it hands out) may touch that memory during `'a`.
+    /// `blocks` must be non-null and valid for reads and writes for `'a`, and nothing but this
+    /// pool (and the holders of the blocks it hands out) may touch that memory during `'a`.
     #[must_use]
     pub const unsafe fn from_raw(blocks: *mut FixedBlocks<S, N>) -> Self {
-        // SAFETY: the caller hands over exclusive, valid access for 'a.
-        Self::new(unsafe { &mut *blocks })
+        const { assert!(S > 0, "a fixed-size pool needs blocks of at least one byte") };
+        Self {
+            // SAFETY: non-null by the caller's contract. No reference is made: pointers the
+            // pool handed out earlier (through another pool over the same cell, as the pinned
+            // `FixedSizeAllocator` makes one per call) keep their permission.
+            blocks: unsafe { NonNull::new_unchecked(blocks) },
+            _blocks: PhantomData,
+        }
     }
 
     /// Hands out one block for a `T` (seed 000's `alloc::<T>`), or `None` when every block is

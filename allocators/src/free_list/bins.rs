@@ -27,7 +27,7 @@
 //! *Cost*: 400 list heads (one word each: 3.2 KiB on 64-bit) plus 25 half-words of bitmap. Sizes
 //! of 4 GiB and more share the last class; for them only the bounded scan applies.
 
-use super::tag::{Block, CallerSpan, GRANULE, Links};
+use super::block::{Block, GRANULE, Links};
 
 /// Second-level bits: each power of two is split into `1 << SL_BITS` classes.
 const SL_BITS: u32 = 4;
@@ -42,8 +42,13 @@ pub(super) const CLASS_COUNT: usize = FL_COUNT * SL_COUNT;
 /// How many blocks of the request's own class are tried when the O(1) search fails.
 pub(super) const OWN_CLASS_SCAN: usize = 16;
 
-/// The class a free block of `size` bytes belongs to.
+/// The class a free block of `size` bytes belongs to. Small blocks, the most common, take a
+/// short branch (one shift).
+#[inline]
 pub(super) fn class_of(size: usize) -> usize {
+    if size < LINEAR_LIMIT {
+        return size / GRANULE;
+    }
     geometric_class(size).min(CLASS_COUNT - 1)
 }
 
@@ -51,6 +56,7 @@ pub(super) fn class_of(size: usize) -> usize {
 /// `log` the power of two of `size` (at least that of [`LINEAR_LIMIT`]), `size >> (log -
 /// SL_BITS)` runs from `SL_COUNT` to `2 * SL_COUNT - 1` within a level, so adding the level's
 /// base gives the class; below [`LINEAR_LIMIT`] the same formula gives `size / GRANULE`.
+#[inline]
 fn geometric_class(size: usize) -> usize {
     let log = level_log(size);
     level_base(log) + (size >> (log - SL_BITS))
@@ -58,12 +64,14 @@ fn geometric_class(size: usize) -> usize {
 
 /// `size`'s power of two, but at least [`LINEAR_LIMIT`]'s (so that the linear classes share
 /// the geometric formula).
+#[inline]
 fn level_log(size: usize) -> u32 {
     (size | LINEAR_LIMIT).ilog2()
 }
 
 /// The class number that, added to `size >> (log - SL_BITS)`, gives the class of a size whose
 /// power of two is `log`: the level's first class minus `SL_COUNT`.
+#[inline]
 fn level_base(log: u32) -> usize {
     (log - LINEAR_LIMIT.ilog2()) as usize * SL_COUNT
 }
@@ -81,6 +89,7 @@ pub(super) fn class_floor(class: usize) -> usize {
 /// Whether blocks of sizes `a` and `b` share a class, without computing either class: both
 /// sizes agree on their bits from the larger one's class step up (one bit scan). Sizes of the
 /// last class that differ in those bits count as different: callers then take the general path.
+#[inline]
 fn same_class(a: usize, b: usize) -> bool {
     let shift = level_log(a | b) - SL_BITS;
     a >> shift == b >> shift
@@ -89,6 +98,7 @@ fn same_class(a: usize, b: usize) -> bool {
 /// The first class whose blocks are all at least `size` bytes, if there is one: `size`
 /// rounded up to the next class boundary (one step of its own level), then its class. Small
 /// sizes (the common requests) take a short branch; the others one bit scan.
+#[inline]
 fn class_at_least(size: usize) -> Option<usize> {
     if size < LINEAR_LIMIT {
         return Some(size.div_ceil(GRANULE));
@@ -135,12 +145,14 @@ impl Bins {
         self.fl_map & (1 << level) != 0 && self.sl_map[level] & (1 << (class % SL_COUNT)) != 0
     }
 
+    #[inline]
     fn mark(&mut self, class: usize) {
         let level = class / SL_COUNT;
         self.sl_map[level] |= 1 << (class % SL_COUNT);
         self.fl_map |= 1 << level;
     }
 
+    #[inline]
     fn unmark(&mut self, class: usize) {
         let level = class / SL_COUNT;
         self.sl_map[level] &= !(1 << (class % SL_COUNT));
@@ -149,17 +161,26 @@ impl Bins {
         }
     }
 
-    /// Puts a free block of `size` bytes at the head of its class's list; its links go through
-    /// the caller's pointer where they lie in `caller`'s span. O(1).
+    /// Puts a free block of `size` bytes at the head of its class's list. O(1).
     ///
     /// # Safety
-    /// `block` must be a free block of `size` bytes, in no list yet.
-    pub(super) unsafe fn push(&mut self, block: Block, size: usize, caller: Option<CallerSpan>) {
-        let class = class_of(size);
+    /// `block` must be a free block of `size` bytes inside a region, in no list yet.
+    #[inline]
+    pub(super) unsafe fn push(&mut self, block: Block, size: usize) {
+        // SAFETY: forwarded to the caller.
+        unsafe { self.push_to(block, class_of(size)) }
+    }
+
+    /// Puts a free block at the head of list `class`, which must be its size's class.
+    ///
+    /// # Safety
+    /// As for [`push`](Self::push), with `class` the class of the block's size.
+    #[inline]
+    unsafe fn push_to(&mut self, block: Block, class: usize) {
         let next = self.heads[class];
         // SAFETY: `block` is free, so its payload holds the links; `next` is a listed free block.
         unsafe {
-            block.write_links(Links { next, prev: None }, caller);
+            block.links().write(Links { next, prev: None });
             match next {
                 Some(next) => (*next.links()).prev = Some(block),
                 // The class was empty: only now does its bit change.
@@ -173,25 +194,18 @@ impl Bins {
     ///
     /// # Safety
     /// `block` must be a listed free block of `size` bytes.
+    #[inline]
     pub(super) unsafe fn unlink(&mut self, block: Block, size: usize) {
         // SAFETY: forwarded to the caller.
         unsafe { self.unlink_from(block, || class_of(size)) }
     }
 
-    /// Takes a free block of class `class` out of its list. O(1).
-    ///
-    /// # Safety
-    /// `block` must be a listed free block of class `class`.
-    pub(super) unsafe fn unlink_in(&mut self, block: Block, class: usize) {
-        // SAFETY: forwarded to the caller.
-        unsafe { self.unlink_from(block, || class) }
-    }
-
-    /// Takes a listed free block out of its list; its class (`class`, computed only when the
-    /// block heads its list) says which head and bit may change.
+    /// Takes a listed free block out of its list; its class (computed only when the block
+    /// heads its list) says which head and bit may change.
     ///
     /// # Safety
     /// `block` must be a listed free block of the class `class` returns.
+    #[inline]
     unsafe fn unlink_from(&mut self, block: Block, class: impl FnOnce() -> usize) {
         // SAFETY: `block` and its list neighbours are listed free blocks, whose payloads hold
         // valid links.
@@ -202,107 +216,126 @@ impl Bins {
             }
             match prev {
                 Some(prev) => (*prev.links()).next = next,
-                None => {
-                    let class = class();
-                    self.heads[class] = next;
-                    if next.is_none() {
-                        self.unmark(class);
-                    }
+                None => self.pop_to(class(), next),
+            }
+        }
+    }
+
+    /// Takes the head of class `class`'s list off it, leaving `next` (the head's successor)
+    /// first.
+    ///
+    /// # Safety
+    /// `next` must be the head's successor, a listed free block or `None`.
+    #[inline]
+    unsafe fn pop_to(&mut self, class: usize, next: Option<Block>) {
+        self.heads[class] = next;
+        match next {
+            // SAFETY: a listed free block holds valid links.
+            Some(next) => unsafe { (*next.links()).prev = None },
+            None => self.unmark(class),
+        }
+    }
+
+    /// Takes the block `fit` found off its list. O(1).
+    ///
+    /// # Safety
+    /// `fit` must come from [`find_head`](Self::find_head) or
+    /// [`scan_own_class`](Self::scan_own_class), with no change to the bins since.
+    #[inline]
+    pub(super) unsafe fn take(&mut self, fit: Fit) {
+        // SAFETY: the fit's block is a listed free block of class `fit.class`.
+        unsafe { self.unlink_from(fit.block, || fit.class) }
+    }
+
+    /// Takes the block `fit` found, the head of its list, off that list. O(1), and shorter than
+    /// [`take`](Self::take): a head has no predecessor.
+    ///
+    /// # Safety
+    /// `fit` must come from [`find_head`](Self::find_head) with no change to the bins since.
+    #[inline(always)]
+    pub(super) unsafe fn take_head(&mut self, fit: Fit) {
+        // SAFETY: the fit heads its list; its successor, if any, is listed.
+        unsafe { self.pop_to(fit.class, (*fit.block.links()).next) }
+    }
+
+    /// Replaces the block `fit` found, the head of its list, by the unlisted free block `new`
+    /// of `new_size` bytes (the tail left when a block is carved from the front of the fit):
+    /// in the same list when the class is the same (no bitmap change), else the fit leaves its
+    /// list and `new` joins its own. O(1).
+    ///
+    /// # Safety
+    /// `fit` must come from [`find_head`](Self::find_head) with no change to the bins since;
+    /// `new` a free block of `new_size` bytes in no list, whose links do not overlap the fit's.
+    #[inline(always)]
+    pub(super) unsafe fn replace_head(&mut self, fit: Fit, new: Block, new_size: usize) {
+        let class = class_of(new_size);
+        // SAFETY: the fit heads its list, so its `prev` is `None`; its successor is listed.
+        unsafe {
+            let next = (*fit.block.links()).next;
+            if class == fit.class {
+                new.links().write(Links { next, prev: None });
+                if let Some(next) = next {
+                    (*next.links()).prev = Some(new);
                 }
+                self.heads[class] = Some(new);
+            } else {
+                self.pop_to(fit.class, next);
+                self.push_to(new, class);
             }
         }
     }
 
     /// Replaces the listed free block `old` (`old_size` bytes) by the unlisted free block `new`
-    /// (`new_size` bytes): when both sizes share a class, `new` takes `old`'s place in the list
-    /// (no bitmap change), else `old` is unlinked and `new` pushed. O(1).
-    ///
-    /// This is the common step of splitting a free block and of merging into one: the free
-    /// block changes its start or its size but usually stays in its class. `new`'s links go
-    /// through the caller's pointer where they lie in `caller`'s span.
+    /// (`new_size` bytes), the block a free merged it into: when both sizes share a class,
+    /// `new` takes `old`'s place in the list (nothing at all to do when `new` starts at `old`),
+    /// else `old` is unlinked and `new` pushed. O(1).
     ///
     /// # Safety
     /// `old` must be a listed free block of `old_size` bytes; `new` a free block of `new_size`
     /// bytes in no list, whose links do not overlap `old`'s unless `new == old`.
-    #[inline]
+    #[inline(always)]
     pub(super) unsafe fn relocate(
         &mut self,
         old: Block,
         old_size: usize,
         new: Block,
         new_size: usize,
-        caller: Option<CallerSpan>,
-    ) {
-        // SAFETY: forwarded to the caller.
-        unsafe { self.relocate_from(old, old_size, || class_of(old_size), new, new_size, caller) }
-    }
-
-    /// [`relocate`](Self::relocate) for an `old` block whose class `old_class` is known, outside
-    /// any free (no caller's span).
-    ///
-    /// # Safety
-    /// As for [`relocate`](Self::relocate); `old_class` is `old`'s class.
-    #[inline]
-    pub(super) unsafe fn relocate_in(
-        &mut self,
-        old: Block,
-        old_size: usize,
-        old_class: usize,
-        new: Block,
-        new_size: usize,
-    ) {
-        // SAFETY: forwarded to the caller.
-        unsafe { self.relocate_from(old, old_size, || old_class, new, new_size, None) }
-    }
-
-    /// The work of [`relocate`](Self::relocate); `old_class` gives `old`'s class, asked for only
-    /// when it is needed.
-    ///
-    /// # Safety
-    /// As for [`relocate`](Self::relocate).
-    #[inline]
-    unsafe fn relocate_from(
-        &mut self,
-        old: Block,
-        old_size: usize,
-        old_class: impl FnOnce() -> usize,
-        new: Block,
-        new_size: usize,
-        caller: Option<CallerSpan>,
     ) {
         if !same_class(old_size, new_size) {
             // SAFETY: forwarded to the caller.
             unsafe {
-                self.unlink_from(old, old_class);
-                self.push(new, new_size, caller);
+                self.unlink(old, old_size);
+                self.push(new, new_size);
             }
             return;
         }
+        if old == new {
+            return;
+        }
         // SAFETY: `old` and its list neighbours are listed free blocks with valid links;
-        // `new`'s payload is free memory that holds links (read before write, so `new == old`
-        // is fine).
+        // `new`'s payload is free memory that holds links.
         unsafe {
             let links = old.links().read();
-            let (next, prev) = (links.next, links.prev);
-            new.write_links(links, caller);
-            if let Some(next) = next {
+            new.links().write(links);
+            if let Some(next) = links.next {
                 (*next.links()).prev = Some(new);
             }
-            match prev {
+            match links.prev {
                 Some(prev) => (*prev.links()).next = Some(new),
-                None => self.heads[old_class()] = Some(new),
+                None => self.heads[class_of(old_size)] = Some(new),
             }
         }
     }
 
     /// The first non-empty class at or above `class`: two bit scans.
+    #[inline(always)]
     fn first_marked_from(&self, class: usize) -> Option<usize> {
         let level = class / SL_COUNT;
         let here = self.sl_map[level] & (u16::MAX << (class % SL_COUNT));
         if here != 0 {
             return Some(level * SL_COUNT + here.trailing_zeros() as usize);
         }
-        let above = self.fl_map & (u32::MAX << (level + 1));
+        let above = self.fl_map & (u32::MAX.checked_shl(level as u32 + 1).unwrap_or(0));
         if above == 0 {
             return None;
         }
@@ -310,29 +343,29 @@ impl Bins {
         Some(level * SL_COUNT + self.sl_map[level].trailing_zeros() as usize)
     }
 
-    /// A listed free block of at least `size` bytes, with its size; it stays listed (the
-    /// caller unlinks or [`relocate`](Self::relocate)s it). O(1) by bitmap, or a scan of at
-    /// most [`OWN_CLASS_SCAN`] blocks of `size`'s own class.
+    /// The head of the first non-empty class whose blocks are all at least `size` bytes, with
+    /// its size; it stays listed (the caller [`take`](Self::take)s or
+    /// [`replace_head`](Self::replace_head)s it). O(1): two bit scans.
     ///
     /// # Safety
     /// The bins must hold only valid free blocks whose tags give their sizes.
     #[inline(always)]
-    pub(super) unsafe fn find_fit(&self, size: usize) -> Option<Fit> {
-        if let Some(class) = class_at_least(size).and_then(|class| self.first_marked_from(class)) {
-            let block = self.heads[class]?;
-            // SAFETY: listed blocks are free blocks with valid tags (the caller's promise).
-            let size = unsafe { block.tag() }.size();
-            return Some(Fit { block, size, class });
-        }
-        // SAFETY: forwarded to the caller.
-        unsafe { self.scan_own_class(size) }
+    pub(super) unsafe fn find_head(&self, size: usize) -> Option<Fit> {
+        let class = self.first_marked_from(class_at_least(size)?)?;
+        // SAFETY: a marked class has a head.
+        let block = unsafe { self.heads[class].unwrap_unchecked() };
+        // SAFETY: listed blocks are free blocks with valid tags (the caller's promise).
+        let size = unsafe { block.tag() }.size();
+        Some(Fit { block, size, class })
     }
 
-    /// Tries the first few blocks of `size`'s own class, first fit.
+    /// When [`find_head`](Self::find_head) finds nothing: the first of the first few blocks of
+    /// `size`'s own class that is large enough (rounding the request up to a class boundary
+    /// skips them).
     ///
     /// # Safety
-    /// As for [`find_fit`](Self::find_fit).
-    unsafe fn scan_own_class(&self, size: usize) -> Option<Fit> {
+    /// As for [`find_head`](Self::find_head).
+    pub(super) unsafe fn scan_own_class(&self, size: usize) -> Option<Fit> {
         let class = class_of(size);
         let mut cursor = self.heads[class];
         for _ in 0..OWN_CLASS_SCAN {

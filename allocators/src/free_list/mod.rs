@@ -1,9 +1,10 @@
 //! A growing free-list allocator with boundary tags and segregated, bitmapped free lists.
 //!
-//! The heap is a set of *regions* obtained from a [`HeapGrower`](crate::HeapGrower) (mmap, or
-//! pieces of a buffer). Each region is cut into *blocks*, allocated or free, laid end to end.
-//! Every block starts with a one-word tag (its size and three flags); a free block also ends
-//! with a footer and holds two list links in its payload:
+//! The heap is a set of *regions*: memory from a [`HeapGrower`](crate::HeapGrower) (mmap, or
+//! pieces of a buffer), or handed over at run time with
+//! [`claim`](FreeListAllocator::claim). Each region is cut into *blocks*, allocated or free,
+//! laid end to end. Every block starts with a one-word tag (its size and two flags); a free
+//! block also ends with a footer and holds two list links in its payload:
 //!
 //! ```text
 //!   region:  [hdr][ alloc ][  free  ][ alloc ][ alloc ][    free    ][sentinel]
@@ -33,24 +34,50 @@
 //! before the tag), so freeing with merging is O(1) too.
 //!
 //! **What it costs:** one word per allocated block; blocks are multiples of 16 bytes, at least
-//! 32; 400 bin heads (3.2 KiB on 64-bit) and 52 bytes of bitmaps in the allocator; about 64
-//! bytes per region (header, sentinel, alignment).
+//! 32 (on 64-bit targets); 400 bin heads (3.2 KiB on 64-bit) and 52 bytes of bitmaps in the
+//! allocator; about 64 bytes per region (header, sentinel, alignment).
 //!
 //! **Growth and release:** when no block fits, the grower provides a region (for `MmapGrower`,
-//! in doubling steps, so O(log heap) regions). Requests of 256 KiB and more (by default) get a
-//! region of their own. A region that becomes entirely free goes back to the grower, except for
-//! the last general one (see [`Policy`]).
+//! in doubling steps, so O(log heap) regions); memory that starts where the newest region ends
+//! extends it instead. Requests of 256 KiB and more (by default) get a region of their own,
+//! taken whole, when the grower can take memory back; if it has none to give, they are served
+//! like any other. A region that becomes entirely free goes back to the grower, except for the
+//! last general one (see [`Policy`]) and memory the program handed over.
 //!
-//! Modules: `tag` (block tags and pointer arithmetic), `bins` (size classes, bitmaps, fit),
-//! `region` (region layout and list), `heap` (the allocation policy), `inspect` (statistics,
-//! iteration, validation), `locked` (the spin-locked `GlobalAlloc`/`Allocator` form).
+//! # Metadata in the freed blocks, and the aliasing models
+//!
+//! A free block holds its links and its footer in its own payload: the bytes the caller just
+//! gave back. Every such word is written through the *region's* pointer (the provenance of the
+//! grower's memory, found from the address alone), never through the caller's, which may carry
+//! a permission for its own bytes only or a read-only one (a pointer from a `&[u8]`): either
+//! would make the write undefined behaviour, and this way no caller following the `GlobalAlloc`
+//! contract can cause any.
+//!
+//! One case stays open, and it is a question about Rust's aliasing rules rather than about this
+//! allocator. When a `Box` is freed while it is still a *protected* function argument (a function
+//! taking `Box<T>` by value drops it before returning, as `Box<dyn FnOnce>::call_once` does), the
+//! free's write into the block is, under Stacked Borrows and Tree Borrows as Miri implements them
+//! today, a foreign write to protected memory, and Miri reports it. Every allocator that keeps
+//! metadata in freed blocks (talc, rlsf, dlmalloc) gets the same report (rlsf issue #20; the
+//! interaction of allocators with protectors is unsafe-code-guidelines #376, Miri #2104). The
+//! alternative, metadata kept entirely outside the blocks, is what the size-class pools do (a
+//! bitmap per slab) and why the default [`Heap`](crate::Heap) puts small blocks, where such
+//! `Box`es are, in the pools; for a general-purpose free list it would cost a second header word
+//! per block and an indirection on every operation. The example `protected_boxes` (two boxes
+//! freed inside `fn two(a: Box<[u64; 3]>, b: Box<[u64; 3]>)`) shows the case: `make miri`
+//! runs it last and expects Miri's report. The std test binaries over this allocator run under
+//! Miri without libtest's harness and threads, whose internals free boxes that way.
+//!
+//! Modules: `block` (block tags and pointer arithmetic), `bins` (size classes, bitmaps, fit),
+//! `region` (region layout, joining and the region list), `heap` (the allocation policy),
+//! `inspect` (statistics, iteration, validation), `locked` (the locked form's name).
 
 mod bins;
+mod block;
 mod heap;
 mod inspect;
 mod locked;
 mod region;
-mod tag;
 
 #[cfg(test)]
 mod tests;
@@ -60,3 +87,4 @@ pub use inspect::{
     BlockInfo, BlockIter, ClassCount, HeapCorruption, RegionInfo, RegionIter, Stats,
 };
 pub use locked::LockedFreeListAllocator;
+pub use region::RegionKind;

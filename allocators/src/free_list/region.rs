@@ -1,45 +1,62 @@
-//! Region bookkeeping: how a region from the grower is laid out, and the list of all regions.
+//! Region bookkeeping: how a region of memory is laid out, and the list of all regions.
 //!
 //! Each region starts with a small header that links it into a doubly linked list (so a region
-//! can leave the list in O(1) when it is given back) and remembers the region exactly as the
-//! grower handed it out. Blocks follow; a sentinel tag ends the region.
+//! can leave the list in O(1) when it is given back) and remembers the memory exactly as it was
+//! handed over. Blocks follow; a sentinel tag ends the region.
 //!
 //! ```text
-//!   grown region (from the grower)
+//!   region memory (from the grower, or claimed)
 //!   ┌─────┬──────────────────────────┬───────────────────────────────┬──────────┬─────┐
 //!   │ pad │ RegionHeader             │ blocks ...                    │ sentinel │ pad │
-//!   │     │ next, prev, grown, kind  │ first block has the F flag    │ size 0|A │     │
+//!   │     │ next, prev, memory, kind │                               │ size 0|A │     │
 //!   └─────┴──────────────────────────┴───────────────────────────────┴──────────┴─────┘
 //!          ▲ 16-aligned               ▲ first block (payload 16-aligned)
 //! ```
 //!
-//! Regions grow geometrically (see the growers), so a heap of `H` bytes has O(log H) general
-//! regions, plus one per live dedicated block; finding the region of a pointer walks the list,
-//! O(regions). Overhead per region: [`REGION_OVERHEAD`] bytes at most (header, sentinel, padding).
+//! **Joining adjacent memory.** When new memory starts exactly where the newest region ends
+//! (pieces cut one after another from one buffer, a RAM bank right after another), the region
+//! grows instead: its sentinel becomes the start of a free block over the new memory, and a new
+//! sentinel ends it. So memory handed over in small pieces still serves large blocks. A region
+//! made of several pieces is never given back (no grower takes back a range it did not hand
+//! out as one piece).
 //!
-//! **Provenance.** A pointer a caller hands back (to free or resize it) reaches nothing outside
-//! its own bytes: [`RegionList::rebase`] finds the region that holds the address and returns a
-//! pointer to the same address carrying the *region's* provenance (the grower's memory), and
-//! every tag, footer and link outside the caller's bytes is reached through that. The caller's
-//! pointer may carry a tag that covers only its own block (a `Box`'s, under Stacked Borrows),
-//! and the allocator's metadata lies just outside it. (Inside the caller's bytes it is the other
-//! way round: see [`CallerSpan`](super::tag::CallerSpan).) The list remembers the region of the last look-up, so a run of frees into the
-//! same region (the common case: most blocks live in the large general region) costs two
-//! comparisons; a miss walks the list, O(regions).
+//! Regions grow geometrically (see the growers), so a heap of `H` bytes has O(log H) regions,
+//! plus one per live dedicated block; finding the region of a pointer walks the list,
+//! O(regions). Overhead per region: [`REGION_OVERHEAD`] bytes at most.
+//!
+//! **Provenance.** A pointer a caller hands back (to free or resize it) is used for its address
+//! only: [`RegionList::rebase`] finds the region that holds the address and returns a pointer
+//! to the same address carrying the *region's* provenance (the grower's memory), and every tag,
+//! footer and link is reached through that. The caller's pointer may carry a permission for its
+//! own bytes alone (a `Box`'s), or a read-only one (from a `&[u8]`): neither could be used to
+//! write the allocator's metadata. The list remembers the region of the last look-up, so a run
+//! of frees into the same region (the common case: most blocks live in the large general
+//! region) costs two comparisons; a miss walks the list, O(regions).
 
-use core::num::NonZero;
 use core::ptr::NonNull;
 
-use super::tag::{Block, GRANULE, MIN_BLOCK, Tag, WORD};
+use super::block::{Block, GRANULE, MIN_BLOCK, Tag, WORD};
 use crate::grower::Region;
+
+/// Where a region's memory came from, and whether it may be given back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegionKind {
+    /// Grown from the grower for blocks of any size; given back when empty (see the policy).
+    General,
+    /// Grown from the grower for one large block; given back when that block is freed.
+    Dedicated,
+    /// Handed over by the program ([`claim`](super::FreeListAllocator::claim)), or joined from
+    /// several adjacent pieces: kept for good.
+    Kept,
+}
 
 /// The header at the start of every region.
 #[repr(C)]
 struct RegionHeader {
     next: Option<NonNull<RegionHeader>>,
     prev: Option<NonNull<RegionHeader>>,
-    grown: Region,
-    dedicated: bool,
+    memory: Region,
+    kind: RegionKind,
 }
 
 /// Offset from the (aligned) header to the first block.
@@ -54,10 +71,10 @@ pub(super) const REGION_OVERHEAD: usize = FIRST_BLOCK_OFFSET + WORD + 2 * (GRANU
 #[derive(Debug, Clone, Copy)]
 pub(super) struct RegionView {
     header: NonNull<RegionHeader>,
-    /// The region exactly as the grower handed it out.
-    pub(super) grown: Region,
-    /// Whether the region was grown for one large block.
-    pub(super) dedicated: bool,
+    /// The region's memory as handed over (and joined).
+    pub(super) memory: Region,
+    /// Where it came from.
+    pub(super) kind: RegionKind,
     /// The first block.
     pub(super) first: Block,
     /// The sentinel tag that ends the region.
@@ -71,16 +88,15 @@ impl RegionView {
     /// `header` must be the header of a region in a [`RegionList`].
     unsafe fn read(header: NonNull<RegionHeader>) -> Self {
         // SAFETY: the caller guarantees an initialized header.
-        let (grown, dedicated) =
-            unsafe { ((*header.as_ptr()).grown, (*header.as_ptr()).dedicated) };
+        let (memory, kind) = unsafe { ((*header.as_ptr()).memory, (*header.as_ptr()).kind) };
         // SAFETY: the first block lies FIRST_BLOCK_OFFSET after the header, inside the region.
         let first = Block::at(unsafe { header.cast::<u8>().byte_add(FIRST_BLOCK_OFFSET) });
         Self {
             header,
-            grown,
-            dedicated,
+            memory,
+            kind,
             first,
-            sentinel: sentinel_of(header, grown),
+            sentinel: sentinel_of(header, memory),
         }
     }
 
@@ -88,23 +104,48 @@ impl RegionView {
     pub(super) fn holds_payload(&self, addr: usize) -> bool {
         addr > self.first.addr() && addr < self.sentinel.addr()
     }
+
+    /// The bytes of blocks between the first block and the sentinel.
+    pub(super) fn block_bytes(&self) -> usize {
+        self.sentinel.addr() - self.first.addr()
+    }
 }
 
-/// Where the sentinel of the region `grown`, with its header at `header`, sits.
-fn sentinel_of(header: NonNull<RegionHeader>, grown: Region) -> Block {
-    let end = grown.ptr().addr().get() + grown.len();
+/// Where the sentinel of the region `memory`, with its header at `header`, sits: the last
+/// word before the last granule boundary of the memory.
+fn sentinel_of(header: NonNull<RegionHeader>, memory: Region) -> Block {
+    let end = memory.ptr().addr().get() + memory.len();
     let sentinel = (end & !(GRANULE - 1)) - WORD;
     let offset = sentinel - header.addr().get();
     // SAFETY: `adopt` checked that the sentinel lies inside the region, after the header.
     Block::at(unsafe { header.cast::<u8>().byte_add(offset) })
 }
 
+/// What [`RegionList::adopt`] made of new memory.
+pub(super) enum Adopted {
+    /// A region of its own: its first block, one free block up to the sentinel, is not tagged
+    /// yet.
+    New(RegionView),
+    /// The newest region grew over it: a free block from the region's old sentinel to its new
+    /// one, not tagged yet, whose previous block is free when `prev_free`.
+    Joined {
+        /// Whether the region was a general one (it is kept for good now).
+        was_general: bool,
+        /// Where the old sentinel was: the start of the new free block.
+        block: Block,
+        /// The new free block's size.
+        size: usize,
+        /// Whether the block before the old sentinel is free.
+        prev_free: bool,
+    },
+}
+
 /// All regions of an allocator, newest first.
 pub(super) struct RegionList {
     head: Option<NonNull<RegionHeader>>,
-    /// The region (as grown) that the last [`rebase`](Self::rebase) miss found; always a region
-    /// in the list (cleared when that region leaves it).
-    recent: Option<Region>,
+    /// The memory of the region that the last [`rebase`](Self::rebase) miss found, empty when
+    /// none: always a region in the list.
+    recent: Region,
 }
 
 impl RegionList {
@@ -112,19 +153,27 @@ impl RegionList {
     pub(super) const fn new() -> Self {
         Self {
             head: None,
-            recent: None,
+            recent: Region::new(NonNull::dangling(), 0),
         }
     }
 
-    /// Lays out a region just grown, links it in, and returns its view; its first block spans
-    /// everything between the header and the sentinel and is not tagged yet. `None` (and nothing
-    /// written) when the region is too small to hold one block.
+    /// Lays out new memory: a region of its own, linked in, or an extension of the newest
+    /// region when the memory starts where that one ends and both may be joined (neither is
+    /// dedicated). Nothing is tagged yet but the sentinel. `None` (and nothing written) when the
+    /// memory is too small to hold one block.
     ///
     /// # Safety
-    /// `grown` must be valid, unused memory that stays valid until it leaves the list.
-    pub(super) unsafe fn adopt(&mut self, grown: Region, dedicated: bool) -> Option<RegionView> {
-        let start = grown.ptr().addr().get();
-        let end = start.checked_add(grown.len())?;
+    /// `memory` must be valid, unused memory that stays valid until it leaves the list.
+    pub(super) unsafe fn adopt(&mut self, memory: Region, kind: RegionKind) -> Option<Adopted> {
+        if kind != RegionKind::Dedicated
+            && let Some(head) = self.head
+            // SAFETY: the head is a live region's header.
+            && let Some(joined) = unsafe { self.join(head, memory) }
+        {
+            return Some(joined);
+        }
+        let start = memory.ptr().addr().get();
+        let end = start.checked_add(memory.len())?;
         let header_addr = start.checked_next_multiple_of(GRANULE)?;
         let first = header_addr.checked_add(FIRST_BLOCK_OFFSET)?;
         let sentinel = (end & !(GRANULE - 1)).checked_sub(WORD)?;
@@ -132,21 +181,59 @@ impl RegionList {
             return None;
         }
         // SAFETY: `header_addr - start < GRANULE <= sentinel - start`, inside the region.
-        let header = unsafe { grown.ptr().byte_add(header_addr - start) }.cast::<RegionHeader>();
+        let header = unsafe { memory.ptr().byte_add(header_addr - start) }.cast::<RegionHeader>();
         // SAFETY: the header and the sentinel lie inside the fresh region (checked above), at
         // GRANULE-aligned and word-aligned addresses.
         unsafe {
             header.write(RegionHeader {
-                next: self.head,
+                next: None,
                 prev: None,
-                grown,
-                dedicated,
+                memory,
+                kind,
             });
-            sentinel_of(header, grown).set_tag(Tag::sentinel(true), None);
+            sentinel_of(header, memory).set_tag(Tag::SENTINEL.with_prev_free(true));
             self.link_front(header);
         }
         // SAFETY: just written.
-        Some(unsafe { RegionView::read(header) })
+        Some(Adopted::New(unsafe { RegionView::read(header) }))
+    }
+
+    /// Extends the region at `head` over `memory` if it starts exactly where the region ends.
+    ///
+    /// # Safety
+    /// `head` must be a live region of this list; `memory` as for [`adopt`](Self::adopt).
+    unsafe fn join(&mut self, head: NonNull<RegionHeader>, memory: Region) -> Option<Adopted> {
+        // SAFETY: forwarded to the caller.
+        let old = unsafe { RegionView::read(head) };
+        let old_end = old.memory.ptr().addr().get() + old.memory.len();
+        if old.kind == RegionKind::Dedicated || memory.ptr().addr().get() != old_end {
+            return None;
+        }
+        let len = old.memory.len().checked_add(memory.len())?;
+        let joined = Region::new(old.memory.ptr(), len);
+        let sentinel = sentinel_of(head, joined);
+        let size = sentinel.addr() - old.sentinel.addr();
+        if size < MIN_BLOCK {
+            return None;
+        }
+        // SAFETY: the old sentinel's tag is valid; the header is ours; the new sentinel lies in
+        // the new memory, word-aligned.
+        let prev_free = unsafe {
+            let prev_free = old.sentinel.tag().prev_free();
+            (*head.as_ptr()).memory = joined;
+            (*head.as_ptr()).kind = RegionKind::Kept;
+            sentinel.set_tag(Tag::SENTINEL.with_prev_free(true));
+            prev_free
+        };
+        if self.recent.ptr() == old.memory.ptr() {
+            self.recent = joined;
+        }
+        Some(Adopted::Joined {
+            was_general: old.kind == RegionKind::General,
+            block: old.sentinel,
+            size,
+            prev_free,
+        })
     }
 
     /// Links an initialized header at the front of the list.
@@ -170,8 +257,8 @@ impl RegionList {
     /// # Safety
     /// `region` must be in this list.
     pub(super) unsafe fn unlink(&mut self, region: &RegionView) {
-        if self.recent == Some(region.grown) {
-            self.recent = None;
+        if self.recent == region.memory {
+            self.recent = Region::new(NonNull::dangling(), 0);
         }
         let header = region.header.as_ptr();
         // SAFETY: the region and its neighbours in the list are live regions with headers.
@@ -196,15 +283,6 @@ impl RegionList {
         unsafe { self.link_front(region.header) }
     }
 
-    /// The region whose first block starts at `first`.
-    ///
-    /// # Safety
-    /// `first` must be the first block of a region in this list.
-    pub(super) unsafe fn of_first_block(&self, first: Block) -> RegionView {
-        // SAFETY: the header sits FIRST_BLOCK_OFFSET before the first block.
-        unsafe { RegionView::read(first.ptr().byte_sub(FIRST_BLOCK_OFFSET).cast()) }
-    }
-
     /// The regions, newest first. Each step is O(1).
     pub(super) fn iter(&self) -> Regions<'_> {
         Regions {
@@ -220,27 +298,34 @@ impl RegionList {
 
     /// A pointer to `addr` with the provenance of the region that holds it, `None` when no
     /// region does. O(1) when the region is the one the previous miss found, else O(regions).
-    pub(super) fn rebase(&mut self, addr: NonZero<usize>) -> Option<NonNull<u8>> {
-        match self.recent {
-            Some(recent) if recent.contains_addr(addr.get()) => Some(recent.ptr().with_addr(addr)),
-            _ => self.rebase_by_walk(addr),
+    #[inline(always)]
+    pub(super) fn rebase(&mut self, addr: usize) -> Option<NonNull<u8>> {
+        let offset = addr.wrapping_sub(self.recent.ptr().addr().get());
+        if offset < self.recent.len() {
+            // SAFETY: `offset` is inside the remembered region's memory.
+            return Some(unsafe { self.recent.ptr().byte_add(offset) });
         }
+        self.rebase_by_walk(addr)
     }
 
     /// [`rebase`](Self::rebase) when the remembered region does not hold `addr`: walks the list
     /// and remembers the region found. O(regions).
-    fn rebase_by_walk(&mut self, addr: NonZero<usize>) -> Option<NonNull<u8>> {
-        let grown = self
+    #[cold]
+    #[inline(never)]
+    fn rebase_by_walk(&mut self, addr: usize) -> Option<NonNull<u8>> {
+        let memory = self
             .iter()
-            .map(|region| region.grown)
-            .find(|grown| grown.contains_addr(addr.get()))?;
-        self.recent = Some(grown);
-        Some(grown.ptr().with_addr(addr))
+            .map(|region| region.memory)
+            .find(|memory| memory.contains_addr(addr))?;
+        self.recent = memory;
+        let offset = addr - memory.ptr().addr().get();
+        // SAFETY: `offset` is inside the region's memory.
+        Some(unsafe { memory.ptr().byte_add(offset) })
     }
 
-    /// Whether `addr` lies anywhere inside a region as grown; O(regions).
+    /// Whether `addr` lies anywhere inside a region's memory; O(regions).
     pub(super) fn contains(&self, addr: usize) -> bool {
-        self.iter().any(|region| region.grown.contains_addr(addr))
+        self.iter().any(|region| region.memory.contains_addr(addr))
     }
 }
 

@@ -10,8 +10,10 @@ use std::vec::Vec;
 
 use proptest::prelude::*;
 
+use super::block::MIN_BLOCK;
 use super::*;
-use crate::grower::{HeapGrower, StaticGrower};
+use crate::grower::{HeapGrower, Region, StaticGrower};
+use crate::test_checked::CheckedCalls;
 use crate::{FreeError, Locked, RawAllocator, ResizeError};
 
 /// The block `heap.allocate` hands out, as a plain pointer.
@@ -47,6 +49,45 @@ unsafe fn reallocate_trusted<G: HeapGrower>(
     // SAFETY: forwarded from the caller.
     let block = unsafe { heap.resize_trusted(ptr, l, layout(size, l.align())) };
     Some(block.ok()?.cast())
+}
+
+/// A grower over a buffer that leaves a gap after each piece, so its pieces never join one
+/// region: for the tests of several regions coming and going.
+struct Gapped<'a>(StaticGrower<'a>);
+
+/// The bytes [`Gapped`] leaves after each piece.
+const GAP: usize = StaticGrower::ALIGN;
+
+impl<'a> Gapped<'a> {
+    fn new(memory: &'a mut [MaybeUninit<u8>], piece_size: usize) -> Self {
+        Self(StaticGrower::with_piece_size(memory, piece_size))
+    }
+}
+
+// SAFETY: each region is a piece of the inner grower's, shortened by the gap: valid, disjoint,
+// as long as asked; released as the inner grower handed it out.
+unsafe impl HeapGrower for Gapped<'_> {
+    type Err = crate::grower::Exhausted;
+
+    fn grow(&mut self, min_size: usize) -> Result<Region, Self::Err> {
+        let piece = self.0.grow(min_size + GAP)?;
+        Ok(Region::new(piece.ptr(), piece.len() - GAP))
+    }
+
+    fn can_release(&self) -> bool {
+        true
+    }
+
+    unsafe fn release(
+        &mut self,
+        region: Region,
+    ) -> Result<(), crate::grower::ReleaseError<Self::Err>> {
+        // SAFETY: the region came from `grow`, which took `GAP` bytes more of the inner grower.
+        unsafe {
+            self.0
+                .release(Region::new(region.ptr(), region.len() + GAP))
+        }
+    }
 }
 
 /// A buffer for a [`StaticGrower`]; deliberately only byte-aligned, and left uninitialized
@@ -105,7 +146,7 @@ fn neighbours_merge_on_free_in_any_order() {
         unsafe { heap.deallocate(blocks[i].as_ptr(), l) }.unwrap();
         heap.validate().unwrap();
     }
-    assert_eq!(heap.stats().free_blocks, 1);
+    assert_eq!(heap.free_block_count(), 1);
     assert_eq!(heap.stats().in_use_bytes, 0);
     assert_eq!(heap.free_blocks().count(), 1);
 }
@@ -113,14 +154,16 @@ fn neighbours_merge_on_free_in_any_order() {
 #[test]
 fn the_heap_grows_by_the_rounded_request_through_the_grower() {
     let mut memory = buffer(64 * 1024);
-    let grower = StaticGrower::with_piece_size(&mut memory, 1024);
-    let mut heap = FreeListAllocator::new(grower);
+    let mut heap = FreeListAllocator::new(Gapped::new(&mut memory, 1024));
     let first = allocate(&mut heap, layout(10, 8)).unwrap();
-    assert_eq!(heap.stats().mapped_bytes, 1024);
+    assert_eq!(heap.stats().mapped_bytes, 1024 - GAP);
     let big = allocate(&mut heap, layout(5000, 8)).unwrap();
     let grown = heap.regions().next().unwrap();
     assert!(grown.len >= 5000 + 8 && grown.len < 5000 + 200);
-    assert_eq!(heap.grower().bytes_out(), heap.stats().mapped_bytes);
+    assert_eq!(
+        heap.grower().0.bytes_out(),
+        heap.stats().mapped_bytes + 2 * GAP
+    );
     assert_eq!(heap.stats().grows, 2);
     assert!(heap.contains(first.as_ptr()) && heap.contains(big.as_ptr()));
     heap.validate().unwrap();
@@ -248,7 +291,7 @@ fn alignments_up_to_4096_are_honoured() {
         heap.validate().unwrap();
     }
     assert_eq!(heap.stats().allocated_blocks, 0);
-    assert_eq!(heap.stats().free_blocks, 1);
+    assert_eq!(heap.free_block_count(), 1);
 }
 
 #[test]
@@ -313,8 +356,7 @@ fn realloc_moves_when_it_cannot_grow_in_place() {
 #[test]
 fn empty_regions_go_back_to_the_grower_but_one_is_kept() {
     let mut memory = buffer(64 * 1024);
-    let grower = StaticGrower::with_piece_size(&mut memory, 2048);
-    let mut heap = FreeListAllocator::new(grower);
+    let mut heap = FreeListAllocator::new(Gapped::new(&mut memory, 2048));
     let l = layout(1500, 8);
     let blocks: Vec<_> = (0..6).map(|_| allocate(&mut heap, l).unwrap()).collect();
     assert_eq!(heap.stats().regions, 6);
@@ -325,14 +367,14 @@ fn empty_regions_go_back_to_the_grower_but_one_is_kept() {
     }
     assert_eq!(heap.stats().regions, 1);
     assert_eq!(heap.stats().releases, 5);
-    assert_eq!(heap.grower().released_regions(), 5);
-    assert_eq!(heap.grower().bytes_out(), heap.stats().mapped_bytes);
+    assert_eq!(heap.grower().0.released_regions(), 5);
+    assert_eq!(heap.grower().0.bytes_out(), heap.stats().mapped_bytes + GAP);
     // The kept region serves the first block; the second reuses a released piece.
     let kept = allocate(&mut heap, l).unwrap();
     let again = allocate(&mut heap, l).unwrap();
     assert!(heap.contains(kept.as_ptr()) && heap.contains(again.as_ptr()));
-    assert_eq!(heap.grower().handed_out_regions(), 7);
-    assert_eq!(heap.grower().bytes_out(), 2 * 2048);
+    assert_eq!(heap.grower().0.handed_out_regions(), 7);
+    assert_eq!(heap.grower().0.bytes_out(), 2 * 2048);
 }
 
 #[test]
@@ -347,7 +389,12 @@ fn large_blocks_get_a_dedicated_region_released_on_free() {
     let small = allocate(&mut heap, layout(10, 8)).unwrap();
     let big = layout(10_000, 8);
     let ptr = allocate(&mut heap, big).unwrap();
-    assert_eq!(heap.regions().filter(|region| region.dedicated).count(), 1);
+    assert_eq!(
+        heap.regions()
+            .filter(|region| region.kind == RegionKind::Dedicated)
+            .count(),
+        1
+    );
     fill(ptr, 10_000, 3);
     // SAFETY: `ptr` is live with layout `big`.
     unsafe { heap.deallocate(ptr.as_ptr(), big) }.unwrap();
@@ -364,8 +411,7 @@ fn release_can_be_turned_off() {
         release_empty_regions: false,
         ..Policy::DEFAULT
     };
-    let mut heap =
-        FreeListAllocator::with_policy(StaticGrower::with_piece_size(&mut memory, 1024), policy);
+    let mut heap = FreeListAllocator::with_policy(Gapped::new(&mut memory, 1024), policy);
     let l = layout(900, 8);
     let blocks: Vec<_> = (0..3).map(|_| allocate(&mut heap, l).unwrap()).collect();
     for ptr in blocks {
@@ -373,7 +419,7 @@ fn release_can_be_turned_off() {
         unsafe { heap.deallocate(ptr.as_ptr(), l) }.unwrap();
     }
     assert_eq!(heap.stats().regions, 3);
-    assert_eq!(heap.grower().released_regions(), 0);
+    assert_eq!(heap.grower().0.released_regions(), 0);
     heap.validate().unwrap();
 }
 
@@ -594,7 +640,18 @@ fn run_model(ops: &[Op]) {
         unsafe { heap.deallocate(block.ptr.as_ptr(), block.layout) }.unwrap();
     }
     check_model(&heap, &[]);
-    assert!(heap.stats().regions <= 1);
+    let general = heap
+        .regions()
+        .filter(|region| region.kind == RegionKind::General);
+    assert!(
+        general.count() <= 1,
+        "one empty general region kept, the rest given back"
+    );
+    assert_eq!(
+        heap.free_block_count(),
+        heap.stats().regions,
+        "each region one free block"
+    );
 }
 
 proptest! {
@@ -657,7 +714,12 @@ fn trusted_frees_find_each_region_as_regions_come_and_go() {
         let first = allocate(&mut heap, small).unwrap();
         let second = allocate(&mut heap, small).unwrap();
         let large = allocate(&mut heap, big).unwrap();
-        assert_eq!(heap.regions().filter(|region| region.dedicated).count(), 1);
+        assert_eq!(
+            heap.regions()
+                .filter(|region| region.kind == RegionKind::Dedicated)
+                .count(),
+            1
+        );
         // SAFETY: each block is live with its layout and freed once.
         unsafe {
             heap.deallocate_trusted(narrowed(first, 600), small);
@@ -688,67 +750,178 @@ fn a_trusted_free_of_an_address_in_no_region_changes_nothing() {
     assert!(heap.contains(kept.as_ptr()));
 }
 
-/// Runs `f` on the pointer of a `&mut [u8]` over the block's `size` bytes while that reference
-/// is a function argument, so protected: until `f` returns, touching those bytes through any
-/// other pointer (the region's) is undefined behaviour in both borrow models, as it is for the
-/// `Box` that std drops inside a function taking it by value.
-fn while_protected<R>(ptr: NonNull<u8>, size: usize, f: impl FnOnce(NonNull<u8>) -> R) -> R {
-    #[inline(never)]
-    fn call<R>(bytes: &mut [u8], f: impl FnOnce(NonNull<u8>) -> R) -> R {
-        f(NonNull::from(bytes).cast())
-    }
-    // SAFETY: `ptr` is a live block of at least `size` bytes that nothing else uses now.
-    call(
-        unsafe { core::slice::from_raw_parts_mut(ptr.as_ptr(), size) },
-        f,
-    )
-}
-
+/// A caller's pointer used only as an address: a block handed back through a pointer narrowed
+/// to its own bytes (a `Box`'s) or through a read-only one (from a `&[u8]`) is freed, resized
+/// and merged with the region's pointer; the caller's is never written through.
 #[test]
-fn frees_and_resizes_leave_a_protected_block_to_its_own_pointer() {
+fn frees_and_resizes_take_the_callers_pointer_as_an_address_only() {
     let mut memory = buffer(16 * 1024);
     let mut heap = FreeListAllocator::new(StaticGrower::new(&mut memory));
-    for size in 0..=40 {
-        let (before, after) = (layout(size + 64, 8), layout(size, 8));
-        let block = allocate(&mut heap, before).unwrap();
-        fill(block, size + 64, size);
-        let guard = allocate(&mut heap, layout(8, 8)).unwrap();
-        // Shrinking in place frees a tail whose tag, links and footer lie in the old span.
+    for size in [1, 8, 17, 40, 100] {
+        let l = layout(size, 8);
+        let [a, b, c] = [(); 3].map(|()| allocate(&mut heap, l).unwrap());
+        fill(a, size, 1);
         // SAFETY: every block is live with its layout and handed back once.
-        let shrunk = while_protected(block, size + 64, |ptr| unsafe {
-            reallocate_trusted(&mut heap, ptr, before, size)
-        })
-        .unwrap();
-        assert_eq!(shrunk, block);
-        assert!(holds_pattern(shrunk, size, size));
-        // The freed tail is too small: the block moves, and its own links and footer fall in
-        // its span (it merges with the tail after it).
-        // SAFETY: as above.
-        let moved = while_protected(shrunk, size, |ptr| unsafe {
-            reallocate(&mut heap, ptr.as_ptr(), after, size + 300)
-        })
-        .unwrap();
-        assert_ne!(moved, shrunk);
-        assert!(holds_pattern(moved, size, size));
-        // SAFETY: as above.
-        while_protected(moved, size + 300, |ptr| unsafe {
-            heap.deallocate_trusted(ptr, layout(size + 300, 8));
-        });
-        // SAFETY: as above.
-        while_protected(guard, 8, |ptr| unsafe {
-            heap.deallocate(ptr.as_ptr(), layout(8, 8))
-        })
-        .unwrap();
-        // A block freed between allocated neighbours gets its links and its footer, which may
-        // straddle the span's end; the one before it merges forward over it.
-        let [first, middle, last] = [(); 3].map(|()| allocate(&mut heap, after).unwrap());
-        for ptr in [middle, first, last] {
-            // SAFETY: as above.
-            while_protected(ptr, size, |ptr| unsafe {
-                heap.deallocate_trusted(ptr, after);
-            });
+        unsafe {
+            let read_only: &[u8] = core::slice::from_raw_parts(b.as_ptr(), size);
+            heap.deallocate_trusted(NonNull::from(read_only).cast(), l);
+            let grown = reallocate_trusted(&mut heap, narrowed(a, size), l, size + 300).unwrap();
+            assert!(holds_pattern(grown, size, 1));
+            let read_only: &[u8] = core::slice::from_raw_parts(grown.as_ptr(), size + 300);
+            heap.deallocate_trusted(NonNull::from(read_only).cast(), layout(size + 300, 8));
+            heap.free_checked(narrowed(c, size).as_ptr(), l).unwrap();
         }
         heap.validate().unwrap();
         assert_eq!(heap.stats().allocated_blocks, 0);
     }
+}
+
+#[test]
+fn a_large_request_falls_back_to_the_bins_when_no_dedicated_region_can_be_had() {
+    let mut memory = buffer(if cfg!(miri) { 1 << 20 } else { 32 << 20 });
+    let mut heap = FreeListAllocator::new(StaticGrower::new(&mut memory));
+    let small = allocate(&mut heap, layout(1, 8)).unwrap();
+    // The whole buffer went to the first region: no dedicated region is left to give.
+    let large = allocate(&mut heap, layout(262_121, 8)).expect("served from the bins");
+    assert!(heap.contains(large.as_ptr()) && heap.stats().regions == 1);
+    // SAFETY: live blocks with their layouts.
+    unsafe {
+        heap.deallocate_trusted(large, layout(262_121, 8));
+        heap.deallocate_trusted(small, layout(1, 8));
+    }
+    assert_eq!(heap.free_block_count(), 1);
+}
+
+#[test]
+fn a_grower_that_refuses_leaves_the_bins_to_serve() {
+    let mut memory = buffer(64 * 1024);
+    let policy = Policy {
+        dedicated_threshold: 4096,
+        ..Policy::DEFAULT
+    };
+    let mut heap = FreeListAllocator::with_policy(StaticGrower::new(&mut memory), policy);
+    let first = allocate(&mut heap, layout(8, 8)).unwrap();
+    // SAFETY: live with its layout.
+    unsafe { heap.deallocate_trusted(first, layout(8, 8)) };
+    // Every further growth is refused; a request above the threshold still fits the region.
+    let large = allocate(&mut heap, layout(40 * 1024, 8)).expect("served from the bins");
+    assert_eq!(heap.grower().handed_out_regions(), 1);
+    assert!(allocate(&mut heap, layout(40 * 1024, 8)).is_none());
+    // SAFETY: live with its layout.
+    unsafe { heap.deallocate_trusted(large, layout(40 * 1024, 8)) };
+    heap.validate().unwrap();
+}
+
+#[test]
+fn a_dedicated_region_is_taken_whole_and_no_small_block_pins_it() {
+    let mut memory = buffer(256 * 1024);
+    let policy = Policy {
+        dedicated_threshold: 4096,
+        ..Policy::DEFAULT
+    };
+    let mut heap =
+        FreeListAllocator::with_policy(StaticGrower::with_piece_size(&mut memory, 2048), policy);
+    let big = layout(10_000, 8);
+    let large = heap.allocate(big).unwrap();
+    assert!(large.len() >= 10_000);
+    let small: Vec<_> = (0..20)
+        .map(|_| allocate(&mut heap, layout(24, 8)).unwrap())
+        .collect();
+    let dedicated = heap
+        .regions()
+        .find(|region| region.kind == RegionKind::Dedicated)
+        .unwrap();
+    assert!(small.iter().all(|block| {
+        !(dedicated.start..dedicated.start + dedicated.len).contains(&block.addr().get())
+    }));
+    // SAFETY: live with a layout it fits.
+    unsafe { heap.deallocate_trusted(large.cast(), big) };
+    assert!(
+        heap.regions()
+            .all(|region| region.kind != RegionKind::Dedicated)
+    );
+    assert_eq!(heap.grower().released_regions(), 1);
+    for block in small {
+        // SAFETY: live with its layout.
+        unsafe { heap.deallocate_trusted(block, layout(24, 8)) };
+    }
+    heap.validate().unwrap();
+}
+
+#[test]
+fn a_checked_free_with_a_larger_fitting_layout_is_counted_by_blocks() {
+    let mut memory = buffer(4096);
+    let mut heap = FreeListAllocator::new(StaticGrower::new(&mut memory));
+    let block = heap.allocate(layout(1, 1)).unwrap();
+    assert_eq!(block.len(), MIN_BLOCK - 8);
+    let before = heap.stats();
+    assert_eq!(before.in_use_bytes, MIN_BLOCK);
+    let too_large = layout(MIN_BLOCK, 1);
+    assert_eq!(
+        heap.free_checked(block.cast().as_ptr(), too_large),
+        Err(FreeError::CorruptedBlock)
+    );
+    assert_eq!(heap.stats(), before);
+    heap.free_checked(block.cast().as_ptr(), layout(block.len(), 1))
+        .unwrap();
+    assert_eq!(
+        (heap.stats().in_use_bytes, heap.stats().allocated_blocks),
+        (0, 0)
+    );
+}
+
+#[test]
+fn adjacent_pieces_join_so_a_block_larger_than_any_piece_fits() {
+    // linked_list_allocator's own `extend` scenario: a buffer handed over in 1 KiB pieces.
+    let mut memory = buffer(16 * 1024 + 16);
+    let mut other = buffer(1024);
+    let start = memory.as_mut_ptr().cast::<u8>();
+    let start = start.wrapping_add(start.align_offset(16));
+    let mut heap = FreeListAllocator::new(StaticGrower::new(&mut []));
+    for piece in 0..16 {
+        let region = Region::new(
+            NonNull::new(start.wrapping_add(piece * 1024)).unwrap(),
+            1024,
+        );
+        // SAFETY: disjoint pieces of `memory`, used by nothing else while the heap lives.
+        unsafe { heap.claim(region) }.unwrap();
+    }
+    assert_eq!(heap.regions().count(), 1);
+    assert_eq!(heap.regions().next().unwrap().kind, RegionKind::Kept);
+    let large = allocate(&mut heap, layout(1800, 8)).expect("the joined pieces hold it");
+    let larger = allocate(&mut heap, layout(12 * 1024, 8)).expect("and a larger one");
+    // SAFETY: live blocks with their layouts.
+    unsafe {
+        heap.deallocate_trusted(large, layout(1800, 8));
+        heap.deallocate_trusted(larger, layout(12 * 1024, 8));
+    }
+    assert_eq!(heap.free_block_count(), 1);
+    // A piece elsewhere is a region of its own.
+    let region = Region::new(NonNull::new(other.as_mut_ptr().cast()).unwrap(), 1024);
+    // SAFETY: as above.
+    unsafe { heap.claim(region) }.unwrap();
+    assert_eq!(heap.regions().count(), 2);
+    heap.validate().unwrap();
+    assert_eq!(heap.stats().mapped_bytes, 17 * 1024);
+}
+
+#[test]
+fn growth_joins_adjacent_pieces_of_a_static_buffer() {
+    let mut memory = buffer(8 * 1024);
+    let mut heap = FreeListAllocator::new(StaticGrower::with_piece_size(&mut memory, 1024));
+    let blocks: Vec<_> = (0..6)
+        .map(|_| allocate(&mut heap, layout(600, 8)).unwrap())
+        .collect();
+    assert_eq!(
+        heap.stats().regions,
+        1,
+        "each piece joined the first region"
+    );
+    assert!(heap.grower().handed_out_regions() > 1);
+    for block in blocks {
+        // SAFETY: live with its layout.
+        unsafe { heap.deallocate_trusted(block, layout(600, 8)) };
+    }
+    assert_eq!(heap.free_block_count(), 1);
+    heap.validate().unwrap();
 }

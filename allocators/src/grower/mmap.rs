@@ -34,14 +34,33 @@ const INITIAL_STEP_PAGES: usize = 16;
 /// The largest growth step, in pages: past this the heap grows linearly.
 const MAX_STEP_PAGES: usize = 1 << 16;
 
-/// A page size that is not a power of two (the value is kept for the message).
+/// The smallest page size accepted: 256 bytes (no kernel uses less).
+pub const MIN_PAGE_SIZE: usize = 1 << 8;
+
+/// The largest page size accepted: 1 GiB (the largest huge page of x86_64 and aarch64), and
+/// far below what would make a growth step (up to 65,536 pages) overflow on 64-bit targets.
+/// On 32-bit targets the step is computed with checked arithmetic, so a large page size only
+/// makes a growth fail with `ENOMEM`.
+pub const MAX_PAGE_SIZE: usize = if usize::BITS >= 64 { 1 << 30 } else { 1 << 20 };
+
+/// A page size that is not a power of two between [`MIN_PAGE_SIZE`] and [`MAX_PAGE_SIZE`] (the
+/// value is kept for the message).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BadPageSize(pub usize);
 
 impl fmt::Display for BadPageSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "page size {} is not a power of two", self.0)
+        write!(
+            f,
+            "page size {} is not a power of two from {MIN_PAGE_SIZE} to {MAX_PAGE_SIZE}",
+            self.0
+        )
     }
+}
+
+/// Whether `page_size` is one a grower accepts.
+const fn valid_page_size(page_size: usize) -> bool {
+    page_size.is_power_of_two() && page_size >= MIN_PAGE_SIZE && page_size <= MAX_PAGE_SIZE
 }
 
 impl core::error::Error for BadPageSize {}
@@ -75,9 +94,10 @@ impl MmapGrower {
     /// A grower for the kernel's page size `page_size` (from `AT_PAGESZ`). O(1).
     ///
     /// # Errors
-    /// [`BadPageSize`] when `page_size` is not a power of two.
+    /// [`BadPageSize`] when `page_size` is not a power of two from [`MIN_PAGE_SIZE`] to
+    /// [`MAX_PAGE_SIZE`].
     pub const fn with_page_size(page_size: usize) -> Result<Self, BadPageSize> {
-        if !page_size.is_power_of_two() {
+        if !valid_page_size(page_size) {
             return Err(BadPageSize(page_size));
         }
         let mut grower = Self::new();
@@ -89,9 +109,10 @@ impl MmapGrower {
     /// allocation (regions mapped earlier stay valid either way). O(1).
     ///
     /// # Errors
-    /// [`BadPageSize`] when `page_size` is not a power of two; nothing changes then.
+    /// [`BadPageSize`] when `page_size` is not a power of two from [`MIN_PAGE_SIZE`] to
+    /// [`MAX_PAGE_SIZE`]; nothing changes then.
     pub const fn set_page_size(&mut self, page_size: usize) -> Result<(), BadPageSize> {
-        if !page_size.is_power_of_two() {
+        if !valid_page_size(page_size) {
             return Err(BadPageSize(page_size));
         }
         self.page_size = page_size;
@@ -151,7 +172,10 @@ unsafe impl HeapGrower for MmapGrower {
     /// Maps `max(min_size, step)` rounded up to pages, then doubles the step (up to its cap).
     /// One `mmap` system call.
     fn grow(&mut self, min_size: usize) -> Result<Region, Errno> {
-        let step = self.step_pages * self.page_size;
+        let step = self
+            .step_pages
+            .checked_mul(self.page_size)
+            .ok_or(Errno::ENOMEM)?;
         let len = self
             .round_to_pages(min_size.max(step))
             .ok_or(Errno::ENOMEM)?;
@@ -194,10 +218,19 @@ mod tests {
         assert!(MmapGrower::with_page_size(0).is_err());
         let mut grower = MmapGrower::new();
         assert_eq!(grower.page_size(), FALLBACK_PAGE_SIZE);
-        assert!(grower.set_page_size(12288).is_err());
-        assert_eq!(grower.page_size(), FALLBACK_PAGE_SIZE);
+        for bad in [
+            12288,
+            1 << 50,
+            usize::MAX,
+            MAX_PAGE_SIZE * 2,
+            MIN_PAGE_SIZE / 2,
+        ] {
+            assert_eq!(grower.set_page_size(bad), Err(BadPageSize(bad)));
+            assert_eq!(grower.page_size(), FALLBACK_PAGE_SIZE);
+        }
         assert!(grower.set_page_size(16384).is_ok());
         assert_eq!(grower.page_size(), 16384);
+        assert!(grower.set_page_size(MAX_PAGE_SIZE).is_ok());
     }
 
     #[test]
@@ -241,6 +274,22 @@ mod tests {
     fn impossible_sizes_are_errors() {
         let mut grower = MmapGrower::new();
         assert_eq!(grower.grow(usize::MAX).err(), Some(Errno::ENOMEM));
+        assert_eq!(
+            grower.grow_dedicated(usize::MAX - 10).err(),
+            Some(Errno::ENOMEM)
+        );
         assert_eq!(grower.mapped_regions(), 0);
+    }
+
+    #[test]
+    fn the_largest_step_of_the_largest_page_does_not_overflow() {
+        let mut grower = MmapGrower::with_page_size(MAX_PAGE_SIZE).unwrap();
+        grower.step_pages = MAX_STEP_PAGES;
+        match MAX_STEP_PAGES.checked_mul(MAX_PAGE_SIZE) {
+            // 32-bit: the step does not fit a `usize`; refused before any system call.
+            None => assert_eq!(grower.grow(1).err(), Some(Errno::ENOMEM)),
+            // 64-bit: it fits, and so does its rounding.
+            Some(step) => assert!(step.checked_next_multiple_of(MAX_PAGE_SIZE).is_some()),
+        }
     }
 }

@@ -24,7 +24,7 @@ mod mmap;
 use core::ptr::NonNull;
 
 pub use buffer::{Exhausted, StaticGrower};
-pub use mmap::{BadPageSize, FALLBACK_PAGE_SIZE, MmapGrower};
+pub use mmap::{BadPageSize, FALLBACK_PAGE_SIZE, MAX_PAGE_SIZE, MIN_PAGE_SIZE, MmapGrower};
 
 /// A contiguous range of memory handed out by a [`HeapGrower`]: `len` bytes starting at `ptr`.
 ///

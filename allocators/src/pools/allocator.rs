@@ -19,10 +19,18 @@ use core::ptr::NonNull;
 
 use super::class::{CLASS_COUNT, block_size, class_of};
 use super::class_pool::{ClassPool, ClassStats, Returned};
-use super::slab::{SlabHeader, slab_layout};
+use super::slab::{self, SlabHeader, slab_layout};
 use super::slab_table::SlabTable;
 use crate::raw_allocator::move_block;
 use crate::{FreeError, OutOfMemory, RawAllocator, ResizeError};
+
+/// A live pool block, as a checked free or resize found it: its slab (our pointer), class and
+/// index in the slab.
+struct PoolBlock {
+    header: *mut SlabHeader,
+    class: usize,
+    index: usize,
+}
 
 /// When the pools give an empty slab back to the fallback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,9 +142,13 @@ impl<F: RawAllocator> SizeClassPools<F> {
         &self.fallback
     }
 
-    /// The fallback allocator, to tune it (crate-internal: replacing it would strand every
-    /// slab). O(1).
-    pub(crate) const fn fallback_mut(&mut self) -> &mut F {
+    /// The fallback allocator, to tune it (its own `&mut self` settings). O(1).
+    ///
+    /// # Safety
+    /// The fallback must not be replaced, moved out of or dropped through this reference
+    /// (`mem::replace` and the like): the pools' slabs, their slab table and the large blocks
+    /// they handed out live in its memory.
+    pub const unsafe fn fallback_mut(&mut self) -> &mut F {
         &mut self.fallback
     }
 
@@ -203,11 +215,7 @@ impl<F: RawAllocator> SizeClassPools<F> {
     /// The checks of a checked free or resize of `ptr` with `layout`, changing nothing:
     /// `Ok(Some((slab, class)))` for a live pool block of `layout`'s class, `Ok(None)` for a
     /// pointer that only the fallback can judge (a fallback layout, outside every slab).
-    fn check(
-        &self,
-        ptr: *mut u8,
-        layout: Layout,
-    ) -> Result<Option<(*mut SlabHeader, usize)>, FreeError> {
+    fn check(&self, ptr: *mut u8, layout: Layout) -> Result<Option<PoolBlock>, FreeError> {
         let address = NonNull::new(ptr)
             .ok_or(FreeError::NullPtrFree)?
             .addr()
@@ -222,37 +230,31 @@ impl<F: RawAllocator> SizeClassPools<F> {
             };
         };
         // SAFETY: `header` is our slab of class `class`, and its span holds `address`.
-        unsafe { self.classes[class].check(header, address) }?;
+        let index = unsafe { self.classes[class].check(header, address) }?;
         if class_of(layout) == Some(class) {
-            Ok(Some((header, class)))
+            Ok(Some(PoolBlock {
+                header,
+                class,
+                index,
+            }))
         } else {
             Err(FreeError::CorruptedBlock)
         }
     }
 
-    /// Returns the block at `address` of our slab `header` of class `class`, giving the slab
-    /// back to the fallback when it empties beyond the reserve.
-    ///
-    /// # Errors
-    /// As [`ClassPool::give_back`]; nothing changes then.
+    /// Returns block `index` of our slab `header` of class `class`, giving the slab back to the
+    /// fallback when it empties beyond the reserve. O(1).
     ///
     /// # Safety
-    /// `header` must be our slab of class `class` holding `address`.
-    #[inline]
-    unsafe fn give_back(
-        &mut self,
-        header: *mut SlabHeader,
-        class: usize,
-        address: usize,
-    ) -> Result<(), FreeError> {
+    /// `header` must be our slab of class `class` and `index` one of its blocks.
+    #[inline(always)]
+    unsafe fn give_back(&mut self, header: *mut SlabHeader, class: usize, index: usize) {
         let kept = self.policy.kept_empty_slabs;
         // SAFETY: forwarded from the caller.
-        match unsafe { self.classes[class].give_back(header, address, kept) }? {
-            Returned::Kept => {}
+        if let Returned::Release = unsafe { self.classes[class].give_back(header, index, kept) } {
             // SAFETY: the class unlinked the slab, which holds no live block.
-            Returned::Release => unsafe { self.release_slab(header) },
+            unsafe { self.release_slab(header) };
         }
-        Ok(())
     }
 
     /// Gives an empty slab, already unlinked from its class, back to the fallback.
@@ -296,8 +298,11 @@ unsafe impl<F: RawAllocator> RawAllocator for SizeClassPools<F> {
     /// fallback's.
     unsafe fn deallocate(&mut self, ptr: *mut u8, layout: Layout) -> Result<(), FreeError> {
         match self.check(ptr, layout)? {
-            // SAFETY: `check` confirmed our slab of this class and a live block in it.
-            Some((header, class)) => unsafe { self.give_back(header, class, ptr.addr()) },
+            Some(block) => {
+                // SAFETY: `check` confirmed our slab of this class and a live block in it.
+                unsafe { self.give_back(block.header, block.class, block.index) };
+                Ok(())
+            }
             None => {
                 // SAFETY: forwarded from the caller: outside every slab, a fallback layout.
                 unsafe { self.fallback.deallocate(ptr, layout) }?;
@@ -317,7 +322,7 @@ unsafe impl<F: RawAllocator> RawAllocator for SizeClassPools<F> {
         new: Layout,
     ) -> Result<NonNull<[u8]>, ResizeError> {
         let source = match self.check(ptr, old)? {
-            Some((header, _)) => header.cast::<u8>().with_addr(ptr.addr()),
+            Some(block) => block.header.cast::<u8>().with_addr(ptr.addr()),
             None if class_of(new).is_none() => {
                 // SAFETY: forwarded from the caller: outside every slab, a fallback layout.
                 return unsafe { self.fallback.resize(ptr, old, new) };
@@ -340,8 +345,9 @@ unsafe impl<F: RawAllocator> RawAllocator for SizeClassPools<F> {
         if class_of(layout).is_some() {
             let address = ptr.addr().get();
             if let Some((header, class)) = self.slab_at(address) {
-                // SAFETY: our slab of class `class`, holding the address.
-                let _ = unsafe { self.give_back(header, class, address) };
+                // SAFETY: our slab of class `class`, holding the address of one of its blocks
+                // (the caller's contract).
+                unsafe { self.give_back(header, class, slab::block_index_trusted(address, class)) };
             }
         } else {
             // SAFETY: forwarded from the caller: a fallback block.

@@ -120,7 +120,7 @@ impl ClassPool {
     }
 
     /// Checks that the block at `address` of the slab at `header` could be returned: a block
-    /// start, in use. O(1), changes nothing.
+    /// start, in use; returns its index. O(1), changes nothing.
     ///
     /// # Errors
     /// [`FreeError::UnalignedFree`] for an address not at a block start,
@@ -143,44 +143,54 @@ impl ClassPool {
         }
     }
 
-    /// Marks the block at `address` of the slab at `header` free, provided it is a block start
-    /// and in use; puts the slab back on the room list if it was full, and unlinks it when it
-    /// becomes empty beyond `kept_empty` empty slabs. The caller's pointer gave only the
-    /// address: only the header is written, through our pointer. O(1).
-    ///
-    /// # Errors
-    /// As [`check`](Self::check); nothing changes then.
+    /// Marks block `index` of the slab at `header` free, puts the slab back on the room list if
+    /// it was full, and unlinks it when it becomes empty beyond `kept_empty` empty slabs. Only
+    /// the header is written, through our pointer. O(1); a block not in use (impossible under
+    /// the callers' contracts) changes nothing and reads as [`Returned::Kept`].
     ///
     /// # Safety
-    /// As [`check`](Self::check).
+    /// `header` must be our pointer to one of this class's slabs and `index` one of its blocks.
+    #[inline(always)]
     pub(super) unsafe fn give_back(
         &mut self,
         header: *mut SlabHeader,
-        address: usize,
+        index: usize,
         kept_empty: usize,
-    ) -> Result<Returned, FreeError> {
-        let index = slab::block_index(header.cast::<u8>().with_addr(address), self.block_size())?;
-        // SAFETY: `header` is one of our live slab headers (the caller's contract) and
-        // `block_index` returned a block of that slab.
+    ) -> Returned {
+        // SAFETY: `header` is one of our live slab headers (the caller's contract) and `index`
+        // one of its blocks.
         unsafe {
             let was_full = !slab::has_room(header);
-            slab::mark_free(header, index)?;
+            if slab::mark_free(header, index).is_err() {
+                return Returned::Kept;
+            }
             self.in_use -= 1;
             if was_full {
                 self.link(header);
             }
             if (*header).blocks_in_use > 0 {
-                return Ok(Returned::Kept);
+                return Returned::Kept;
             }
-            if self.empty_slabs < kept_empty {
-                self.empty_slabs += 1;
-                return Ok(Returned::Kept);
-            }
-            self.unlink(header);
+            self.emptied(header, kept_empty)
         }
+    }
+
+    /// A slab of this class just lost its last block in use: kept as one of the `kept_empty`
+    /// empty slabs, or unlinked for the caller to give back.
+    ///
+    /// # Safety
+    /// `header` must be our pointer to one of this class's slabs, on the room list.
+    #[cold]
+    unsafe fn emptied(&mut self, header: *mut SlabHeader, kept_empty: usize) -> Returned {
+        if self.empty_slabs < kept_empty {
+            self.empty_slabs += 1;
+            return Returned::Kept;
+        }
+        // SAFETY: forwarded from the caller.
+        unsafe { self.unlink(header) };
         self.slab_count -= 1;
         self.released += 1;
-        Ok(Returned::Release)
+        Returned::Release
     }
 
     /// The counters of this class. O(1).

@@ -8,7 +8,7 @@
 //! The frees make holes, so this measures fragmentation and per-block overhead together.
 //! Median over several seeds.
 
-use super::random_actions::{build, request_align, request_size};
+use super::random_actions::{AlignMix, build, request_size};
 use super::{Outcome, checked_free, free_all, layout};
 use crate::arena::Arena;
 use crate::check::{Block, Fill, mark, placed};
@@ -37,7 +37,10 @@ pub fn run<S: Subject>(
             checked_free(subject, block, Fill::Ends)?;
             continue;
         }
-        let layout = layout(request_size(&mut rng, MAX_SIZE), request_align(&mut rng));
+        let layout = layout(
+            request_size(&mut rng, MAX_SIZE),
+            AlignMix::Rare.align(&mut rng),
+        );
         let Some(ptr) = subject.alloc(layout) else {
             break;
         };

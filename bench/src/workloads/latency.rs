@@ -12,7 +12,7 @@
 //! victims are chosen before the clock starts; patterns are written and checked after it
 //! stops. Every sample of the run counts (no repetitions), so the tails are real tails.
 
-use super::random_actions::{build, request_align, request_size};
+use super::random_actions::{AlignMix, build, request_size};
 use std::alloc::Layout;
 use std::ptr::NonNull;
 
@@ -104,7 +104,7 @@ pub fn run<S: Subject>(
     let mut rng = Rng::new(0x1a7e);
     let mut live = Vec::new();
     let (mut in_use, mut next_id) = (0, 0u64);
-    let new_layout = |rng: &mut Rng| layout(request_size(rng, MAX_SIZE), request_align(rng));
+    let new_layout = |rng: &mut Rng| layout(request_size(rng, MAX_SIZE), AlignMix::Rare.align(rng));
     while in_use < capacity / 2 {
         let layout = new_layout(&mut rng);
         let ptr = subject.alloc(layout).ok_or("out of memory while filling")?;

@@ -4,7 +4,9 @@
 //!   live < 300 ? allocate
 //!            : 3/7 allocate | 3/7 free a random live block | 1/7 reallocate one
 //!              (without realloc: 1/2 allocate | 1/2 free)
-//!   size  = rand(4 .. rand(16 .. M))      alignment: 8 or 16, one in 128 from 32 to 4096
+//!   size  = rand(4 .. rand(16 .. M))
+//!   alignment, rare mix:   8 or 16, one in 128 a power of two from 32 to 4096
+//!   alignment, spread mix: 8 for 75 %, 16 for 19 %, a power of two from 32 to 4096 for 6 %
 //! ```
 //!
 //! The figure is wall-clock nanoseconds per action, harness included (the baseline row shows
@@ -29,12 +31,51 @@ pub fn request_size(rng: &mut Rng, max: usize) -> usize {
     rng.range(4, hi)
 }
 
-/// A request alignment: mostly 8 or 16, rarely a larger power of two up to 4096.
-pub fn request_align(rng: &mut Rng) -> usize {
-    match rng.next_u64() % 128 {
-        0 => 1 << rng.range(5, 13),
-        r if r % 2 == 0 => 8,
-        _ => 16,
+/// How often a request asks for more than the usual alignment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AlignMix {
+    /// 8 or 16, one request in 128 a power of two from 32 to 4096.
+    Rare,
+    /// 8 for 75 %, 16 for 19 %, a power of two from 32 to 4096 for 6 %: the mix of the free
+    /// list's issue, where high alignments are common enough to matter.
+    Spread,
+}
+
+impl AlignMix {
+    /// Both mixes, in table order.
+    pub const ALL: [Self; 2] = [Self::Rare, Self::Spread];
+
+    /// The mix's name in a child's arguments.
+    pub const fn code(self) -> u8 {
+        match self {
+            Self::Rare => 0,
+            Self::Spread => 1,
+        }
+    }
+
+    /// The mix of [`code`](Self::code).
+    pub const fn from_code(code: u8) -> Option<Self> {
+        match code {
+            0 => Some(Self::Rare),
+            1 => Some(Self::Spread),
+            _ => None,
+        }
+    }
+
+    /// A request alignment from this mix.
+    pub fn align(self, rng: &mut Rng) -> usize {
+        match self {
+            Self::Rare => match rng.next_u64() % 128 {
+                0 => 1 << rng.range(5, 13),
+                r if r % 2 == 0 => 8,
+                _ => 16,
+            },
+            Self::Spread => match rng.next_u64() % 100 {
+                0..75 => 8,
+                75..94 => 16,
+                _ => 1 << rng.range(5, 13),
+            },
+        }
     }
 }
 
@@ -45,6 +86,8 @@ pub struct Params {
     pub max: usize,
     /// Whether one action in seven is a reallocation.
     pub realloc: bool,
+    /// The alignments requested.
+    pub mix: AlignMix,
     /// Actions per run.
     pub ops: usize,
     /// The random seed.
@@ -54,6 +97,7 @@ pub struct Params {
 /// The state of one run.
 struct Run<'a, S> {
     subject: &'a mut S,
+    mix: AlignMix,
     arena: Option<&'a Arena>,
     fill: Fill,
     rng: Rng,
@@ -64,7 +108,7 @@ struct Run<'a, S> {
 impl<S: Subject> Run<'_, S> {
     fn allocate(&mut self, max: usize) -> Outcome<()> {
         let size = request_size(&mut self.rng, max);
-        let layout = layout(size, request_align(&mut self.rng));
+        let layout = layout(size, self.mix.align(&mut self.rng));
         let ptr = self.subject.alloc(layout).ok_or("out of memory")?;
         placed(ptr, layout, self.arena)?;
         let block = Block {
@@ -139,6 +183,7 @@ pub fn run<S: Subject>(
 ) -> Outcome<f64> {
     let mut run = Run {
         subject,
+        mix: p.mix,
         arena,
         fill,
         rng: Rng::new(p.seed),
@@ -186,4 +231,25 @@ pub fn build<S: Subject>(arena: &Arena) -> Outcome<S> {
     arena
         .build()
         .ok_or_else(|| "could not be set up on the arena".to_owned())
+}
+
+/// Runs the workload once, untimed and with the lightest checks, for an instruction count
+/// (callgrind): the same actions for every subject, so subtracting the baseline's count leaves
+/// the allocator's.
+pub struct CountVisitor<'a> {
+    /// The shared arena.
+    pub arena: &'a Arena,
+    /// The configuration.
+    pub params: Params,
+}
+
+impl Visit for CountVisitor<'_> {
+    type Out = Outcome<f64>;
+
+    fn visit<S: Subject>(&mut self, kind: Kind) -> Outcome<f64> {
+        let bounds = kind.uses_arena().then_some(self.arena);
+        let mut subject: S = build(self.arena)?;
+        run(&mut subject, bounds, &self.params, Fill::Ends)?;
+        Ok(self.params.ops as f64)
+    }
 }

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use spin::Mutex;
 
-use super::random_actions::{build, request_align, request_size};
+use super::random_actions::{AlignMix, build, request_size};
 use super::{Outcome, layout};
 use crate::arena::Arena;
 use crate::check::{Block, Fill, intact, mark};
@@ -44,7 +44,10 @@ fn worker<S: Subject>(shared: &Mutex<Shared<S>>, seed: u64, ops: usize) -> Outco
     let mut live: Vec<Block> = Vec::new();
     for id in 0..ops as u64 {
         if live.len() < MIN_LIVE || rng.one_in(2) {
-            let layout = layout(request_size(&mut rng, MAX_SIZE), request_align(&mut rng));
+            let layout = layout(
+                request_size(&mut rng, MAX_SIZE),
+                AlignMix::Rare.align(&mut rng),
+            );
             let ptr = shared.lock().0.alloc(layout).ok_or("out of memory")?;
             let block = Block { ptr, layout, id };
             mark(&block, layout.size(), Fill::Ends);
