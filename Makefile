@@ -10,7 +10,7 @@ MIRIFLAGS_COMMON := -Zmiri-strict-provenance
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS := chunk fixed pools free_list heap
 
-.PHONY: help build run run-debug qemu test lint doc test-host test-qemu miri miri-open-question miri-setup bench bench-quick fuzz fuzz-setup clean
+.PHONY: help build run run-debug qemu test lint doc targets test-host test-i686 test-qemu firmware miri miri-pair miri-open-question miri-setup bench bench-quick fuzz fuzz-setup clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -29,18 +29,74 @@ qemu: build ## Run the demo under qemu-user (an emulated x86_64 CPU)
 	@command -v $(QEMU) >/dev/null || { echo "$(QEMU) not found: install Debian's qemu-user"; exit 1; }
 	$(QEMU) ./target/release/bareheap-demo $(DEMO_ARGS)
 
-test: lint test-host test-qemu ## Everything CI checks except Miri: lints, docs, tests, the binary natively and under qemu
+# Targets the library builds for with no default features (firmware and kernels), and the
+# 32-bit target its tests also run on.
+EMBEDDED_TARGETS := thumbv6m-none-eabi thumbv7em-none-eabihf riscv32imac-unknown-none-elf aarch64-unknown-none x86_64-unknown-none
+I686 := i686-unknown-linux-gnu
+# Miri's other targets: 32-bit little-endian, 64-bit big-endian (the unit and model tests).
+MIRI_CROSS_TARGETS := $(I686) s390x-unknown-linux-gnu
+
+test: lint targets test-host test-i686 test-qemu firmware ## Everything CI checks except Miri: lints, docs, the embedded builds, tests (64- and 32-bit), the binary natively and under qemu, the firmware under QEMU
 
 lint: ## cargo fmt --check, clippy -D warnings, rustdoc -D warnings
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p bareheap --lib --no-default-features -- -D warnings
-	$(CARGO) clippy -p bareheap --lib --all-features -- -D warnings
+	$(CARGO) clippy -p bareheap --all-targets --all-features -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
 
 test-host: ## The library's tests, and the demo binary run natively (debug and release)
 	$(CARGO) test --workspace
+	$(CARGO) test -p bareheap --features critical-section critical_section
 	$(CARGO) test --release --test demo
+
+targets: ## Build the library for every embedded target (rustup adds missing ones)
+	@rustup target add $(EMBEDDED_TARGETS) >/dev/null 2>&1 || true
+	for target in $(EMBEDDED_TARGETS); do \
+		echo "== bareheap for $$target"; \
+		$(CARGO) build -q -p bareheap --no-default-features --target $$target || exit 1; \
+		$(CARGO) build -q -p bareheap --no-default-features --features critical-section --target $$target || exit 1; \
+	done
+
+# The 32-bit run links with Debian's gcc-multilib: installed here when missing and possible
+# (root + apt-get), otherwise skipped with a message, except under CI.
+test-i686: ## The library's tests on 32-bit x86 (i686)
+	@rustup target add $(I686) >/dev/null 2>&1 || true
+	@probe() { echo 'int main(void){return 0;}' | gcc -m32 -x c - -o /tmp/bareheap-m32-probe 2>/dev/null; }; \
+	if ! probe && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "== no 32-bit C libraries: installing Debian's gcc-multilib"; \
+		apt-get install -y --no-install-recommends gcc-multilib >/dev/null 2>&1 || \
+		{ apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends gcc-multilib >/dev/null 2>&1; } || true; \
+	fi; \
+	if probe; then \
+		echo "== the library's tests on $(I686)"; \
+		$(CARGO) test -p bareheap --target $(I686); \
+	elif [ "$$CI" = true ]; then \
+		echo "FAILED: no 32-bit C toolchain (gcc-multilib), and it could not be installed"; exit 1; \
+	else \
+		echo "SKIPPED: the $(I686) tests (install Debian's gcc-multilib)"; \
+	fi
+
+# The firmware example needs qemu-system-arm: installed here when missing and possible (root +
+# apt-get), otherwise skipped with a message, except under CI.
+firmware: ## Build the Cortex-M3 firmware example and run it under qemu-system-arm
+	@rustup target add thumbv7m-none-eabi >/dev/null 2>&1 || true
+	cd examples/firmware && $(CARGO) fmt -- --check && $(CARGO) clippy -q --release -- -D warnings
+	@if ! command -v qemu-system-arm >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "== qemu-system-arm not found: installing Debian's qemu-system-arm"; \
+		apt-get install -y --no-install-recommends qemu-system-arm >/dev/null 2>&1 || \
+		{ apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends qemu-system-arm >/dev/null 2>&1; } || true; \
+	fi
+	@if command -v qemu-system-arm >/dev/null; then \
+		echo "== the firmware under qemu-system-arm (LM3S6965, Cortex-M3)"; \
+		out=$$(cd examples/firmware && timeout 120 $(CARGO) run -q --release 2>&1); status=$$?; \
+		echo "$$out" | grep -v '^Timer with period zero'; \
+		[ $$status = 0 ] || { echo "FAILED: the firmware exited with $$status"; exit 1; }; \
+	elif [ "$$CI" = true ]; then \
+		echo "FAILED: qemu-system-arm is missing and could not be installed (CI needs the firmware run)"; exit 1; \
+	else \
+		echo "SKIPPED: the firmware run (qemu-system-arm not found; install Debian's qemu-system-arm)"; \
+	fi
 
 # The qemu run needs qemu-user. Installed here when missing and possible (root + apt-get);
 # otherwise skipped with a message, except under CI, where a missing qemu is a failure.
@@ -66,10 +122,35 @@ miri-setup: ## Install nightly's Miri component when it is missing
 		rustup component add --toolchain $(NIGHTLY) miri rust-src; \
 	fi
 
-miri: miri-setup ## The library's tests under Miri: Stacked Borrows, then Tree Borrows; then the open question
-	MIRIFLAGS="$(MIRIFLAGS_COMMON)" $(CARGO) +$(NIGHTLY) miri test -p bareheap
-	MIRIFLAGS="$(MIRIFLAGS_COMMON) -Zmiri-tree-borrows" $(CARGO) +$(NIGHTLY) miri test -p bareheap
+# Miri interprets one thread at a time, so the two borrow models run side by side (as do the
+# two cross targets), each into its own log, printed when both are done; the build is shared.
+miri: miri-setup ## The library's tests under Miri: Stacked and Tree Borrows, i686 and s390x, then the open question
+	MIRIFLAGS="$(MIRIFLAGS_COMMON)" $(CARGO) +$(NIGHTLY) miri test -p bareheap --no-run
+	@$(MAKE) --no-print-directory miri-pair \
+		FIRST_NAME="Stacked Borrows" FIRST_ARGS="-p bareheap" FIRST_FLAGS="" \
+		SECOND_NAME="Tree Borrows" SECOND_ARGS="-p bareheap" SECOND_FLAGS="-Zmiri-tree-borrows"
+	@for target in $(MIRI_CROSS_TARGETS); do \
+		MIRIFLAGS="$(MIRIFLAGS_COMMON)" $(CARGO) +$(NIGHTLY) miri test -p bareheap --lib --target $$target --no-run || exit 1; \
+	done
+	@$(MAKE) --no-print-directory miri-pair \
+		FIRST_NAME="$(word 1,$(MIRI_CROSS_TARGETS))" FIRST_ARGS="-p bareheap --lib --target $(word 1,$(MIRI_CROSS_TARGETS))" FIRST_FLAGS="" \
+		SECOND_NAME="$(word 2,$(MIRI_CROSS_TARGETS))" SECOND_ARGS="-p bareheap --lib --target $(word 2,$(MIRI_CROSS_TARGETS))" SECOND_FLAGS=""
 	$(MAKE) --no-print-directory miri-open-question
+
+# Two Miri runs at once (used by `make miri`): FIRST_* and SECOND_* give a name, the arguments of
+# `cargo miri test` and extra MIRIFLAGS.
+miri-pair:
+	@mkdir -p target
+	@echo "== under Miri, side by side: $(FIRST_NAME) and $(SECOND_NAME)"
+	@( MIRIFLAGS="$(MIRIFLAGS_COMMON) $(FIRST_FLAGS)" $(CARGO) +$(NIGHTLY) miri test $(FIRST_ARGS) \
+		> target/miri-first.log 2>&1; echo $$? > target/miri-first.status ) & \
+	( MIRIFLAGS="$(MIRIFLAGS_COMMON) $(SECOND_FLAGS)" $(CARGO) +$(NIGHTLY) miri test $(SECOND_ARGS) \
+		> target/miri-second.log 2>&1; echo $$? > target/miri-second.status ) & \
+	wait; \
+	echo "== $(FIRST_NAME)"; cat target/miri-first.log; \
+	echo "== $(SECOND_NAME)"; cat target/miri-second.log; \
+	[ "$$(cat target/miri-first.status)" = 0 ] && [ "$$(cat target/miri-second.status)" = 0 ] || \
+		{ echo "FAILED: Miri ($(FIRST_NAME): $$(cat target/miri-first.status), $(SECOND_NAME): $$(cat target/miri-second.status))"; exit 1; }
 
 # The free list's open aliasing question (its module docs): boxes freed while they are protected
 # arguments. Miri reports it under both models; this target fails if it ever stops doing so, so
@@ -89,7 +170,8 @@ miri-open-question: miri-setup ## Shows the open aliasing question: expects Miri
 # The benchmarks run on the host (the bench/ crate, release build); each subject runs in a child
 # process of the bench binary. Results: BENCHMARKS.md and bench/random-actions.svg.
 bench: ## Benchmarks against the peers; writes BENCHMARKS.md and the chart (ARGS=--quick: under a minute)
-	$(CARGO) run --release -p bareheap-bench -- --out BENCHMARKS.md --svg bench/random-actions.svg $(ARGS)
+	$(CARGO) build --release -p bareheap-bench --bins
+	./target/release/bareheap-bench --out BENCHMARKS.md --svg bench/random-actions.svg $(ARGS)
 
 bench-quick: ## The benchmarks with small counts (same as make bench ARGS=--quick)
 	$(MAKE) bench ARGS=--quick

@@ -6,7 +6,9 @@ use core::ptr::NonNull;
 use lock_api::RawMutex;
 
 use crate::free_list::{self, FreeListAllocator};
-use crate::grower::{BadPageSize, HeapGrower, MmapGrower};
+#[cfg(target_os = "linux")]
+use crate::grower::{BadPageSize, MmapGrower};
+use crate::grower::{HeapGrower, Region};
 use crate::locked::{DefaultLock, Locked};
 use crate::pools::{self, SizeClassPools};
 use crate::{FreeError, OutOfMemory, RawAllocator, ResizeError};
@@ -87,6 +89,64 @@ impl<G: HeapGrower> Heap<G> {
     pub const fn free_list(&self) -> &FreeListAllocator<G> {
         self.pools.fallback()
     }
+
+    /// Hands `memory` over to the heap for good, as [`FreeListAllocator::claim`] does: a
+    /// region of its own, or an extension of the newest region when it starts where that one
+    /// ends. Small and large requests alike can then use it. O(1).
+    ///
+    /// # Errors
+    /// [`OutOfMemory`] when the memory is too small to hold a block; nothing changes then.
+    ///
+    /// # Safety
+    /// As for [`FreeListAllocator::claim`]: `memory` must be valid for reads and writes, used
+    /// by nothing else, for as long as the heap or any block it hands out lives.
+    pub unsafe fn claim(&mut self, memory: Region) -> Result<(), OutOfMemory> {
+        // SAFETY: forwarded from the caller; the free list's memory is the pools' too.
+        unsafe { self.pools.fallback_mut().claim(memory) }
+    }
+
+    /// As [`claim`](Self::claim), extending the newest region when `memory` starts where it
+    /// ends ([`FreeListAllocator::extend`]). O(1).
+    ///
+    /// # Errors
+    /// [`OutOfMemory`] when the memory is too small to hold a block; nothing changes then.
+    ///
+    /// # Safety
+    /// As for [`FreeListAllocator::extend`].
+    pub unsafe fn extend(&mut self, memory: Region) -> Result<(), OutOfMemory> {
+        // SAFETY: forwarded from the caller; the free list's memory is the pools' too.
+        unsafe { self.pools.fallback_mut().extend(memory) }
+    }
+}
+
+impl<G: HeapGrower, R: RawMutex> Locked<Heap<G>, R> {
+    /// [`Heap::claim`] under the lock: memory known only at run time (a second RAM bank, a
+    /// boot loader's memory map) joins the global heap. O(1) plus the lock.
+    ///
+    /// # Errors
+    /// [`OutOfMemory`] when the memory is too small to hold a block; nothing changes then.
+    ///
+    /// # Safety
+    /// As for [`Heap::claim`].
+    pub unsafe fn claim(&self, memory: Region) -> Result<(), OutOfMemory> {
+        let mut heap = self.lock();
+        // SAFETY: the heap stays in place, only gaining memory; `memory` as the caller
+        // promises.
+        unsafe { heap.get_mut().claim(memory) }
+    }
+
+    /// [`Heap::extend`] under the lock. O(1) plus the lock.
+    ///
+    /// # Errors
+    /// [`OutOfMemory`] when the memory is too small to hold a block; nothing changes then.
+    ///
+    /// # Safety
+    /// As for [`Heap::extend`].
+    pub unsafe fn extend(&self, memory: Region) -> Result<(), OutOfMemory> {
+        let mut heap = self.lock();
+        // SAFETY: as for `claim`.
+        unsafe { heap.get_mut().extend(memory) }
+    }
 }
 
 // SAFETY: every call forwards to the pools, a `RawAllocator` themselves.
@@ -133,8 +193,14 @@ unsafe impl<G: HeapGrower> RawAllocator for Heap<G> {
     fn contains(&self, ptr: *const u8) -> bool {
         self.pools.contains(ptr)
     }
+
+    /// The pools' pointer (see [`SizeClassPools`]'s). O(1) expected.
+    fn pointer_to(&mut self, address: usize) -> Option<NonNull<u8>> {
+        self.pools.pointer_to(address)
+    }
 }
 
+#[cfg(target_os = "linux")]
 impl<R: RawMutex> Locked<Heap<MmapGrower>, R> {
     /// Tells the grower the kernel's page size (`AT_PAGESZ`); call it before the first
     /// allocation. O(1) plus the lock.

@@ -26,6 +26,21 @@
 //! [`GlobalAlloc`](core::alloc::GlobalAlloc) and the stable
 //! [`allocator_api2::alloc::Allocator`].
 //!
+//! **Which lock.** [`Locked`] takes any [`lock_api::RawMutex`]:
+//!
+//! | lock | use it when | if an interrupt handler allocates |
+//! |---|---|---|
+//! | [`DefaultLock`] (`spin::Mutex`) | several cores or threads, no allocation in interrupt handlers | deadlock, if it interrupts a holder on its core |
+//! | `CriticalSectionLock` (feature `critical-section`) | interrupt handlers allocate (one core, or a `critical-section` implementation covering all cores) | it waits: interrupts are masked for the length of each call |
+//! | your own `RawMutex` | an OS gives you one (a futex, an RTOS mutex) | as that lock behaves |
+//!
+//! **Targets.** With no default features the crate builds for bare-metal targets from the
+//! Cortex-M0 (`thumbv6m-none-eabi`, where `spin`'s atomics come from `portable-atomic` over
+//! `critical-section`) to `x86_64-unknown-none`; [`MmapGrower`] and the [`sys`] module exist on
+//! Linux targets only. Features: `alloc` (default: constructors that build inside a `Box`),
+//! `counters` (the free list's usage counters, a few instructions per call), `critical-section`
+//! (`CriticalSectionLock`).
+//!
 //! Every allocator here keeps raw pointers that carry the provenance of the memory it manages;
 //! a pointer it hands out is never derived from a borrow of the allocator itself, so writing
 //! through it is sound under Stacked and Tree Borrows (the test suite runs under Miri).
@@ -41,6 +56,8 @@ extern crate alloc;
 extern crate std;
 
 pub mod chunk;
+#[cfg(feature = "critical-section")]
+mod critical_section_lock;
 mod error;
 pub mod fixed;
 pub mod free_list;
@@ -49,15 +66,28 @@ mod heap;
 mod locked;
 pub mod pools;
 mod raw_allocator;
+#[cfg(target_os = "linux")]
 pub mod sys;
 #[cfg(test)]
 mod test_checked;
 
+/// The README's code blocks, compiled and run as doc tests (`cargo test --doc`), so that the
+/// tutorial's examples cannot drift from the library.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeExamples;
+
 pub use chunk::{ChunkAllocator, ChunkAllocatorError, GlobalChunkAllocator, PageAligned};
+#[cfg(feature = "critical-section")]
+pub use critical_section_lock::CriticalSectionLock;
 pub use error::{FreeError, OutOfMemory, ResizeError};
 pub use fixed::{FixedBlocks, FixedPool, FixedSizeAllocator, LockedFixedSizeAllocator};
+#[cfg(target_os = "linux")]
+pub use free_list::UnixAllocator;
 pub use free_list::{FreeListAllocator, LockedFreeListAllocator};
-pub use grower::{HeapGrower, MmapGrower, Region, StaticGrower};
+#[cfg(target_os = "linux")]
+pub use grower::MmapGrower;
+pub use grower::{HeapGrower, Region, StaticGrower};
 pub use heap::{Heap, LockedHeap};
 pub use locked::{DefaultLock, Locked, LockedGuard};
 pub use pools::{LockedSizeClassPools, SizeClassPools};

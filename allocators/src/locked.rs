@@ -187,6 +187,10 @@ unsafe impl<A: RawAllocator, R: RawMutex> RawAllocator for LockedGuard<'_, A, R>
     fn contains(&self, ptr: *const u8) -> bool {
         self.0.contains(ptr)
     }
+
+    fn pointer_to(&mut self, address: usize) -> Option<NonNull<u8>> {
+        self.0.pointer_to(address)
+    }
 }
 
 impl<A: RawAllocator, R: RawMutex> Locked<A, R> {

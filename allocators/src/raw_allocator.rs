@@ -122,6 +122,19 @@ pub unsafe trait RawAllocator {
     /// Whether `ptr`'s address lies inside memory this allocator manages, allocated or not
     /// (to route a free to the allocator that owns it). Each implementation states its cost.
     fn contains(&self, ptr: *const u8) -> bool;
+
+    /// This allocator's own pointer to `address`, when it can give one cheaply: a pointer
+    /// with the provenance of the memory it manages, as the blocks it hands out carry. An
+    /// allocator layered over this one (the pools over their fallback) uses it to reach its
+    /// own metadata inside a block from an address alone, without trusting the pointer its
+    /// caller handed back. `None` by default, and for addresses outside the allocator's memory.
+    ///
+    /// Implementors promise that a returned pointer to an address inside a live block they
+    /// handed out may be used for that block as the pointer they handed out may.
+    fn pointer_to(&mut self, address: usize) -> Option<NonNull<u8>> {
+        let _ = address;
+        None
+    }
 }
 
 /// Moves the live block at `ptr` of `allocator` to a new block for `new`: allocate, copy the

@@ -1,4 +1,4 @@
-//! The operating-system memory interface: anonymous `mmap` and `munmap` on Linux.
+//! The operating-system memory interface: anonymous `mmap`, `munmap` and `madvise` on Linux.
 //!
 //! This is the only module of the library that issues system calls. It is a thin, typed layer
 //! over the `syscalls` crate (no libc): lengths and addresses go in as Rust types, failures come
@@ -8,6 +8,7 @@
 //!   map_anonymous(len) ──► mmap(NULL, len, PROT_READ|PROT_WRITE,
 //!                               MAP_PRIVATE|MAP_ANONYMOUS, fd = -1, offset = 0)
 //!   unmap(ptr, len)    ──► munmap(ptr, len)
+//!   discard(ptr, len)  ──► madvise(ptr, len, MADV_DONTNEED)
 //! ```
 //!
 //! Each call is one system call: a few hundred nanoseconds to microseconds natively, plus the
@@ -16,7 +17,11 @@
 use core::ptr::NonNull;
 
 pub use syscalls::Errno;
-use syscalls::{Sysno, syscall};
+
+#[cfg(miri)]
+use miri as os;
+#[cfg(not(miri))]
+use native as os;
 
 /// Pages may be read.
 const PROT_READ: usize = 0x1;
@@ -26,8 +31,6 @@ const PROT_WRITE: usize = 0x2;
 const MAP_PRIVATE: usize = 0x02;
 /// The mapping is not backed by any file; its contents start zeroed.
 const MAP_ANONYMOUS: usize = 0x20;
-/// The file descriptor an anonymous mapping must pass: -1, not 0 (0 is stdin).
-const NO_FILE: usize = -1isize as usize;
 
 /// Maps `len` bytes of fresh, zeroed, readable and writable memory.
 ///
@@ -38,23 +41,7 @@ const NO_FILE: usize = -1isize as usize;
 /// The kernel's error: `ENOMEM` when the address space or the memory limit is exhausted,
 /// `EINVAL` when `len` is zero.
 pub fn map_anonymous(len: usize) -> Result<NonNull<u8>, Errno> {
-    // SAFETY: an anonymous private mapping at a kernel-chosen address (hint 0, no MAP_FIXED)
-    // cannot replace or alias any existing memory of this process, so the call has no effect
-    // on memory Rust already knows about.
-    let address = unsafe {
-        syscall!(
-            Sysno::mmap,
-            0,
-            len,
-            PROT_READ | PROT_WRITE,
-            MAP_PRIVATE | MAP_ANONYMOUS,
-            NO_FILE,
-            0
-        )
-    }?;
-    // The kernel returns a plain integer; the mapping is a new allocation in the abstract
-    // machine, so it gets fresh provenance rather than borrowing any existing pointer's.
-    NonNull::new(core::ptr::with_exposed_provenance_mut(address)).ok_or(Errno::ENOMEM)
+    os::map_anonymous(len)
 }
 
 /// Ends the mapping of `len` bytes at `ptr`, returning the memory to the kernel.
@@ -66,7 +53,117 @@ pub fn map_anonymous(len: usize) -> Result<NonNull<u8>, Errno> {
 /// `ptr..ptr + len` must be (part of) a mapping this program made with [`map_anonymous`], and
 /// nothing may use that memory afterwards: every pointer into it dangles once this returns.
 pub unsafe fn unmap(ptr: NonNull<u8>, len: usize) -> Result<(), Errno> {
-    // SAFETY: the caller guarantees the range is ours and no longer used, so removing it from
-    // the address space cannot invalidate memory that live references point to.
-    unsafe { syscall!(Sysno::munmap, ptr.as_ptr() as usize, len) }.map(|_| ())
+    // SAFETY: forwarded from the caller.
+    unsafe { os::unmap(ptr, len) }
+}
+
+/// Gives the pages of `len` bytes at `ptr` back to the kernel while keeping them mapped: they
+/// read as zeros when next touched, and count towards the resident set again only then.
+///
+/// # Errors
+/// `EINVAL` when `ptr` is not page-aligned.
+///
+/// # Safety
+/// `ptr..ptr + len` must be part of a private anonymous mapping this program made with
+/// [`map_anonymous`], whose bytes nothing reads before writing them again (they become zeros).
+pub unsafe fn discard(ptr: NonNull<u8>, len: usize) -> Result<(), Errno> {
+    // SAFETY: forwarded from the caller.
+    unsafe { os::discard(ptr, len) }
+}
+
+/// The system calls themselves, through the `syscalls` crate.
+#[cfg(not(miri))]
+mod native {
+    use core::ptr::NonNull;
+
+    use syscalls::{Errno, Sysno, syscall};
+
+    use super::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE};
+
+    /// The file descriptor an anonymous mapping must pass: -1, not 0 (0 is stdin).
+    const NO_FILE: usize = -1isize as usize;
+    /// The six-argument `mmap`: on 32-bit x86 and Arm, `mmap` is the old one-argument call and
+    /// the six-argument one is `mmap2` (whose offset counts pages; ours is 0 either way).
+    #[cfg(any(target_arch = "x86", target_arch = "arm"))]
+    const MMAP: Sysno = Sysno::mmap2;
+    #[cfg(not(any(target_arch = "x86", target_arch = "arm")))]
+    const MMAP: Sysno = Sysno::mmap;
+    /// The pages' contents are not needed: a private anonymous page is freed, and reads as
+    /// zeros when next touched.
+    const MADV_DONTNEED: usize = 4;
+
+    pub(super) fn map_anonymous(len: usize) -> Result<NonNull<u8>, Errno> {
+        // SAFETY: an anonymous private mapping at a kernel-chosen address (hint 0, no
+        // MAP_FIXED) cannot replace or alias any existing memory of this process, so the call
+        // has no effect on memory Rust already knows about.
+        let address = unsafe {
+            syscall!(
+                MMAP,
+                0,
+                len,
+                PROT_READ | PROT_WRITE,
+                MAP_PRIVATE | MAP_ANONYMOUS,
+                NO_FILE,
+                0
+            )
+        }?;
+        // The kernel returns a plain integer; the mapping is a new allocation in the abstract
+        // machine, so it gets fresh provenance rather than borrowing any existing pointer's.
+        NonNull::new(core::ptr::with_exposed_provenance_mut(address)).ok_or(Errno::ENOMEM)
+    }
+
+    pub(super) unsafe fn unmap(ptr: NonNull<u8>, len: usize) -> Result<(), Errno> {
+        // SAFETY: the caller guarantees the range is ours and no longer used, so removing it
+        // from the address space cannot invalidate memory that live references point to.
+        unsafe { syscall!(Sysno::munmap, ptr.as_ptr() as usize, len) }.map(|_| ())
+    }
+
+    pub(super) unsafe fn discard(ptr: NonNull<u8>, len: usize) -> Result<(), Errno> {
+        // SAFETY: the caller guarantees the range is ours and that its contents are dead, so
+        // replacing them with zeros changes nothing any live reference can observe.
+        unsafe { syscall!(Sysno::madvise, ptr.as_ptr() as usize, len, MADV_DONTNEED) }.map(|_| ())
+    }
+}
+
+/// Under Miri, which cannot run the `syscall` instruction: the same calls through the C
+/// library's `mmap` and `munmap`, which Miri emulates, and `MADV_DONTNEED` as what it does to a
+/// private anonymous mapping (the bytes read as zeros), so the tests of the mmap grower run
+/// under Miri too.
+#[cfg(miri)]
+mod miri {
+    use core::ptr::NonNull;
+
+    use super::{Errno, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE};
+
+    unsafe extern "C" {
+        fn mmap(addr: *mut u8, len: usize, prot: i32, flags: i32, fd: i32, off: i64) -> *mut u8;
+        fn munmap(addr: *mut u8, len: usize) -> i32;
+    }
+
+    pub(super) fn map_anonymous(len: usize) -> Result<NonNull<u8>, Errno> {
+        let (prot, flags) = (
+            (PROT_READ | PROT_WRITE) as i32,
+            (MAP_PRIVATE | MAP_ANONYMOUS) as i32,
+        );
+        // SAFETY: a fresh anonymous mapping, as in the native path.
+        let address = unsafe { mmap(core::ptr::null_mut(), len, prot, flags, -1, 0) };
+        // MAP_FAILED is -1.
+        NonNull::new(address)
+            .filter(|ptr| ptr.addr().get() != usize::MAX)
+            .ok_or(Errno::ENOMEM)
+    }
+
+    pub(super) unsafe fn unmap(ptr: NonNull<u8>, len: usize) -> Result<(), Errno> {
+        // SAFETY: forwarded from the caller.
+        match unsafe { munmap(ptr.as_ptr(), len) } {
+            0 => Ok(()),
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    pub(super) unsafe fn discard(ptr: NonNull<u8>, len: usize) -> Result<(), Errno> {
+        // SAFETY: forwarded from the caller: the bytes are ours and dead.
+        unsafe { ptr.write_bytes(0, len) };
+        Ok(())
+    }
 }

@@ -116,6 +116,21 @@ impl Kind {
         }
     }
 
+    /// Whether the subject is another crate's allocator (or the system's): a peer to compare
+    /// with.
+    pub const fn is_peer(self) -> bool {
+        matches!(
+            self,
+            Self::Talc
+                | Self::Rlsf
+                | Self::LinkedList
+                | Self::Buddy
+                | Self::Galloc
+                | Self::Dlmalloc
+                | Self::System
+        )
+    }
+
     /// Whether the subject allocates inside the arena (all but the baseline, the system
     /// malloc and the fixed pools, which hold their blocks inline).
     pub const fn uses_arena(self) -> bool {

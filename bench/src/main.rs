@@ -20,6 +20,7 @@
 mod arena;
 mod chart;
 mod check;
+mod instructions;
 mod kinds;
 mod report;
 mod rng;
@@ -38,8 +39,13 @@ use sections::{Config, Section};
 
 /// Everything measured in one run, for the targets: per section, each subject's figures.
 pub struct Results {
-    random: Vec<(Kind, Vec<Cell>)>,
+    /// The four random-actions tables (without / with realloc, rare / spread alignments).
+    random: Vec<sections::Table>,
+    /// Instructions per action (empty without valgrind).
+    instructions: Vec<(Kind, Vec<Cell>)>,
     efficiency: Vec<(Kind, Vec<Cell>)>,
+    /// Latency percentiles: allocation p50, p99, p99.9, max, then the same for frees.
+    latency: Vec<(Kind, Vec<Cell>)>,
     seed: Vec<(Kind, Vec<Cell>)>,
     pairs: Vec<(Kind, Vec<Cell>)>,
     tsc_overhead: u64,

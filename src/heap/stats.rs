@@ -74,6 +74,17 @@ impl HeapStats {
         })
     }
 
+    /// The longest run of free chunks, for the chunk allocator (the largest block it could
+    /// still hand out); `None` for the others.
+    pub const fn largest_free_run(&self) -> Option<usize> {
+        match self {
+            Self::Chunk {
+                largest_free_run, ..
+            } => Some(*largest_free_run),
+            Self::Pools { .. } | Self::FreeList { .. } => None,
+        }
+    }
+
     /// Bytes handed to callers and not yet freed, as the allocator counts them (chunk-rounded
     /// for the chunk allocator, class-rounded for the pools).
     pub fn bytes_in_use(&self) -> usize {

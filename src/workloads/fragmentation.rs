@@ -57,6 +57,9 @@ pub fn run(checks: &mut Checks) {
         Kib(TOO_BIG)
     );
     println!("{}", AllocatorChoice::active().picture());
+    if let Some(run) = AllocatorChoice::active().stats().largest_free_run() {
+        println!("   largest free run now: {run} chunks");
+    }
 
     let in_holes = fitting
         .iter()

@@ -7,7 +7,8 @@
 //!
 //!   kind 0-2 allocate, 3-4 free (pick = n), 5-6 reallocate (pick = n, size from byte 3 and n,
 //!   alignment from byte 3's top bits: 1 .. 128), 7 a checked free with a layout of any size
-//!   and alignment (byte 3 odd), or of a pointer inside the block (byte 3 even)
+//!   and alignment (byte 3 odd), of a pointer inside the block (byte 3 ≡ 2 mod 4), or fresh
+//!   memory handed over at run time (byte 3 ≡ 0 mod 4: size bytes)
 //!   scale 0: n % 64   1: n % 1024   2: n   3: n * 16 (up to 1 MiB: larger than every heap)
 //! ```
 
@@ -32,10 +33,11 @@ pub fn decode(bytes: &[u8]) -> Vec<Op> {
                     size: scaled(group[0] >> 6, usize::from(group[3]) << 8 | number >> 8),
                     align: 1 << ((group[3] >> 1) % 13),
                 },
-                7 => Op::FreeInterior {
+                7 if group[3] & 2 == 2 => Op::FreeInterior {
                     pick: number,
                     offset: usize::from(group[3]),
                 },
+                7 => Op::Claim { size },
                 _ => Op::Reallocate {
                     pick: number,
                     new_size: scaled(group[0] >> 6, usize::from(group[3]) << 8 | number >> 8),

@@ -7,7 +7,9 @@ use std::alloc::Layout;
 use bareheap::chunk::bitmap_len;
 use bareheap::fixed::{FixedBlocks, FixedPool};
 use bareheap::pools::{self, PoolStats, SLAB_SIZE};
-use bareheap::{ChunkAllocator, FreeListAllocator, Heap, SizeClassPools, StaticGrower};
+use bareheap::{
+    ChunkAllocator, FreeListAllocator, Heap, OutOfMemory, Region, SizeClassPools, StaticGrower,
+};
 
 use crate::{Accounting, Arena, Design};
 
@@ -159,7 +161,9 @@ fn pool_accounting(stats: &PoolStats) -> Accounting {
         .sum();
     Accounting {
         live_blocks: live + stats.fallback_blocks,
-        held_bytes: Some(held),
+        // Once small blocks went to the fallback (no slab could be had), what they hold is the
+        // fallback's business: the class counts no longer add up to the model's figure.
+        held_bytes: (!stats.small_blocks_in_fallback).then_some(held),
     }
 }
 
@@ -295,6 +299,14 @@ impl Design for FreeList {
         }
         Ok(())
     }
+
+    unsafe fn claim(
+        allocator: &mut Self::Allocator,
+        memory: Region,
+    ) -> Option<Result<(), OutOfMemory>> {
+        // SAFETY: forwarded from the caller.
+        Some(unsafe { allocator.claim(memory) })
+    }
 }
 
 /// The default heap (pools in front of the free list) over an arena, with its default
@@ -335,5 +347,13 @@ impl Design for DefaultHeap {
     fn check_all_free(allocator: &Self::Allocator) -> Result<(), String> {
         let kept = allocator.pools().policy().kept_empty_slabs;
         pools_all_free(&allocator.pools().stats(), kept)
+    }
+
+    unsafe fn claim(
+        allocator: &mut Self::Allocator,
+        memory: Region,
+    ) -> Option<Result<(), OutOfMemory>> {
+        // SAFETY: forwarded from the caller.
+        Some(unsafe { allocator.claim(memory) })
     }
 }

@@ -14,7 +14,7 @@ use std::marker::PhantomData;
 use std::ptr::NonNull;
 
 use allocator_api2::alloc::Allocator;
-use bareheap::{FreeError, Locked, RawAllocator};
+use bareheap::{FreeError, Locked, OutOfMemory, RawAllocator, Region};
 
 use crate::{Accounting, Arena, Design, Inspect, Subject};
 
@@ -26,8 +26,15 @@ pub trait Holder {
     /// Runs `read` on the allocator (under the lock for the locked form).
     fn with<T>(&self, read: impl FnOnce(&<Self::Design as Design>::Allocator) -> T) -> T;
 
-    /// The memory the allocator manages.
+    /// The memory the allocator manages: what it was built over, then what it claimed.
     fn memory(&self) -> &[Arena];
+
+    /// Bytes of memory handed over at run time so far.
+    fn claimed_bytes(&self) -> usize;
+
+    /// Hands `memory` to the allocator ([`Design::claim`]) and keeps it on success; `None`
+    /// when the design takes no memory at run time.
+    fn hand_over(&mut self, memory: Arena) -> Option<Result<(), OutOfMemory>>;
 }
 
 impl<H: Holder> Inspect for H {
@@ -35,7 +42,7 @@ impl<H: Holder> Inspect for H {
     const RETURNS_ALL_MEMORY: bool = H::Design::RETURNS_ALL_MEMORY;
 
     fn capacity(&self) -> usize {
-        self.with(H::Design::capacity)
+        self.with(H::Design::capacity) + self.claimed_bytes()
     }
 
     fn supports(&self, layout: Layout) -> bool {
@@ -61,12 +68,44 @@ impl<H: Holder> Inspect for H {
     fn check_all_free(&self) -> Result<(), String> {
         self.with(H::Design::check_all_free)
     }
+
+    fn claim(&mut self, bytes: usize) -> bool {
+        matches!(self.hand_over(Arena::new(bytes, 16)), Some(Ok(())))
+    }
+}
+
+/// Memory a form owns: the arenas, and how many bytes of them came at run time.
+#[derive(Default)]
+struct Memory {
+    arenas: Vec<Arena>,
+    claimed: usize,
+}
+
+impl Memory {
+    fn built(arenas: Vec<Arena>) -> Self {
+        Self { arenas, claimed: 0 }
+    }
+
+    /// Offers `arena` to `claim` (the design's claim on the right allocator) and keeps it when
+    /// taken.
+    fn hand_over(
+        &mut self,
+        arena: Arena,
+        claim: impl FnOnce(Region) -> Option<Result<(), OutOfMemory>>,
+    ) -> Option<Result<(), OutOfMemory>> {
+        let answer = claim(Region::new(arena.start(), arena.len()));
+        if let Some(Ok(())) = answer {
+            self.claimed += arena.len();
+            self.arenas.push(arena);
+        }
+        answer
+    }
 }
 
 /// A design's allocator used directly, single-threaded: the raw API.
 pub struct Raw<D: Design, Api> {
     allocator: D::Allocator,
-    memory: Vec<Arena>,
+    memory: Memory,
     api: PhantomData<Api>,
 }
 
@@ -87,7 +126,7 @@ impl<D: Design, Api> Raw<D, Api> {
         let (allocator, memory) = D::build(bytes);
         Self {
             allocator,
-            memory,
+            memory: Memory::built(memory),
             api: PhantomData,
         }
     }
@@ -106,7 +145,18 @@ impl<D: Design, Api> Holder for Raw<D, Api> {
     }
 
     fn memory(&self) -> &[Arena] {
-        &self.memory
+        &self.memory.arenas
+    }
+
+    fn claimed_bytes(&self) -> usize {
+        self.memory.claimed
+    }
+
+    fn hand_over(&mut self, memory: Arena) -> Option<Result<(), OutOfMemory>> {
+        let allocator = &mut self.allocator;
+        // SAFETY: a fresh arena, used by nothing else, kept until after the allocator drops.
+        self.memory
+            .hand_over(memory, |region| unsafe { D::claim(allocator, region) })
     }
 }
 
@@ -172,7 +222,7 @@ impl<D: Design> Subject for Trusted<D> {
 /// interfaces ([`ViaGlobalAlloc`], [`ViaAllocatorApi`]).
 pub struct Shared<D: Design> {
     allocator: Locked<D::Allocator>,
-    memory: Vec<Arena>,
+    memory: Memory,
 }
 
 impl<D: Design> Shared<D> {
@@ -182,7 +232,7 @@ impl<D: Design> Shared<D> {
         let (allocator, memory) = D::build(bytes);
         Self {
             allocator: Locked::new(allocator),
-            memory,
+            memory: Memory::built(memory),
         }
     }
 
@@ -200,7 +250,20 @@ impl<D: Design> Holder for Shared<D> {
     }
 
     fn memory(&self) -> &[Arena] {
-        &self.memory
+        &self.memory.arenas
+    }
+
+    fn claimed_bytes(&self) -> usize {
+        self.memory.claimed
+    }
+
+    fn hand_over(&mut self, memory: Arena) -> Option<Result<(), OutOfMemory>> {
+        let mut guard = self.allocator.lock();
+        // SAFETY: the allocator stays in place, only gaining memory: a fresh arena, used by
+        // nothing else, kept until after the allocator drops.
+        self.memory.hand_over(memory, |region| unsafe {
+            D::claim(guard.get_mut(), region)
+        })
     }
 }
 
@@ -224,6 +287,14 @@ impl<D: Design> Holder for ViaGlobalAlloc<D> {
 
     fn memory(&self) -> &[Arena] {
         self.0.memory()
+    }
+
+    fn claimed_bytes(&self) -> usize {
+        self.0.claimed_bytes()
+    }
+
+    fn hand_over(&mut self, memory: Arena) -> Option<Result<(), OutOfMemory>> {
+        self.0.hand_over(memory)
     }
 }
 
@@ -290,6 +361,14 @@ impl<D: Design> Holder for ViaAllocatorApi<D> {
 
     fn memory(&self) -> &[Arena] {
         self.0.memory()
+    }
+
+    fn claimed_bytes(&self) -> usize {
+        self.0.claimed_bytes()
+    }
+
+    fn hand_over(&mut self, memory: Arena) -> Option<Result<(), OutOfMemory>> {
+        self.0.hand_over(memory)
     }
 }
 

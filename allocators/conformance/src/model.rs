@@ -67,6 +67,12 @@ pub enum Op {
         /// The new alignment (a power of two).
         new_align: usize,
     },
+    /// Hand `size` more bytes of fresh memory to the allocator at run time (designs that take
+    /// regions at run time; the others skip it). Later blocks may come from it.
+    Claim {
+        /// Bytes of the new memory.
+        size: usize,
+    },
 }
 
 /// The byte at `offset` of the block with id `id`. O(1).
@@ -215,6 +221,7 @@ impl<S: Subject> Harness<S> {
                 let new = Layout::from_size_align(new_size, align).expect("a valid layout");
                 self.reallocate(live, new)
             }),
+            Op::Claim { size } => self.subject.claim(size),
         }
     }
 

@@ -18,7 +18,7 @@
 use std::alloc::Layout;
 use std::ptr::NonNull;
 
-use bareheap::{FreeError, RawAllocator};
+use bareheap::{FreeError, OutOfMemory, RawAllocator, Region};
 
 use crate::Arena;
 
@@ -79,6 +79,19 @@ pub trait Design: 'static {
     /// # Errors
     /// A description of what is still held.
     fn check_all_free(allocator: &Self::Allocator) -> Result<(), String>;
+
+    /// Hands `memory` to the allocator at run time: `None` for designs that cannot take
+    /// memory after they are built (the default), else the allocator's answer.
+    ///
+    /// # Safety
+    /// `memory` must be valid, unused memory that outlives the allocator.
+    unsafe fn claim(
+        allocator: &mut Self::Allocator,
+        memory: Region,
+    ) -> Option<Result<(), OutOfMemory>> {
+        let _ = (allocator, memory);
+        None
+    }
 }
 
 /// Read-only knowledge about an allocator under test, whatever the form.
@@ -115,6 +128,10 @@ pub trait Inspect {
     /// # Errors
     /// A description of what is still held.
     fn check_all_free(&self) -> Result<(), String>;
+
+    /// Gives the allocator `bytes` bytes of fresh memory at run time ([`Design::claim`]);
+    /// whether it took them. The memory lives as long as the subject.
+    fn claim(&mut self, bytes: usize) -> bool;
 }
 
 /// An allocator driven through single calls, the way the harness uses it.

@@ -280,7 +280,11 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
     /// use core::mem::MaybeUninit;
     /// use bareheap::{ChunkAllocator, PageAligned};
     ///
-    /// let buffer = Box::leak(Box::new(PageAligned::new([MaybeUninit::new(0u8); 100_000])));
+    /// static mut BUFFER: PageAligned<[MaybeUninit<u8>; 100_000]> =
+    ///     PageAligned::new([MaybeUninit::uninit(); 100_000]);
+    ///
+    /// // SAFETY: BUFFER is named nowhere else: the allocator gets it for good.
+    /// let buffer = unsafe { &mut *(&raw mut BUFFER) };
     /// let chunks = ChunkAllocator::<256>::from_buffer(&mut buffer[..]).expect("room");
     /// assert_eq!(chunks.chunk_count(), 390); // 390 * 256 bytes, then a 120-byte bitmap
     /// ```
@@ -707,6 +711,13 @@ unsafe impl<const CHUNK_SIZE: usize> RawAllocator for ChunkAllocator<CHUNK_SIZE>
     fn contains(&self, ptr: *const u8) -> bool {
         ptr.addr().wrapping_sub(self.heap.addr().get()) < self.capacity()
     }
+
+    /// The heap's pointer to `address`, inside the heap. O(1).
+    fn pointer_to(&mut self, address: usize) -> Option<NonNull<u8>> {
+        let offset = address.wrapping_sub(self.heap.addr().get());
+        // SAFETY: `offset` is inside the heap.
+        (offset < self.capacity()).then(|| unsafe { self.heap.byte_add(offset) })
+    }
 }
 
 #[cfg(test)]
@@ -801,7 +812,8 @@ mod tests {
         assert_eq!(short.err(), Some(ChunkAllocatorError::BadBitmapMemory));
         let long = arena.allocator_at::<64>(0, 64 * 64, 0, bitmap_len(64) + 8);
         assert_eq!(long.err(), Some(ChunkAllocatorError::BadBitmapMemory));
-        let misaligned = arena.allocator_at::<64>(0, 64 * 64, 4, bitmap_len(64));
+        // Two bytes off: misaligned for the bitmap's words on every target.
+        let misaligned = arena.allocator_at::<64>(0, 64 * 64, 2, bitmap_len(64));
         assert_eq!(misaligned.err(), Some(ChunkAllocatorError::BadBitmapMemory));
         assert!(
             arena
@@ -879,7 +891,7 @@ mod tests {
     fn an_alignment_no_heap_address_has_is_refused_cleanly() {
         let arena = Arena::new(64, CS);
         let mut allocator = arena.allocator::<CS>().unwrap();
-        let result = allocator.allocate(layout(1, 1 << 62));
+        let result = allocator.allocate(layout(1, 1 << (usize::BITS - 2)));
         assert_eq!(result, Err(OutOfMemory));
         assert_eq!(allocator.stats().used_chunks, 0);
     }

@@ -293,6 +293,11 @@ unsafe impl<const S: usize, const N: usize> RawAllocator for FixedPool<'_, S, N>
     fn contains(&self, ptr: *const u8) -> bool {
         self.array().contains(ptr)
     }
+
+    /// The pool's pointer to `address`, inside its blocks. O(1).
+    fn pointer_to(&mut self, address: usize) -> Option<NonNull<u8>> {
+        self.array().pointer_to(address)
+    }
 }
 
 impl<const S: usize, const N: usize, R: RawMutex> Locked<FixedPool<'_, S, N>, R> {

@@ -82,8 +82,13 @@ impl<const S: usize, const N: usize> FixedBlocks<S, N> {
         let place = boxed.as_mut_ptr();
         if zero_initialized {
             // SAFETY: `place` is the box's own allocation, valid and aligned for `Self`;
-            // all-zero bytes are valid for the blocks' `MaybeUninit` contents.
-            unsafe { (&raw mut (*place).blocks).write_bytes(0, 1) };
+            // all-zero bytes are valid for the blocks' `MaybeUninit` contents. The slack is
+            // zeroed too: when the storage is less aligned than the blocks (a 32-bit target's
+            // 4-byte alignment for 8-byte blocks) the aligned blocks reach into it.
+            unsafe {
+                (&raw mut (*place).blocks).write_bytes(0, 1);
+                (&raw mut (*place).slack).write_bytes(0, 1);
+            }
         }
         // SAFETY: same allocation; the field is valid and aligned for writes.
         unsafe { IndexFreeList::init_in_place(&raw mut (*place).list) };
@@ -142,6 +147,12 @@ impl<const S: usize, const N: usize> BlockArray<S, N> {
     /// Whether `ptr` lies inside the blocks. O(1).
     pub(super) fn contains(&self, ptr: *const u8) -> bool {
         ptr.addr().wrapping_sub(self.base.addr()) < S * N
+    }
+
+    /// The blocks' pointer to `address`, when it lies inside them. O(1).
+    pub(super) fn pointer_to(&self, address: usize) -> Option<NonNull<u8>> {
+        let offset = address.wrapping_sub(self.base.addr());
+        (offset < S * N).then(|| NonNull::new(self.base.wrapping_add(offset)))?
     }
 
     /// Takes a free block off `list`. O(1).

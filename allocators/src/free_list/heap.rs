@@ -21,8 +21,8 @@
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
-use super::bins::{Bins, Fit};
-use super::block::{Block, GRANULE, MAX_BLOCK, MIN_BLOCK, Tag, WORD};
+use super::bins::{Bins, CLASS_COUNT, Fit, class_of};
+use super::block::{Block, GRANULE, Links, MIN_BLOCK, Tag, WORD};
 use super::inspect::Stats;
 use super::region::{Adopted, REGION_OVERHEAD, RegionKind, RegionList, RegionView};
 use crate::grower::{HeapGrower, Region};
@@ -39,17 +39,34 @@ pub struct Policy {
     pub dedicated_threshold: usize,
     /// Whether a region that becomes entirely free is given back to the grower. Default `true`.
     pub release_empty_regions: bool,
-    /// How many general (non-dedicated) regions are kept even when empty, so that a heap that
-    /// repeatedly empties and refills does not map and unmap each time. Default 1.
-    pub retained_regions: usize,
+    /// The last general (non-dedicated) region is kept when it becomes empty, so that a heap
+    /// that repeatedly empties and refills does not map and unmap each time, if it spans at
+    /// most this many bytes; larger ones, and every other empty region, go back. Default
+    /// 1 MiB; 0 gives every empty region back, `usize::MAX` keeps the last one whatever its
+    /// size.
+    pub retained_bytes: usize,
+    /// Once this many bytes have been freed into free blocks of [`DISCARD_MIN_BLOCK`] bytes
+    /// or more, the pages inside every such free block are given back to the system through
+    /// the grower's [`discard`](HeapGrower::discard) (for [`MmapGrower`](crate::MmapGrower),
+    /// `madvise(MADV_DONTNEED)`: the memory stays mapped, the resident set shrinks). So a
+    /// region that a few live blocks keep from being released does not keep its free pages
+    /// resident. Default 4 MiB; `usize::MAX` never discards.
+    pub discard_after_bytes: usize,
 }
 
+/// Free blocks at least this large have their pages discarded (see
+/// [`Policy::discard_after_bytes`]): 64 KiB, so that a discard gives back at least 15 pages of
+/// 4 KiB and small free blocks, which are soon reused, keep theirs.
+pub const DISCARD_MIN_BLOCK: usize = 64 * 1024;
+
 impl Policy {
-    /// The defaults: dedicated regions from 256 KiB, release empty regions, keep one.
+    /// The defaults: dedicated regions from 256 KiB, release empty regions, keep the last one
+    /// up to 1 MiB, discard the pages of large free blocks after every 4 MiB freed into them.
     pub const DEFAULT: Self = Self {
         dedicated_threshold: 256 * 1024,
         release_empty_regions: true,
-        retained_regions: 1,
+        retained_bytes: 1 << 20,
+        discard_after_bytes: 4 << 20,
     };
 }
 
@@ -70,9 +87,11 @@ pub struct FreeListAllocator<G: HeapGrower> {
     regions: RegionList,
     /// The counters; `free_bytes` is derived in [`stats`](Self::stats), not kept here.
     stats: Stats,
-    /// Bytes of all blocks of all regions, free or allocated (each region's span from its
-    /// first block to its sentinel): the free bytes are this minus the bytes in use.
+    /// How many of the regions are general ones (the policy keeps the last one).
     general_regions: usize,
+    /// Bytes freed into free blocks of at least [`DISCARD_MIN_BLOCK`] bytes since their pages
+    /// were last discarded.
+    undiscarded_bytes: usize,
     policy: Policy,
     grower: G,
 }
@@ -82,15 +101,18 @@ pub struct FreeListAllocator<G: HeapGrower> {
 // another thread with its grower.
 unsafe impl<G: HeapGrower + Send> Send for FreeListAllocator<G> {}
 
-/// The block size that holds a payload of `size` bytes, or `None` when it is too large.
+/// The block size that holds a payload of `size` bytes, a `Layout`'s size. It cannot
+/// overflow: such a size is at most `isize::MAX`, so adding a tag and rounding to the granule
+/// stays below `usize::MAX`. It may exceed [`MAX_BLOCK`](super::block::MAX_BLOCK): such a block fits in no free block
+/// and no region, which [`search_size`] and the grower's checked arithmetic refuse.
 #[inline(always)]
-fn block_size_for(size: usize) -> Option<usize> {
-    // One comparison instead of checked steps: `MAX_BLOCK` is a multiple of the granule, so
-    // the rounded block fits exactly when the unrounded one does, and nothing can overflow.
-    if size > MAX_BLOCK - WORD {
-        return None;
+const fn block_size_for(size: usize) -> usize {
+    let rounded = (size + WORD + GRANULE - 1) & !(GRANULE - 1);
+    if rounded < MIN_BLOCK {
+        MIN_BLOCK
+    } else {
+        rounded
     }
-    Some(((size + WORD + GRANULE - 1) & !(GRANULE - 1)).max(MIN_BLOCK))
 }
 
 /// How large a free block must be to hold a block of `need` bytes whose payload is aligned to
@@ -137,6 +159,7 @@ impl<G: HeapGrower> FreeListAllocator<G> {
             regions: RegionList::new(),
             stats: Stats::ZERO,
             general_regions: 0,
+            undiscarded_bytes: 0,
             policy,
             grower,
         }
@@ -181,26 +204,22 @@ impl<G: HeapGrower> FreeListAllocator<G> {
         &self.regions
     }
 
-    /// Hands `memory` over to the heap, for good: a region of its own, or, when it starts
-    /// exactly where the newest region ends, an extension of that region (its last free block
-    /// grows over the new memory). Use it for memory known at run time: a second RAM bank, the
-    /// ranges of a boot loader's memory map. O(1).
+    /// Hands `memory` over to the heap, for good, as a region of its own. Use it for memory
+    /// known at run time: a second RAM bank, the ranges of a boot loader's memory map. O(1).
     ///
     /// ```
-    /// use core::mem::MaybeUninit;
     /// use core::alloc::Layout;
+    /// use core::mem::MaybeUninit;
+    /// use core::ptr::NonNull;
     /// use bareheap::{FreeListAllocator, RawAllocator, Region, StaticGrower};
     ///
-    /// let mut buffer = vec![MaybeUninit::new(0u8); 4096];
-    /// let (low, high) = buffer.split_at_mut(2048);
-    /// // A heap that starts with no memory at all, then gets two adjacent pieces.
+    /// let mut bank = vec![MaybeUninit::new(0u8); 4096];
+    /// // A heap that starts with no memory at all.
     /// let mut heap = FreeListAllocator::new(StaticGrower::new(&mut []));
-    /// for piece in [low, high] {
-    ///     let region = Region::new(core::ptr::NonNull::from(piece).cast(), 2048);
-    ///     // SAFETY: each piece is ours alone, for as long as the heap lives.
-    ///     unsafe { heap.claim(region) }.expect("room for a block");
-    /// }
-    /// assert_eq!(heap.regions().count(), 1, "the second piece extended the first");
+    /// assert!(heap.allocate(Layout::new::<u64>()).is_err());
+    /// let region = Region::new(NonNull::from(&mut bank[..]).cast(), bank.len());
+    /// // SAFETY: the bank is ours alone, for as long as the heap lives.
+    /// unsafe { heap.claim(region) }.expect("room for a block");
     /// assert!(heap.allocate(Layout::from_size_align(3000, 8).unwrap()).is_ok());
     /// ```
     ///
@@ -212,7 +231,54 @@ impl<G: HeapGrower> FreeListAllocator<G> {
     /// heap or any block it hands out lives; it is never given back to the grower.
     pub unsafe fn claim(&mut self, memory: Region) -> Result<(), OutOfMemory> {
         // SAFETY: forwarded from the caller.
-        let (block, size) = unsafe { self.adopt(memory, RegionKind::Kept) }.ok_or(OutOfMemory)?;
+        unsafe { self.hand_over(memory, false) }
+    }
+
+    /// As [`claim`](Self::claim), but when `memory` starts exactly where the newest region
+    /// ends, that region grows over it instead (its last free block takes the new memory in),
+    /// so a block can span both. O(1).
+    ///
+    /// ```
+    /// use core::alloc::Layout;
+    /// use core::mem::MaybeUninit;
+    /// use core::ptr::NonNull;
+    /// use bareheap::{FreeListAllocator, RawAllocator, Region, StaticGrower};
+    ///
+    /// let mut buffer = vec![MaybeUninit::new(0u8); 4096];
+    /// // One pointer to the whole buffer; both halves are cut from it.
+    /// let whole = NonNull::from(&mut buffer[..]).cast::<u8>();
+    /// let mut heap = FreeListAllocator::new(StaticGrower::new(&mut []));
+    /// // SAFETY: each half is ours alone, for as long as the heap lives, and the second
+    /// // half's pointer is valid for the first half too (both come from `whole`).
+    /// unsafe {
+    ///     heap.extend(Region::new(whole, 2048)).expect("room for a block");
+    ///     heap.extend(Region::new(whole.byte_add(2048), 2048)).expect("room");
+    /// }
+    /// assert_eq!(heap.regions().count(), 1, "the second half extended the first");
+    /// assert!(heap.allocate(Layout::from_size_align(3000, 8).unwrap()).is_ok());
+    /// ```
+    ///
+    /// # Errors
+    /// [`OutOfMemory`] when the memory is too small to hold a block; nothing changes then.
+    ///
+    /// # Safety
+    /// As for [`claim`](Self::claim); and when `memory` starts where the newest region ends,
+    /// its pointer must also be valid for that region's memory: both must be cut from one
+    /// pointer (the pieces of one buffer), since a block may now span both. Two separate
+    /// allocations that happen to touch, or the halves of a `split_at_mut`, are not.
+    pub unsafe fn extend(&mut self, memory: Region) -> Result<(), OutOfMemory> {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.hand_over(memory, true) }
+    }
+
+    /// [`claim`](Self::claim) or [`extend`](Self::extend).
+    ///
+    /// # Safety
+    /// As for [`extend`](Self::extend) when `may_join`, else as for [`claim`](Self::claim).
+    unsafe fn hand_over(&mut self, memory: Region, may_join: bool) -> Result<(), OutOfMemory> {
+        // SAFETY: forwarded from the caller.
+        let adopted = unsafe { self.adopt(memory, RegionKind::Kept, may_join) };
+        let (block, size) = adopted.ok_or(OutOfMemory)?;
         // SAFETY: a free block of `size` bytes, tagged by `adopt`, in no list.
         unsafe { self.bins.push(block, size) };
         self.check_invariants();
@@ -226,7 +292,7 @@ impl<G: HeapGrower> FreeListAllocator<G> {
     #[inline(always)]
     fn allocate_block(&mut self, layout: Layout) -> Option<(Block, usize)> {
         self.check_invariants();
-        let need = block_size_for(layout.size())?;
+        let need = block_size_for(layout.size());
         if layout.align() <= GRANULE && need < self.policy.dedicated_threshold {
             // SAFETY: the bins hold only free blocks of this heap with valid tags.
             if let Some(fit) = unsafe { self.bins.find_head(need) } {
@@ -344,8 +410,10 @@ impl<G: HeapGrower> FreeListAllocator<G> {
             _ => self.grower.grow(min_size),
         }
         .ok()?;
-        // SAFETY: the grower hands out valid, unused memory that stays ours until released.
-        let Some(found) = (unsafe { self.adopt(grown, kind) }) else {
+        let may_join = self.grower.regions_share_provenance();
+        // SAFETY: the grower hands out valid, unused memory that stays ours until released;
+        // it joins the newest region only when the grower's pieces share one provenance.
+        let Some(found) = (unsafe { self.adopt(grown, kind, may_join) }) else {
             // SAFETY: `grown` came from the grower just now and nothing uses it.
             let _ = unsafe { self.grower.release(grown) };
             return None;
@@ -354,14 +422,20 @@ impl<G: HeapGrower> FreeListAllocator<G> {
         Some(found)
     }
 
-    /// Lays out new memory as a region (or joins it to the newest one) and returns the free
-    /// block it adds, tagged, merged with a free block before it, in no list.
+    /// Lays out new memory as a region (or, when `may_join`, joins it to the newest one) and
+    /// returns the free block it adds, tagged, merged with a free block before it, in no list.
     ///
     /// # Safety
-    /// `memory` must be valid, unused memory that stays valid until its region leaves the list.
-    unsafe fn adopt(&mut self, memory: Region, kind: RegionKind) -> Option<(Block, usize)> {
+    /// `memory` must be valid, unused memory that stays valid until its region leaves the list;
+    /// when `may_join`, its pointer must be valid for the newest region's memory too.
+    unsafe fn adopt(
+        &mut self,
+        memory: Region,
+        kind: RegionKind,
+        may_join: bool,
+    ) -> Option<(Block, usize)> {
         // SAFETY: forwarded from the caller.
-        let adopted = unsafe { self.regions.adopt(memory, kind) }?;
+        let adopted = unsafe { self.regions.adopt(memory, kind, may_join) }?;
         self.stats.mapped_bytes += memory.len();
         let (block, size) = match adopted {
             Adopted::New(region) => {
@@ -484,7 +558,7 @@ impl<G: HeapGrower> FreeListAllocator<G> {
             self.count_freed(size);
             let next = block.forward(size);
             let next_tag = next.tag();
-            if !tag.prev_free() && next_tag.is_allocated() && !next_tag.is_sentinel() {
+            if tag.frees_alone(next_tag) {
                 // Both neighbours allocated: the block alone becomes free.
                 next.set_tag(next_tag.with_prev_free(true));
                 block.set_tag(Tag::free(size));
@@ -532,6 +606,45 @@ impl<G: HeapGrower> FreeListAllocator<G> {
                 return self.bin_or_release(start, total);
             }
             self.bins.push(start, total);
+            if total >= DISCARD_MIN_BLOCK {
+                self.count_undiscarded(size);
+            }
+        }
+    }
+
+    /// Counts `size` bytes freed into a large free block; past the policy's amount, discards
+    /// the pages of every large free block.
+    #[inline(always)]
+    fn count_undiscarded(&mut self, size: usize) {
+        self.undiscarded_bytes = self.undiscarded_bytes.saturating_add(size);
+        if self.undiscarded_bytes >= self.policy.discard_after_bytes {
+            self.discard_free_pages();
+        }
+    }
+
+    /// Tells the grower that the bytes of every free block of at least [`DISCARD_MIN_BLOCK`]
+    /// bytes, but for its tag, links and footer, are dead. O(large free blocks) grower calls,
+    /// once per [`Policy::discard_after_bytes`] freed.
+    #[cold]
+    #[inline(never)]
+    fn discard_free_pages(&mut self) {
+        self.undiscarded_bytes = 0;
+        for class in class_of(DISCARD_MIN_BLOCK)..CLASS_COUNT {
+            let mut cursor = self.bins.head(class);
+            while let Some(block) = cursor {
+                // SAFETY: a listed free block: its tag and links are valid, and it lies in a
+                // region of this grower; the bytes between its links and its footer are dead
+                // (nothing reads them before an allocation writes them).
+                unsafe {
+                    let size = block.tag().size();
+                    cursor = (*block.links()).next;
+                    let kept = WORD + size_of::<Links>();
+                    if size >= DISCARD_MIN_BLOCK {
+                        let dead = Region::new(block.ptr().byte_add(kept), size - kept - WORD);
+                        self.grower.discard(dead);
+                    }
+                }
+            }
         }
     }
 
@@ -579,7 +692,9 @@ impl<G: HeapGrower> FreeListAllocator<G> {
             && self.grower.can_release()
             && match region.kind {
                 RegionKind::Dedicated => true,
-                RegionKind::General => self.general_regions > self.policy.retained_regions,
+                RegionKind::General => {
+                    self.general_regions > 1 || region.memory.len() > self.policy.retained_bytes
+                }
                 RegionKind::Kept => false,
             }
     }
@@ -595,7 +710,7 @@ impl<G: HeapGrower> FreeListAllocator<G> {
         old: Layout,
         new: Layout,
     ) -> Result<NonNull<[u8]>, OutOfMemory> {
-        let need = block_size_for(new.size()).ok_or(OutOfMemory)?;
+        let need = block_size_for(new.size());
         if block.payload().addr().get() & (new.align() - 1) == 0 {
             // SAFETY: forwarded from the caller.
             if let Some(size) = unsafe { self.resize_in_place(block, need) } {
@@ -799,7 +914,8 @@ impl<G: HeapGrower> FreeListAllocator<G> {
 // over, valid until given back, which happens only once a region holds no live block; they
 // never overlap (boundary tags partition each region), are aligned by `place`, and are reached
 // through the region's provenance. Refused calls return before any write. No method panics:
-// sizes are bounded by `MAX_BLOCK` and every other sum is checked.
+// block sizes are bounded by the regions that hold them, a request's rounded size by
+// `isize::MAX + 24`, and every sum the slow paths make with either is checked.
 unsafe impl<G: HeapGrower> RawAllocator for FreeListAllocator<G> {
     /// The whole payload of a block of at least `layout.size() + 8` bytes, rounded to 16.
     /// O(1) when a binned block fits (two bit scans over the bins); otherwise one call to the
@@ -874,8 +990,14 @@ unsafe impl<G: HeapGrower> RawAllocator for FreeListAllocator<G> {
     fn contains(&self, ptr: *const u8) -> bool {
         self.regions.contains(ptr.addr())
     }
+    /// The region's pointer to `address`: O(1) when the address is in the region the last
+    /// trusted call reached, O(regions) otherwise.
+    fn pointer_to(&mut self, address: usize) -> Option<NonNull<u8>> {
+        self.regions.rebase(address)
+    }
 }
 
+#[cfg(target_os = "linux")]
 impl FreeListAllocator<crate::MmapGrower> {
     /// Tells the grower the kernel's page size (see
     /// [`MmapGrower::set_page_size`](crate::MmapGrower::set_page_size)). O(1).

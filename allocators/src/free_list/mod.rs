@@ -1,8 +1,8 @@
 //! A growing free-list allocator with boundary tags and segregated, bitmapped free lists.
 //!
 //! The heap is a set of *regions*: memory from a [`HeapGrower`](crate::HeapGrower) (mmap, or
-//! pieces of a buffer), or handed over at run time with
-//! [`claim`](FreeListAllocator::claim). Each region is cut into *blocks*, allocated or free,
+//! pieces of a buffer), or handed over at run time with [`claim`](FreeListAllocator::claim)
+//! or [`extend`](FreeListAllocator::extend). Each region is cut into *blocks*, allocated or free,
 //! laid end to end. Every block starts with a one-word tag (its size and two flags); a free
 //! block also ends with a footer and holds two list links in its payload:
 //!
@@ -35,14 +35,26 @@
 //!
 //! **What it costs:** one word per allocated block; blocks are multiples of 16 bytes, at least
 //! 32 (on 64-bit targets); 400 bin heads (3.2 KiB on 64-bit) and 52 bytes of bitmaps in the
-//! allocator; about 64 bytes per region (header, sentinel, alignment).
+//! allocator; about 64 bytes per region (header, sentinel, alignment). In time, counted by
+//! callgrind on the benchmark's random actions (M = 1000, with realloc): 82 instructions per
+//! action, where talc takes 58 and rlsf 75 (`make bench`, section 1b). The common paths are
+//! short and inline: an allocation of at most 16-byte alignment served by a bin head (two bit
+//! scans, one split), a free whose neighbours are both in use (two tag reads, one push). Merging,
+//! higher alignments and growth run out of line.
 //!
 //! **Growth and release:** when no block fits, the grower provides a region (for `MmapGrower`,
-//! in doubling steps, so O(log heap) regions); memory that starts where the newest region ends
-//! extends it instead. Requests of 256 KiB and more (by default) get a region of their own,
+//! in doubling steps, so O(log heap) regions); a piece of a `StaticGrower`'s buffer that starts
+//! where the newest region ends extends it instead (the pieces share the buffer's pointer;
+//! separate mappings are separate allocations, so they never join). Requests of 256 KiB and more (by default) get a region of their own,
 //! taken whole, when the grower can take memory back; if it has none to give, they are served
 //! like any other. A region that becomes entirely free goes back to the grower, except for the
-//! last general one (see [`Policy`]) and memory the program handed over.
+//! last general one when it is small (see [`Policy`]) and memory the program handed over. A
+//! region that a few live blocks keep does not keep its free pages resident: after every 4 MiB
+//! (by default) freed into free blocks of 64 KiB and more, the pages inside those blocks are
+//! given back through the grower's `discard` (`madvise(MADV_DONTNEED)` for `MmapGrower`).
+//! Measured with a std program that frees 100,000 blocks of 2,000 bytes (`make bench`, section
+//! 7): the free list's resident set falls from 195 MiB to 2 MiB, the pools' in front of it from
+//! 226 MiB to 5 MiB, where it stayed at 98 MiB before the discard.
 //!
 //! # Metadata in the freed blocks, and the aliasing models
 //!
@@ -82,9 +94,11 @@ mod region;
 #[cfg(test)]
 mod tests;
 
-pub use heap::{FreeListAllocator, Policy};
+pub use heap::{DISCARD_MIN_BLOCK, FreeListAllocator, Policy};
 pub use inspect::{
     BlockInfo, BlockIter, ClassCount, HeapCorruption, RegionInfo, RegionIter, Stats,
 };
 pub use locked::LockedFreeListAllocator;
+#[cfg(target_os = "linux")]
+pub use locked::UnixAllocator;
 pub use region::RegionKind;

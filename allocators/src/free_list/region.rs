@@ -157,15 +157,22 @@ impl RegionList {
         }
     }
 
-    /// Lays out new memory: a region of its own, linked in, or an extension of the newest
-    /// region when the memory starts where that one ends and both may be joined (neither is
-    /// dedicated). Nothing is tagged yet but the sentinel. `None` (and nothing written) when the
+    /// Lays out new memory: a region of its own, linked in, or, when `may_join`, an extension
+    /// of the newest region when the memory starts where that one ends and neither is
+    /// dedicated. Nothing is tagged yet but the sentinel. `None` (and nothing written) when the
     /// memory is too small to hold one block.
     ///
     /// # Safety
-    /// `memory` must be valid, unused memory that stays valid until it leaves the list.
-    pub(super) unsafe fn adopt(&mut self, memory: Region, kind: RegionKind) -> Option<Adopted> {
-        if kind != RegionKind::Dedicated
+    /// `memory` must be valid, unused memory that stays valid until it leaves the list; when
+    /// `may_join`, its pointer must be valid for the newest region's memory too.
+    pub(super) unsafe fn adopt(
+        &mut self,
+        memory: Region,
+        kind: RegionKind,
+        may_join: bool,
+    ) -> Option<Adopted> {
+        if may_join
+            && kind != RegionKind::Dedicated
             && let Some(head) = self.head
             // SAFETY: the head is a live region's header.
             && let Some(joined) = unsafe { self.join(head, memory) }
@@ -199,9 +206,12 @@ impl RegionList {
     }
 
     /// Extends the region at `head` over `memory` if it starts exactly where the region ends.
+    /// The joined region is reached through `memory`'s pointer, valid for both (the caller's
+    /// promise), where the old one's may cover the old memory only.
     ///
     /// # Safety
-    /// `head` must be a live region of this list; `memory` as for [`adopt`](Self::adopt).
+    /// `head` must be a live region of this list; `memory` as for [`adopt`](Self::adopt) with
+    /// `may_join`.
     unsafe fn join(&mut self, head: NonNull<RegionHeader>, memory: Region) -> Option<Adopted> {
         // SAFETY: forwarded to the caller.
         let old = unsafe { RegionView::read(head) };
@@ -210,7 +220,7 @@ impl RegionList {
             return None;
         }
         let len = old.memory.len().checked_add(memory.len())?;
-        let joined = Region::new(old.memory.ptr(), len);
+        let joined = Region::new(memory.ptr().with_addr(old.memory.ptr().addr()), len);
         let sentinel = sentinel_of(head, joined);
         let size = sentinel.addr() - old.sentinel.addr();
         if size < MIN_BLOCK {

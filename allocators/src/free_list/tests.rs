@@ -10,7 +10,7 @@ use std::vec::Vec;
 
 use proptest::prelude::*;
 
-use super::block::MIN_BLOCK;
+use super::block::{MIN_BLOCK, WORD};
 use super::*;
 use crate::grower::{HeapGrower, Region, StaticGrower};
 use crate::test_checked::CheckedCalls;
@@ -90,6 +90,29 @@ unsafe impl HeapGrower for Gapped<'_> {
     }
 }
 
+/// A grower over a buffer whose `discard` scribbles over the bytes it is told are dead (as
+/// `MADV_DONTNEED` may zero them) and records how many it got.
+struct Scribbling<'a> {
+    inner: StaticGrower<'a>,
+    discarded: usize,
+}
+
+// SAFETY: the regions are the inner grower's; `discard` writes only bytes the heap declared
+// dead, inside those regions.
+unsafe impl HeapGrower for Scribbling<'_> {
+    type Err = crate::grower::Exhausted;
+
+    fn grow(&mut self, min_size: usize) -> Result<Region, Self::Err> {
+        self.inner.grow(min_size)
+    }
+
+    unsafe fn discard(&mut self, memory: Region) {
+        // SAFETY: the caller declares the bytes dead and inside one of our regions.
+        unsafe { memory.ptr().write_bytes(0xDD, memory.len()) };
+        self.discarded += memory.len();
+    }
+}
+
 /// A buffer for a [`StaticGrower`]; deliberately only byte-aligned, and left uninitialized
 /// (the heap must never read bytes it did not write).
 fn buffer(bytes: usize) -> Box<[MaybeUninit<u8>]> {
@@ -105,8 +128,16 @@ fn pattern(id: usize, i: usize) -> u8 {
     (id.wrapping_mul(31).wrapping_add(i) % 251) as u8
 }
 
+/// The offsets of a `size`-byte block that carry its pattern: all of them natively; under
+/// Miri, where each byte costs thousands of steps, the first 64 and every 32nd. The set for a
+/// shorter length is a prefix of the set for a longer one, so a block filled for one size can
+/// be checked for any smaller one (after a resize).
+fn patterned(size: usize) -> impl Iterator<Item = usize> {
+    (0..size).filter(|&i| !cfg!(miri) || i < 64 || i % 32 == 0)
+}
+
 fn fill(ptr: NonNull<u8>, size: usize, id: usize) {
-    for i in 0..size {
+    for i in patterned(size) {
         // SAFETY: `ptr` is a live block of at least `size` bytes.
         unsafe { ptr.as_ptr().add(i).write(pattern(id, i)) };
     }
@@ -114,7 +145,7 @@ fn fill(ptr: NonNull<u8>, size: usize, id: usize) {
 
 fn holds_pattern(ptr: NonNull<u8>, size: usize, id: usize) -> bool {
     // SAFETY: `ptr` is a live block of at least `size` bytes, filled by `fill`.
-    (0..size).all(|i| unsafe { ptr.as_ptr().add(i).read() } == pattern(id, i))
+    patterned(size).all(|i| unsafe { ptr.as_ptr().add(i).read() } == pattern(id, i))
 }
 
 #[test]
@@ -242,14 +273,18 @@ fn every_invalid_free_is_refused_and_changes_nothing() {
 fn a_corrupted_tag_is_refused() {
     let mut memory = buffer(16 * 1024);
     let mut heap = FreeListAllocator::new(StaticGrower::new(&mut memory));
-    // 72 bytes fill the 80-byte block, so the forged footer read below reads initialized data.
-    let l = layout(72, 8);
+    // The request fills its 80-byte block exactly (72 bytes on 64-bit targets, 76 on 32-bit
+    // ones), so the forged footer read below is the last word `a`'s owner wrote.
+    let size = 80 - WORD;
+    let l = layout(size, 8);
     let a = allocate(&mut heap, l).unwrap();
     let b = allocate(&mut heap, l).unwrap();
-    fill(a, 72, 0);
+    // Every byte written (`fill` samples under Miri): the forged footer must be initialized.
+    // SAFETY: `a` is a live block of `size` bytes.
+    unsafe { a.as_ptr().write_bytes(0x5A, size) };
     // SAFETY: the word before `b` is its tag, inside the region that `b`'s provenance covers;
     // the test flips the "previous block is free" flag and restores it afterwards.
-    let tag = unsafe { b.as_ptr().sub(8).cast::<usize>() };
+    let tag = unsafe { b.as_ptr().sub(WORD).cast::<usize>() };
     // SAFETY: as above.
     let original = unsafe { tag.read() };
     // SAFETY: as above.
@@ -378,6 +413,87 @@ fn empty_regions_go_back_to_the_grower_but_one_is_kept() {
 }
 
 #[test]
+fn the_last_empty_region_is_kept_only_up_to_the_retained_bytes() {
+    let l = layout(1500, 8);
+    let region_len = 2048 - GAP;
+    for (retained_bytes, kept) in [(region_len, 1), (region_len - 1, 0), (0, 0)] {
+        let mut memory = buffer(64 * 1024);
+        let policy = Policy {
+            retained_bytes,
+            ..Policy::DEFAULT
+        };
+        let mut heap = FreeListAllocator::with_policy(Gapped::new(&mut memory, 2048), policy);
+        let blocks: Vec<_> = (0..3).map(|_| allocate(&mut heap, l).unwrap()).collect();
+        assert!(heap.regions().all(|region| region.len == region_len));
+        for ptr in blocks {
+            // SAFETY: each block is live and freed once.
+            unsafe { heap.deallocate(ptr.as_ptr(), l) }.unwrap();
+        }
+        assert_eq!(
+            heap.stats().regions,
+            kept,
+            "retaining {retained_bytes} bytes"
+        );
+        assert_eq!(heap.grower().0.released_regions(), 3 - kept);
+        heap.validate().unwrap();
+    }
+}
+
+#[test]
+fn the_pages_of_large_free_blocks_are_discarded_after_enough_frees() {
+    // Under Miri: fewer, smaller blocks, each byte of which costs thousands of steps.
+    let (size, count, after) = if cfg!(miri) {
+        (2000, 80, 32 * 1024)
+    } else {
+        (4000, 1000, 256 * 1024)
+    };
+    let mut memory = buffer(count * 4096 + 64 * 1024);
+    let policy = Policy {
+        discard_after_bytes: after,
+        ..Policy::DEFAULT
+    };
+    let grower = Scribbling {
+        inner: StaticGrower::new(&mut memory),
+        discarded: 0,
+    };
+    let mut heap = FreeListAllocator::with_policy(grower, policy);
+    let l = layout(size, 8);
+    let blocks: Vec<_> = (0..count)
+        .map(|_| allocate(&mut heap, l).unwrap())
+        .collect();
+    for (id, &ptr) in blocks.iter().enumerate() {
+        fill(ptr, size, id);
+    }
+    // Every other block stays live: the freed ones merge only in the second pass, into large
+    // blocks between live ones.
+    for &ptr in blocks.iter().skip(1).step_by(2) {
+        // SAFETY: each block is live and freed once.
+        unsafe { heap.deallocate(ptr.as_ptr(), l) }.unwrap();
+    }
+    assert_eq!(heap.grower().discarded, 0, "no large free block yet");
+    for &ptr in blocks.iter().step_by(2).skip(1) {
+        // SAFETY: as above.
+        unsafe { heap.deallocate(ptr.as_ptr(), l) }.unwrap();
+    }
+    assert!(
+        heap.grower().discarded > 0,
+        "large free blocks formed and were discarded"
+    );
+    heap.validate()
+        .expect("tags, links and footers survive a discard");
+    assert!(holds_pattern(blocks[0], size, 0));
+    // The scribbled memory serves new blocks as any other.
+    let again: Vec<_> = (0..count / 2)
+        .map(|_| allocate(&mut heap, l).unwrap())
+        .collect();
+    for (id, &ptr) in again.iter().enumerate() {
+        fill(ptr, size, id);
+        assert!(holds_pattern(ptr, size, id));
+    }
+    heap.validate().unwrap();
+}
+
+#[test]
 fn large_blocks_get_a_dedicated_region_released_on_free() {
     let mut memory = buffer(64 * 1024);
     let policy = Policy {
@@ -473,7 +589,7 @@ fn the_locked_form_serves_global_alloc_and_allocator_api2() {
     // SAFETY: a second free of `q` is ignored by the tag checks.
     unsafe { locked.dealloc(q, layout(500, 16)) };
     // SAFETY: the size is huge: the allocator returns null instead of failing loudly.
-    assert!(unsafe { locked.alloc(layout(1 << 40, 8)) }.is_null());
+    assert!(unsafe { locked.alloc(layout(usize::MAX / 4, 8)) }.is_null());
     {
         let mut numbers = allocator_api2::vec::Vec::new_in(&locked);
         for i in 0..500u32 {
@@ -490,6 +606,8 @@ fn the_locked_form_serves_global_alloc_and_allocator_api2() {
     assert_eq!(heap.stats().allocated_blocks, 0);
 }
 
+/// The free list over real `mmap`s. Not under Miri: its emulated `mmap` zeroes and tracks
+/// every mapped byte, minutes for these sizes (the doc tests cover the mmap grower there).
 #[cfg(not(miri))]
 mod with_mmap {
     use super::*;
@@ -778,8 +896,12 @@ fn frees_and_resizes_take_the_callers_pointer_as_an_address_only() {
 
 #[test]
 fn a_large_request_falls_back_to_the_bins_when_no_dedicated_region_can_be_had() {
-    let mut memory = buffer(if cfg!(miri) { 1 << 20 } else { 32 << 20 });
-    let mut heap = FreeListAllocator::new(StaticGrower::new(&mut memory));
+    let mut memory = buffer(if cfg!(miri) { 320 << 10 } else { 32 << 20 });
+    let policy = Policy {
+        retained_bytes: 0,
+        ..Policy::DEFAULT
+    };
+    let mut heap = FreeListAllocator::with_policy(StaticGrower::new(&mut memory), policy);
     let small = allocate(&mut heap, layout(1, 8)).unwrap();
     // The whole buffer went to the first region: no dedicated region is left to give.
     let large = allocate(&mut heap, layout(262_121, 8)).expect("served from the bins");
@@ -789,7 +911,8 @@ fn a_large_request_falls_back_to_the_bins_when_no_dedicated_region_can_be_had() 
         heap.deallocate_trusted(large, layout(262_121, 8));
         heap.deallocate_trusted(small, layout(1, 8));
     }
-    assert_eq!(heap.free_block_count(), 1);
+    // Both merged back into one empty region, which the policy does not retain: it went back.
+    assert_eq!((heap.stats().regions, heap.grower().bytes_out()), (0, 0));
 }
 
 #[test]
@@ -853,7 +976,7 @@ fn a_checked_free_with_a_larger_fitting_layout_is_counted_by_blocks() {
     let mut memory = buffer(4096);
     let mut heap = FreeListAllocator::new(StaticGrower::new(&mut memory));
     let block = heap.allocate(layout(1, 1)).unwrap();
-    assert_eq!(block.len(), MIN_BLOCK - 8);
+    assert_eq!(block.len(), MIN_BLOCK - WORD);
     let before = heap.stats();
     assert_eq!(before.in_use_bytes, MIN_BLOCK);
     let too_large = layout(MIN_BLOCK, 1);
@@ -883,8 +1006,9 @@ fn adjacent_pieces_join_so_a_block_larger_than_any_piece_fits() {
             NonNull::new(start.wrapping_add(piece * 1024)).unwrap(),
             1024,
         );
-        // SAFETY: disjoint pieces of `memory`, used by nothing else while the heap lives.
-        unsafe { heap.claim(region) }.unwrap();
+        // SAFETY: disjoint pieces of `memory`, used by nothing else while the heap lives, all
+        // cut from one pointer.
+        unsafe { heap.extend(region) }.unwrap();
     }
     assert_eq!(heap.regions().count(), 1);
     assert_eq!(heap.regions().next().unwrap().kind, RegionKind::Kept);
@@ -896,10 +1020,10 @@ fn adjacent_pieces_join_so_a_block_larger_than_any_piece_fits() {
         heap.deallocate_trusted(larger, layout(12 * 1024, 8));
     }
     assert_eq!(heap.free_block_count(), 1);
-    // A piece elsewhere is a region of its own.
+    // A piece elsewhere is a region of its own, and so is a claimed one, even adjacent.
     let region = Region::new(NonNull::new(other.as_mut_ptr().cast()).unwrap(), 1024);
     // SAFETY: as above.
-    unsafe { heap.claim(region) }.unwrap();
+    unsafe { heap.extend(region) }.unwrap();
     assert_eq!(heap.regions().count(), 2);
     heap.validate().unwrap();
     assert_eq!(heap.stats().mapped_bytes, 17 * 1024);

@@ -223,6 +223,11 @@ unsafe impl HeapGrower for StaticGrower<'_> {
         Ok(region)
     }
 
+    /// Every piece is cut from the one pointer to the buffer, so each is valid for all.
+    fn regions_share_provenance(&self) -> bool {
+        true
+    }
+
     fn can_release(&self) -> bool {
         true
     }

@@ -194,6 +194,22 @@ unsafe impl HeapGrower for MmapGrower {
         true
     }
 
+    /// Gives back the whole pages inside `memory` (`madvise(MADV_DONTNEED)`, one system call),
+    /// when there is at least one; a failure changes nothing and is ignored, as a hint's may
+    /// be.
+    unsafe fn discard(&mut self, memory: Region) {
+        let start = memory.ptr().addr().get();
+        let Some(first) = start.checked_next_multiple_of(self.page_size) else {
+            return;
+        };
+        let end = (start + memory.len()) & !(self.page_size - 1);
+        if first < end {
+            // SAFETY: whole pages inside a region this grower mapped (the caller's promise),
+            // whose contents are dead; `first` lies inside `memory`, as `first < end`.
+            let _ = unsafe { sys::discard(memory.ptr().byte_add(first - start), end - first) };
+        }
+    }
+
     /// Unmaps the region. One `munmap` system call.
     unsafe fn release(&mut self, region: Region) -> Result<(), ReleaseError<Errno>> {
         // SAFETY: the caller hands back a region this grower mapped (with its exact length) and
@@ -220,7 +236,7 @@ mod tests {
         assert_eq!(grower.page_size(), FALLBACK_PAGE_SIZE);
         for bad in [
             12288,
-            1 << 50,
+            1 << (usize::BITS - 2),
             usize::MAX,
             MAX_PAGE_SIZE * 2,
             MIN_PAGE_SIZE / 2,

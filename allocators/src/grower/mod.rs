@@ -19,11 +19,13 @@
 //! virtual memory).
 
 mod buffer;
+#[cfg(target_os = "linux")]
 mod mmap;
 
 use core::ptr::NonNull;
 
 pub use buffer::{Exhausted, StaticGrower};
+#[cfg(target_os = "linux")]
 pub use mmap::{BadPageSize, FALLBACK_PAGE_SIZE, MAX_PAGE_SIZE, MIN_PAGE_SIZE, MmapGrower};
 
 /// A contiguous range of memory handed out by a [`HeapGrower`]: `len` bytes starting at `ptr`.
@@ -108,9 +110,30 @@ pub unsafe trait HeapGrower {
         self.grow(size)
     }
 
+    /// Whether the regions this grower hands out are pieces of one allocation, each one's
+    /// pointer valid for all of them (a buffer cut in pieces): then a region that starts where
+    /// the previous one ends may be joined to it, and a block may span both. By default
+    /// `false`: separate mappings are separate allocations, even when they touch. O(1).
+    fn regions_share_provenance(&self) -> bool {
+        false
+    }
+
     /// Whether [`release`](Self::release) can give regions back. By default `false`. O(1).
     fn can_release(&self) -> bool {
         false
+    }
+
+    /// Told that the bytes of `memory`, inside a region this grower handed out, are free and
+    /// their contents dead: the grower may give their whole pages back to the system while
+    /// the region stays valid (those bytes may read as zeros afterwards). A hint, never
+    /// required to do anything; by default it does nothing. [`MmapGrower`] uses
+    /// `madvise(MADV_DONTNEED)`.
+    ///
+    /// # Safety
+    /// `memory` must lie inside a region this grower handed out and has not released, and
+    /// nothing may read its bytes before writing them again.
+    unsafe fn discard(&mut self, memory: Region) {
+        let _ = memory;
     }
 
     /// Takes back a region this grower handed out. By default refuses with

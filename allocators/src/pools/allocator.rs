@@ -6,20 +6,22 @@
 //!                                         │              └─ empty? one slab from fallback
 //!                                         └─ None ────► fallback.allocate(layout)
 //!
-//!   deallocate_trusted(ptr) ─► slab_table.find(ptr.addr()) ─► our slab pointer
-//!                                 └─► classes[c].give_back(slab, ptr.addr())
+//!   deallocate_trusted(ptr) ─► fallback.pointer_to(slab start) ─► a slab pointer of ours
+//!                                 └─► classes[c].give_back(slab, block index)
 //!                                       └─ slab empty beyond the reserve? back to the fallback
+//!   deallocate(ptr)         ─► slab_table.find(ptr.addr()) ─► checks ─► give_back
 //! ```
 //!
-//! A caller's pointer is only ever an address here: the slab table gives back the pointer the
-//! pools got from the fallback, and headers and handed-out blocks all use that one.
+//! A caller's pointer is only ever an address here: the fallback's own pointer, or the slab
+//! table's copy of the one the pools got from the fallback, reaches every header, and handed-out
+//! blocks carry that provenance too.
 
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
 use super::class::{CLASS_COUNT, block_size, class_of};
 use super::class_pool::{ClassPool, ClassStats, Returned};
-use super::slab::{self, SlabHeader, slab_layout};
+use super::slab::{SLAB_SIZE, SlabHeader, slab_layout};
 use super::slab_table::SlabTable;
 use crate::raw_allocator::move_block;
 use crate::{FreeError, OutOfMemory, RawAllocator, ResizeError};
@@ -62,7 +64,10 @@ impl Default for Policy {
 /// served from that class's slabs in O(1); the class takes slabs (32 KiB-aligned, 16 bytes
 /// short of 32 KiB, see [`SLAB_TAIL`](super::SLAB_TAIL)) from `F` when it runs dry, and gives
 /// a slab back when it empties beyond the [`Policy`]'s reserve. Larger or more aligned
-/// requests go straight to `F`.
+/// requests go straight to `F`, and so does a small one when no slab can be had (a heap
+/// smaller than a slab, as on a microcontroller, or one too full): the request is served
+/// whenever `F` can serve it. From then on a trusted free of a small block looks its slab up
+/// in the slab table (to tell slab blocks from `F`'s), a few instructions more.
 ///
 /// ```
 /// use core::alloc::Layout;
@@ -88,6 +93,9 @@ pub struct SizeClassPools<F: RawAllocator> {
     fallback: F,
     /// Live blocks served by the fallback directly.
     fallback_blocks: usize,
+    /// Whether a class-sized request was ever served by the fallback (no slab could be had):
+    /// then a class-sized layout no longer implies a slab block.
+    small_blocks_in_fallback: bool,
 }
 
 /// A snapshot of the counters of a [`SizeClassPools`]; all exact.
@@ -103,6 +111,9 @@ pub struct PoolStats {
     pub slabs_released: usize,
     /// Live blocks the fallback serves directly.
     pub fallback_blocks: usize,
+    /// Whether some class-sized request was served by the fallback because no slab could be
+    /// had (so not every small block is in a class).
+    pub small_blocks_in_fallback: bool,
     /// Bytes of the slab table (address to slab, for the expected-O(1) frees): one more
     /// allocation from the fallback once it is non-zero.
     pub slab_table_bytes: usize,
@@ -134,6 +145,7 @@ impl<F: RawAllocator> SizeClassPools<F> {
             policy,
             fallback,
             fallback_blocks: 0,
+            small_blocks_in_fallback: false,
         }
     }
 
@@ -167,6 +179,7 @@ impl<F: RawAllocator> SizeClassPools<F> {
             slab_bytes: slabs * slab_layout().size(),
             slabs_released: classes.iter().map(|class| class.slabs_released).sum(),
             fallback_blocks: self.fallback_blocks,
+            small_blocks_in_fallback: self.small_blocks_in_fallback,
             slab_table_bytes: self.slab_table.bytes(),
         }
     }
@@ -197,6 +210,26 @@ impl<F: RawAllocator> SizeClassPools<F> {
         self.classes[class].take().ok_or(OutOfMemory)
     }
 
+    /// A class-sized block from the fallback, when its class could get no slab.
+    #[cold]
+    #[inline(never)]
+    fn allocate_small_from_fallback(
+        &mut self,
+        layout: Layout,
+    ) -> Result<NonNull<[u8]>, OutOfMemory> {
+        let block = self.allocate_from_fallback(layout)?;
+        self.small_blocks_in_fallback = true;
+        Ok(block)
+    }
+
+    /// Whether the block at `address`, freed or resized with a class-sized layout, is in one
+    /// of our slabs: always, until a small request went to the fallback; from then on, as the
+    /// slab table says.
+    #[inline(always)]
+    fn small_block_in_slab(&self, address: usize) -> bool {
+        !self.small_blocks_in_fallback || self.slab_table.find(address).is_some()
+    }
+
     /// A block straight from the fallback.
     fn allocate_from_fallback(&mut self, layout: Layout) -> Result<NonNull<[u8]>, OutOfMemory> {
         let block = self.fallback.allocate(layout)?;
@@ -209,6 +242,21 @@ impl<F: RawAllocator> SizeClassPools<F> {
     fn slab_at(&self, address: usize) -> Option<(*mut SlabHeader, usize)> {
         let header = self.slab_table.find(address)?;
         // SAFETY: the table holds only our live slab headers, reached through our pointers.
+        Some((header, unsafe { (*header).class }))
+    }
+
+    /// Our slab holding `address`, for an address the caller vouches is one of our pool
+    /// blocks (a trusted free): the slab is a block the fallback handed out, so the fallback's
+    /// own pointer to its start reaches the header with our provenance, in O(1) for the
+    /// allocators of this crate; the slab table when the fallback gives no pointer.
+    #[inline(always)]
+    fn trusted_slab_at(&mut self, address: usize) -> Option<(*mut SlabHeader, usize)> {
+        let Some(slab) = self.fallback.pointer_to(address & !(SLAB_SIZE - 1)) else {
+            return self.slab_at(address);
+        };
+        let header = slab.as_ptr().cast::<SlabHeader>();
+        // SAFETY: the slab is live (it holds the caller's live block), and the fallback's
+        // pointer may be used for it as the one the pools got from `allocate`.
         Some((header, unsafe { (*header).class }))
     }
 
@@ -225,8 +273,8 @@ impl<F: RawAllocator> SizeClassPools<F> {
                 return Err(FreeError::UnalignedFree);
             }
             return match class_of(layout) {
-                Some(_) => Err(FreeError::FreeOutOfBounds),
-                None => Ok(None),
+                Some(_) if !self.small_blocks_in_fallback => Err(FreeError::FreeOutOfBounds),
+                _ => Ok(None),
             };
         };
         // SAFETY: `header` is our slab of class `class`, and its span holds `address`.
@@ -282,7 +330,10 @@ unsafe impl<F: RawAllocator> RawAllocator for SizeClassPools<F> {
     #[inline]
     fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, OutOfMemory> {
         match class_of(layout) {
-            Some(class) => self.allocate_in_class(class),
+            Some(class) => match self.allocate_in_class(class) {
+                Ok(block) => Ok(block),
+                Err(OutOfMemory) => self.allocate_small_from_fallback(layout),
+            },
             None => self.allocate_from_fallback(layout),
         }
     }
@@ -342,12 +393,14 @@ unsafe impl<F: RawAllocator> RawAllocator for SizeClassPools<F> {
     /// free otherwise.
     #[inline]
     unsafe fn deallocate_trusted(&mut self, ptr: NonNull<u8>, layout: Layout) {
-        if class_of(layout).is_some() {
+        if class_of(layout).is_some() && self.small_block_in_slab(ptr.addr().get()) {
             let address = ptr.addr().get();
-            if let Some((header, class)) = self.slab_at(address) {
-                // SAFETY: our slab of class `class`, holding the address of one of its blocks
-                // (the caller's contract).
-                unsafe { self.give_back(header, class, slab::block_index_trusted(address, class)) };
+            if let Some((header, class)) = self.trusted_slab_at(address) {
+                // Our slab of class `class`, holding the address of one of its blocks (the
+                // caller's contract): the address is a block start.
+                let index = self.classes[class].block_index_trusted(address);
+                // SAFETY: our slab of class `class`, and `index` the freed block's.
+                unsafe { self.give_back(header, class, index) };
             }
         } else {
             // SAFETY: forwarded from the caller: a fallback block.
@@ -364,7 +417,9 @@ unsafe impl<F: RawAllocator> RawAllocator for SizeClassPools<F> {
         old: Layout,
         new: Layout,
     ) -> Result<NonNull<[u8]>, OutOfMemory> {
-        match (class_of(old), class_of(new)) {
+        // A small block counts as the fallback's when it is not in a slab.
+        let old_class = class_of(old).filter(|_| self.small_block_in_slab(ptr.addr().get()));
+        match (old_class, class_of(new)) {
             (Some(from), Some(to)) if from == to => {
                 let (header, _) = self.slab_at(ptr.addr().get()).ok_or(OutOfMemory)?;
                 let block = NonNull::new(header.cast::<u8>().with_addr(ptr.addr().get()));
@@ -381,6 +436,15 @@ unsafe impl<F: RawAllocator> RawAllocator for SizeClassPools<F> {
     /// The fallback's `contains`: every slab lies in the fallback's memory.
     fn contains(&self, ptr: *const u8) -> bool {
         self.fallback.contains(ptr)
+    }
+
+    /// Inside one of our slabs, the slab's pointer (expected O(1), through the slab table);
+    /// elsewhere, the fallback's.
+    fn pointer_to(&mut self, address: usize) -> Option<NonNull<u8>> {
+        match self.slab_table.find(address) {
+            Some(header) => NonNull::new(header.cast::<u8>().with_addr(address)),
+            None => self.fallback.pointer_to(address),
+        }
     }
 }
 

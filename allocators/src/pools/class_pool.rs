@@ -14,9 +14,10 @@
 //!
 //! Taking a block takes the lowest free bit of the first slab with room (two trailing-zero
 //! counts) and unlinks that slab when it fills: O(1). Returning a block clears its bit, links
-//! its slab back if it was full, and reports whether the slab became empty: O(1), through the
-//! slab pointer the pools own (found in the pools' slab table). The caller's pointer only ever
-//! gives the address, and blocks are handed out as our slab pointer re-based.
+//! its slab back if it was full, and reports whether the slab became empty: O(1), through a
+//! slab pointer with the pools' provenance (the fallback's own pointer, or the pools' slab
+//! table). The caller's pointer only ever gives the address, and blocks are handed out as our
+//! slab pointer re-based.
 
 use core::ptr::{self, NonNull};
 
@@ -28,6 +29,11 @@ use crate::FreeError;
 pub(super) struct ClassPool {
     /// The class index.
     class: usize,
+    /// Where the first block of a slab starts (after the header), kept rather than derived
+    /// on every take and free.
+    first_block: usize,
+    /// log2 of the block size: a block's index in its slab is its offset shifted by this.
+    size_shift: u32,
     /// The first slab with a free block, or null; each links the next through its header.
     with_room: *mut SlabHeader,
     /// How many slabs the class holds.
@@ -72,6 +78,8 @@ impl ClassPool {
     pub(super) const fn new(class: usize) -> Self {
         Self {
             class,
+            first_block: slab::first_block_offset(block_size(class)),
+            size_shift: block_size(class).trailing_zeros(),
             with_room: ptr::null_mut(),
             slab_count: 0,
             empty_slabs: 0,
@@ -99,8 +107,7 @@ impl ClassPool {
                 self.unlink(header);
             }
             self.in_use += 1;
-            let offset = slab::first_block_offset(self.block_size())
-                + (index << self.block_size().trailing_zeros());
+            let offset = self.first_block + (index << self.size_shift);
             NonNull::new(header.cast::<u8>().wrapping_add(offset))
         }
     }
@@ -141,6 +148,13 @@ impl ClassPool {
         } else {
             Err(FreeError::DoubleFree)
         }
+    }
+
+    /// The index of the block at `address` in its slab, for an address known to be a block
+    /// start of this class (a trusted free): a mask, a subtraction and a shift, no checks.
+    #[inline(always)]
+    pub(super) const fn block_index_trusted(&self, address: usize) -> usize {
+        ((address & (slab::SLAB_SIZE - 1)).wrapping_sub(self.first_block)) >> self.size_shift
     }
 
     /// Marks block `index` of the slab at `header` free, puts the slab back on the room list if

@@ -1,7 +1,7 @@
 //! # Size-class pools: fixed-size blocks as a general-purpose allocator
 //!
 //! Eight pools of fixed-size blocks, one per power of two from 16 B to 2 KiB, sit in front of
-//! a fallback allocator (any [`GlobalAlloc`](core::alloc::GlobalAlloc)). A request is served
+//! a fallback allocator (any [`RawAllocator`](crate::RawAllocator)). A request is served
 //! by the smallest class whose blocks hold its size *and* alignment; anything larger goes to
 //! the fallback. Classes take memory from the fallback in slabs (32 KiB-aligned, 16 bytes short
 //! of 32 KiB so that slabs from a boundary-tag fallback pack end to end) and cut them into
@@ -25,9 +25,10 @@
 //!
 //! A caller's pointer is used only for its address: it may carry permission for its own block
 //! alone (a `Box` or `&mut` handed back to `dealloc`), so a free never reaches the slab header
-//! through it. The trusted free looks the slab up in the slab table, the checked free walks its
-//! class's slab list; both then work on the header through the slab pointer the pools got from
-//! the fallback. Blocks are handed out as that pointer re-based, so they carry the pools'
+//! through it. The trusted free asks the fallback for its own pointer to the slab (the
+//! fallback handed the slab out, so it knows it: O(1) for every allocator of this crate), the
+//! checked free looks the slab up in the slab table; both then work on the header through a
+//! pointer with the provenance of the fallback's memory. Blocks are handed out as that pointer re-based, so they carry the pools'
 //! provenance. Keeping no link inside free blocks matters under Rust's aliasing rules too: a
 //! `Box` may be freed while a function that received it still runs, its permission still
 //! guarding the block's bytes, and an allocator that wrote a free-list link there (or handed
@@ -36,8 +37,8 @@
 //! | operation | cost |
 //! |---|---|
 //! | allocate, class-sized | O(1): lowest free bit of the first slab with room (two trailing-zero counts); one fallback call per new slab, and O(slabs) to rehash when the slab table doubles (amortised O(1) per slab) |
-//! | deallocate via `GlobalAlloc` / `Allocator` | expected O(1): slab-table lookup (~1.5 probes), bitmap check and clear, relink a slab that was full; a slab that empties beyond the reserve goes back (one fallback call, amortised against the one that brought it) |
-//! | raw `deallocate` (fully checked) | expected O(1): the same lookup, plus the class and bitmap checks |
+//! | deallocate via `GlobalAlloc` / `Allocator` | O(1): the fallback's pointer to the slab (the slab table, expected O(1), for a fallback without one), bitmap check and clear, relink a slab that was full; a slab that empties beyond the reserve goes back (one fallback call, amortised against the one that brought it) |
+//! | raw `deallocate` (fully checked) | expected O(1): a slab-table lookup (~1.5 probes), plus the class, block-start and bitmap checks |
 //! | realloc within a class | expected O(1): slab-table lookup, same address |
 //! | realloc across classes or pool <-> fallback | allocate + copy + free |
 //! | realloc fallback -> fallback | the fallback's `realloc` |

@@ -4,9 +4,13 @@
 //! nothing more (a `Box` or `&mut` handed back to `dealloc`). Finding the slab header by
 //! masking that pointer and writing the header through it would reach outside the block with
 //! the caller's permission, which Stacked Borrows rightly rejects. So the caller's pointer is
-//! used only as an address: its slab number (address / [`SLAB_SIZE`]) keys an open-addressing
-//! hash table of the slab pointers the pools got from their fallback, and every access to a
-//! header or to a freed block goes through the pointer found there.
+//! used only as an address. A trusted free asks the fallback for its own pointer to the slab
+//! ([`RawAllocator::pointer_to`](crate::RawAllocator::pointer_to): O(1) for every allocator of
+//! this crate). This table serves the rest: the checked calls, which must also tell whether an
+//! address is in one of our slabs at all, and fallbacks that give no pointer. Its key is the
+//! slab number (address / [`SLAB_SIZE`]), in an open-addressing hash table of the slab
+//! pointers the pools got from their fallback; every access to a header or to a freed block
+//! goes through the pointer found there.
 //!
 //! ```text
 //!   caller's block 0x7f_1234_8a40 ──► slab number 0x7f_1234_8a40 >> 15 = 0xfe2469

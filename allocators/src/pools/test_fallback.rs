@@ -17,7 +17,7 @@ pub(super) struct Ledger {
     /// Live allocations: start address -> layout.
     live: Mutex<BTreeMap<usize, Layout>>,
     /// Allocations (and resizes) still allowed.
-    budget: AtomicUsize,
+    budget: Mutex<usize>,
     /// How many resizes reached this allocator.
     pub(super) reallocs: AtomicUsize,
 }
@@ -27,7 +27,7 @@ impl Ledger {
     pub(super) const fn with_budget(budget: usize) -> Self {
         Self {
             live: Mutex::new(BTreeMap::new()),
-            budget: AtomicUsize::new(budget),
+            budget: Mutex::new(budget),
             reallocs: AtomicUsize::new(0),
         }
     }
@@ -52,11 +52,8 @@ impl Ledger {
 
     /// Takes one unit of budget, if any is left.
     fn spend(&self) -> bool {
-        self.budget
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
-                left.checked_sub(1)
-            })
-            .is_ok()
+        let mut left = self.budget.lock().unwrap();
+        left.checked_sub(1).map(|rest| *left = rest).is_some()
     }
 
     /// Removes `ptr` from the ledger, asserting it was allocated with `layout`.

@@ -396,3 +396,38 @@ fn trusted_frees_and_resizes_use_the_callers_pointer_only_as_an_address() {
     unsafe { pools.deallocate_trusted(read_only(start(resized), 32), grown) };
     assert_eq!(pools.stats().classes[1].blocks_in_use, 0);
 }
+
+/// A heap smaller than a slab (a microcontroller's): small requests go to the fallback, and
+/// every call still works, slab blocks and fallback blocks told apart by the slab table.
+#[test]
+fn small_requests_go_to_the_fallback_when_no_slab_can_be_had() {
+    let mut memory = std::vec![core::mem::MaybeUninit::new(0u8); 16 * 1024];
+    let mut pools = SizeClassPools::new(FreeListAllocator::new(StaticGrower::new(&mut memory)));
+    let small = layout(24, 8);
+    let blocks: std::vec::Vec<_> = (0..100).map(|_| pools.allocate(small).unwrap()).collect();
+    let stats = pools.stats();
+    assert_eq!((stats.slabs, stats.fallback_blocks), (0, 100));
+    assert!(stats.small_blocks_in_fallback);
+    for (id, block) in blocks.iter().enumerate() {
+        // SAFETY: each block is live and at least 24 bytes long.
+        unsafe { start(*block).write_bytes(id as u8, 24) };
+    }
+    // SAFETY: live blocks with their layouts, each freed or resized once.
+    unsafe {
+        let grown = pools
+            .resize_trusted(blocks[0].cast(), small, layout(40, 8))
+            .unwrap();
+        assert_eq!(*start(grown), 0);
+        pools.deallocate_trusted(grown.cast(), layout(40, 8));
+        assert_eq!(
+            pools.deallocate(start(blocks[1]).wrapping_add(8), small),
+            Err(FreeError::UnalignedFree)
+        );
+        pools.deallocate(start(blocks[1]), small).unwrap();
+        for block in &blocks[2..] {
+            pools.deallocate_trusted(block.cast(), small);
+        }
+    }
+    assert_eq!(pools.stats().fallback_blocks, 0);
+    pools.fallback().validate().unwrap();
+}

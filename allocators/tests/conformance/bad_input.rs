@@ -278,7 +278,7 @@ fn describe<T, E: std::fmt::Debug>(result: Result<T, E>) -> String {
 }
 
 fn huge_alignment() -> Layout {
-    Layout::from_size_align(8, 1 << 62).expect("a valid layout")
+    Layout::from_size_align(8, 1 << (usize::BITS - 2)).expect("a valid layout")
 }
 
 fn overflowing() -> Layout {

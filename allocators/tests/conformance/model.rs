@@ -45,6 +45,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (any::<usize>(), any::<usize>()).prop_map(|(pick, offset)| {
             Op::FreeInterior { pick, offset }
         }),
+        1 => (0..=4 * LARGE).prop_map(|size| Op::Claim { size }),
     ]
 }
 

@@ -53,6 +53,14 @@ impl AlignMix {
         }
     }
 
+    /// The mix's name in the report.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Rare => "rare",
+            Self::Spread => "spread",
+        }
+    }
+
     /// The mix of [`code`](Self::code).
     pub const fn from_code(code: u8) -> Option<Self> {
         match code {
