@@ -108,7 +108,7 @@ test-qemu: ## The demo binary's tests under qemu-user
 	fi
 	@if command -v $(QEMU) >/dev/null; then \
 		echo "== the demo under $(QEMU)"; \
-		BAREHEAP_RUNNER=$(QEMU) $(CARGO) test --release --test demo; \
+		BAREHEAP_RUNNER=$(QEMU) $(CARGO) test --release --test demo --test readme; \
 	elif [ "$$CI" = true ]; then \
 		echo "FAILED: $(QEMU) is missing and could not be installed (CI needs the qemu run)"; exit 1; \
 	else \

@@ -28,6 +28,7 @@ use spin::Mutex;
 use crate::clock;
 use crate::heap::AllocatorChoice;
 use crate::rng::Rng;
+use crate::run::Machine;
 use crate::selection::{Named, Selection};
 use crate::{ExitCode, println};
 
@@ -44,9 +45,9 @@ static LIVE: Mutex<LiveBlocks> = Mutex::new(LiveBlocks::new());
 
 /// Runs the benchmark on each allocator and prints one table.
 pub fn run(allocators: Selection<AllocatorChoice>) -> ExitCode {
-    println!("seed 001 benchmark: {ATTEMPTS} allocations of 64..16384 bytes, align 1..128,");
-    println!("the 7 oldest freed with probability 1/10 once more than 10 are live;");
-    println!("rdtsc/rdtscp cycles per allocation, lock included");
+    println!("simple-chunk-allocator's published benchmark: {ATTEMPTS} allocations of");
+    println!("64..16384 bytes, align 1..128, the 7 oldest freed with probability 1/10 once");
+    println!("more than 10 are live; rdtsc/rdtscp cycles per allocation, lock included");
     println!();
     println!("{}", Header);
     let mut live = LIVE.lock();
@@ -70,6 +71,7 @@ pub fn run(allocators: Selection<AllocatorChoice>) -> ExitCode {
         );
         live.free_all(heap);
     }
+    println!("{}", Machine);
     ExitCode::Success
 }
 

@@ -50,3 +50,43 @@ pub fn measure(work: impl FnOnce()) -> Elapsed {
         wall: end_wall.saturating_sub(start_wall),
     }
 }
+
+/// The processor's name, as `cpuid` reports it (leaves 0x8000_0002 to 0x8000_0004: 48 bytes
+/// of ASCII), so that printed times say which machine made them. Empty when the CPU (or an
+/// emulator) does not report one.
+pub struct CpuName {
+    bytes: [u8; 48],
+}
+
+impl CpuName {
+    /// Asks the processor.
+    // `__cpuid` is an unsafe function on older compilers, the MSRV among them, and a safe one
+    // on current ones: the `unsafe` blocks are needed there and redundant here.
+    #[allow(unused_unsafe)]
+    pub fn read() -> Self {
+        use core::arch::x86_64::__cpuid;
+        let mut bytes = [0; 48];
+        // SAFETY: `cpuid` has no side effects and every x86_64 CPU implements it; leaf
+        // 0x8000_0000 says whether the brand-string leaves exist before they are read.
+        let highest = unsafe { __cpuid(0x8000_0000) }.eax;
+        if highest >= 0x8000_0004 {
+            for (leaf, chunk) in (0x8000_0002..=0x8000_0004).zip(bytes.chunks_exact_mut(16)) {
+                // SAFETY: as above; the leaf exists.
+                let regs = unsafe { __cpuid(leaf) };
+                for (word, out) in [regs.eax, regs.ebx, regs.ecx, regs.edx]
+                    .into_iter()
+                    .zip(chunk.chunks_exact_mut(4))
+                {
+                    out.copy_from_slice(&word.to_le_bytes());
+                }
+            }
+        }
+        Self { bytes }
+    }
+
+    /// The name without its padding (NUL bytes and spaces), or "" if it is not ASCII.
+    pub fn as_str(&self) -> &str {
+        let end = self.bytes.iter().position(|&b| b == 0).unwrap_or(48);
+        core::str::from_utf8(&self.bytes[..end]).map_or("", str::trim)
+    }
+}

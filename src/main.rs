@@ -80,7 +80,7 @@ fn main(stack: &InitialStack) -> u8 {
         }) => {
             announce_page_size(stack);
             heap::set_placement(placement);
-            run::run(allocators, workloads)
+            run::run(allocators, workloads, placement)
         }
         Ok(Command::Bench {
             allocators,

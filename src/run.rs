@@ -9,15 +9,22 @@
 
 use alloc::format;
 
-use crate::clock;
+use bareheap::chunk::Placement;
+
+use crate::clock::{self, CpuName};
 use crate::heap::AllocatorChoice;
 use crate::selection::{Named, Selection};
 use crate::summary::{Row, Summary};
 use crate::workloads::{Checks, Workload};
 use crate::{ExitCode, print, println};
 
-/// Runs the workloads on the allocators and returns the exit status.
-pub fn run(allocators: Selection<AllocatorChoice>, workloads: Selection<Workload>) -> ExitCode {
+/// Runs the workloads on the allocators and returns the exit status. `placement` is only
+/// named in the printed commands (the heaps already search by it).
+pub fn run(
+    allocators: Selection<AllocatorChoice>,
+    workloads: Selection<Workload>,
+    placement: Placement,
+) -> ExitCode {
     let mut checks = Checks::default();
     let mut summary = Summary::new();
     let mut keepsake = None;
@@ -28,7 +35,7 @@ pub fn run(allocators: Selection<AllocatorChoice>, workloads: Selection<Workload
         keepsake.get_or_insert_with(|| Keepsake::new(allocator));
         println!("   heap before:{}", allocator.stats());
         for workload in workloads.iter() {
-            summary.push(run_workload(allocator, workload, &mut checks));
+            summary.push(run_workload(allocator, workload, placement, &mut checks));
         }
     }
     if let Some(keepsake) = keepsake {
@@ -36,6 +43,7 @@ pub fn run(allocators: Selection<AllocatorChoice>, workloads: Selection<Workload
     }
     println!();
     print!("{summary}");
+    println!("{}", Machine);
     println!();
     println!(
         "{} checks passed, {} failed",
@@ -50,9 +58,24 @@ pub fn run(allocators: Selection<AllocatorChoice>, workloads: Selection<Workload
 }
 
 /// Runs one workload, measures it, and checks that it gave back every byte it took.
-fn run_workload(allocator: AllocatorChoice, workload: Workload, checks: &mut Checks) -> Row {
+fn run_workload(
+    allocator: AllocatorChoice,
+    workload: Workload,
+    placement: Placement,
+    checks: &mut Checks,
+) -> Row {
     println!();
     println!("-- {}: {}", workload.name(), workload.summary());
+    // The command that shows this section alone, so that every excerpt can be reproduced.
+    println!(
+        "   alone: bareheap-demo --allocator {} --workload {}{}",
+        allocator.name(),
+        workload.name(),
+        match placement {
+            Placement::NextFit => "",
+            Placement::FirstFit => " --placement first-fit",
+        }
+    );
     let (stats_before, traffic_before, checks_before) =
         (allocator.stats(), allocator.traffic(), *checks);
     allocator.reset_peak();
@@ -104,5 +127,19 @@ impl Keepsake {
                 self.owner.name()
             ),
         );
+    }
+}
+
+/// The line under a table of cycles and times: which machine measured them.
+pub struct Machine;
+
+impl core::fmt::Display for Machine {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let cpu = CpuName::read();
+        let name = match cpu.as_str() {
+            "" => "a CPU that gives no name",
+            name => name,
+        };
+        write!(f, "cycles and times: this run only, on {name}")
     }
 }

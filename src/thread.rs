@@ -37,8 +37,9 @@
 //! **Why the allocators need locks.** Every thread allocates through the one global allocator,
 //! at the same time. Its state (a bitmap, free lists, counters) is read, changed and written
 //! back by each call; two unsynchronised calls could both find the same free block and hand it
-//! out twice. The locked forms serialise the calls with a `spin::Mutex`, which is also what
-//! makes them `Sync`, the bound Rust puts on a `#[global_allocator]`.
+//! out twice. The locked forms serialise the calls with a lock (here `FutexLock`, which spins
+//! briefly and then sleeps in the kernel), which is also what makes them `Sync`, the bound Rust
+//! puts on a `#[global_allocator]`.
 
 use alloc::boxed::Box;
 use core::cell::UnsafeCell;

@@ -20,6 +20,47 @@ use core::fmt;
 ///
 /// Variants are checked in the order they are listed, so a null pointer is always reported as
 /// [`NullPtrFree`](Self::NullPtrFree), even though it is also outside the heap.
+///
+/// # What each allocator answers
+///
+/// Every raw API answers an invalid free with a `FreeError` and changes nothing: the
+/// statistics, the allocator's own consistency check and the live blocks' contents are the
+/// same afterwards (`allocators/tests/conformance/bad_input.rs` checks all three for every case;
+/// `cargo test -p bareheap --test conformance print_catalogue -- --nocapture` prints this table
+/// from the allocators' actual answers, on a 64-bit target):
+///
+/// | case | chunk | fixed | pools | free list | heap |
+/// |---|---|---|---|---|---|
+/// | free(null) | NullPtrFree | NullPtrFree | NullPtrFree | NullPtrFree | NullPtrFree |
+/// | free of a freed block | DoubleFree | DoubleFree | DoubleFree | DoubleFree | DoubleFree |
+/// | free of a pointer into another buffer | FreeOutOfBounds | FreeOutOfBounds | FreeOutOfBounds | FreeOutOfBounds | FreeOutOfBounds |
+/// | free of block + 16 | UnalignedFree | UnalignedFree | UnalignedFree | UnalignedFree | UnalignedFree |
+/// | free of block + 1 | UnalignedFree | UnalignedFree | UnalignedFree | UnalignedFree | UnalignedFree |
+/// | free of block + 64 (a chunk boundary inside the block) | UnalignedFree | UnalignedFree | UnalignedFree | UnalignedFree | UnalignedFree |
+/// | free with a layout larger than the block's (1024 B) | CorruptedBlock | CorruptedBlock | CorruptedBlock | CorruptedBlock | CorruptedBlock |
+/// | free with a smaller layout of another size class (16 B) | CorruptedBlock | Ok (the whole block) | CorruptedBlock | Ok (the whole block) | CorruptedBlock |
+/// | allocate a zero-size layout, then free it | Ok: a 64 B chunk | Ok: a 256 B block | Ok: a 16 B block | Ok: a 24 B block | Ok: a 16 B block |
+/// | allocate with alignment 2^62 | OutOfMemory | OutOfMemory | OutOfMemory | OutOfMemory | OutOfMemory |
+/// | allocate isize::MAX - 7 bytes (align 8) | OutOfMemory | OutOfMemory | OutOfMemory | OutOfMemory | OutOfMemory |
+/// | resize of a freed block | Invalid(DoubleFree) | Invalid(DoubleFree) | Invalid(DoubleFree) | Invalid(DoubleFree) | Invalid(DoubleFree) |
+/// | resize to isize::MAX - 7 bytes | OutOfMemory (block kept) | OutOfMemory (block kept) | OutOfMemory (block kept) | OutOfMemory (block kept) | OutOfMemory (block kept) |
+///
+/// How exact each answer is: the chunk allocator's start bits and the fixed pool's index table
+/// make their answers exact for any pointer. The pools' raw `deallocate` finds the slab in the
+/// slab table and checks the block's class, start and bit in the slab's bitmap, so it is exact
+/// too. The free list checks that the pointer lies in one of its regions, that the word before
+/// it is a well-formed tag whose neighbours agree, and that the block is allocated: an interior
+/// pointer is refused unless the program's own data just before it happens to look like a
+/// consistent tag (best effort), and a smaller layout is accepted when the block it names is
+/// allocated (the tags do not record the size asked for).
+///
+/// The `GlobalAlloc` forms cannot report an error: they trust the pointer and layout, as the
+/// trait allows, keep only the O(1) checks (the pools' bitmap bit, the free list's allocated
+/// flag), and ignore a free they refuse, which is safe because the refusal changed nothing.
+/// Constructor arguments are errors too, never panics: [`ChunkAllocatorError`](crate::ChunkAllocatorError)
+/// for a chunk heap or bitmap of the wrong shape (compile errors in a `const` initialiser),
+/// a compile error for a fixed pool of 0-byte blocks, and [`BadPageSize`](crate::grower::BadPageSize) for a page size that
+/// is not a power of two.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FreeError {
     /// The pointer was null.

@@ -45,6 +45,11 @@ use crate::{FreeError, OutOfMemory, RawAllocator, ResizeError};
 /// }
 /// ```
 ///
+/// A program with more threads than cores (any ordinary Linux program) should put it behind a
+/// [`FutexLock`](crate::FutexLock) instead of the default spin lock, so that a waiter sleeps
+/// rather than spin while the lock's holder is descheduled:
+/// `Locked<Heap<MmapGrower>, FutexLock> = Locked::with_lock(Heap::new(MmapGrower::new()))`.
+///
 /// Costs: O(1) allocation and free for every size (a slab-table lookup for small frees, the
 /// bins' bitmaps for large requests), plus a grower call when the heap grows. Memory: the
 /// pools' slabs round small requests up to a power of two; the free list adds one word per
@@ -187,6 +192,16 @@ unsafe impl<G: HeapGrower> RawAllocator for Heap<G> {
     ) -> Result<NonNull<[u8]>, OutOfMemory> {
         // SAFETY: forwarded from the caller.
         unsafe { self.pools.resize_trusted(ptr, old, new) }
+    }
+
+    unsafe fn resize_in_place_trusted(
+        &mut self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Option<NonNull<[u8]>> {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.pools.resize_in_place_trusted(ptr, old, new) }
     }
 
     /// The free list's: O(regions).

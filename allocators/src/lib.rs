@@ -32,7 +32,8 @@
 //! |---|---|---|
 //! | [`DefaultLock`] (`spin::Mutex`) | several cores or threads, no allocation in interrupt handlers | deadlock, if it interrupts a holder on its core |
 //! | `CriticalSectionLock` (feature `critical-section`) | interrupt handlers allocate (one core, or a `critical-section` implementation covering all cores) | it waits: interrupts are masked for the length of each call |
-//! | your own `RawMutex` | an OS gives you one (a futex, an RTOS mutex) | as that lock behaves |
+//! | `FutexLock` (Linux) | threads under Linux, especially more threads than cores: a waiter spins briefly, then sleeps in the kernel | (no interrupt handlers in user space) |
+//! | your own `RawMutex` | an OS gives you one (an RTOS mutex) | as that lock behaves |
 //!
 //! **Targets.** With no default features the crate builds for bare-metal targets from the
 //! Cortex-M0 (`thumbv6m-none-eabi`, where `spin`'s atomics come from `portable-atomic` over
@@ -61,6 +62,8 @@ mod critical_section_lock;
 mod error;
 pub mod fixed;
 pub mod free_list;
+#[cfg(target_os = "linux")]
+mod futex_lock;
 pub mod grower;
 mod heap;
 mod locked;
@@ -85,6 +88,8 @@ pub use fixed::{FixedBlocks, FixedPool, FixedSizeAllocator, LockedFixedSizeAlloc
 #[cfg(target_os = "linux")]
 pub use free_list::UnixAllocator;
 pub use free_list::{FreeListAllocator, LockedFreeListAllocator};
+#[cfg(target_os = "linux")]
+pub use futex_lock::FutexLock;
 #[cfg(target_os = "linux")]
 pub use grower::MmapGrower;
 pub use grower::{HeapGrower, Region, StaticGrower};

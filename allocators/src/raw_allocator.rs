@@ -119,6 +119,26 @@ pub unsafe trait RawAllocator {
         new: Layout,
     ) -> Result<NonNull<[u8]>, OutOfMemory>;
 
+    /// Resizes the live block at `ptr` from `old` to `new` where it is, when the allocator can
+    /// (a shrink, a free neighbour to grow into, a block already large enough), keeping its
+    /// bytes; `None`, with nothing changed, when it would have to move. A lock wrapper uses it
+    /// to move large blocks outside its lock ([`Locked`](crate::Locked)'s `realloc`). `None` by
+    /// default: an allocator that can resize in place should say so, or its large blocks move
+    /// on every resize behind a lock.
+    ///
+    /// # Safety
+    /// As for [`resize_trusted`](Self::resize_trusted); on `Some` the old pointer must not be
+    /// used any more, on `None` the block is the caller's as before.
+    unsafe fn resize_in_place_trusted(
+        &mut self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Option<NonNull<[u8]>> {
+        let _ = (ptr, old, new);
+        None
+    }
+
     /// Whether `ptr`'s address lies inside memory this allocator manages, allocated or not
     /// (to route a free to the allocator that owns it). Each implementation states its cost.
     fn contains(&self, ptr: *const u8) -> bool;

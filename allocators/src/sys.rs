@@ -1,4 +1,5 @@
-//! The operating-system memory interface: anonymous `mmap`, `munmap` and `madvise` on Linux.
+//! The operating-system interface: anonymous `mmap`, `munmap` and `madvise` on Linux, and the
+//! two `futex` operations a sleeping lock needs.
 //!
 //! This is the only module of the library that issues system calls. It is a thin, typed layer
 //! over the `syscalls` crate (no libc): lengths and addresses go in as Rust types, failures come
@@ -9,12 +10,15 @@
 //!                               MAP_PRIVATE|MAP_ANONYMOUS, fd = -1, offset = 0)
 //!   unmap(ptr, len)    ──► munmap(ptr, len)
 //!   discard(ptr, len)  ──► madvise(ptr, len, MADV_DONTNEED)
+//!   wait(word, value)  ──► futex(word, FUTEX_WAIT_PRIVATE, value)
+//!   wake_one(word)     ──► futex(word, FUTEX_WAKE_PRIVATE, 1)
 //! ```
 //!
 //! Each call is one system call: a few hundred nanoseconds to microseconds natively, plus the
 //! kernel's cost of populating pages on first touch.
 
 use core::ptr::NonNull;
+use core::sync::atomic::AtomicU32;
 
 pub use syscalls::Errno;
 
@@ -71,14 +75,34 @@ pub unsafe fn discard(ptr: NonNull<u8>, len: usize) -> Result<(), Errno> {
     unsafe { os::discard(ptr, len) }
 }
 
+/// Sleeps while `word` holds `expected`: the kernel checks the value and queues the thread
+/// atomically, so a wake that comes after the caller last read `expected` is never lost. Returns
+/// when woken, on a signal, or at once if `word` no longer holds `expected` (all of which the
+/// caller handles the same way: by looking at `word` again).
+pub fn wait(word: &AtomicU32, expected: u32) {
+    os::wait(word, expected);
+}
+
+/// Wakes one thread sleeping in [`wait`] on `word`, if any.
+pub fn wake_one(word: &AtomicU32) {
+    os::wake_one(word);
+}
+
+/// `futex` operations on a word private to this process (no shared-memory key to compute).
+const FUTEX_WAIT_PRIVATE: usize = 128;
+const FUTEX_WAKE_PRIVATE: usize = 128 | 1;
+
 /// The system calls themselves, through the `syscalls` crate.
 #[cfg(not(miri))]
 mod native {
     use core::ptr::NonNull;
+    use core::sync::atomic::AtomicU32;
 
     use syscalls::{Errno, Sysno, syscall};
 
-    use super::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE};
+    use super::{
+        FUTEX_WAIT_PRIVATE, FUTEX_WAKE_PRIVATE, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE,
+    };
 
     /// The file descriptor an anonymous mapping must pass: -1, not 0 (0 is stdin).
     const NO_FILE: usize = -1isize as usize;
@@ -123,39 +147,60 @@ mod native {
         // replacing them with zeros changes nothing any live reference can observe.
         unsafe { syscall!(Sysno::madvise, ptr.as_ptr() as usize, len, MADV_DONTNEED) }.map(|_| ())
     }
+
+    pub(super) fn wait(word: &AtomicU32, expected: u32) {
+        // SAFETY: the kernel only reads the word (a live, aligned `AtomicU32` that the
+        // reference keeps alive for the call) and puts this thread to sleep, with no timeout.
+        // Its errors (EAGAIN: the value changed; EINTR: a signal) mean "look again", which is
+        // what every caller does, so they are ignored.
+        let _ = unsafe {
+            syscall!(
+                Sysno::futex,
+                word.as_ptr() as usize,
+                FUTEX_WAIT_PRIVATE,
+                expected as usize,
+                0
+            )
+        };
+    }
+
+    pub(super) fn wake_one(word: &AtomicU32) {
+        // SAFETY: a wake touches no memory; the address only names the queue of sleepers.
+        let _ = unsafe { syscall!(Sysno::futex, word.as_ptr() as usize, FUTEX_WAKE_PRIVATE, 1) };
+    }
 }
 
 /// Under Miri, which cannot run the `syscall` instruction: the same calls through the C
-/// library's `mmap` and `munmap`, which Miri emulates, and `MADV_DONTNEED` as what it does to a
-/// private anonymous mapping (the bytes read as zeros), so the tests of the mmap grower run
-/// under Miri too.
+/// library's functions, which Miri emulates (declared by the `libc` crate, a dependency under
+/// Miri only, whose exact argument types Miri checks), and `MADV_DONTNEED` as what it does to a
+/// private anonymous mapping (the bytes read as zeros), so the tests of the mmap grower and of
+/// the futex lock run under Miri too.
 #[cfg(miri)]
 mod miri {
     use core::ptr::NonNull;
+    use core::sync::atomic::AtomicU32;
 
-    use super::{Errno, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE};
-
-    unsafe extern "C" {
-        fn mmap(addr: *mut u8, len: usize, prot: i32, flags: i32, fd: i32, off: i64) -> *mut u8;
-        fn munmap(addr: *mut u8, len: usize) -> i32;
-    }
+    use super::{
+        Errno, FUTEX_WAIT_PRIVATE, FUTEX_WAKE_PRIVATE, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ,
+        PROT_WRITE,
+    };
 
     pub(super) fn map_anonymous(len: usize) -> Result<NonNull<u8>, Errno> {
         let (prot, flags) = (
-            (PROT_READ | PROT_WRITE) as i32,
-            (MAP_PRIVATE | MAP_ANONYMOUS) as i32,
+            (PROT_READ | PROT_WRITE) as libc::c_int,
+            (MAP_PRIVATE | MAP_ANONYMOUS) as libc::c_int,
         );
         // SAFETY: a fresh anonymous mapping, as in the native path.
-        let address = unsafe { mmap(core::ptr::null_mut(), len, prot, flags, -1, 0) };
-        // MAP_FAILED is -1.
-        NonNull::new(address)
-            .filter(|ptr| ptr.addr().get() != usize::MAX)
-            .ok_or(Errno::ENOMEM)
+        let address = unsafe { libc::mmap(core::ptr::null_mut(), len, prot, flags, -1, 0) };
+        if address == libc::MAP_FAILED {
+            return Err(Errno::ENOMEM);
+        }
+        NonNull::new(address.cast::<u8>()).ok_or(Errno::ENOMEM)
     }
 
     pub(super) unsafe fn unmap(ptr: NonNull<u8>, len: usize) -> Result<(), Errno> {
         // SAFETY: forwarded from the caller.
-        match unsafe { munmap(ptr.as_ptr(), len) } {
+        match unsafe { libc::munmap(ptr.as_ptr().cast(), len) } {
             0 => Ok(()),
             _ => Err(Errno::EINVAL),
         }
@@ -165,5 +210,30 @@ mod miri {
         // SAFETY: forwarded from the caller: the bytes are ours and dead.
         unsafe { ptr.write_bytes(0, len) };
         Ok(())
+    }
+
+    pub(super) fn wait(word: &AtomicU32, expected: u32) {
+        // SAFETY: as in the native path.
+        unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                word.as_ptr(),
+                FUTEX_WAIT_PRIVATE as libc::c_int,
+                expected,
+                core::ptr::null_mut::<libc::timespec>(),
+            )
+        };
+    }
+
+    pub(super) fn wake_one(word: &AtomicU32) {
+        // SAFETY: as in the native path.
+        unsafe {
+            libc::syscall(
+                libc::SYS_futex,
+                word.as_ptr(),
+                FUTEX_WAKE_PRIVATE as libc::c_int,
+                1u32,
+            )
+        };
     }
 }

@@ -1,5 +1,5 @@
 //! The default heap over a `static` buffer as this test binary's `#[global_allocator]`, in
-//! the one line the README shows: std collections, strings and (natively) threads run on it.
+//! the form the README shows: std collections, strings and (natively) threads run on it.
 //! It runs under Miri too, so every free std makes is checked against Stacked and Tree
 //! Borrows.
 //!

@@ -99,7 +99,7 @@ pub enum Section {
     },
     /// Seed 001's workload.
     Seed,
-    /// Two threads on one lock.
+    /// Threads on one lock: 1, 2 and 16 behind a spin lock, 16 behind a futex lock.
     Threads,
     /// Alloc+free pairs with this many other live blocks.
     Pairs {
@@ -228,14 +228,20 @@ pub fn measure(section: Section, kind: Kind, config: &Config) -> Vec<Cell> {
         Section::Threads => {
             let arena = Arena::new(RANDOM_ARENA);
             let reps = config.reps.min(3);
-            vec![dispatch(
-                kind,
-                &mut threads::Visitor {
-                    arena: &arena,
-                    ops: config.thread_ops,
-                    reps,
-                },
-            )]
+            threads::RUNS
+                .into_iter()
+                .map(|run| {
+                    dispatch(
+                        kind,
+                        &mut threads::Visitor {
+                            arena: &arena,
+                            ops: config.thread_ops,
+                            reps,
+                            run,
+                        },
+                    )
+                })
+                .collect()
         }
         Section::Pairs { prefill } => {
             let arena = Arena::new(RANDOM_ARENA);
@@ -522,15 +528,23 @@ fn seed_section(config: &Config, report: &mut Report, overhead: u64) -> Vec<(Kin
 
 fn threads_section(config: &Config, report: &mut Report) {
     report.push(&format!(
-        "## 5. Two threads, one locked instance\n\nns per action over both threads (wall time / all \
-         actions), {} random actions (M = 1000, no realloc) per thread, each thread on its own blocks, \
-         one `spin::Mutex` around the subject (the same for all), median of {} runs, arena {} MiB.\n\n",
+        "## 5. Threads, one locked instance\n\nns per action over all threads (wall time / all \
+         actions; lower is better), {} random actions (M = 1000, no realloc) shared out among the \
+         threads, each thread on its own blocks, one lock around the subject (the same for all: \
+         `spin::Mutex`, or bareheap's `FutexLock`, which spins briefly and then sleeps), median \
+         of {} runs, arena {} MiB, on this {}-CPU machine. With more threads than CPUs, a spin \
+         lock's waiters spin through their time slices while the holder is descheduled.\n\n",
         config.thread_ops,
         config.reps.min(3),
-        RANDOM_ARENA / MIB
+        RANDOM_ARENA / MIB,
+        std::thread::available_parallelism().map_or(1, usize::from),
     ));
-    let rows = rows(Section::Threads, &GENERAL, config, 1);
-    report.ratio_table(&["ns per action".to_owned()], &report::named(&rows), 1);
+    let columns: Vec<String> = threads::RUNS
+        .iter()
+        .map(|(lock, threads)| format!("{threads} × {}", lock.name()))
+        .collect();
+    let rows = rows(Section::Threads, &GENERAL, config, columns.len());
+    report.ratio_table(&columns, &report::named(&rows), 1);
 }
 
 fn pairs_section(config: &Config, report: &mut Report) -> Vec<(Kind, Vec<Cell>)> {

@@ -115,7 +115,7 @@ fn draw_free_list(f: &mut fmt::Formatter<'_>, heap: &FreeListAllocator<MmapGrowe
     let regions = heap.regions().count();
     writeln!(
         f,
-        "     free-list regions: {regions}, one row each (* = a large block's own)"
+        "     free-list regions: {regions}, one row each, newest first"
     )?;
     for region in heap.regions().take(MAX_REGIONS) {
         let per_cell = region.len.div_ceil(REGION_CELLS).max(1);

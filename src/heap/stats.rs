@@ -5,7 +5,7 @@ use core::fmt;
 use bareheap::chunk::{ChunkAllocator, ChunkStats, GlobalChunkAllocator};
 use bareheap::free_list::Stats as FreeListStats;
 use bareheap::pools::{ClassStats, PoolStats, SLAB_SIZE};
-use bareheap::{LockedFreeListAllocator, LockedSizeClassPools, MmapGrower};
+use bareheap::{FutexLock, LockedFreeListAllocator, LockedSizeClassPools, MmapGrower};
 
 use super::instances::CHUNK_SIZE;
 use crate::units::Bytes;
@@ -49,7 +49,7 @@ pub enum HeapStats {
 
 impl HeapStats {
     /// Reads a chunk allocator's statistics.
-    pub fn of_chunks(chunks: &GlobalChunkAllocator<CHUNK_SIZE>) -> Self {
+    pub fn of_chunks(chunks: &GlobalChunkAllocator<CHUNK_SIZE, FutexLock>) -> Self {
         chunks.inspect(|chunks| Self::Chunk {
             stats: chunks.stats(),
             largest_free_run: chunks.largest_free_run(),
@@ -57,7 +57,7 @@ impl HeapStats {
     }
 
     /// Reads the pools' statistics and their backing allocator's.
-    pub fn of_pools(pools: &LockedSizeClassPools<ChunkAllocator<CHUNK_SIZE>>) -> Self {
+    pub fn of_pools(pools: &LockedSizeClassPools<ChunkAllocator<CHUNK_SIZE>, FutexLock>) -> Self {
         pools.inspect(|pools| Self::Pools {
             pools: pools.stats(),
             backing: pools.fallback().stats(),
@@ -65,7 +65,7 @@ impl HeapStats {
     }
 
     /// Reads the free-list allocator's statistics and its grower's counters.
-    pub fn of_free_list(free_list: &LockedFreeListAllocator<MmapGrower>) -> Self {
+    pub fn of_free_list(free_list: &LockedFreeListAllocator<MmapGrower, FutexLock>) -> Self {
         free_list.inspect(|free_list| Self::FreeList {
             stats: free_list.stats(),
             free_blocks: free_list.free_block_count(),

@@ -419,18 +419,30 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
         old: Layout,
         new: Layout,
     ) -> Result<NonNull<[u8]>, OutOfMemory> {
+        if let Some(resized) = self.resize_block_in_place(index, old_chunks, new) {
+            return Ok(resized);
+        }
         let new_chunks = self.chunks_for(new.size())?;
+        let index = self.move_block(index, old_chunks, old.size().min(new.size()), new)?;
+        Ok(self.span(index, new_chunks))
+    }
+
+    /// Resizes a block where it is, when its address suits `new`'s alignment and the chunks
+    /// after it allow; `None` (nothing changed) otherwise.
+    fn resize_block_in_place(
+        &mut self,
+        index: usize,
+        old_chunks: usize,
+        new: Layout,
+    ) -> Option<NonNull<[u8]>> {
+        let new_chunks = self.chunks_for(new.size()).ok()?;
         let aligned = self
             .chunk_ptr(index)
             .addr()
             .get()
             .is_multiple_of(new.align());
-        let index = if aligned && self.resize_in_place(index, old_chunks, new_chunks) {
-            index
-        } else {
-            self.move_block(index, old_chunks, old.size().min(new.size()), new)?
-        };
-        Ok(self.span(index, new_chunks))
+        (aligned && self.resize_in_place(index, old_chunks, new_chunks))
+            .then(|| self.span(index, new_chunks))
     }
 
     /// Moves a block to a fresh span for `new`, copying `keep` bytes; returns the new index.
@@ -705,6 +717,16 @@ unsafe impl<const CHUNK_SIZE: usize> RawAllocator for ChunkAllocator<CHUNK_SIZE>
     ) -> Result<NonNull<[u8]>, OutOfMemory> {
         let (index, chunks) = self.locate(ptr.as_ptr(), old).map_err(|_| OutOfMemory)?;
         self.resize_block(index, chunks, old, new)
+    }
+
+    unsafe fn resize_in_place_trusted(
+        &mut self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Option<NonNull<[u8]>> {
+        let (index, chunks) = self.locate(ptr.as_ptr(), old).ok()?;
+        self.resize_block_in_place(index, chunks, new)
     }
 
     /// O(1): one comparison against the heap's bounds.

@@ -289,6 +289,15 @@ unsafe impl<const S: usize, const N: usize> RawAllocator for FixedPool<'_, S, N>
         Self::keep_if_fits(ptr, new)
     }
 
+    unsafe fn resize_in_place_trusted(
+        &mut self,
+        ptr: NonNull<u8>,
+        _old: Layout,
+        new: Layout,
+    ) -> Option<NonNull<[u8]>> {
+        Self::keep_if_fits(ptr, new).ok()
+    }
+
     /// O(1): one range comparison.
     fn contains(&self, ptr: *const u8) -> bool {
         self.array().contains(ptr)

@@ -710,15 +710,27 @@ impl<G: HeapGrower> FreeListAllocator<G> {
         old: Layout,
         new: Layout,
     ) -> Result<NonNull<[u8]>, OutOfMemory> {
-        let need = block_size_for(new.size());
-        if block.payload().addr().get() & (new.align() - 1) == 0 {
-            // SAFETY: forwarded from the caller.
-            if let Some(size) = unsafe { self.resize_in_place(block, need) } {
-                return Ok(usable(block, size));
-            }
+        // SAFETY: forwarded from the caller.
+        if let Some(resized) = unsafe { self.resize_block_in_place(block, new) } {
+            return Ok(resized);
         }
         // SAFETY: forwarded from the caller.
         unsafe { move_block(self, block.payload(), old, new) }
+    }
+
+    /// Resizes an allocated block to `new` where it is, if its address suits `new`'s alignment
+    /// and its neighbourhood has room; `None` (nothing changed) otherwise.
+    ///
+    /// # Safety
+    /// `block` must be an allocated block of this heap, reached through its region's
+    /// provenance.
+    unsafe fn resize_block_in_place(&mut self, block: Block, new: Layout) -> Option<NonNull<[u8]>> {
+        if block.payload().addr().get() & (new.align() - 1) != 0 {
+            return None;
+        }
+        // SAFETY: forwarded from the caller.
+        let size = unsafe { self.resize_in_place(block, block_size_for(new.size())) }?;
+        Some(usable(block, size))
     }
 
     /// Shrinks the allocated `block` to `need` bytes (freeing the tail when it can form a
@@ -984,6 +996,18 @@ unsafe impl<G: HeapGrower> RawAllocator for FreeListAllocator<G> {
         let block = self.trusted_block(ptr).ok_or(OutOfMemory)?;
         // SAFETY: the caller's contract: a live block of this heap that `old` fits.
         unsafe { self.resize_block(block, old, new) }
+    }
+
+    unsafe fn resize_in_place_trusted(
+        &mut self,
+        ptr: NonNull<u8>,
+        _old: Layout,
+        new: Layout,
+    ) -> Option<NonNull<[u8]>> {
+        self.check_invariants();
+        let block = self.trusted_block(ptr)?;
+        // SAFETY: the caller's contract: a live block of this heap.
+        unsafe { self.resize_block_in_place(block, new) }
     }
 
     /// O(regions).

@@ -433,6 +433,25 @@ unsafe impl<F: RawAllocator> RawAllocator for SizeClassPools<F> {
         }
     }
 
+    unsafe fn resize_in_place_trusted(
+        &mut self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Option<NonNull<[u8]>> {
+        let old_class = class_of(old).filter(|_| self.small_block_in_slab(ptr.addr().get()));
+        match (old_class, class_of(new)) {
+            (Some(from), Some(to)) if from == to => {
+                let (header, _) = self.slab_at(ptr.addr().get())?;
+                let block = NonNull::new(header.cast::<u8>().with_addr(ptr.addr().get()))?;
+                Some(NonNull::slice_from_raw_parts(block, block_size(from)))
+            }
+            // SAFETY: forwarded from the caller: a fallback block.
+            (None, None) => unsafe { self.fallback.resize_in_place_trusted(ptr, old, new) },
+            _ => None,
+        }
+    }
+
     /// The fallback's `contains`: every slab lies in the fallback's memory.
     fn contains(&self, ptr: *const u8) -> bool {
         self.fallback.contains(ptr)

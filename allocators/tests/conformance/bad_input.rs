@@ -4,7 +4,7 @@
 //! Each free case runs on an allocator holding one live block (filled with a pattern) and one
 //! freed block; a refused call must leave it as it was: same statistics, the allocator's own
 //! consistency check passes, the live block's contents intact, and the live block still frees.
-//! [`CATALOGUE`] is the table the README shows; `print_catalogue` prints it as markdown
+//! [`CATALOGUE`] is the table in the docs of `FreeError`; `print_catalogue` prints it as markdown
 //! (`cargo test -p bareheap --test conformance print_catalogue -- --nocapture`).
 
 use std::alloc::Layout;
@@ -369,7 +369,7 @@ fn constructors() {
     assert!(starved.allocate(BLOCK).is_err());
 }
 
-/// Prints the catalogue as the README's markdown table.
+/// Prints the catalogue as the markdown table in the docs of `FreeError`.
 #[test]
 fn print_catalogue() {
     println!("| case | chunk | fixed | pools | free list | heap |\n|---|---|---|---|---|---|");

@@ -1,19 +1,22 @@
-//! Two threads on one locked instance: each thread runs random actions (M = 1000, no
-//! realloc) on its own blocks, taking one shared spin lock around every call.
+//! Threads on one locked instance: each thread runs random actions (M = 1000, no realloc) on
+//! its own blocks, taking one shared lock around every call; 1, 2 and 16 threads behind a spin
+//! lock, and 16 behind a lock that sleeps ([`bareheap::FutexLock`]).
 //!
 //! ```text
-//!   thread A ─┐                         ┌─ thread B
-//!             ├─► spin::Mutex<subject> ◄┤      (the same lock type for every subject)
-//!   own blocks, own seed                own blocks, own seed
+//!   thread 1 ─┐                          ┌─ thread n
+//!             ├─► Mutex<R, subject>     ◄┤      (the same lock types for every subject)
+//!   own blocks, own seed                 own blocks, own seed
 //! ```
 //!
-//! The figure is wall-clock nanoseconds per action over both threads (total time / total
-//! actions), median of the repetitions; it measures lock hand-over and cache-line traffic as
-//! much as the allocator.
+//! The figure is wall-clock nanoseconds per action over all threads (total time / total
+//! actions), median of the repetitions; it measures lock hand-over, cache-line traffic and, with
+//! more threads than cores, what a waiter does while the holder is descheduled, as much as the
+//! allocator.
 
 use std::time::Instant;
 
-use spin::Mutex;
+use bareheap::{DefaultLock, FutexLock};
+use lock_api::{Mutex, RawMutex};
 
 use super::random_actions::{AlignMix, build, request_size};
 use super::{Outcome, layout};
@@ -38,8 +41,39 @@ struct Shared<S>(S);
 // gives one thread at a time access.
 unsafe impl<S> Send for Shared<S> {}
 
+/// The runs of the section, one column each: the lock, and the number of threads.
+pub const RUNS: [(LockKind, usize); 4] = [
+    (LockKind::Spin, 1),
+    (LockKind::Spin, 2),
+    (LockKind::Spin, 16),
+    (LockKind::Futex, 16),
+];
+
+/// The lock around the subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockKind {
+    /// `spin`'s mutex, the library's default.
+    Spin,
+    /// [`FutexLock`]: spins briefly, then sleeps in the kernel.
+    Futex,
+}
+
+impl LockKind {
+    /// The name in the table's header.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Spin => "spin",
+            Self::Futex => "futex",
+        }
+    }
+}
+
 /// One thread's share: `ops` actions with its own seed, one lock per call.
-fn worker<S: Subject>(shared: &Mutex<Shared<S>>, seed: u64, ops: usize) -> Outcome<()> {
+fn worker<S: Subject, R: RawMutex>(
+    shared: &Mutex<R, Shared<S>>,
+    seed: u64,
+    ops: usize,
+) -> Outcome<()> {
     let mut rng = Rng::new(seed);
     let mut live: Vec<Block> = Vec::new();
     for id in 0..ops as u64 {
@@ -70,40 +104,53 @@ fn worker<S: Subject>(shared: &Mutex<Shared<S>>, seed: u64, ops: usize) -> Outco
     Ok(())
 }
 
-/// Runs both threads once; nanoseconds per action.
-fn run<S: Subject>(subject: S, ops: usize) -> Outcome<f64> {
-    let shared = Mutex::new(Shared(subject));
+/// Runs `threads` threads once, `ops` actions each; nanoseconds per action.
+fn run<S: Subject, R: RawMutex + Sync>(subject: S, threads: usize, ops: usize) -> Outcome<f64> {
+    let shared = Mutex::<R, _>::new(Shared(subject));
     let start = Instant::now();
-    let results = std::thread::scope(|scope| {
+    let results: Vec<Outcome<()>> = std::thread::scope(|scope| {
         let shared = &shared;
-        let threads = [11, 22].map(|seed| scope.spawn(move || worker(shared, seed, ops)));
-        threads.map(|t| {
-            t.join()
-                .unwrap_or_else(|_| Err("thread panicked".to_owned()))
-        })
+        let handles: Vec<_> = (0..threads as u64)
+            .map(|index| scope.spawn(move || worker(shared, 11 * (index + 1), ops)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|t| {
+                t.join()
+                    .unwrap_or_else(|_| Err("thread panicked".to_owned()))
+            })
+            .collect()
     });
     let elapsed = start.elapsed();
     results.into_iter().collect::<Outcome<Vec<()>>>()?;
-    Ok(elapsed.as_nanos() as f64 / (2 * ops) as f64)
+    Ok(elapsed.as_nanos() as f64 / (threads * ops) as f64)
 }
 
-/// Runs the workload for one subject.
+/// Runs the workload for one subject, with one lock and thread count.
 pub struct Visitor<'a> {
     /// The shared arena.
     pub arena: &'a Arena,
-    /// Actions per thread.
+    /// Actions over all threads together.
     pub ops: usize,
     /// Timed repetitions.
     pub reps: usize,
+    /// The lock and the number of threads.
+    pub run: (LockKind, usize),
 }
 
 impl Visit for Visitor<'_> {
     type Out = Outcome<f64>;
 
     fn visit<S: Subject>(&mut self, _: Kind) -> Outcome<f64> {
+        let (lock, threads) = self.run;
+        let per_thread = self.ops / threads;
         let mut times = Vec::new();
         for _ in 0..self.reps {
-            times.push(run(build::<S>(self.arena)?, self.ops)?);
+            let subject = build::<S>(self.arena)?;
+            times.push(match lock {
+                LockKind::Spin => run::<S, DefaultLock>(subject, threads, per_thread)?,
+                LockKind::Futex => run::<S, FutexLock>(subject, threads, per_thread)?,
+            });
         }
         Ok(median(&mut times))
     }
