@@ -335,8 +335,8 @@ pub fn header(config: &Config) -> String {
          allocators (bareheap's free list, dlmalloc) grow into that arena (bareheap's \
          `StaticGrower`, an arena source for dlmalloc), so they get no more memory than the others. \
          The system malloc ignores the arena, and the fixed pools hold their blocks inline. Every \
-         subject is called through its own single-threaded API, without a lock (the two-thread \
-         workload adds one spin lock, the same for all). bareheap's free list and pools free through \
+         subject is called through its own single-threaded API, without a lock (the threads \
+         workload adds one lock, spin or futex, the same for all). bareheap's free list and pools free through \
          the path a `#[global_allocator]` user gets (`deallocate_trusted`: O(1) checks, no search \
          for the region or slab), the fair match for peers whose free trusts its caller; the rows \
          \"checked free\" use their raw, fully checked `deallocate` (every free validated), and the \

@@ -13,8 +13,8 @@
 //! Each adapter calls the allocator's single-threaded API directly (no lock): the workloads
 //! measure the allocation algorithm. bareheap's allocators all share one adapter, [`Bare`],
 //! over their common `RawAllocator` trait; each says only how it is built over the arena
-//! ([`Build`]). The two-thread workload puts one shared spin lock around whichever subject it
-//! runs, the same lock for all of them.
+//! ([`Build`]). The threads workload puts one shared lock (spin or futex) around whichever
+//! subject it runs, the same lock for all of them.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
