@@ -5,25 +5,9 @@
 
 use std::process::{Command, Output};
 
-const DEMO: &str = env!("CARGO_BIN_EXE_bareheap-demo");
+mod common;
 
-/// The emulator to run the demo through, if `$BAREHEAP_RUNNER` names one.
-fn runner() -> Option<std::ffi::OsString> {
-    std::env::var_os("BAREHEAP_RUNNER").filter(|runner| !runner.is_empty())
-}
-
-/// Runs the demo with `args`, through `$BAREHEAP_RUNNER` when it is set.
-fn demo(args: &[&str]) -> Output {
-    let mut command = match runner() {
-        Some(runner) => {
-            let mut command = Command::new(runner);
-            command.arg(DEMO);
-            command
-        }
-        None => Command::new(DEMO),
-    };
-    command.args(args).output().expect("the demo binary starts")
-}
+use common::{DEMO, demo, runner};
 
 /// Runs the demo with `args` from `sh`, after the shell commands `setup` (a `ulimit`) and with
 /// the redirections `redirect` on its `exec` line, through `$BAREHEAP_RUNNER` when it is set.

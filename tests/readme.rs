@@ -17,9 +17,8 @@
 //!
 //! Set `BAREHEAP_RUNNER` to run the demo through an emulator, as for `tests/demo.rs`.
 
-use std::process::Command;
+mod common;
 
-const DEMO: &str = env!("CARGO_BIN_EXE_bareheap-demo");
 const README: &str = include_str!("../README.md");
 const MARKER: &str = "<!-- demo:";
 
@@ -66,15 +65,7 @@ fn excerpts() -> Vec<Excerpt> {
 
 /// The demo's standard output for `args`, which must exit with status 0.
 fn run_demo(args: &[&str]) -> String {
-    let mut command = match std::env::var_os("BAREHEAP_RUNNER").filter(|r| !r.is_empty()) {
-        Some(runner) => {
-            let mut command = Command::new(runner);
-            command.arg(DEMO);
-            command
-        }
-        None => Command::new(DEMO),
-    };
-    let output = command.args(args).output().expect("the demo starts");
+    let output = common::demo(args);
     assert!(
         output.status.success(),
         "demo {args:?}: {:?}",

@@ -419,23 +419,24 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
         old: Layout,
         new: Layout,
     ) -> Result<NonNull<[u8]>, OutOfMemory> {
-        if let Some(resized) = self.resize_block_in_place(index, old_chunks, new) {
+        let new_chunks = self.chunks_for(new.size())?;
+        if let Some(resized) = self.resize_block_in_place(index, old_chunks, new_chunks, new) {
             return Ok(resized);
         }
-        let new_chunks = self.chunks_for(new.size())?;
         let index = self.move_block(index, old_chunks, old.size().min(new.size()), new)?;
         Ok(self.span(index, new_chunks))
     }
 
-    /// Resizes a block where it is, when its address suits `new`'s alignment and the chunks
-    /// after it allow; `None` (nothing changed) otherwise.
+    /// Resizes a block to `new_chunks` (`new`'s chunk count) where it is, when its address
+    /// suits `new`'s alignment and the chunks after it allow; `None` (nothing changed)
+    /// otherwise.
     fn resize_block_in_place(
         &mut self,
         index: usize,
         old_chunks: usize,
+        new_chunks: usize,
         new: Layout,
     ) -> Option<NonNull<[u8]>> {
-        let new_chunks = self.chunks_for(new.size()).ok()?;
         let aligned = self
             .chunk_ptr(index)
             .addr()
@@ -726,7 +727,8 @@ unsafe impl<const CHUNK_SIZE: usize> RawAllocator for ChunkAllocator<CHUNK_SIZE>
         new: Layout,
     ) -> Option<NonNull<[u8]>> {
         let (index, chunks) = self.locate(ptr.as_ptr(), old).ok()?;
-        self.resize_block_in_place(index, chunks, new)
+        let new_chunks = self.chunks_for(new.size()).ok()?;
+        self.resize_block_in_place(index, chunks, new_chunks, new)
     }
 
     /// O(1): one comparison against the heap's bounds.

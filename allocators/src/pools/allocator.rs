@@ -26,6 +26,16 @@ use super::slab_table::SlabTable;
 use crate::raw_allocator::move_block;
 use crate::{FreeError, OutOfMemory, RawAllocator, ResizeError};
 
+/// Where a trusted resize is served (see `SizeClassPools::resize_route`).
+enum ResizeRoute {
+    /// Old and new layout share this class: the block stays.
+    SameClass(usize),
+    /// Both layouts are the fallback's: its own resize.
+    Fallback,
+    /// From a class to another, or between a class and the fallback: allocate, copy, free.
+    Move,
+}
+
 /// A live pool block, as a checked free or resize found it: its slab (our pointer), class and
 /// index in the slab.
 struct PoolBlock {
@@ -245,6 +255,26 @@ impl<F: RawAllocator> SizeClassPools<F> {
         Some((header, unsafe { (*header).class }))
     }
 
+    /// Where a trusted resize of the live block at `ptr` from `old` to `new` is served. O(1)
+    /// (a slab-table lookup only when small blocks may live in the fallback).
+    fn resize_route(&self, ptr: NonNull<u8>, old: Layout, new: Layout) -> ResizeRoute {
+        // A small block counts as the fallback's when it is not in a slab.
+        let old_class = class_of(old).filter(|_| self.small_block_in_slab(ptr.addr().get()));
+        match (old_class, class_of(new)) {
+            (Some(from), Some(to)) if from == to => ResizeRoute::SameClass(from),
+            (None, None) => ResizeRoute::Fallback,
+            _ => ResizeRoute::Move,
+        }
+    }
+
+    /// The whole block of `class` at `ptr`, through its slab's pointer: what a resize within
+    /// the class returns. Expected O(1).
+    fn block_in_class(&self, ptr: NonNull<u8>, class: usize) -> Option<NonNull<[u8]>> {
+        let (header, _) = self.slab_at(ptr.addr().get())?;
+        let block = NonNull::new(header.cast::<u8>().with_addr(ptr.addr().get()))?;
+        Some(NonNull::slice_from_raw_parts(block, block_size(class)))
+    }
+
     /// Our slab holding `address`, for an address the caller vouches is one of our pool
     /// blocks (a trusted free): the slab is a block the fallback handed out, so the fallback's
     /// own pointer to its start reaches the header with our provenance, in O(1) for the
@@ -417,19 +447,12 @@ unsafe impl<F: RawAllocator> RawAllocator for SizeClassPools<F> {
         old: Layout,
         new: Layout,
     ) -> Result<NonNull<[u8]>, OutOfMemory> {
-        // A small block counts as the fallback's when it is not in a slab.
-        let old_class = class_of(old).filter(|_| self.small_block_in_slab(ptr.addr().get()));
-        match (old_class, class_of(new)) {
-            (Some(from), Some(to)) if from == to => {
-                let (header, _) = self.slab_at(ptr.addr().get()).ok_or(OutOfMemory)?;
-                let block = NonNull::new(header.cast::<u8>().with_addr(ptr.addr().get()));
-                let block = block.ok_or(OutOfMemory)?;
-                Ok(NonNull::slice_from_raw_parts(block, block_size(from)))
-            }
+        match self.resize_route(ptr, old, new) {
+            ResizeRoute::SameClass(class) => self.block_in_class(ptr, class).ok_or(OutOfMemory),
             // SAFETY: forwarded from the caller: a fallback block.
-            (None, None) => unsafe { self.fallback.resize_trusted(ptr, old, new) },
+            ResizeRoute::Fallback => unsafe { self.fallback.resize_trusted(ptr, old, new) },
             // SAFETY: forwarded from the caller.
-            _ => unsafe { move_block(self, ptr, old, new) },
+            ResizeRoute::Move => unsafe { move_block(self, ptr, old, new) },
         }
     }
 
@@ -439,16 +462,13 @@ unsafe impl<F: RawAllocator> RawAllocator for SizeClassPools<F> {
         old: Layout,
         new: Layout,
     ) -> Option<NonNull<[u8]>> {
-        let old_class = class_of(old).filter(|_| self.small_block_in_slab(ptr.addr().get()));
-        match (old_class, class_of(new)) {
-            (Some(from), Some(to)) if from == to => {
-                let (header, _) = self.slab_at(ptr.addr().get())?;
-                let block = NonNull::new(header.cast::<u8>().with_addr(ptr.addr().get()))?;
-                Some(NonNull::slice_from_raw_parts(block, block_size(from)))
-            }
+        match self.resize_route(ptr, old, new) {
+            ResizeRoute::SameClass(class) => self.block_in_class(ptr, class),
             // SAFETY: forwarded from the caller: a fallback block.
-            (None, None) => unsafe { self.fallback.resize_in_place_trusted(ptr, old, new) },
-            _ => None,
+            ResizeRoute::Fallback => unsafe {
+                self.fallback.resize_in_place_trusted(ptr, old, new)
+            },
+            ResizeRoute::Move => None,
         }
     }
 

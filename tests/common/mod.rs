@@ -1,0 +1,26 @@
+//! Running the freestanding demo binary from the integration tests (`tests/demo.rs`,
+//! `tests/readme.rs`): natively, or through `$BAREHEAP_RUNNER` (an emulator such as
+//! `qemu-x86_64`) when it is set.
+
+use std::process::{Command, Output};
+
+/// The demo binary cargo built for these tests.
+pub const DEMO: &str = env!("CARGO_BIN_EXE_bareheap-demo");
+
+/// The emulator to run the demo through, if `$BAREHEAP_RUNNER` names one.
+pub fn runner() -> Option<std::ffi::OsString> {
+    std::env::var_os("BAREHEAP_RUNNER").filter(|runner| !runner.is_empty())
+}
+
+/// Runs the demo with `args`, through `$BAREHEAP_RUNNER` when it is set.
+pub fn demo(args: &[&str]) -> Output {
+    let mut command = match runner() {
+        Some(runner) => {
+            let mut command = Command::new(runner);
+            command.arg(DEMO);
+            command
+        }
+        None => Command::new(DEMO),
+    };
+    command.args(args).output().expect("the demo binary starts")
+}
