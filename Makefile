@@ -168,8 +168,9 @@ miri-open-question: miri-setup ## Shows the open aliasing question: expects Miri
 	done
 
 # The benchmarks run on the host (the bench/ crate, release build); each subject runs in a child
-# process of the bench binary. Results: BENCHMARKS.md and bench/random-actions.svg.
-bench: ## Benchmarks against the peers; writes BENCHMARKS.md and the chart (ARGS=--quick: under a minute)
+# process of the bench binary. Results: BENCHMARKS.md, bench/random-actions.svg and
+# bench/thread-scaling.svg.
+bench: ## Benchmarks against the peers; writes BENCHMARKS.md and the charts (ARGS=--quick: under a minute)
 	$(CARGO) build --release -p bareheap-bench --bins
 	./target/release/bareheap-bench --out BENCHMARKS.md --svg bench/random-actions.svg $(ARGS)
 

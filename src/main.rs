@@ -43,6 +43,7 @@ mod start;
 mod summary;
 mod sys;
 mod thread;
+mod tls;
 mod units;
 mod workloads;
 

@@ -42,6 +42,11 @@ unsafe extern "C" fn rust_start(stack_pointer: *const usize) -> ! {
     // SAFETY: `_start` passes the untouched initial stack pointer, which points at argc followed by
     // the argv, envp and auxv arrays in the layout the kernel guarantees for every new process.
     let stack = unsafe { InitialStack::from_stack_pointer(stack_pointer) };
+    // SAFETY: the first thing the process does, on its only thread; before any allocation,
+    // since the per-thread caches read the thread block.
+    if let Err(errno) = unsafe { crate::tls::install_main_block() } {
+        panic!("setting the main thread's thread pointer failed: {errno}");
+    }
     let code = crate::io::finish(crate::main(&stack));
     crate::sys::exit_group(code)
 }

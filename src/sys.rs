@@ -11,6 +11,7 @@
 //!   monotonic_time()     ──► clock_gettime(2) on CLOCK_MONOTONIC
 //!   clone_thread(..)     ──► clone(2) with the thread flags; the child runs `start(arg)`,
 //!                            then exit(2), which ends that thread only
+//!   set_thread_pointer(p)──► arch_prctl(2) ARCH_SET_FS: this thread's `fs` base
 //!   futex_wait(word, v)  ──► futex(2) FUTEX_WAIT, repeated until `word` no longer holds `v`
 //!   forbid_access(p, n)  ──► mprotect(2) PROT_NONE: a guard region, any touch faults
 //! ```
@@ -116,18 +117,23 @@ mod clone_flags {
     pub const THREAD: usize = 0x1_0000;
     /// Share System V semaphore undo lists.
     pub const SYSVSEM: usize = 0x4_0000;
+    /// Set the child's thread pointer (`fs` base on x86_64) to the `tls` argument.
+    pub const SETTLS: usize = 0x8_0000;
     /// At the child's exit, the kernel writes 0 to the `child_tid` word and wakes one futex
     /// waiter on it.
     pub const CHILD_CLEARTID: usize = 0x20_0000;
 
-    /// Everything a thread shares with its process, plus the exit notification.
-    pub const THREAD_FLAGS: usize = VM | FS | FILES | SIGHAND | THREAD | SYSVSEM | CHILD_CLEARTID;
+    /// Everything a thread shares with its process, its own thread pointer, and the exit
+    /// notification.
+    pub const THREAD_FLAGS: usize =
+        VM | FS | FILES | SIGHAND | THREAD | SYSVSEM | SETTLS | CHILD_CLEARTID;
 }
 
 /// The x86_64 System V ABI's stack alignment at a `call` instruction.
 const STACK_ALIGN: usize = 16;
 
-/// Starts a thread that runs `start(arg)` on the stack that ends at `stack_top`, then exits.
+/// Starts a thread that runs `start(arg)` on the stack that ends at `stack_top`, with its
+/// thread pointer (`fs` base) at `thread_block`, then exits.
 ///
 /// The kernel makes the child a copy of the caller's registers, except `rax` (0 in the child,
 /// the child's thread id in the parent) and `rsp` (the new stack). The child therefore resumes
@@ -157,10 +163,13 @@ const STACK_ALIGN: usize = 16;
 /// - `child_tid` stays valid until the kernel has cleared it (the child's exit), and holds a
 ///   non-zero value until then, so that a waiter can tell a running thread from a finished one.
 /// - `start(arg)` is sound to run on another thread concurrently with the caller: everything
-///   `arg` gives access to is `Send`, and `start` uses no thread-local storage (none is set up).
+///   `arg` gives access to is `Send`.
+/// - `thread_block` is a thread block ([`crate::tls`]) that stays valid, and is used by no
+///   other thread, until the kernel has cleared `child_tid`.
 pub unsafe fn clone_thread(
     stack_top: core::ptr::NonNull<u8>,
     child_tid: &core::sync::atomic::AtomicU32,
+    thread_block: *const (),
     start: unsafe extern "C" fn(*mut ()),
     arg: *mut (),
 ) -> Result<u32, Errno> {
@@ -173,7 +182,8 @@ pub unsafe fn clone_thread(
     unsafe { child_sp.write([start as *const (), arg.cast_const()]) };
     let returned: usize;
     // SAFETY: the flags share memory, files and signal handlers with a new thread; the
-    // kernel writes only to `child_tid`, which the caller keeps valid until the thread ends.
+    // kernel writes only to `child_tid`, which the caller keeps valid until the thread ends,
+    // and points the child's `fs` at the caller's thread block, valid as long.
     // In the parent the asm is one system call: rax is its result, rcx and r11 are clobbered by
     // `syscall`, and memory is not declared untouched (the child changes it). The child runs
     // only on the stack the caller handed over, calls `start(arg)`, which the caller guarantees
@@ -199,13 +209,38 @@ pub unsafe fn clone_thread(
             in("rsi") child_sp,
             in("rdx") 0usize,
             in("r10") child_tid.as_ptr(),
-            in("r8") 0usize,
+            in("r8") thread_block,
             lateout("rcx") _,
             lateout("r11") _,
         );
     }
     // A thread id is a positive i32, so it fits a u32.
     Errno::from_ret(returned).map(|tid| tid as u32)
+}
+
+/// `arch_prctl(2)`'s "set the `fs` base" operation (`<asm/prctl.h>`).
+const ARCH_SET_FS: usize = 0x1002;
+
+/// Points this thread's `fs` segment base, the x86_64 thread pointer, at `thread_block`: from
+/// then on `fs:[offset]` reads the block's bytes. One system call.
+///
+/// # Errors
+/// The kernel's error, e.g. `EPERM` for an address outside user space.
+///
+/// # Safety
+/// `thread_block` must be a thread block ([`crate::tls`]) that stays valid, and used by this
+/// thread alone, for as long as the thread runs code that reads `fs`.
+pub unsafe fn set_thread_pointer(thread_block: *const ()) -> Result<(), Errno> {
+    // SAFETY: ARCH_SET_FS only changes this thread's `fs` base; the caller keeps the block
+    // valid for every later read through it.
+    unsafe {
+        syscall!(
+            Sysno::arch_prctl,
+            ARCH_SET_FS,
+            thread_block.expose_provenance()
+        )
+    }
+    .map(|_| ())
 }
 
 /// `futex(2)`'s "sleep while the word holds this value" operation.

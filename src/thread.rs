@@ -7,14 +7,16 @@
 //!
 //! ```text
 //!   spawn(work)
-//!     packet = Box { child_tid: RUNNING, work: Box<dyn FnOnce() -> T>, result: (empty) }
+//!     packet = Box { child_tid: RUNNING, block: ThreadBlock, work: Box<dyn FnOnce() -> T>,
+//!                    result: (empty) }
 //!     stack  = mmap ┌─────────┬───────────────────────────────┬───────────┐
 //!                   │ guard   │ stack, grows down ◄────────── │start | arg│ stack_top
 //!                   │PROT_NONE│                               │           │
 //!                   └─────────┴───────────────────────────────┴───────────┘
-//!     clone(THREAD_FLAGS, sp = stack_top - 16, child_tid = &packet.child_tid)
+//!     clone(THREAD_FLAGS, sp = stack_top - 16, child_tid = &packet.child_tid,
+//!           tls = &packet.block)
 //!       ├─ parent (rax = tid) ──► Thread { id, stack, packet }
-//!       └─ child  (rax = 0)   ──► run::<T>(packet): result = work()
+//!       └─ child  (rax = 0)   ──► run::<T>(packet): result = work(), release its cache
 //!                                 exit(0) ──► kernel: *child_tid = 0, FUTEX_WAKE(child_tid)
 //!   join()
 //!     futex_wait(child_tid, RUNNING) ── sleeps until the kernel's wake ──► read result,
@@ -29,10 +31,12 @@
 //! finishes before the parent even looks is still seen as finished. Spinning on the word would
 //! work too, but would burn a core for as long as the thread runs; `FUTEX_WAIT` sleeps.
 //!
-//! **No thread-local storage is set up** (no `CLONE_SETTLS`): the child shares the parent's
-//! `fs` base. That is fine here because nothing in this program uses thread-locals (`core` and
-//! `alloc` have none; the stack protector, which reads `fs`, is off), and the panic handler ends
-//! the whole process with `exit_group`, so no per-thread panic state is needed either.
+//! **Each thread has a thread block** ([`crate::tls`]): it lives in the packet, and `clone`
+//! points the child's `fs` at it (`CLONE_SETTLS`), so the allocator's per-thread caches can
+//! find the thread's cache number with one load. At its end, before the exit system call, the
+//! thread gives its cache's blocks back to the shared heap ([`crate::heap::thread_exit`]), as
+//! a C library's thread exit does for its allocator. The panic handler ends the whole process
+//! with `exit_group`, so no per-thread panic state is needed.
 //!
 //! **Why the allocators need locks.** Every thread allocates through the one global allocator,
 //! at the same time. Its state (a bitmap, free lists, counters) is read, changed and written
@@ -48,6 +52,7 @@ use core::ptr::NonNull;
 use core::sync::atomic::AtomicU32;
 
 use crate::sys::{self, Errno};
+use crate::tls::ThreadBlock;
 
 /// Bytes of stack each thread may use.
 const STACK_SIZE: usize = 256 * 1024;
@@ -68,6 +73,8 @@ type Work<T> = Box<dyn FnOnce() -> T + Send>;
 struct Packet<T> {
     /// [`RUNNING`] until the kernel writes 0 at the thread's exit (`CLONE_CHILD_CLEARTID`).
     child_tid: AtomicU32,
+    /// The thread's block, which its `fs` points at.
+    block: ThreadBlock,
     /// The closure: written by `spawn`, moved out once by the thread.
     work: UnsafeCell<MaybeUninit<Work<T>>>,
     /// The closure's result: written once by the thread, moved out once by `join`.
@@ -109,20 +116,25 @@ impl<T: Send + 'static> Thread<T> {
         }
         let packet = NonNull::from(Box::leak(Box::new(Packet {
             child_tid: AtomicU32::new(RUNNING),
+            block: ThreadBlock::for_new_thread(),
             work: UnsafeCell::new(MaybeUninit::new(Box::new(work) as Work<T>)),
             result: UnsafeCell::new(MaybeUninit::uninit()),
         })));
         // SAFETY: one past the end of the mapping, which is where a downward stack starts.
         let stack_top = unsafe { mapping.add(MAPPING_SIZE) };
+        // SAFETY: the packet is live and stays where it is until `join` frees it, after the
+        // thread has exited; only the new thread will use its block.
+        let block = unsafe { ThreadBlock::pin(&raw mut (*packet.as_ptr()).block) };
         // SAFETY: `stack_top` is page-aligned (hence 16-aligned) and ends STACK_SIZE writable
         // bytes that only the new thread uses, with the guard below them; the packet, and with
         // it `child_tid` (RUNNING until the exit), lives until `join` has seen the word cleared;
-        // `run::<T>` on the packet is sound on another thread because the work and T are Send
-        // and nothing here uses thread-locals.
+        // `run::<T>` on the packet is sound on another thread because the work and T are Send;
+        // the thread block lives in the packet, as long as the thread, and is the child's alone.
         let started = unsafe {
             sys::clone_thread(
                 stack_top,
                 &packet.as_ref().child_tid,
+                block,
                 run::<T>,
                 packet.as_ptr().cast(),
             )
@@ -192,6 +204,8 @@ unsafe extern "C" fn run<T>(packet: *mut ()) {
     // work (once: it is moved out here) and writes the result, both through their cells.
     unsafe {
         let work = (*(*packet).work.get()).assume_init_read();
-        (*(*packet).result.get()).write(work());
+        let result = work();
+        crate::heap::thread_exit();
+        (*(*packet).result.get()).write(result);
     }
 }

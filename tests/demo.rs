@@ -46,7 +46,7 @@ fn default_run_passes_every_check() {
     assert!(summary.ends_with(" checks passed, 0 failed"), "{summary}");
     let passed: u32 = summary.split(' ').next().unwrap().parse().unwrap();
     assert!(passed >= 45, "{summary}");
-    for allocator in ["chunk", "pools", "freelist"] {
+    for allocator in ["chunk", "pools", "freelist", "cached"] {
         let section = out
             .split(&format!("== {allocator} allocator:"))
             .nth(1)
@@ -74,7 +74,7 @@ fn default_run_passes_every_check() {
 /// Four `clone` threads allocate through each allocator at once; each reports its own blocks.
 #[test]
 fn four_threads_share_each_allocator() {
-    for allocator in ["chunk", "pools", "freelist"] {
+    for allocator in ["chunk", "pools", "freelist", "cached"] {
         let output = demo(&["--allocator", allocator, "--workload", "threads"]);
         let out = stdout(&output);
         assert_eq!(
@@ -93,6 +93,16 @@ fn four_threads_share_each_allocator() {
                 line.contains(" 0 corrupt, map+strings intact"),
                 "{allocator}: {line}"
             );
+        }
+        if allocator == "cached" {
+            // Each thread had a cache of its own, and gave its blocks back as it ended.
+            let caches: Vec<&str> = out
+                .lines()
+                .filter(|l| l.trim_start().starts_with("cache "))
+                .collect();
+            assert_eq!(caches.len(), 4, "{out}");
+            let ends = out.matches("; 0 blocks held after its exit").count();
+            assert_eq!(ends, 4, "{out}");
         }
         assert!(out.contains("ok   every block freed"), "{allocator}: {out}");
         assert!(
@@ -276,7 +286,7 @@ fn the_default_run_ends_with_a_summary_table() {
         .split("\nallocator workload")
         .nth(1)
         .expect("a summary table after the workloads");
-    for allocator in ["chunk", "pools", "freelist"] {
+    for allocator in ["chunk", "pools", "freelist", "cached"] {
         for workload in [
             "vec", "btreemap", "strings", "fragment", "realloc", "threads",
         ] {
@@ -324,6 +334,8 @@ fn bench_times_every_allocator() {
         ("pools", "roomy"),
         ("pools", "nearly full"),
         ("freelist", "roomy"),
+        ("cached", "roomy"),
+        ("cached", "nearly full"),
     ] {
         let row = out
             .lines()
@@ -361,6 +373,26 @@ fn a_one_mebibyte_stack_is_enough() {
             stderr(&output)
         );
     }
+}
+
+/// The whole default run fits 36,000 KB of address space: the three static heaps, the free
+/// list's mappings and the threads' stacks. The free list's growth step follows its heap down
+/// as well as up, and a step the kernel refuses falls back to the size needed, so its threads
+/// workload (which grows and shrinks the heap in turn) never fails an allocation that fits.
+/// Natively only: an emulator reserves address space of its own.
+#[test]
+fn the_default_run_fits_a_limited_address_space() {
+    if runner().is_some() {
+        return;
+    }
+    let output = demo_in_shell("ulimit -v 36000 &&", "", &[]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(&output),
+        stderr(&output)
+    );
 }
 
 /// Output that cannot be written is reported once on stderr, and the status says so: 3.

@@ -26,6 +26,12 @@
 //! [`GlobalAlloc`](core::alloc::GlobalAlloc) and the stable
 //! [`allocator_api2::alloc::Allocator`].
 //!
+//! **Many threads.** `Cached` puts a cache of small blocks per thread (or per CPU) in front of
+//! any of them: most small allocations and frees then take no shared lock, so threads on
+//! several cores scale instead of queueing. The platform says which cache a thread uses through
+//! `CacheIndex` (a thread-local number, a CPU id); any answer is sound. (On targets with
+//! compare-and-swap: not on the Cortex-M0, which has one core anyway.)
+//!
 //! **Which lock.** [`Locked`] takes any [`lock_api::RawMutex`]:
 //!
 //! | lock | use it when | if an interrupt handler allocates |
@@ -56,6 +62,8 @@ extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
+#[cfg(target_has_atomic = "ptr")]
+pub mod cached;
 pub mod chunk;
 #[cfg(feature = "critical-section")]
 mod critical_section_lock;
@@ -73,6 +81,8 @@ mod raw_allocator;
 pub mod sys;
 #[cfg(test)]
 mod test_checked;
+#[cfg(test)]
+mod test_lock;
 
 /// The README's code blocks, compiled and run as doc tests (`cargo test --doc`), so that the
 /// tutorial's examples cannot drift from the library.
@@ -80,6 +90,8 @@ mod test_checked;
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeExamples;
 
+#[cfg(target_has_atomic = "ptr")]
+pub use cached::{CacheIndex, CacheStats, Cached};
 pub use chunk::{ChunkAllocator, ChunkAllocatorError, GlobalChunkAllocator, PageAligned};
 #[cfg(feature = "critical-section")]
 pub use critical_section_lock::CriticalSectionLock;

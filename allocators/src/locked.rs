@@ -118,6 +118,13 @@ impl<A, R: RawMutex> Locked<A, R> {
     pub fn into_inner(self) -> A {
         self.inner.into_inner()
     }
+
+    /// The lock itself, for tests that count how often it was taken.
+    #[cfg(test)]
+    pub(crate) fn raw_lock(&self) -> &R {
+        // SAFETY: only read by the tests (a counter); the lock's state is left alone.
+        unsafe { self.inner.raw() }
+    }
 }
 
 /// Access to a [`Locked`] allocator while its lock is held; the lock is released on drop.
@@ -223,7 +230,7 @@ impl<A: RawAllocator, R: RawMutex> Locked<A, R> {
     ///
     /// # Safety
     /// `ptr` must be a live block of this allocator that `old` fits.
-    unsafe fn resize_locked(
+    pub(crate) unsafe fn resize_locked(
         &self,
         ptr: NonNull<u8>,
         old: Layout,
@@ -327,54 +334,15 @@ unsafe impl<A: RawAllocator, R: RawMutex> Allocator for Locked<A, R> {
 #[cfg(test)]
 mod tests {
     use core::mem::MaybeUninit;
-    use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::vec;
 
     use super::*;
+    use crate::test_lock::CountingLock;
     use crate::{FreeListAllocator, StaticGrower};
-
-    /// A spin lock that counts how often it was taken.
-    struct CountingLock {
-        held: AtomicBool,
-        taken: AtomicUsize,
-    }
-
-    // SAFETY: `held` is set by a successful compare-and-swap and cleared by `unlock`, with
-    // Acquire and Release: one holder at a time.
-    unsafe impl RawMutex for CountingLock {
-        #[allow(clippy::declare_interior_mutable_const)]
-        const INIT: Self = Self {
-            held: AtomicBool::new(false),
-            taken: AtomicUsize::new(0),
-        };
-        type GuardMarker = lock_api::GuardSend;
-
-        fn lock(&self) {
-            while !self.try_lock() {
-                core::hint::spin_loop();
-            }
-        }
-
-        fn try_lock(&self) -> bool {
-            let taken = self
-                .held
-                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok();
-            if taken {
-                self.taken.fetch_add(1, Ordering::Relaxed);
-            }
-            taken
-        }
-
-        unsafe fn unlock(&self) {
-            self.held.store(false, Ordering::Release);
-        }
-    }
 
     /// How often `heap`'s lock has been taken so far.
     fn taken<A>(heap: &Locked<A, CountingLock>) -> usize {
-        // SAFETY: only the counter is read; the lock's state is left alone.
-        unsafe { heap.inner.raw() }.taken.load(Ordering::Relaxed)
+        heap.raw_lock().taken()
     }
 
     #[test]

@@ -7,7 +7,8 @@ use bareheap::fixed::FixedPool;
 use bareheap::{ChunkAllocator, FreeListAllocator, Heap, SizeClassPools, StaticGrower};
 
 use crate::subjects::{
-    Bare, Baseline, Buddy, Dlmalloc, Galloc, LinkedList, Rlsf, Subject, SystemMalloc, Talc,
+    Bare, Baseline, Buddy, CachedHeap, Dlmalloc, Galloc, LinkedList, Rlsf, Subject, SystemMalloc,
+    Talc,
 };
 
 /// bareheap's free list over the arena.
@@ -48,6 +49,8 @@ pub enum Kind {
     FixedSmall,
     /// bareheap's fixed-size pool, 1,048,576 blocks of 64 bytes.
     FixedLarge,
+    /// bareheap's default heap with per-thread caches in front (the thread-scaling section).
+    HeapCached,
 }
 
 /// The general-purpose subjects, in table order (the fixed pools serve one size only).
@@ -70,7 +73,7 @@ pub const GENERAL: [Kind; 14] = [
 
 impl Kind {
     /// Every subject, general ones first.
-    pub const ALL: [Self; 16] = [
+    pub const ALL: [Self; 17] = [
         Self::Baseline,
         Self::Heap,
         Self::Chunk,
@@ -87,6 +90,7 @@ impl Kind {
         Self::System,
         Self::FixedSmall,
         Self::FixedLarge,
+        Self::HeapCached,
     ];
 
     /// The subject's position in [`ALL`](Self::ALL) (its name on a child's command line).
@@ -113,6 +117,7 @@ impl Kind {
             Self::System => "system malloc (glibc)",
             Self::FixedSmall => "bareheap fixed pool, N = 64",
             Self::FixedLarge => "bareheap fixed pool, N = 1,048,576",
+            Self::HeapCached => "bareheap Heap + per-thread caches",
         }
     }
 
@@ -169,5 +174,6 @@ pub fn dispatch<V: Visit>(kind: Kind, visit: &mut V) -> V::Out {
         Kind::System => visit.visit::<SystemMalloc>(kind),
         Kind::FixedSmall => visit.visit::<Bare<FixedPool<'static, 64, 64>, false>>(kind),
         Kind::FixedLarge => visit.visit::<Bare<FixedPool<'static, 64, { 1 << 20 }>, false>>(kind),
+        Kind::HeapCached => visit.visit::<CachedHeap>(kind),
     }
 }

@@ -51,6 +51,35 @@ impl Report {
         self.text.push('\n');
     }
 
+    /// Appends a table of figures alone (no ratio columns): one row per subject.
+    pub fn plain_table(
+        &mut self,
+        columns: &[String],
+        rows: &[(String, Vec<Cell>)],
+        decimals: usize,
+    ) {
+        let _ = writeln!(
+            self.text,
+            "| subject |{}\n|---|{}",
+            columns
+                .iter()
+                .map(|c| format!(" {c} |"))
+                .collect::<String>(),
+            "---:|".repeat(columns.len())
+        );
+        for (name, cells) in rows {
+            let _ = write!(self.text, "| {name} |");
+            for cell in cells {
+                let _ = match cell {
+                    Ok(value) => write!(self.text, " {value:.decimals$} |"),
+                    Err(why) => write!(self.text, " FAILED: {} |", why.replace('|', "/")),
+                };
+            }
+            self.text.push('\n');
+        }
+        self.text.push('\n');
+    }
+
     /// The finished document.
     pub fn into_text(self) -> String {
         self.text

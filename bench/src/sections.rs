@@ -57,6 +57,12 @@ impl Config {
         pairs: 1_000_000,
     };
 
+    /// Actions of one thread-scaling run, all threads together: five times the threads
+    /// section's, so that a run lasts tens of milliseconds even at one thread.
+    const fn scaling_ops(&self) -> usize {
+        self.thread_ops * 5
+    }
+
     /// `make bench ARGS=--quick`: the same workloads, about a tenth of the work.
     pub const QUICK: Self = Self {
         quick: true,
@@ -101,6 +107,8 @@ pub enum Section {
     Seed,
     /// Threads on one lock: 1, 2 and 16 behind a spin lock, 16 behind a futex lock.
     Threads,
+    /// Thread scaling: 1, 2, 4 and 16 threads, each subject behind its natural lock.
+    Scaling,
     /// Alloc+free pairs with this many other live blocks.
     Pairs {
         /// Live 64-byte blocks during the timing.
@@ -123,6 +131,7 @@ impl Section {
             Self::Latency { overhead } => format!("latency:{overhead}"),
             Self::Seed => "seed".to_owned(),
             Self::Threads => "threads".to_owned(),
+            Self::Scaling => "scaling".to_owned(),
             Self::Pairs { prefill } => format!("pairs:{prefill}"),
         }
     }
@@ -145,6 +154,7 @@ impl Section {
             "latency" => Self::Latency { overhead: value },
             "seed" => Self::Seed,
             "threads" => Self::Threads,
+            "scaling" => Self::Scaling,
             "pairs" => Self::Pairs {
                 prefill: usize::try_from(value).ok()?,
             },
@@ -242,6 +252,10 @@ pub fn measure(section: Section, kind: Kind, config: &Config) -> Vec<Cell> {
                     )
                 })
                 .collect()
+        }
+        Section::Scaling => {
+            let arena = Arena::new(RANDOM_ARENA);
+            threads::scaling(kind, &arena, config.scaling_ops(), config.reps)
         }
         Section::Pairs { prefill } => {
             let arena = Arena::new(RANDOM_ARENA);
@@ -371,6 +385,7 @@ pub fn run_all(config: &Config, report: &mut Report, svg: &str) -> Results {
     let latency = latency_section(config, report, tsc_overhead);
     let seed = seed_section(config, report, tsc_overhead);
     threads_section(config, report);
+    let (scaling, spawn) = scaling_section(config, report, svg);
     let pairs = pairs_section(config, report);
     memory_back_section(report);
     Results {
@@ -380,12 +395,17 @@ pub fn run_all(config: &Config, report: &mut Report, svg: &str) -> Results {
         latency,
         seed,
         pairs,
+        scaling,
+        spawn,
         tsc_overhead,
     }
 }
 
 /// One table of a section: its title and its rows.
 pub type Table = (String, Vec<(Kind, Vec<Cell>)>);
+
+/// A section's rows: each subject with its figures.
+type Rows = Vec<(Kind, Vec<Cell>)>;
 
 fn random_actions_section(config: &Config, report: &mut Report, svg: &str) -> Vec<Table> {
     report.push(&format!(
@@ -430,6 +450,19 @@ fn random_actions_section(config: &Config, report: &mut Report, svg: &str) -> Ve
 }
 
 fn write_chart(rows: &[(Kind, Vec<Cell>)], svg: &str, report: &mut Report) {
+    let labels: Vec<String> = MAX_SIZES.iter().map(ToString::to_string).collect();
+    let title = "Random actions without realloc: ns per action (lower is better)";
+    chart_file(rows, &labels, title, svg, report);
+}
+
+/// Writes the line chart of `rows` to `svg` and links it from the report.
+fn chart_file(
+    rows: &[(Kind, Vec<Cell>)],
+    labels: &[String],
+    title: &str,
+    svg: &str,
+    report: &mut Report,
+) {
     let series: Vec<chart::Series> = rows
         .iter()
         .map(|(kind, cells)| {
@@ -439,15 +472,12 @@ fn write_chart(rows: &[(Kind, Vec<Cell>)], svg: &str, report: &mut Report) {
             )
         })
         .collect();
-    let labels: Vec<String> = MAX_SIZES.iter().map(ToString::to_string).collect();
-    let title = "Random actions without realloc: ns per action (lower is better)";
-    if let Err(e) = std::fs::write(svg, chart::line_chart(title, &labels, &series)) {
+    if let Err(e) = std::fs::write(svg, chart::line_chart(title, labels, &series)) {
         eprintln!("writing {svg}: {e}");
     }
     let file = svg.rsplit('/').next().unwrap_or(svg);
-    report.push(&format!(
-        "![Random actions without realloc](bench/{file})\n\n"
-    ));
+    let alt = title.split(':').next().unwrap_or(title);
+    report.push(&format!("![{alt}](bench/{file})\n\n"));
 }
 
 fn efficiency_section(config: &Config, report: &mut Report) -> Vec<(Kind, Vec<Cell>)> {
@@ -532,7 +562,7 @@ fn threads_section(config: &Config, report: &mut Report) {
          actions; lower is better), {} random actions (M = 1000, no realloc) shared out among the \
          threads, each thread on its own blocks, one lock around the subject (the same for all: \
          `spin::Mutex`, or bareheap's `FutexLock`, which spins briefly and then sleeps), median \
-         of {} runs, arena {} MiB, on this {}-CPU machine. With more threads than CPUs, a spin \
+         of {} runs after an untimed one, arena {} MiB, on this {}-CPU machine. With more threads than CPUs, a spin \
          lock's waiters spin through their time slices while the holder is descheduled.\n\n",
         config.thread_ops,
         config.reps.min(3),
@@ -545,6 +575,111 @@ fn threads_section(config: &Config, report: &mut Report) {
         .collect();
     let rows = rows(Section::Threads, &GENERAL, config, columns.len());
     report.ratio_table(&columns, &report::named(&rows), 1);
+}
+
+/// The thread-scaling tables and chart; its rows, and the spawn times.
+fn scaling_section(config: &Config, report: &mut Report, svg: &str) -> (Rows, Vec<Option<f64>>) {
+    report.push(&format!(
+        "## 5b. Thread scaling\n\nMillions of actions per second over all threads (all actions / \
+         wall time; higher is better): {} random actions (M = 1000, no realloc, so every request \
+         is 2 KiB or less) shared out among the threads, each thread on its own blocks, median of \
+         {} runs after an untimed one, arena {} MiB, on this {}-CPU machine. Each subject is behind its natural lock: \
+         the system malloc as it is (glibc: arenas and a per-thread cache), talc and rlsf behind \
+         `spin::Mutex` (what their global-allocator wrappers use), bareheap's default heap behind \
+         `FutexLock`, without and with its per-thread caches (`Cached`, 16 caches, a \
+         thread-local number as the index; each thread releases its cache as it ends, inside \
+         the timed run).\n\n",
+        config.scaling_ops(),
+        config.reps,
+        RANDOM_ARENA / MIB,
+        std::thread::available_parallelism().map_or(1, usize::from),
+    ));
+    let columns: Vec<String> = threads::SCALING_THREADS
+        .iter()
+        .map(|threads| format!("{threads} thread{}", if *threads == 1 { "" } else { "s" }))
+        .collect();
+    let rows = rows(
+        Section::Scaling,
+        &threads::SCALING_SUBJECTS,
+        config,
+        columns.len(),
+    );
+    report.ratio_table(&columns, &report::named(&rows), 1);
+    report.push(
+        "Scaling: each subject's throughput divided by its own with one thread (above 1: the \
+         threads together do more than one alone).\n\n",
+    );
+    let scaled: Vec<(Kind, Vec<Cell>)> = rows
+        .iter()
+        .map(|(kind, cells)| {
+            let one = cells.first().and_then(|c| c.as_ref().ok().copied());
+            let cells = cells
+                .iter()
+                .map(|cell| match (cell, one) {
+                    (Ok(value), Some(one)) => Ok(value / one),
+                    (Err(why), _) => Err(why.clone()),
+                    (Ok(_), None) => Err("no one-thread figure".to_owned()),
+                })
+                .collect();
+            (*kind, cells)
+        })
+        .collect();
+    report.plain_table(&columns, &report::named(&scaled), 2);
+    let file = std::path::Path::new(svg).with_file_name("thread-scaling.svg");
+    chart_file(
+        &rows,
+        &columns,
+        "Thread scaling: millions of actions per second, all threads (higher is better)",
+        &file.to_string_lossy(),
+        report,
+    );
+    let spawn = spawn_table(report);
+    (rows, spawn)
+}
+
+/// The allocators of `thread-spawn`, with their names in the table.
+const SPAWN_SUBJECTS: [(&str, &str); 4] = [
+    ("system", "system malloc (glibc)"),
+    ("heap-spin", "bareheap Heap, spin lock"),
+    ("heap-futex", "bareheap Heap, `FutexLock`"),
+    ("cached", "bareheap Heap + per-thread caches, `FutexLock`"),
+];
+
+/// Milliseconds to spawn and join 64 std threads with each allocator as the program's
+/// `#[global_allocator]` (the `thread-spawn` helper, built next to this binary), in the order
+/// of [`SPAWN_SUBJECTS`].
+fn spawn_table(report: &mut Report) -> Vec<Option<f64>> {
+    report.push(
+        "Spawning threads: a std program with the allocator as its `#[global_allocator]` (the \
+         bareheap ones over a static buffer) spawns 64 threads, each building 32 short strings \
+         and a 256-number `Vec`, and joins them; median of 20 rounds, in ms. The \
+         `thread-spawn` helper of `bench/`, one process per allocator.\n\n\
+         | allocator | ms per 64 threads | × glibc |\n|---|---:|---:|\n",
+    );
+    let helper = std::env::current_exe().map(|exe| exe.with_file_name("thread-spawn"));
+    let mut glibc = None;
+    let mut figures = Vec::new();
+    for (arg, name) in SPAWN_SUBJECTS {
+        let figure = helper
+            .as_ref()
+            .ok()
+            .and_then(|helper| Command::new(helper).arg(arg).output().ok())
+            .filter(|o| o.status.success())
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|line| line.strip_prefix("ok ")?.trim().parse::<f64>().ok());
+        figures.push(figure);
+        match figure {
+            Some(ms) => {
+                let base = *glibc.get_or_insert(ms);
+                report.push(&format!("| {name} | {ms:.2} | {:.2} |\n", ms / base));
+            }
+            None => report.push(&format!(
+                "| {name} | FAILED: no figure (is `thread-spawn` built?) | – |\n"
+            )),
+        }
+    }
+    report.push("\n");
+    figures
 }
 
 fn pairs_section(config: &Config, report: &mut Report) -> Vec<(Kind, Vec<Cell>)> {
@@ -644,6 +779,7 @@ mod tests {
             Section::Latency { overhead: 42 },
             Section::Seed,
             Section::Threads,
+            Section::Scaling,
             Section::Pairs { prefill: 32 },
         ] {
             assert_eq!(Section::parse(&section.arg()), Some(section));

@@ -23,7 +23,8 @@ use std::ptr::{self, NonNull};
 
 use bareheap::fixed::{FixedBlocks, FixedPool};
 use bareheap::{
-    ChunkAllocator, FreeListAllocator, Heap, RawAllocator, SizeClassPools, StaticGrower,
+    CacheIndex, Cached, ChunkAllocator, FreeListAllocator, FutexLock, Heap, RawAllocator,
+    SizeClassPools, StaticGrower,
 };
 
 /// An allocator under test, built over an arena.
@@ -541,5 +542,77 @@ impl<A: Build, const CHECKED: bool> Subject for Bare<A, CHECKED> {
             unsafe { self.allocator.resize_trusted(ptr, layout, new) }.ok()
         };
         Some(block?.cast())
+    }
+}
+
+/// A number per thread, handed out in the order threads first ask: the cache index of
+/// [`CachedHeap`] (consecutive threads of one run get different caches).
+pub struct ThreadNumber;
+
+impl CacheIndex for ThreadNumber {
+    fn current(&self) -> usize {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        std::thread_local!(static MINE: usize =
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+        MINE.with(|mine| *mine)
+    }
+}
+
+/// bareheap's default heap over the arena with its per-thread caches in front (16 caches,
+/// chosen by [`ThreadNumber`]; `FutexLock` around the shared heap). Shared by threads through
+/// `&self` (the threads workloads); as a `Subject`, one thread's use of it.
+pub struct CachedHeap(Cached<Heap<StaticGrower<'static>>, ThreadNumber, FutexLock>);
+
+impl CachedHeap {
+    /// A block for `layout`, from the calling thread's cache when it is small.
+    pub fn alloc_shared(&self, layout: Layout) -> Option<NonNull<u8>> {
+        Some(self.0.allocate(layout).ok()?.cast())
+    }
+
+    /// Frees a block into the calling thread's cache (or the shared heap).
+    ///
+    /// # Safety
+    /// `ptr` is a live block of this heap, allocated with `layout`.
+    pub unsafe fn dealloc_shared(&self, ptr: NonNull<u8>, layout: Layout) {
+        // SAFETY: the caller's contract.
+        unsafe { self.0.deallocate_trusted(ptr, layout) }
+    }
+
+    /// What a thread does as it ends: gives its cache's blocks back.
+    pub fn thread_done(&self) {
+        self.0.release(ThreadNumber.current());
+    }
+}
+
+impl Subject for CachedHeap {
+    unsafe fn init(base: NonNull<u8>, len: usize) -> Option<Self> {
+        // SAFETY: forwarded from the caller.
+        let grower = StaticGrower::new(unsafe { arena_slice(base, len) });
+        Some(Self(Cached::with_lock(Heap::new(grower), ThreadNumber)))
+    }
+
+    fn alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {
+        self.alloc_shared(layout)
+    }
+
+    unsafe fn dealloc(&mut self, ptr: NonNull<u8>, layout: Layout) -> bool {
+        // SAFETY: the caller's contract.
+        unsafe { self.dealloc_shared(ptr, layout) };
+        true
+    }
+
+    unsafe fn realloc(
+        &mut self,
+        ptr: NonNull<u8>,
+        layout: Layout,
+        new_size: usize,
+    ) -> Option<NonNull<u8>> {
+        let new = Layout::from_size_align(new_size, layout.align()).ok()?;
+        // SAFETY: the caller's contract.
+        Some(
+            unsafe { self.0.resize_trusted(ptr, layout, new) }
+                .ok()?
+                .cast(),
+        )
     }
 }

@@ -91,7 +91,56 @@ pub fn section(r: &Results) -> String {
     out.push_str(&latency_target(r));
     out.push_str(&chunk_targets(r));
     out.push_str(&fixed_targets(r));
+    out.push_str(&thread_targets(r));
     out.push('\n');
+    out
+}
+
+/// The many-threads issue's targets, from section 5b (1, 2, 4, 16 threads) and its spawn table.
+fn thread_targets(r: &Results) -> String {
+    let cached = cells(&r.scaling, Kind::HeapCached);
+    let plain = cells(&r.scaling, Kind::Heap);
+    let glibc = cells(&r.scaling, Kind::System);
+    let at = |values: &[Option<f64>], column: usize| values.get(column).copied().flatten();
+    let two = at(&cached, 1)
+        .zip(at(&cached, 0))
+        .map(|(two, one)| two / one);
+    let glibc_two = at(&glibc, 1).zip(at(&glibc, 0)).map(|(two, one)| two / one);
+    let sixteen = at(&cached, 3).zip(at(&glibc, 3)).map(|(c, g)| c / g);
+    let locked = at(&plain, 3).zip(at(&glibc, 3)).map(|(p, g)| p / g);
+    let spawn = r.spawn.first().copied().flatten().map(|glibc| {
+        r.spawn[1..]
+            .iter()
+            .map(|ms| ms.map(|ms| ms / glibc))
+            .collect::<Vec<_>>()
+    });
+    let show = |v: Option<f64>| v.map_or("failed".to_owned(), |v| format!("{v:.2}"));
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "| with caches, 2 threads ≥ 1.6 × one thread's throughput (section 5b) | {} × (glibc: {} ×) | {} |",
+        show(two),
+        show(glibc_two),
+        verdict(two.is_some_and(|v| v >= 1.6))
+    );
+    let _ = writeln!(
+        out,
+        "| with caches, 16 threads ≥ glibc's throughput | {} × glibc | {} |",
+        show(sixteen),
+        verdict(sixteen.is_some_and(|v| v >= 1.0))
+    );
+    let _ = writeln!(
+        out,
+        "| without caches (`FutexLock`), 16 threads ≥ 0.5 × glibc's throughput | {} × glibc | {} |",
+        show(locked),
+        verdict(locked.is_some_and(|v| v >= 0.5))
+    );
+    let _ = writeln!(
+        out,
+        "| spawning and joining 64 threads ≤ 2 × glibc's time (spin / futex / caches) | {} × glibc | {} |",
+        spawn.as_deref().map_or("failed".to_owned(), |s| list(s, 2)),
+        verdict(spawn.as_deref().is_some_and(|s| all(s, |v| v <= 2.0)))
+    );
     out
 }
 

@@ -14,6 +14,7 @@
 //!        ┌──────────────────── POOLS_HEAP: 8 MiB ─────────────────────┐
 //!        │ 32 KiB slab │ 32 KiB slab │ large block │ ...               │  the pools' fallback
 //!        └─────────────────────────────────────────────────────────────┘
+//!        CACHED_HEAP: 8 MiB, the same again, for the pools behind the per-thread caches
 //! ```
 //!
 //! The constructors are `const`: a heap or bitmap of the wrong size is a compile error, not a
@@ -27,14 +28,18 @@
 //!             ◄─release─            ◄─munmap─
 //! ```
 //!
-//! All three sit behind a [`FutexLock`]: under Linux the `threads` workload's four threads
+//! The `cached` choice is the pools' design again, over a third static heap, with a cache per
+//! thread in front ([`Cached`]): each thread's cache number is in its thread block
+//! ([`crate::tls`]), read with one load from `fs`.
+//!
+//! All four sit behind a [`FutexLock`]: under Linux the `threads` workload's four threads
 //! share two cores here, and a waiter that found the heap locked sleeps in the kernel after a
 //! short spin instead of spinning through its time slice while the holder is descheduled.
 
 use bareheap::chunk::{ChunkAllocator, GlobalChunkAllocator, PageAligned, bitmap_len};
 use bareheap::{
-    FreeListAllocator, FutexLock, LockedFreeListAllocator, LockedSizeClassPools, MmapGrower,
-    SizeClassPools, heap, heap_bitmap,
+    CacheIndex, Cached, FreeListAllocator, FutexLock, LockedFreeListAllocator,
+    LockedSizeClassPools, MmapGrower, SizeClassPools, heap, heap_bitmap,
 };
 
 /// Bytes per chunk of both chunk allocators.
@@ -67,6 +72,40 @@ pub static POOLS: LockedSizeClassPools<ChunkAllocator<CHUNK_SIZE>, FutexLock> =
 /// Whether `ptr` lies in the pools' heap: a comparison of addresses, no lock taken.
 pub fn in_pools_heap(ptr: *const u8) -> bool {
     let start = (&raw const POOLS_HEAP).addr();
+    ptr.addr().wrapping_sub(start) < CHUNKS * CHUNK_SIZE
+}
+
+static mut CACHED_HEAP: PageAligned<[u8; CHUNKS * CHUNK_SIZE]> =
+    heap!(chunks = CHUNKS, chunksize = CHUNK_SIZE);
+static mut CACHED_BITMAP: PageAligned<[u8; bitmap_len(CHUNKS)]> = heap_bitmap!(chunks = CHUNKS);
+
+/// The running thread's cache: the number in its thread block.
+pub struct ThreadCacheIndex;
+
+impl CacheIndex for ThreadCacheIndex {
+    #[inline]
+    fn current(&self) -> usize {
+        crate::tls::cache_index()
+    }
+}
+
+/// The allocator of the `cached` choice: size-class pools over a chunk heap of their own, with
+/// a cache of small blocks per thread (16 caches) in front.
+pub type CachedPools =
+    Cached<SizeClassPools<ChunkAllocator<CHUNK_SIZE>>, ThreadCacheIndex, FutexLock>;
+
+/// The `cached` choice's allocator.
+pub static CACHED: CachedPools = Cached::with_lock(
+    SizeClassPools::new(
+        // SAFETY: as for CHUNK, with this heap and bitmap of its own.
+        unsafe { ChunkAllocator::from_static(&raw mut CACHED_HEAP, &raw mut CACHED_BITMAP) },
+    ),
+    ThreadCacheIndex,
+);
+
+/// Whether `ptr` lies in the cached pools' heap: a comparison of addresses, no lock taken.
+pub fn in_cached_heap(ptr: *const u8) -> bool {
+    let start = (&raw const CACHED_HEAP).addr();
     ptr.addr().wrapping_sub(start) < CHUNKS * CHUNK_SIZE
 }
 

@@ -11,13 +11,14 @@
 //!   dealloc(ptr) / realloc(ptr) ─► the owner of ptr:
 //!        inside CHUNK's heap?        ──► chunk allocator
 //!        inside POOLS' backing heap? ──► size-class pools
+//!        inside CACHED's heap?       ──► pools behind per-thread caches
 //!        anywhere else               ──► free-list allocator (its mmap regions)
 //! ```
 //!
 //! Every allocator owns memory that no other one touches, which is what makes ownership a pure
 //! address test: the two static heaps are fixed ranges, and everything outside them can only
 //! have come from the free list's mappings. The cost is one atomic load per allocation, at most
-//! two range comparisons per free, and one indirect call, on top of the allocator's own cost.
+//! three range comparisons per free, and one indirect call, on top of the allocator's own cost.
 //!
 //! The instances themselves, with their memory, live in [`instances`]; the router is in
 //! [`router`] and counts what it forwards in [`traffic`]; what each allocator reports about
@@ -38,7 +39,7 @@ pub use stats::HeapStats;
 pub use traffic::Traffic;
 
 use crate::selection::Named;
-use instances::{CHUNK, FREE_LIST, POOLS, in_pools_heap};
+use instances::{CACHED, CHUNK, FREE_LIST, POOLS, in_cached_heap, in_pools_heap};
 
 /// An allocator the command line can choose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,16 +51,19 @@ pub enum AllocatorChoice {
     Pools,
     /// The free-list allocator, growing through `mmap`.
     FreeList,
+    /// Size-class pools over a chunk heap, with a cache per thread in front.
+    Cached,
 }
 
 impl Named for AllocatorChoice {
-    const ALL: &'static [Self] = &[Self::Chunk, Self::Pools, Self::FreeList];
+    const ALL: &'static [Self] = &[Self::Chunk, Self::Pools, Self::FreeList, Self::Cached];
 
     fn name(self) -> &'static str {
         match self {
             Self::Chunk => "chunk",
             Self::Pools => "pools",
             Self::FreeList => "freelist",
+            Self::Cached => "cached",
         }
     }
 
@@ -68,6 +72,7 @@ impl Named for AllocatorChoice {
             Self::Chunk => "bitmap over an 8 MiB static heap, 256-byte chunks",
             Self::Pools => "size classes 16 B..2 KiB, 32 KiB slabs from a chunk heap",
             Self::FreeList => "segregated free lists, boundary tags, heap grown by mmap",
+            Self::Cached => "the pools' design with a cache of small blocks per thread",
         }
     }
 }
@@ -104,6 +109,7 @@ impl AllocatorChoice {
             Self::Chunk => HeapStats::of_chunks(&CHUNK),
             Self::Pools => HeapStats::of_pools(&POOLS),
             Self::FreeList => HeapStats::of_free_list(&FREE_LIST),
+            Self::Cached => HeapStats::of_cached(&CACHED),
         }
     }
 
@@ -113,6 +119,8 @@ impl AllocatorChoice {
             Self::Chunk
         } else if in_pools_heap(ptr) {
             Self::Pools
+        } else if in_cached_heap(ptr) {
+            Self::Cached
         } else {
             Self::FreeList
         }
@@ -125,6 +133,7 @@ impl AllocatorChoice {
             Self::Chunk => &CHUNK,
             Self::Pools => &POOLS,
             Self::FreeList => &FREE_LIST,
+            Self::Cached => &CACHED,
         }
     }
 }
@@ -145,6 +154,18 @@ pub fn set_placement(placement: Placement) {
     let mut pools = POOLS.lock();
     // SAFETY: only the backing chunk allocator's placement changes; nothing moves.
     unsafe { pools.get_mut().fallback_mut() }.set_placement(placement);
+}
+
+/// The statistics of cache `index` of the `cached` choice, when that choice is the active one.
+pub fn cache_stats(index: usize) -> Option<bareheap::CacheStats> {
+    (AllocatorChoice::active() == AllocatorChoice::Cached).then(|| CACHED.stats(index))
+}
+
+/// What a thread does with the allocators as it ends: gives its cache's blocks back to the
+/// shared heap of the `cached` choice (a few locks of that heap; nothing when the cache is
+/// empty). Called by every thread started with [`crate::thread::Thread::spawn`], last thing.
+pub fn thread_exit() {
+    CACHED.release(crate::tls::cache_index());
 }
 
 /// Tells the allocators what they need to know about the machine before the first

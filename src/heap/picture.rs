@@ -2,7 +2,9 @@
 //!
 //! - **chunk**: the bitmap, 64 cells a row, each cell a group of chunks shaded by how many of
 //!   them are used.
-//! - **pools**: one bar per size class: blocks in use out of the blocks the class holds.
+//! - **pools** and **cached**: one bar per size class: blocks in use out of the blocks the
+//!   class holds (for `cached`, blocks waiting in the caches count as in use), then the
+//!   backing chunk heap.
 //! - **freelist**: one row per region (as many as fit), each cell a stretch of the region
 //!   shaded by the bytes of allocated blocks in it.
 //!
@@ -13,10 +15,10 @@ use core::fmt;
 
 use bareheap::free_list::{FreeListAllocator, RegionInfo, RegionKind};
 use bareheap::pools::PoolStats;
-use bareheap::{ChunkAllocator, MmapGrower};
+use bareheap::{ChunkAllocator, MmapGrower, SizeClassPools};
 
 use super::AllocatorChoice;
-use super::instances::{CHUNK, CHUNK_SIZE, FREE_LIST, POOLS};
+use super::instances::{CACHED, CHUNK, CHUNK_SIZE, FREE_LIST, POOLS};
 use crate::picture::{LEGEND, STRIP_WIDTH, Strip, overlap};
 use crate::units::{Bytes, Padded};
 
@@ -41,15 +43,24 @@ impl fmt::Display for HeapPicture {
                 write!(f, "     ")?;
                 CHUNK.inspect(|chunks| draw_chunks(f, chunks, CHUNK_ROWS))
             }
-            AllocatorChoice::Pools => POOLS.inspect(|pools| {
-                draw_pools(f, &pools.stats())?;
-                write!(f, "     backing heap: ")?;
-                draw_chunks(f, pools.fallback(), BACKING_ROWS)
-            }),
+            AllocatorChoice::Pools => POOLS.inspect(|pools| draw_pools_and_backing(f, pools)),
+            AllocatorChoice::Cached => CACHED
+                .shared()
+                .inspect(|pools| draw_pools_and_backing(f, pools)),
             AllocatorChoice::FreeList => FREE_LIST.inspect(|heap| draw_free_list(f, heap)),
         }?;
         write!(f, "     legend: {LEGEND}")
     }
+}
+
+/// The pools' bars, then their backing chunk heap.
+fn draw_pools_and_backing(
+    f: &mut fmt::Formatter<'_>,
+    pools: &SizeClassPools<ChunkAllocator<CHUNK_SIZE>>,
+) -> fmt::Result {
+    draw_pools(f, &pools.stats())?;
+    write!(f, "     backing heap: ")?;
+    draw_chunks(f, pools.fallback(), BACKING_ROWS)
 }
 
 fn draw_chunks(

@@ -5,9 +5,9 @@ use core::fmt;
 use bareheap::chunk::{ChunkAllocator, ChunkStats, GlobalChunkAllocator};
 use bareheap::free_list::Stats as FreeListStats;
 use bareheap::pools::{ClassStats, PoolStats, SLAB_SIZE};
-use bareheap::{FutexLock, LockedFreeListAllocator, LockedSizeClassPools, MmapGrower};
+use bareheap::{CacheStats, FutexLock, LockedFreeListAllocator, LockedSizeClassPools, MmapGrower};
 
-use super::instances::CHUNK_SIZE;
+use super::instances::{CHUNK_SIZE, CachedPools};
 use crate::units::Bytes;
 
 /// Where each line of a report starts.
@@ -15,10 +15,6 @@ const INDENT: &str = "     ";
 
 /// A snapshot of one allocator's statistics.
 #[derive(Debug, Clone, Copy)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "a short-lived snapshot on the stack; boxing it would allocate on the heap it measures"
-)]
 pub enum HeapStats {
     /// The chunk allocator's counters, and its longest run of free chunks.
     Chunk {
@@ -33,6 +29,15 @@ pub enum HeapStats {
         pools: PoolStats,
         /// The backing chunk allocator.
         backing: ChunkStats,
+    },
+    /// The pools behind the caches, their backing allocator, and all caches together.
+    Cached {
+        /// Blocks per class (cached blocks count as in use here), slabs, fallback blocks.
+        pools: PoolStats,
+        /// The backing chunk allocator.
+        backing: ChunkStats,
+        /// The caches' counters, added up.
+        caches: CacheStats,
     },
     /// The free list's counters, and its grower's.
     FreeList {
@@ -64,6 +69,19 @@ impl HeapStats {
         })
     }
 
+    /// Reads the cached pools' statistics: the shared pools', then the caches' (each cache is
+    /// read on its own, so a thread running meanwhile can make the two disagree by a batch).
+    pub fn of_cached(cached: &CachedPools) -> Self {
+        let (pools, backing) = cached
+            .shared()
+            .inspect(|pools| (pools.stats(), pools.fallback().stats()));
+        Self::Cached {
+            pools,
+            backing,
+            caches: cached.total_stats(),
+        }
+    }
+
     /// Reads the free-list allocator's statistics and its grower's counters.
     pub fn of_free_list(free_list: &LockedFreeListAllocator<MmapGrower, FutexLock>) -> Self {
         free_list.inspect(|free_list| Self::FreeList {
@@ -81,7 +99,7 @@ impl HeapStats {
             Self::Chunk {
                 largest_free_run, ..
             } => Some(*largest_free_run),
-            Self::Pools { .. } | Self::FreeList { .. } => None,
+            Self::Pools { .. } | Self::Cached { .. } | Self::FreeList { .. } => None,
         }
     }
 
@@ -91,6 +109,11 @@ impl HeapStats {
         match self {
             Self::Chunk { stats, .. } => stats.used_bytes,
             Self::Pools { pools, backing } => pooled_bytes(pools) + large_bytes(pools, backing),
+            Self::Cached {
+                pools,
+                backing,
+                caches,
+            } => pooled_bytes(pools) - caches.cached_bytes + large_bytes(pools, backing),
             Self::FreeList { stats, .. } => stats.in_use_bytes,
         }
     }
@@ -125,6 +148,14 @@ impl fmt::Display for HeapStats {
                 write!(f, "\n{INDENT}largest free run: {largest_free_run} chunks")
             }
             Self::Pools { pools, backing } => write_pools(f, pools, backing),
+            Self::Cached {
+                pools,
+                backing,
+                caches,
+            } => {
+                write_pools(f, pools, backing)?;
+                write_caches(f, caches)
+            }
             Self::FreeList {
                 stats,
                 free_blocks,
@@ -185,6 +216,24 @@ fn write_class_row(
         write!(f, " {:>6}", column(class))?;
     }
     Ok(())
+}
+
+/// The caches' line: what they hold, and how often they went to the shared heap.
+fn write_caches(f: &mut fmt::Formatter<'_>, caches: &CacheStats) -> fmt::Result {
+    write!(
+        f,
+        "\n{INDENT}{:<8} {} blocks held ({}), {} allocations, {} frees",
+        "caches",
+        caches.cached_blocks,
+        Bytes(caches.cached_bytes),
+        caches.allocations,
+        caches.frees,
+    )?;
+    write!(
+        f,
+        "\n{INDENT}{:<8} {} refills, {} drains, {} bypassed",
+        "", caches.refills, caches.drains, caches.bypassed,
+    )
 }
 
 fn write_free_list(

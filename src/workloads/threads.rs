@@ -19,6 +19,8 @@
 //! once (the classic race of an allocator without a lock) shows up as a wrong word in one of
 //! them. Each thread checks only its own data and returns a [`Report`]; the main thread
 //! turns each report into a check. Every thread frees everything it made before it returns.
+//! On the `cached` allocator each thread has a cache of its own (the number in its thread
+//! block), and the report shows what that cache did.
 
 use alloc::collections::BTreeMap;
 use alloc::format;
@@ -28,6 +30,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 use super::Checks;
 use crate::thread::Thread;
+use crate::{heap, println};
 
 /// Threads started at once.
 const THREADS: u64 = 4;
@@ -41,6 +44,8 @@ const MAP_KEYS: u32 = 1024;
 /// What one thread found.
 #[derive(Debug, Default, Clone, Copy)]
 struct Report {
+    /// The allocator cache the thread used (its thread block's number).
+    cache_index: usize,
     /// Blocks whose every word was checked (before a free or a realloc, and at the end).
     blocks_checked: u32,
     /// Blocks in which some word was not what this thread wrote.
@@ -80,6 +85,16 @@ pub fn run(checks: &mut Checks) {
                 }
             ),
         );
+        if let Some(cache) = heap::cache_stats(report.cache_index) {
+            println!(
+                "         cache {}: {} allocations, {} frees, {} bypassed",
+                report.cache_index, cache.allocations, cache.frees, cache.bypassed,
+            );
+            println!(
+                "                  {} refills, {} drains; {} blocks held after its exit",
+                cache.refills, cache.drains, cache.cached_blocks,
+            );
+        }
     }
 }
 
@@ -135,6 +150,7 @@ fn churn(thread: u64) -> Report {
     let mut slots: Vec<Option<Block>> = (0..SLOTS).map(|_| None).collect();
     let mut map = BTreeMap::new();
     let mut report = Report {
+        cache_index: crate::tls::cache_index(),
         map_and_strings_intact: true,
         ..Report::default()
     };

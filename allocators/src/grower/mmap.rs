@@ -11,7 +11,9 @@
 //!
 //! So a heap of `H` bytes costs about `log2(H / 64K)` mappings until the cap (64 Ki pages,
 //! 256 MiB with 4 KiB pages) is reached, and one per cap-sized step after that. Dedicated
-//! regions for large blocks are rounded to pages only and do not advance the step.
+//! regions for large blocks are rounded to pages only and do not advance the step. Each region
+//! given back halves the step, so the step follows the heap's size down as well as up; and a
+//! step the kernel refuses (under `ulimit -v`, say) falls back to the size actually needed.
 //!
 //! The page size is the kernel's (`AT_PAGESZ` in the auxiliary vector). Since a
 //! `#[global_allocator]` static is built before the program can read it, the grower can start
@@ -170,18 +172,25 @@ unsafe impl HeapGrower for MmapGrower {
     type Err = Errno;
 
     /// Maps `max(min_size, step)` rounded up to pages, then doubles the step (up to its cap).
-    /// One `mmap` system call.
+    /// When the kernel refuses the step (an address-space limit, overcommit rules), maps just
+    /// `min_size` rounded up to pages instead, so that a growing step never turns memory the
+    /// kernel would still give into a failed allocation. One `mmap` system call, two when the
+    /// step is refused.
     fn grow(&mut self, min_size: usize) -> Result<Region, Errno> {
-        let step = self
+        let needed = self.round_to_pages(min_size).ok_or(Errno::ENOMEM)?;
+        let stepped = self
             .step_pages
             .checked_mul(self.page_size)
-            .ok_or(Errno::ENOMEM)?;
-        let len = self
-            .round_to_pages(min_size.max(step))
-            .ok_or(Errno::ENOMEM)?;
-        let region = self.map(len)?;
-        self.step_pages = (self.step_pages * 2).min(MAX_STEP_PAGES);
-        Ok(region)
+            .and_then(|step| self.round_to_pages(min_size.max(step)))
+            .unwrap_or(needed);
+        match self.map(stepped) {
+            Ok(region) => {
+                self.step_pages = (self.step_pages * 2).min(MAX_STEP_PAGES);
+                Ok(region)
+            }
+            Err(_) if stepped > needed => self.map(needed),
+            Err(errno) => Err(errno),
+        }
     }
 
     /// Maps `size` rounded up to pages, leaving the growth step as it is. One `mmap` call.
@@ -217,6 +226,10 @@ unsafe impl HeapGrower for MmapGrower {
         unsafe { sys::unmap(region.ptr(), region.len()) }.map_err(ReleaseError::Failed)?;
         self.released_regions += 1;
         self.mapped_bytes -= region.len();
+        // The heap shrank: so does the next step, or a heap that grows and shrinks in turn
+        // would double its step on every cycle and soon ask for a cap-sized region to hold a
+        // few blocks.
+        self.step_pages = (self.step_pages / 2).max(INITIAL_STEP_PAGES);
         Ok(())
     }
 }
@@ -274,6 +287,23 @@ mod tests {
     }
 
     #[test]
+    fn a_released_region_halves_the_step() {
+        let mut grower = MmapGrower::with_page_size(4096).unwrap();
+        let regions = [(); 3].map(|()| grower.grow(1).unwrap());
+        assert_eq!(regions.map(|r| r.len() / 4096), [16, 32, 64]);
+        for region in regions {
+            // SAFETY: each region came from this grower and is released once, then unused.
+            unsafe { grower.release(region) }.unwrap();
+        }
+        // The step went 128 pages, then 64, 32, 16 with the three releases: a heap that grows
+        // and shrinks in turn does not see its step double on every cycle.
+        let again = grower.grow(1).unwrap();
+        assert_eq!(again.len(), 16 * 4096);
+        // SAFETY: as above.
+        unsafe { grower.release(again) }.unwrap();
+    }
+
+    #[test]
     fn dedicated_regions_do_not_advance_the_step() {
         let mut grower = MmapGrower::with_page_size(4096).unwrap();
         let dedicated = grower.grow_dedicated(5000).unwrap();
@@ -302,8 +332,14 @@ mod tests {
         let mut grower = MmapGrower::with_page_size(MAX_PAGE_SIZE).unwrap();
         grower.step_pages = MAX_STEP_PAGES;
         match MAX_STEP_PAGES.checked_mul(MAX_PAGE_SIZE) {
-            // 32-bit: the step does not fit a `usize`; refused before any system call.
-            None => assert_eq!(grower.grow(1).err(), Some(Errno::ENOMEM)),
+            // 32-bit: the step does not fit a `usize`, so the grower maps just the page that
+            // was needed, as it does when the kernel refuses a step.
+            None => {
+                let region = grower.grow(1).unwrap();
+                assert_eq!(region.len(), MAX_PAGE_SIZE);
+                // SAFETY: the region came from this grower and is released once, unused.
+                unsafe { grower.release(region) }.unwrap();
+            }
             // 64-bit: it fits, and so does its rounding.
             Some(step) => assert!(step.checked_next_multiple_of(MAX_PAGE_SIZE).is_some()),
         }

@@ -24,7 +24,7 @@ pub const MAX_BLOCK_SIZE: usize = 2048;
 pub const CLASS_COUNT: usize = 8;
 
 /// The index of the class that serves `layout`, or `None` when the fallback must. O(1).
-pub(super) const fn class_of(layout: Layout) -> Option<usize> {
+pub(crate) const fn class_of(layout: Layout) -> Option<usize> {
     let mut needed = layout.size();
     if layout.align() > needed {
         needed = layout.align();
@@ -49,7 +49,7 @@ pub const fn usable_size(layout: Layout) -> usize {
 }
 
 /// The block size of class `index`. O(1).
-pub(super) const fn block_size(index: usize) -> usize {
+pub(crate) const fn block_size(index: usize) -> usize {
     MIN_BLOCK_SIZE << index
 }
 

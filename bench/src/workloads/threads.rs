@@ -1,21 +1,28 @@
-//! Threads on one locked instance: each thread runs random actions (M = 1000, no realloc) on
-//! its own blocks, taking one shared lock around every call; 1, 2 and 16 threads behind a spin
-//! lock, and 16 behind a lock that sleeps ([`bareheap::FutexLock`]).
+//! Threads sharing one allocator: each thread runs random actions (M = 1000, no realloc) on its
+//! own blocks, through one shared instance.
 //!
 //! ```text
-//!   thread 1 ─┐                          ┌─ thread n
-//!             ├─► Mutex<R, subject>     ◄┤      (the same lock types for every subject)
-//!   own blocks, own seed                 own blocks, own seed
+//!   thread 1 ─┐                                      ┌─ thread n
+//!             ├─► Concurrent: a subject behind a lock ◄┤     own blocks, own seed
+//!             │   (Mutex<R, subject>), or an allocator │
+//!             │   that is shared by design (glibc,     │
+//!             │   bareheap's per-thread caches)        │
 //! ```
 //!
-//! The figure is wall-clock nanoseconds per action over all threads (total time / total
-//! actions), median of the repetitions; it measures lock hand-over, cache-line traffic and, with
-//! more threads than cores, what a waiter does while the holder is descheduled, as much as the
-//! allocator.
+//! Two sections use it. "Threads, one locked instance" ([`Visitor`]): every subject behind the
+//! same lock, 1, 2 and 16 threads behind a spin lock and 16 behind [`FutexLock`]; the figure is
+//! wall-clock nanoseconds per action over all threads. "Thread scaling" ([`scaling`]): the
+//! system malloc, talc and rlsf behind their natural locks, bareheap's default heap behind
+//! `FutexLock` with and without its per-thread caches, at 1, 2, 4 and 16 threads; the figure is
+//! aggregate throughput, millions of actions per second. Both measure lock hand-over,
+//! cache-line traffic and, with more threads than cores, what a waiter does while the holder
+//! is descheduled, as much as the allocator.
 
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::ptr::NonNull;
 use std::time::Instant;
 
-use bareheap::{DefaultLock, FutexLock};
+use bareheap::{DefaultLock, FutexLock, Heap, StaticGrower};
 use lock_api::{Mutex, RawMutex};
 
 use super::random_actions::{AlignMix, build, request_size};
@@ -23,8 +30,9 @@ use super::{Outcome, layout};
 use crate::arena::Arena;
 use crate::check::{Block, Fill, intact, mark};
 use crate::kinds::{Kind, Visit};
+use crate::report::Cell;
 use crate::rng::Rng;
-use crate::subjects::Subject;
+use crate::subjects::{Bare, CachedHeap, Rlsf, Subject, Talc};
 use crate::timer::median;
 
 /// The `M` of the size distribution.
@@ -32,14 +40,6 @@ const MAX_SIZE: usize = 1000;
 
 /// Live blocks each thread keeps before the random choice starts.
 const MIN_LIVE: usize = 150;
-
-/// A subject made shareable: it is only ever used under the mutex that holds it.
-struct Shared<S>(S);
-
-// SAFETY: the subjects keep no thread-bound state (no thread-locals, no thread ids); their raw
-// pointers lead into the arena or their own buffers, which any thread may use, and the mutex
-// gives one thread at a time access.
-unsafe impl<S> Send for Shared<S> {}
 
 /// The runs of the section, one column each: the lock, and the number of threads.
 pub const RUNS: [(LockKind, usize); 4] = [
@@ -68,12 +68,84 @@ impl LockKind {
     }
 }
 
-/// One thread's share: `ops` actions with its own seed, one lock per call.
-fn worker<S: Subject, R: RawMutex>(
-    shared: &Mutex<R, Shared<S>>,
-    seed: u64,
-    ops: usize,
-) -> Outcome<()> {
+/// An allocator as the threads see it: shared, called through `&self`.
+pub trait Concurrent: Sync {
+    /// A block for `layout`; `None` when out of memory.
+    fn alloc(&self, layout: Layout) -> Option<NonNull<u8>>;
+
+    /// Frees a block; `false` when the allocator refused it.
+    ///
+    /// # Safety
+    /// `ptr` is a live block of this allocator, allocated with `layout`.
+    unsafe fn dealloc(&self, ptr: NonNull<u8>, layout: Layout) -> bool;
+
+    /// What a thread does as it ends (nothing, unless the allocator keeps per-thread state).
+    fn thread_done(&self) {}
+}
+
+/// A single-threaded subject behind a lock `R`, taken around every call.
+pub struct Behind<S, R: RawMutex>(Mutex<R, Unshared<S>>);
+
+/// A subject made `Send`: it is only ever used under the lock that holds it.
+pub struct Unshared<S>(S);
+
+// SAFETY: the subjects keep no thread-bound state (no thread-locals, no thread ids); their raw
+// pointers lead into the arena or their own buffers, which any thread may use, and the lock
+// gives one thread at a time access.
+unsafe impl<S> Send for Unshared<S> {}
+
+impl<S, R: RawMutex> Behind<S, R> {
+    /// `subject` behind a new lock.
+    pub fn new(subject: S) -> Self {
+        Self(Mutex::new(Unshared(subject)))
+    }
+}
+
+impl<S: Subject, R: RawMutex + Sync> Concurrent for Behind<S, R> {
+    fn alloc(&self, layout: Layout) -> Option<NonNull<u8>> {
+        self.0.lock().0.alloc(layout)
+    }
+
+    unsafe fn dealloc(&self, ptr: NonNull<u8>, layout: Layout) -> bool {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.0.lock().0.dealloc(ptr, layout) }
+    }
+}
+
+/// The system malloc, shared as it is (glibc's arenas and per-thread caches).
+struct SystemShared;
+
+impl Concurrent for SystemShared {
+    fn alloc(&self, layout: Layout) -> Option<NonNull<u8>> {
+        // SAFETY: the workload never requests zero bytes.
+        NonNull::new(unsafe { System.alloc(layout) })
+    }
+
+    unsafe fn dealloc(&self, ptr: NonNull<u8>, layout: Layout) -> bool {
+        // SAFETY: the caller's contract: a live block of System with `layout`.
+        unsafe { System.dealloc(ptr.as_ptr(), layout) };
+        true
+    }
+}
+
+impl Concurrent for CachedHeap {
+    fn alloc(&self, layout: Layout) -> Option<NonNull<u8>> {
+        self.alloc_shared(layout)
+    }
+
+    unsafe fn dealloc(&self, ptr: NonNull<u8>, layout: Layout) -> bool {
+        // SAFETY: forwarded from the caller.
+        unsafe { self.dealloc_shared(ptr, layout) };
+        true
+    }
+
+    fn thread_done(&self) {
+        CachedHeap::thread_done(self);
+    }
+}
+
+/// One thread's share: `ops` actions with its own seed.
+fn worker<C: Concurrent>(shared: &C, seed: u64, ops: usize) -> Outcome<()> {
     let mut rng = Rng::new(seed);
     let mut live: Vec<Block> = Vec::new();
     for id in 0..ops as u64 {
@@ -82,7 +154,7 @@ fn worker<S: Subject, R: RawMutex>(
                 request_size(&mut rng, MAX_SIZE),
                 AlignMix::Rare.align(&mut rng),
             );
-            let ptr = shared.lock().0.alloc(layout).ok_or("out of memory")?;
+            let ptr = shared.alloc(layout).ok_or("out of memory")?;
             let block = Block { ptr, layout, id };
             mark(&block, layout.size(), Fill::Ends);
             live.push(block);
@@ -92,24 +164,23 @@ fn worker<S: Subject, R: RawMutex>(
                 return Err(format!("contents of block {id} damaged"));
             }
             // SAFETY: `block` is live in the shared subject, allocated with its layout.
-            if !unsafe { shared.lock().0.dealloc(block.ptr, block.layout) } {
+            if !unsafe { shared.dealloc(block.ptr, block.layout) } {
                 return Err("a free was refused".to_owned());
             }
         }
     }
     for block in live {
         // SAFETY: as above.
-        unsafe { shared.lock().0.dealloc(block.ptr, block.layout) };
+        unsafe { shared.dealloc(block.ptr, block.layout) };
     }
+    shared.thread_done();
     Ok(())
 }
 
-/// Runs `threads` threads once, `ops` actions each; nanoseconds per action.
-fn run<S: Subject, R: RawMutex + Sync>(subject: S, threads: usize, ops: usize) -> Outcome<f64> {
-    let shared = Mutex::<R, _>::new(Shared(subject));
+/// Runs `threads` threads once on `shared`, `ops` actions each; nanoseconds per action.
+fn run<C: Concurrent>(shared: &C, threads: usize, ops: usize) -> Outcome<f64> {
     let start = Instant::now();
     let results: Vec<Outcome<()>> = std::thread::scope(|scope| {
-        let shared = &shared;
         let handles: Vec<_> = (0..threads as u64)
             .map(|index| scope.spawn(move || worker(shared, 11 * (index + 1), ops)))
             .collect();
@@ -124,6 +195,23 @@ fn run<S: Subject, R: RawMutex + Sync>(subject: S, threads: usize, ops: usize) -
     let elapsed = start.elapsed();
     results.into_iter().collect::<Outcome<Vec<()>>>()?;
     Ok(elapsed.as_nanos() as f64 / (threads * ops) as f64)
+}
+
+/// The median over `reps` runs of `threads` threads sharing `ops` actions, each run on a
+/// fresh allocator from `make`, after one untimed run (which touches the arena's pages and
+/// wakes the CPUs up); nanoseconds per action.
+fn median_run<C: Concurrent>(
+    make: impl Fn() -> Outcome<C>,
+    threads: usize,
+    ops: usize,
+    reps: usize,
+) -> Outcome<f64> {
+    run(&make()?, threads, ops / threads)?;
+    let mut times = Vec::new();
+    for _ in 0..reps {
+        times.push(run(&make()?, threads, ops / threads)?);
+    }
+    Ok(median(&mut times))
 }
 
 /// Runs the workload for one subject, with one lock and thread count.
@@ -143,15 +231,60 @@ impl Visit for Visitor<'_> {
 
     fn visit<S: Subject>(&mut self, _: Kind) -> Outcome<f64> {
         let (lock, threads) = self.run;
-        let per_thread = self.ops / threads;
-        let mut times = Vec::new();
-        for _ in 0..self.reps {
-            let subject = build::<S>(self.arena)?;
-            times.push(match lock {
-                LockKind::Spin => run::<S, DefaultLock>(subject, threads, per_thread)?,
-                LockKind::Futex => run::<S, FutexLock>(subject, threads, per_thread)?,
-            });
+        let shape = (threads, self.ops, self.reps);
+        match lock {
+            LockKind::Spin => locked::<S, DefaultLock>(self.arena, shape),
+            LockKind::Futex => locked::<S, FutexLock>(self.arena, shape),
         }
-        Ok(median(&mut times))
     }
+}
+
+/// [`median_run`] of subject `S` built over `arena`, behind a lock `R`, for
+/// `(threads, ops, reps)`.
+fn locked<S: Subject, R: RawMutex + Sync>(
+    arena: &Arena,
+    (threads, ops, reps): (usize, usize, usize),
+) -> Outcome<f64> {
+    median_run(
+        || Ok(Behind::<S, R>::new(build(arena)?)),
+        threads,
+        ops,
+        reps,
+    )
+}
+
+/// The thread counts of the scaling section, one column each.
+pub const SCALING_THREADS: [usize; 4] = [1, 2, 4, 16];
+
+/// The subjects of the scaling section, each behind its natural lock: the system malloc as it
+/// is, talc and rlsf behind `spin` (the lock their own global-allocator wrappers use), bareheap's
+/// default heap behind `FutexLock` (its lock for Linux threads), without and with its caches.
+pub const SCALING_SUBJECTS: [Kind; 5] = [
+    Kind::System,
+    Kind::Talc,
+    Kind::Rlsf,
+    Kind::Heap,
+    Kind::HeapCached,
+];
+
+/// The scaling section for one subject: millions of actions per second over all threads, one
+/// figure per entry of [`SCALING_THREADS`] (median of `reps` runs of `ops` actions in all).
+pub fn scaling(kind: Kind, arena: &Arena, ops: usize, reps: usize) -> Vec<Cell> {
+    SCALING_THREADS
+        .iter()
+        .map(|&threads| {
+            let shape = (threads, ops, reps);
+            let ns = match kind {
+                Kind::System => median_run(|| Ok(SystemShared), threads, ops, reps),
+                Kind::Talc => locked::<Talc, DefaultLock>(arena, shape),
+                Kind::Rlsf => locked::<Rlsf, DefaultLock>(arena, shape),
+                Kind::Heap => {
+                    locked::<Bare<Heap<StaticGrower<'static>>, false>, FutexLock>(arena, shape)
+                }
+                Kind::HeapCached => median_run(|| build::<CachedHeap>(arena), threads, ops, reps),
+                _ => Err("not a subject of this section".to_owned()),
+            };
+            ns.map(|ns| 1000.0 / ns)
+        })
+        .collect()
 }

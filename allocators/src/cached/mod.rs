@@ -1,0 +1,545 @@
+//! # Per-thread caches: small blocks without the shared lock
+//!
+//! A [`Locked`] heap runs every call under one lock. With one thread on one core that costs a
+//! few nanoseconds; with several cores every call moves the lock's cache line, and the heap's,
+//! from core to core, and with more threads than cores a waiter may find the lock's holder
+//! descheduled. Two threads then do less work together than one alone (BENCHMARKS.md,
+//! "Threads"). Hosted allocators (tcmalloc, mimalloc, snmalloc) scale by giving each thread, or
+//! each CPU, a cache of free blocks that it uses without the shared lock. [`Cached`] is that
+//! layer for any allocator of this crate:
+//!
+//! ```text
+//!   allocate(layout), small (a size class of the pools: 16 B .. 2 KiB)
+//!     cache = caches[index.current() % N] ── free? ──► pop its class's magazine     no lock
+//!                 │                                     empty ──► shared lock once:
+//!                 │                                               take a batch of blocks
+//!                 └─ busy (another thread has the same index, or a signal handler
+//!                    interrupted this thread inside it) ──► the shared heap, as without caches
+//!   free(block), small ──► the same cache: push onto the magazine        no lock
+//!                                        full ──► shared lock once: give half back
+//!   large, or more aligned than 2 KiB ──► the shared heap: Locked<A, R>
+//!
+//!   caches[0]  [busy│16 B ■■■■□□□│32 B ■□□□□□□│ ... │2 KiB ■□□□│stats]   128-byte aligned,
+//!   caches[1]  [busy│16 B ■□□□□□□│32 B □□□□□□□│ ... │2 KiB □□□□│stats]   one per thread/CPU
+//!   ...
+//! ```
+//!
+//! **Which cache is mine.** The layer asks the platform through [`CacheIndex`]: a kernel
+//! answers with the running CPU's number from its per-CPU area, a Linux program with a number
+//! kept in thread-local storage (the demo sets one up without libc; see the README's chapter on
+//! thread-local storage), a test with a `thread_local!`. Any answer is *sound*: each cache has a
+//! busy flag, taken with one atomic swap, and a call that finds it taken goes to the shared heap.
+//! A good answer (different threads running at once get different numbers) only makes the
+//! caches fast. So the trait is safe to implement, and a wrong guess costs speed, never memory
+//! safety.
+//!
+//! **Blocks are always whole class blocks.** Every small request, through a cache or not, is
+//! rounded to its class's layout (size and alignment the block size, as the pools place their
+//! blocks) before the shared heap sees it. So a block in a magazine serves any request of its
+//! class, and a block freed into a cache goes back to the shared heap with the very layout it
+//! was allocated with: the layer works over any [`RawAllocator`], and over the pools (the
+//! default [`Heap`](crate::Heap)) the rounding costs nothing, since the pools round the same
+//! way.
+//!
+//! **Frees from another thread** go into the freeing thread's cache, as cheap as any free: all
+//! caches hold blocks of the one shared heap. When a producer thread allocates and a consumer
+//! frees, blocks travel back to the shared heap in batches from the consumer's full magazines,
+//! and the producer refills in batches: one lock per half-magazine instead of one per call.
+//!
+//! **Bounded memory.** A magazine holds at most 32 blocks and at most 8 KiB (4 blocks of the 2
+//! KiB class), so a cache holds at most 39.5 KiB of free blocks, and the layer at most `N`
+//! times that. [`Cached::release`] gives one cache's blocks back (for a thread that exits, the
+//! platform's exit path calls it with the thread's index); [`Cached::release_all`] gives back
+//! every cache's. A cache that is never released is not lost: the next thread with its index
+//! uses it. When the shared heap cannot serve a request, the layer first takes back the blocks
+//! of every cache not in use at that moment and tries again, so a null pointer means memory is
+//! exhausted, up to the blocks held by caches in use by other threads at that instant.
+//!
+//! Costs: a cached allocation or free is an index lookup, one atomic swap, one release store and
+//! a few instructions on the magazine; refills and drains take the shared lock once per batch.
+//! Memory: `N` caches of 2.2 KiB each (the magazines' pointer arrays), in the value itself, plus
+//! the free blocks they hold.
+//!
+//! **Drawbacks.** Blocks held by caches are free but not available to large requests until a
+//! cache is drained; the layer is for threads that allocate small blocks often. With as many
+//! threads as cores and few allocations, the shared lock alone ([`Locked`]) is simpler and as
+//! fast. The checked [`deallocate`](Cached::deallocate) must look through every cache for the
+//! block (O(N × 32)).
+
+mod cache;
+#[cfg(test)]
+mod tests;
+
+use core::alloc::{GlobalAlloc, Layout};
+use core::ptr::{self, NonNull};
+
+use allocator_api2::alloc::{AllocError, Allocator};
+use lock_api::RawMutex;
+
+use crate::locked::{DefaultLock, Locked};
+use crate::pools::{block_size, class_of};
+use crate::{FreeError, OutOfMemory, RawAllocator};
+use cache::{Cache, Slot, batch, magazine_limit};
+
+pub use cache::CacheStats;
+
+/// The platform's answer to "which cache is mine?": a number for the thread (or CPU) running
+/// now, taken modulo the number of caches.
+///
+/// Any answer is sound (a cache in use by another thread is never entered; the call goes to
+/// the shared heap instead). Answers that differ between threads running at the same time make
+/// the caches effective; a constant answer makes them one shared cache with a try-lock.
+///
+/// ```
+/// use bareheap::CacheIndex;
+/// use std::sync::atomic::{AtomicUsize, Ordering};
+///
+/// /// Numbers the threads in the order they first allocate.
+/// struct ThreadNumber;
+///
+/// impl CacheIndex for ThreadNumber {
+///     fn current(&self) -> usize {
+///         static NEXT: AtomicUsize = AtomicUsize::new(0);
+///         std::thread_local!(static MINE: usize = NEXT.fetch_add(1, Ordering::Relaxed));
+///         // During thread exit the thread-local may be gone: any number will do then.
+///         MINE.try_with(|mine| *mine).unwrap_or(0)
+///     }
+/// }
+/// # assert_eq!(ThreadNumber.current(), ThreadNumber.current());
+/// ```
+///
+/// In a kernel, the running CPU's number (read from the per-CPU area, `gs:` on x86_64,
+/// `tpidr_el1` on AArch64) is the natural answer; caches are then per CPU, and a thread that
+/// migrates between two calls simply uses another CPU's cache next time.
+pub trait CacheIndex {
+    /// The number of the cache the running thread should use (any `usize`; reduced modulo
+    /// the number of caches). Called once per small allocation and free: keep it to a few
+    /// instructions, and do not allocate in it.
+    fn current(&self) -> usize;
+}
+
+/// A plain function as the index, for `static`s: `Cached<_, fn() -> usize, _>`.
+impl CacheIndex for fn() -> usize {
+    #[inline]
+    fn current(&self) -> usize {
+        self()
+    }
+}
+
+/// A heap `A` shared behind a lock `R`, with `N` per-thread (or per-CPU) caches of small blocks
+/// in front of it, chosen by `I`: see the [module docs](self) for how it works and what it
+/// costs.
+///
+/// It is `Sync` and implements [`GlobalAlloc`] and [`allocator_api2::alloc::Allocator`], like
+/// [`Locked`], and is built the same way, in a `const` context:
+///
+/// ```
+/// use bareheap::{Cached, CacheIndex, Heap, StaticGrower};
+/// use allocator_api2::vec::Vec;
+///
+/// struct OneThread;
+/// impl CacheIndex for OneThread {
+///     fn current(&self) -> usize { 0 }
+/// }
+///
+/// let mut memory = vec![core::mem::MaybeUninit::new(0u8); 256 * 1024];
+/// let heap: Cached<_, _> = Cached::new(Heap::new(StaticGrower::new(&mut memory)), OneThread);
+/// let mut words = Vec::new_in(&heap);
+/// for word in 0..100u32 {
+///     words.push(word); // grows 16 B, 32 B, ..., 512 B: each step frees the last block
+/// }
+/// drop(words);
+/// // The six freed blocks wait in cache 0 for the next allocation of their classes.
+/// assert_eq!(heap.stats(0).frees, 6);
+/// heap.release_all();
+/// assert_eq!(heap.stats(0).cached_blocks, 0);
+/// ```
+pub struct Cached<A, I, R = DefaultLock, const N: usize = 16> {
+    /// The heap every cache refills from and drains into, and that serves large requests.
+    shared: Locked<A, R>,
+    /// Which cache is the running thread's.
+    index: I,
+    /// The caches.
+    slots: [Slot; N],
+}
+
+impl<A, I, const N: usize> Cached<A, I, DefaultLock, N> {
+    /// `allocator` behind a new [`DefaultLock`], with `N` empty caches chosen by `index`. O(1)
+    /// and `const`, so a `static` can hold it. (For another lock,
+    /// [`with_lock`](Self::with_lock).)
+    #[must_use]
+    pub const fn new(allocator: A, index: I) -> Self {
+        Self::with_lock(allocator, index)
+    }
+}
+
+impl<A, I, R: RawMutex, const N: usize> Cached<A, I, R, N> {
+    /// `allocator` behind a new lock of type `R`, with `N` empty caches chosen by `index`.
+    /// O(1) and `const`. `N` must be at least 1 (a compile-time error otherwise).
+    #[must_use]
+    pub const fn with_lock(allocator: A, index: I) -> Self {
+        const { assert!(N > 0, "a `Cached` heap needs at least one cache") };
+        Self {
+            shared: Locked::with_lock(allocator),
+            index,
+            slots: [const { Slot::new() }; N],
+        }
+    }
+
+    /// The shared heap behind the caches (its statistics, through [`Locked::inspect`]). Blocks
+    /// held by caches count there as allocated.
+    pub const fn shared(&self) -> &Locked<A, R> {
+        &self.shared
+    }
+
+    /// The statistics of cache `index` (reduced modulo `N`); waits while a thread is inside
+    /// it (one allocator call at most). O(1).
+    pub fn stats(&self, index: usize) -> CacheStats {
+        let slot = &self.slots[index % N];
+        let mut stats = slot.wait_and_enter().cache().stats;
+        stats.bypassed = slot.bypassed();
+        stats
+    }
+
+    /// The statistics of all caches added together. O(N).
+    pub fn total_stats(&self) -> CacheStats {
+        (0..N).fold(CacheStats::default(), |total, index| {
+            total.plus(self.stats(index))
+        })
+    }
+
+    /// The number of caches, `N`.
+    pub const fn caches(&self) -> usize {
+        N
+    }
+
+    /// The cache of the running thread.
+    #[inline]
+    fn my_slot(&self) -> &Slot
+    where
+        I: CacheIndex,
+    {
+        &self.slots[self.index.current() % N]
+    }
+}
+
+/// The layout every block of `class` is allocated from the shared heap with: the block size as
+/// size and alignment.
+const fn class_layout(class: usize) -> Layout {
+    let size = block_size(class);
+    // SAFETY: a class's block size is a power of two between 16 and 2048: a valid alignment,
+    // and a size far below `isize::MAX`.
+    unsafe { Layout::from_size_align_unchecked(size, size) }
+}
+
+impl<A: RawAllocator, I: CacheIndex, R: RawMutex, const N: usize> Cached<A, I, R, N> {
+    /// A block for `layout`: from the running thread's cache when the layout has a size class,
+    /// else from the shared heap. See the module docs for the costs.
+    ///
+    /// # Errors
+    /// [`OutOfMemory`] when the shared heap cannot serve it even after taking back the blocks
+    /// of every cache not in use at that moment.
+    pub fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, OutOfMemory> {
+        let Some(class) = class_of(layout) else {
+            // A statement of its own: the shared lock must be released before a reclaim.
+            let large = self.shared.lock().allocate(layout);
+            return large.or_else(|_| self.reclaim_and_allocate(layout));
+        };
+        let block = match self.my_slot().enter() {
+            Some(mut slot) => {
+                let cache = slot.cache();
+                if let Some(block) = cache.magazines[class].pop() {
+                    cache.stats.allocations += 1;
+                    cache.gave(class, 1);
+                    Ok(block)
+                } else {
+                    self.refill(cache, class)
+                }
+            }
+            None => self.bypass_allocate(class),
+        };
+        let block = match block {
+            Ok(block) => block,
+            Err(OutOfMemory) => self.reclaim_and_allocate(class_layout(class))?.cast(),
+        };
+        Ok(NonNull::slice_from_raw_parts(block, block_size(class)))
+    }
+
+    /// Frees the block at `ptr`, allocated from this heap with a layout that `layout` fits,
+    /// into the running thread's cache (small) or the shared heap (large). O(1), plus one lock
+    /// per drained batch.
+    ///
+    /// # Safety
+    /// `ptr` must be a live block of this heap that `layout` fits (the contract of
+    /// `GlobalAlloc::dealloc` and `Allocator::deallocate`); it is no longer the caller's.
+    pub unsafe fn deallocate_trusted(&self, ptr: NonNull<u8>, layout: Layout) {
+        let Some(class) = class_of(layout) else {
+            // SAFETY: a large block was allocated by the shared heap with a layout `layout`
+            // fits (the layer never changes a large request).
+            unsafe { self.shared.lock().deallocate_trusted(ptr, layout) };
+            return;
+        };
+        let Some(mut slot) = self.my_slot().enter() else {
+            self.my_slot().note_bypass();
+            // SAFETY: a small block was allocated by the shared heap with its class's layout,
+            // whichever path it took.
+            unsafe {
+                self.shared
+                    .lock()
+                    .deallocate_trusted(ptr, class_layout(class))
+            };
+            return;
+        };
+        let cache = slot.cache();
+        cache.stats.frees += 1;
+        if !cache.magazines[class].push(ptr, magazine_limit(class)) {
+            self.drain(cache, class, batch(class));
+            cache.magazines[class].push(ptr, magazine_limit(class));
+        }
+        cache.took(class, 1);
+    }
+
+    /// Frees the block at `ptr` after checking that it is a live block of this heap that
+    /// `layout` fits: not held by any cache (a second free), and accepted by the shared heap's
+    /// own checked free ([`RawAllocator::deallocate`]). A checked free bypasses the caches: the
+    /// block goes straight back to the shared heap. O(N × 32) plus the shared heap's check.
+    ///
+    /// # Errors
+    /// [`FreeError::DoubleFree`] when a cache holds the block, else the shared heap's answer;
+    /// nothing changes then.
+    ///
+    /// # Safety
+    /// As for [`RawAllocator::deallocate`] of the shared heap's allocator: when `ptr` is a live
+    /// block of this heap the caller gives up every use of it.
+    pub unsafe fn deallocate(&self, ptr: *mut u8, layout: Layout) -> Result<(), FreeError> {
+        let Some(class) = class_of(layout) else {
+            // SAFETY: forwarded from the caller.
+            return unsafe { self.shared.lock().deallocate(ptr, layout) };
+        };
+        if let Some(block) = NonNull::new(ptr) {
+            let cached = self
+                .slots
+                .iter()
+                .any(|slot| slot.wait_and_enter().cache().magazines[class].holds(block));
+            if cached {
+                return Err(FreeError::DoubleFree);
+            }
+        }
+        // SAFETY: forwarded from the caller; a small block of this heap was allocated with its
+        // class's layout, which the shared heap's check then compares against.
+        unsafe { self.shared.lock().deallocate(ptr, class_layout(class)) }
+    }
+
+    /// Resizes the block at `ptr` to `new`, keeping `min(old.size(), new.size())` bytes: in
+    /// place within a size class (O(1)), through the shared heap's resize between large layouts
+    /// (copying outside the lock, as [`Locked`] does), else allocate, copy and free.
+    ///
+    /// # Errors
+    /// [`OutOfMemory`] when no block for `new` can be had; the old block is unchanged then.
+    ///
+    /// # Safety
+    /// `ptr` must be a live block of this heap that `old` fits.
+    pub unsafe fn resize_trusted(
+        &self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, OutOfMemory> {
+        match (class_of(old), class_of(new)) {
+            (Some(from), Some(to)) if from == to => {
+                Ok(NonNull::slice_from_raw_parts(ptr, block_size(to)))
+            }
+            (None, None) => {
+                // SAFETY: a large block of the shared heap, allocated with a layout `old` fits
+                // (a failed resize leaves it so).
+                let resize = || unsafe { self.shared.resize_locked(ptr, old, new) };
+                resize().or_else(|_| {
+                    self.reclaim();
+                    resize()
+                })
+            }
+            _ => {
+                let moved = self.allocate(new)?;
+                // SAFETY: the old block is live and readable for `old.size()` bytes, the new
+                // one a fresh block of at least `new.size()`; distinct live blocks do not
+                // overlap.
+                unsafe {
+                    ptr::copy_nonoverlapping(
+                        ptr.as_ptr(),
+                        moved.cast::<u8>().as_ptr(),
+                        old.size().min(new.size()),
+                    );
+                }
+                // SAFETY: the caller's live block, with a layout that fits it; its bytes now
+                // live in `moved`.
+                unsafe { self.deallocate_trusted(ptr, old) };
+                Ok(moved)
+            }
+        }
+    }
+
+    /// Gives every block held by cache `index` (reduced modulo `N`) back to the shared heap:
+    /// what a thread's exit path calls with the thread's index. Waits while another thread is
+    /// inside that cache (one allocator call at most); one lock of the shared heap. O(blocks
+    /// held).
+    pub fn release(&self, index: usize) {
+        self.drain_all(self.slots[index % N].wait_and_enter().cache());
+    }
+
+    /// [`release`](Self::release) for every cache. O(N + blocks held).
+    pub fn release_all(&self) {
+        for index in 0..N {
+            self.release(index);
+        }
+    }
+
+    /// Refills the empty magazine of `class` with a batch from the shared heap and returns one
+    /// block of it.
+    #[cold]
+    fn refill(&self, cache: &mut Cache, class: usize) -> Result<NonNull<u8>, OutOfMemory> {
+        let layout = class_layout(class);
+        let mut shared = self.shared.lock();
+        let first = shared.allocate(layout)?.cast::<u8>();
+        let mut brought = 1;
+        while brought < batch(class) {
+            let Ok(block) = shared.allocate(layout) else {
+                break;
+            };
+            cache.magazines[class].push(block.cast(), magazine_limit(class));
+            brought += 1;
+        }
+        drop(shared);
+        cache.stats.refills += 1;
+        cache.stats.refilled_blocks += brought as u64;
+        cache.stats.allocations += 1;
+        cache.took(class, brought - 1);
+        Ok(first)
+    }
+
+    /// Gives `count` blocks of `class` (or all it holds, if fewer) back to the shared heap.
+    #[cold]
+    fn drain(&self, cache: &mut Cache, class: usize, count: usize) {
+        let mut shared = self.shared.lock();
+        let mut given = 0;
+        while given < count {
+            let Some(block) = cache.magazines[class].pop() else {
+                break;
+            };
+            // SAFETY: a block in a magazine was allocated from the shared heap with its
+            // class's layout and is in use by no one (it was freed into the cache).
+            unsafe { shared.deallocate_trusted(block, class_layout(class)) };
+            given += 1;
+        }
+        drop(shared);
+        cache.stats.drains += 1;
+        cache.stats.drained_blocks += given as u64;
+        cache.gave(class, given);
+    }
+
+    /// Gives back every block `cache` holds, one drain per class that holds any.
+    fn drain_all(&self, cache: &mut Cache) {
+        for class in 0..cache.magazines.len() {
+            let held = cache.magazines[class].len();
+            if held > 0 {
+                self.drain(cache, class, held);
+            }
+        }
+    }
+
+    /// A small block straight from the shared heap, for a call that found its cache busy.
+    fn bypass_allocate(&self, class: usize) -> Result<NonNull<u8>, OutOfMemory> {
+        self.my_slot().note_bypass();
+        Ok(self.shared.lock().allocate(class_layout(class))?.cast())
+    }
+
+    /// After the shared heap refused `layout`: takes back the blocks of idle caches, then asks
+    /// once more.
+    #[cold]
+    fn reclaim_and_allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, OutOfMemory> {
+        self.reclaim();
+        self.shared.lock().allocate(layout)
+    }
+
+    /// Gives the blocks of every cache no thread is in back to the shared heap.
+    #[cold]
+    fn reclaim(&self) {
+        for slot in &self.slots {
+            if let Some(mut slot) = slot.enter() {
+                self.drain_all(slot.cache());
+            }
+        }
+    }
+}
+
+// SAFETY: blocks come from the shared heap (a `RawAllocator` behind a lock: disjoint, aligned,
+// large enough, valid until freed); a block sits in at most one place at a time (a user, one
+// magazine, or the shared heap's free memory), and a magazine is only touched by the one thread
+// inside its cache. Small blocks are whole class blocks, aligned to their size, so they fit
+// every layout of their class. Nothing here panics; failures are null.
+unsafe impl<A: RawAllocator, I: CacheIndex, R: RawMutex, const N: usize> GlobalAlloc
+    for Cached<A, I, R, N>
+{
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        self.allocate(layout)
+            .map_or(ptr::null_mut(), |block| block.cast::<u8>().as_ptr())
+    }
+
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if let Some(ptr) = NonNull::new(ptr) {
+            // SAFETY: GlobalAlloc's contract: a live block of this heap, with this layout.
+            unsafe { self.deallocate_trusted(ptr, layout) }
+        }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let (Some(ptr), Ok(new)) = (
+            NonNull::new(ptr),
+            Layout::from_size_align(new_size, layout.align()),
+        ) else {
+            return ptr::null_mut();
+        };
+        // SAFETY: GlobalAlloc's contract: a live block of this heap for `layout`.
+        unsafe { self.resize_trusted(ptr, layout, new) }
+            .map_or(ptr::null_mut(), |block| block.cast::<u8>().as_ptr())
+    }
+}
+
+// SAFETY: as for `GlobalAlloc`. Blocks stay valid while the value lives (the memory is the
+// shared heap's, outside the value; the magazines hold only pointers); the slices have the
+// usable lengths (the class's block size for small layouts), and every fitting layout is
+// accepted back: a fitting layout of a small block has the same class (its size lies between
+// the request's and the block size, its alignment is the request's).
+unsafe impl<A: RawAllocator, I: CacheIndex, R: RawMutex, const N: usize> Allocator
+    for Cached<A, I, R, N>
+{
+    fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, AllocError> {
+        Cached::allocate(self, layout).map_err(|_| AllocError)
+    }
+
+    unsafe fn deallocate(&self, ptr: NonNull<u8>, layout: Layout) {
+        // SAFETY: Allocator's contract: a live block of this heap that `layout` fits.
+        unsafe { self.deallocate_trusted(ptr, layout) }
+    }
+
+    unsafe fn grow(
+        &self,
+        ptr: NonNull<u8>,
+        old_layout: Layout,
+        new_layout: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        // SAFETY: Allocator's contract: a live block that `old_layout` fits.
+        unsafe { self.resize_trusted(ptr, old_layout, new_layout) }.map_err(|_| AllocError)
+    }
+
+    unsafe fn shrink(
+        &self,
+        ptr: NonNull<u8>,
+        old_layout: Layout,
+        new_layout: Layout,
+    ) -> Result<NonNull<[u8]>, AllocError> {
+        // SAFETY: as for `grow`.
+        unsafe { self.resize_trusted(ptr, old_layout, new_layout) }.map_err(|_| AllocError)
+    }
+}

@@ -1,0 +1,429 @@
+//! Tests of the cache layer: what one cache does (with the shared lock counted), its bounds, its
+//! statistics, and a shadow model shared by threads that free each other's blocks. Under Miri
+//! the threaded test runs at a small size, and Miri's data-race detector checks every handoff
+//! between a cache and the shared heap.
+
+use core::alloc::{GlobalAlloc, Layout};
+use core::mem::MaybeUninit;
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicUsize, Ordering};
+use std::boxed::Box;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::thread;
+use std::vec::Vec;
+
+use super::*;
+use crate::free_list::FreeListAllocator;
+use crate::pools::CLASS_COUNT;
+use crate::test_lock::CountingLock;
+use crate::{Heap, StaticGrower};
+
+/// A cache index the test sets by hand.
+struct Pick(AtomicUsize);
+
+impl CacheIndex for Pick {
+    fn current(&self) -> usize {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+type TestHeap<'a> = Cached<Heap<StaticGrower<'a>>, Pick, CountingLock, 4>;
+
+/// `bytes` of memory for a heap, left uninitialised (no fill loop, which Miri would interpret
+/// byte by byte).
+fn memory(bytes: usize) -> Box<[MaybeUninit<u8>]> {
+    Box::new_uninit_slice(bytes)
+}
+
+fn heap(memory: &mut [MaybeUninit<u8>]) -> TestHeap<'_> {
+    Cached::with_lock(
+        Heap::new(StaticGrower::new(memory)),
+        Pick(AtomicUsize::new(0)),
+    )
+}
+
+fn layout(size: usize, align: usize) -> Layout {
+    Layout::from_size_align(size, align).unwrap()
+}
+
+/// How often the shared heap's lock has been taken.
+fn locks<A, I, const N: usize>(heap: &Cached<A, I, CountingLock, N>) -> usize {
+    heap.shared().raw_lock().taken()
+}
+
+/// Blocks the shared default heap has handed out and not had back.
+fn shared_blocks<I, R: RawMutex, const N: usize>(
+    heap: &Cached<Heap<StaticGrower<'_>>, I, R, N>,
+) -> usize {
+    heap.shared().inspect(|heap| {
+        let stats = heap.pools().stats();
+        stats.classes.iter().map(|c| c.blocks_in_use).sum::<usize>() + stats.fallback_blocks
+    })
+}
+
+/// Every count of `stats` agrees with the others: blocks in = blocks out + blocks held.
+fn assert_balanced(stats: CacheStats) {
+    assert_eq!(
+        stats.refilled_blocks + stats.frees,
+        stats.allocations + stats.drained_blocks + stats.cached_blocks as u64,
+        "{stats:?}"
+    );
+}
+
+#[test]
+fn a_freed_block_is_handed_out_again_without_the_shared_lock() {
+    let mut memory = memory(256 * 1024);
+    let heap = heap(&mut memory);
+    let small = layout(24, 8);
+    let block = heap.allocate(small).unwrap();
+    assert_eq!(block.len(), 32, "a whole 32-byte class block");
+    assert_eq!(locks(&heap), 1, "one lock for the refill");
+    let stats = heap.stats(0);
+    assert_eq!((stats.refills, stats.refilled_blocks), (1, batch(1) as u64));
+    assert_eq!(stats.cached_blocks, batch(1) - 1);
+
+    // SAFETY: a live block of the heap with its layout.
+    unsafe { heap.deallocate_trusted(block.cast(), small) };
+    let again = heap.allocate(layout(32, 32)).unwrap();
+    assert_eq!(
+        again.cast::<u8>(),
+        block.cast::<u8>(),
+        "the block freed last"
+    );
+    assert_eq!(
+        locks(&heap),
+        1,
+        "no lock for the free or the second allocation"
+    );
+    let stats = heap.stats(0);
+    assert_eq!((stats.allocations, stats.frees), (2, 1));
+    assert_balanced(stats);
+    // SAFETY: as above.
+    unsafe { heap.deallocate_trusted(again.cast(), layout(32, 32)) };
+}
+
+#[test]
+fn a_full_magazine_gives_half_back_in_one_lock() {
+    let mut memory = memory(512 * 1024);
+    let heap = heap(&mut memory);
+    let large_class = layout(2048, 8);
+    let blocks: Vec<_> = (0..10)
+        .map(|_| heap.allocate(large_class).unwrap())
+        .collect();
+    let before = locks(&heap);
+    for block in &blocks {
+        // SAFETY: live blocks of the heap with their layout, each freed once.
+        unsafe { heap.deallocate_trusted(block.cast(), large_class) };
+    }
+    let stats = heap.stats(0);
+    assert!(stats.cached_blocks <= magazine_limit(7), "{stats:?}");
+    assert_eq!(
+        locks(&heap) - before,
+        stats.drains as usize,
+        "one lock per drain"
+    );
+    assert!(stats.drains > 0);
+    assert_balanced(stats);
+}
+
+#[test]
+fn a_cache_holds_at_most_its_bound_in_every_class() {
+    let mut memory = memory(2 * 1024 * 1024);
+    let heap = heap(&mut memory);
+    for class in 0..CLASS_COUNT {
+        let layout = class_layout(class);
+        let blocks: Vec<_> = (0..100).map(|_| heap.allocate(layout).unwrap()).collect();
+        for block in blocks {
+            // SAFETY: live blocks of the heap with their layout, each freed once.
+            unsafe { heap.deallocate_trusted(block.cast(), layout) };
+        }
+    }
+    let stats = heap.stats(0);
+    let bound: usize = (0..CLASS_COUNT)
+        .map(|class| magazine_limit(class) * block_size(class))
+        .sum();
+    assert_eq!(bound, 39 * 1024 + 512, "the bound the docs state");
+    assert_eq!(stats.cached_bytes, bound, "every magazine full, none over");
+    assert_balanced(stats);
+}
+
+#[test]
+fn release_gives_every_block_back_to_the_shared_heap() {
+    let mut memory = memory(512 * 1024);
+    let heap = heap(&mut memory);
+    for index in 0..4 {
+        heap.index.0.store(index, Ordering::Relaxed);
+        let blocks: Vec<_> = (0..40)
+            .map(|i| heap.allocate(layout(8 << (i % 8), 8)).unwrap())
+            .collect();
+        for (i, block) in blocks.into_iter().enumerate() {
+            // SAFETY: live blocks of the heap with their layouts, each freed once.
+            unsafe { heap.deallocate_trusted(block.cast(), layout(8 << (i % 8), 8)) };
+        }
+    }
+    let held = heap.total_stats().cached_blocks;
+    assert!(held > 0);
+    assert_eq!(
+        shared_blocks(&heap),
+        held,
+        "cached blocks are allocated there"
+    );
+    heap.release(2);
+    assert_eq!(heap.stats(2).cached_blocks, 0);
+    heap.release_all();
+    assert_eq!(heap.total_stats().cached_blocks, 0);
+    assert_eq!(shared_blocks(&heap), 0);
+    heap.shared()
+        .inspect(|heap| heap.free_list().validate())
+        .unwrap();
+}
+
+#[test]
+fn a_busy_cache_sends_the_call_to_the_shared_heap() {
+    let mut memory = memory(256 * 1024);
+    let heap = heap(&mut memory);
+    let small = layout(100, 4);
+    let inside = heap.slots[0].enter().expect("nobody is inside");
+    let before = locks(&heap);
+    let block = heap.allocate(small).unwrap();
+    assert_eq!(block.len(), 128);
+    // SAFETY: a live block of the heap with its layout.
+    unsafe { heap.deallocate_trusted(block.cast(), small) };
+    assert_eq!(locks(&heap) - before, 2, "both calls took the shared lock");
+    drop(inside);
+    let stats = heap.stats(0);
+    assert_eq!(stats.bypassed, 2);
+    assert_eq!(
+        (stats.allocations, stats.frees, stats.cached_blocks),
+        (0, 0, 0)
+    );
+    assert_eq!(shared_blocks(&heap), 0);
+}
+
+#[test]
+fn resizes_stay_in_place_within_a_class_and_keep_contents_across() {
+    let mut memory = memory(512 * 1024);
+    let heap = heap(&mut memory);
+    let sizes = [20, 30, 100, 5000, 9000, 600, 10];
+    // SAFETY: every block is used within its size and resized or freed once, with its layout.
+    unsafe {
+        let mut ptr = heap.alloc(layout(sizes[0], 2));
+        ptr.write_bytes(0xA5, sizes[0]);
+        for pair in sizes.windows(2) {
+            let moved = heap.realloc(ptr, layout(pair[0], 2), pair[1]);
+            assert!(!moved.is_null());
+            if pair == [20, 30] {
+                assert_eq!(moved, ptr, "same class: in place");
+            }
+            let kept = pair[0].min(pair[1]);
+            assert!((0..kept).all(|i| *moved.add(i) == 0xA5), "{pair:?}");
+            moved.write_bytes(0xA5, pair[1]);
+            ptr = moved;
+        }
+        heap.dealloc(ptr, layout(10, 2));
+    }
+    heap.release_all();
+    assert_eq!(shared_blocks(&heap), 0);
+}
+
+#[test]
+fn exhaustion_takes_back_the_blocks_of_idle_caches_first() {
+    let mut memory = memory(64 * 1024);
+    let heap: Cached<_, _, CountingLock, 4> = Cached::with_lock(
+        FreeListAllocator::new(StaticGrower::new(&mut memory)),
+        Pick(AtomicUsize::new(1)),
+    );
+    // Cache 1 ends up holding free blocks of several classes.
+    let small: Vec<_> = (0..24)
+        .map(|i| (heap.allocate(class_layout(i % 8)).unwrap(), i % 8))
+        .collect();
+    for (block, class) in small {
+        // SAFETY: live blocks of the heap with their layouts, each freed once.
+        unsafe { heap.deallocate_trusted(block.cast(), class_layout(class)) };
+    }
+    assert!(heap.stats(1).cached_bytes > 0);
+    // Cache 0's thread needs nearly all the memory in one block.
+    heap.index.0.store(0, Ordering::Relaxed);
+    let large = layout(56 * 1024, 8);
+    let block = heap
+        .allocate(large)
+        .expect("the idle cache's blocks were taken back");
+    assert_eq!(heap.stats(1).cached_blocks, 0);
+    // SAFETY: a live block of the heap with its layout.
+    unsafe { heap.deallocate_trusted(block.cast(), large) };
+    assert!(
+        heap.allocate(layout(80 * 1024, 8)).is_err(),
+        "really exhausted"
+    );
+}
+
+#[test]
+fn a_checked_free_refuses_a_block_a_cache_holds() {
+    let mut memory = memory(256 * 1024);
+    let heap = heap(&mut memory);
+    let small = layout(48, 8);
+    let block = heap.allocate(small).unwrap().cast::<u8>();
+    let kept = heap.allocate(small).unwrap().cast::<u8>();
+    // SAFETY: `block` is live; after this it is only passed to the checked free, which
+    // accepts freed pointers.
+    unsafe { heap.deallocate_trusted(block, small) };
+    // SAFETY: the checked free accepts freed and foreign pointers.
+    unsafe {
+        assert_eq!(
+            heap.deallocate(block.as_ptr(), small),
+            Err(FreeError::DoubleFree)
+        );
+        let mut elsewhere = 0u64;
+        assert_eq!(
+            heap.deallocate((&raw mut elsewhere).cast(), small),
+            Err(FreeError::FreeOutOfBounds)
+        );
+        assert_eq!(heap.deallocate(kept.as_ptr(), small), Ok(()));
+        assert_eq!(
+            heap.deallocate(kept.as_ptr(), small),
+            Err(FreeError::DoubleFree),
+            "the second checked free finds it free in the shared heap"
+        );
+    }
+    heap.release_all();
+    assert_eq!(shared_blocks(&heap), 0);
+}
+
+/// A cache number per thread, in the order threads first ask.
+struct ThreadNumber;
+
+impl CacheIndex for ThreadNumber {
+    fn current(&self) -> usize {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        std::thread_local!(static MINE: usize = NEXT.fetch_add(1, Ordering::Relaxed));
+        MINE.with(|mine| *mine)
+    }
+}
+
+/// A block in play in the threaded model: where it is, its layout, and its fill byte.
+#[derive(Clone, Copy)]
+struct Block {
+    ptr: NonNull<u8>,
+    layout: Layout,
+    fill: u8,
+}
+
+// SAFETY: a block of the shared heap, usable from any thread; the model hands each block to
+// one thread at a time.
+unsafe impl Send for Block {}
+
+/// The live blocks of all threads by address, to check that no two overlap.
+type Shadow = Mutex<BTreeMap<usize, usize>>;
+
+/// Allocates a block for `layout` from `heap`, checks it against the shadow and fills it.
+fn take<I: CacheIndex, const N: usize>(
+    heap: &Cached<Heap<StaticGrower<'_>>, I, DefaultLock, N>,
+    shadow: &Shadow,
+    layout: Layout,
+    fill: u8,
+) -> Block {
+    let block = heap.allocate(layout).expect("the heap is large enough");
+    let (start, len) = (block.cast::<u8>().as_ptr().addr(), block.len());
+    assert!(len >= layout.size() && start.is_multiple_of(layout.align()));
+    let mut live = shadow.lock().unwrap();
+    let before = live.range(..start + len.max(1)).next_back();
+    assert!(
+        before.is_none_or(|(&at, &size)| at + size <= start),
+        "overlap at {start:#x}"
+    );
+    live.insert(start, len);
+    drop(live);
+    // SAFETY: a fresh block of at least `layout.size()` bytes.
+    unsafe { block.cast::<u8>().as_ptr().write_bytes(fill, layout.size()) };
+    Block {
+        ptr: block.cast(),
+        layout,
+        fill,
+    }
+}
+
+/// Checks a block's contents, takes it out of the shadow and frees it into `heap`.
+fn give_back<I: CacheIndex, const N: usize>(
+    heap: &Cached<Heap<StaticGrower<'_>>, I, DefaultLock, N>,
+    shadow: &Shadow,
+    block: Block,
+) {
+    // SAFETY: the block is live and was filled for `layout.size()` bytes.
+    let bytes = unsafe { core::slice::from_raw_parts(block.ptr.as_ptr(), block.layout.size()) };
+    assert!(bytes.iter().all(|&b| b == block.fill), "contents changed");
+    shadow.lock().unwrap().remove(&block.ptr.as_ptr().addr());
+    // SAFETY: a live block of this heap with its layout, freed once.
+    unsafe { heap.deallocate_trusted(block.ptr, block.layout) };
+}
+
+#[test]
+fn threads_free_each_others_blocks_through_their_caches() {
+    let (threads, rounds) = if cfg!(miri) { (3, 60) } else { (4, 4000) };
+    let mut memory = memory(if cfg!(miri) { 1 << 20 } else { 4 << 20 });
+    let heap: Cached<_, _, DefaultLock, 8> =
+        Cached::new(Heap::new(StaticGrower::new(&mut memory)), ThreadNumber);
+    let shadow = Shadow::default();
+    // Blocks posted by one thread for another to free.
+    let mailbox = Mutex::new(Vec::<Block>::new());
+    thread::scope(|scope| {
+        for thread in 0..threads {
+            let (heap, shadow, mailbox) = (&heap, &shadow, &mailbox);
+            scope.spawn(move || {
+                let mut mine = Vec::new();
+                let mut seed = 0x9E37_79B9_7F4A_7C15_u64.wrapping_mul(thread as u64 + 1);
+                for round in 0..rounds {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    let size = match seed % 16 {
+                        0 => 2049 + (seed >> 8) as usize % 6000,
+                        _ => (seed >> 8) as usize % 700,
+                    };
+                    let align = 1 << ((seed >> 20) % 7);
+                    let fill = (thread * 64 + round % 64) as u8;
+                    match (seed >> 32) % 4 {
+                        0 | 1 => mine.push(take(heap, shadow, layout(size, align), fill)),
+                        2 if !mine.is_empty() => {
+                            let block = mine.swap_remove((seed >> 40) as usize % mine.len());
+                            mailbox.lock().unwrap().push(block);
+                        }
+                        _ => {
+                            let posted = mailbox.lock().unwrap().pop();
+                            if let Some(block) = posted.or_else(|| mine.pop()) {
+                                give_back(heap, shadow, block);
+                            }
+                        }
+                    }
+                }
+                // Thread 0 exits with its blocks freed into a full cache and no release; the
+                // others release theirs, as a thread-exit path would.
+                for block in mine {
+                    give_back(heap, shadow, block);
+                }
+                if thread != 0 {
+                    heap.release(ThreadNumber.current());
+                }
+            });
+        }
+    });
+    for block in mailbox.into_inner().unwrap() {
+        give_back(&heap, &shadow, block);
+    }
+    assert!(shadow.lock().unwrap().is_empty());
+    let total = heap.total_stats();
+    for index in 0..heap.caches() {
+        assert_balanced(heap.stats(index));
+    }
+    assert!(total.frees > 0 && total.allocations > 0);
+    assert_eq!(
+        shared_blocks(&heap),
+        total.cached_blocks,
+        "only cached blocks are out"
+    );
+    heap.release_all();
+    assert_eq!(shared_blocks(&heap), 0);
+    heap.shared()
+        .inspect(|heap| heap.free_list().validate())
+        .unwrap();
+}
