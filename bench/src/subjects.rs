@@ -27,6 +27,8 @@ use bareheap::{
     SizeClassPools, StaticGrower,
 };
 
+use crate::workloads::threads::Concurrent;
+
 /// An allocator under test, built over an arena.
 pub trait Subject: Sized {
     /// Builds the allocator over the `len` bytes at `base` (page-aligned).
@@ -563,23 +565,19 @@ impl CacheIndex for ThreadNumber {
 /// `&self` (the threads workloads); as a `Subject`, one thread's use of it.
 pub struct CachedHeap(Cached<Heap<StaticGrower<'static>>, ThreadNumber, FutexLock>);
 
-impl CachedHeap {
-    /// A block for `layout`, from the calling thread's cache when it is small.
-    pub fn alloc_shared(&self, layout: Layout) -> Option<NonNull<u8>> {
+impl Concurrent for CachedHeap {
+    fn alloc(&self, layout: Layout) -> Option<NonNull<u8>> {
         Some(self.0.allocate(layout).ok()?.cast())
     }
 
-    /// Frees a block into the calling thread's cache (or the shared heap).
-    ///
-    /// # Safety
-    /// `ptr` is a live block of this heap, allocated with `layout`.
-    pub unsafe fn dealloc_shared(&self, ptr: NonNull<u8>, layout: Layout) {
-        // SAFETY: the caller's contract.
-        unsafe { self.0.deallocate_trusted(ptr, layout) }
+    unsafe fn dealloc(&self, ptr: NonNull<u8>, layout: Layout) -> bool {
+        // SAFETY: the caller's contract: a live block of this heap with `layout`.
+        unsafe { self.0.deallocate_trusted(ptr, layout) };
+        true
     }
 
-    /// What a thread does as it ends: gives its cache's blocks back.
-    pub fn thread_done(&self) {
+    /// Gives the thread's cache back, as a thread-exit path would.
+    fn thread_done(&self) {
         self.0.release(ThreadNumber.current());
     }
 }
@@ -592,13 +590,12 @@ impl Subject for CachedHeap {
     }
 
     fn alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {
-        self.alloc_shared(layout)
+        Concurrent::alloc(self, layout)
     }
 
     unsafe fn dealloc(&mut self, ptr: NonNull<u8>, layout: Layout) -> bool {
-        // SAFETY: the caller's contract.
-        unsafe { self.dealloc_shared(ptr, layout) };
-        true
+        // SAFETY: forwarded from the caller.
+        unsafe { Concurrent::dealloc(self, ptr, layout) }
     }
 
     unsafe fn realloc(

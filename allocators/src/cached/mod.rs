@@ -196,7 +196,7 @@ impl<A, I, R: RawMutex, const N: usize> Cached<A, I, R, N> {
     /// it (one allocator call at most). O(1).
     pub fn stats(&self, index: usize) -> CacheStats {
         let slot = &self.slots[index % N];
-        let mut stats = slot.wait_and_enter().cache().stats;
+        let mut stats = slot.wait_and_enter().cache().stats();
         stats.bypassed = slot.bypassed();
         stats
     }
@@ -245,18 +245,21 @@ impl<A: RawAllocator, I: CacheIndex, R: RawMutex, const N: usize> Cached<A, I, R
             let large = self.shared.lock().allocate(layout);
             return large.or_else(|_| self.reclaim_and_allocate(layout));
         };
-        let block = match self.my_slot().enter() {
-            Some(mut slot) => {
-                let cache = slot.cache();
+        let slot = self.my_slot();
+        let block = match slot.enter() {
+            Some(mut entered) => {
+                let cache = entered.cache();
                 if let Some(block) = cache.magazines[class].pop() {
-                    cache.stats.allocations += 1;
-                    cache.gave(class, 1);
+                    cache.events.allocations += 1;
                     Ok(block)
                 } else {
                     self.refill(cache, class)
                 }
             }
-            None => self.bypass_allocate(class),
+            None => {
+                slot.note_bypass();
+                Ok(self.shared.lock().allocate(class_layout(class))?.cast())
+            }
         };
         let block = match block {
             Ok(block) => block,
@@ -279,8 +282,9 @@ impl<A: RawAllocator, I: CacheIndex, R: RawMutex, const N: usize> Cached<A, I, R
             unsafe { self.shared.lock().deallocate_trusted(ptr, layout) };
             return;
         };
-        let Some(mut slot) = self.my_slot().enter() else {
-            self.my_slot().note_bypass();
+        let slot = self.my_slot();
+        let Some(mut entered) = slot.enter() else {
+            slot.note_bypass();
             // SAFETY: a small block was allocated by the shared heap with its class's layout,
             // whichever path it took.
             unsafe {
@@ -290,13 +294,12 @@ impl<A: RawAllocator, I: CacheIndex, R: RawMutex, const N: usize> Cached<A, I, R
             };
             return;
         };
-        let cache = slot.cache();
-        cache.stats.frees += 1;
+        let cache = entered.cache();
+        cache.events.frees += 1;
         if !cache.magazines[class].push(ptr, magazine_limit(class)) {
             self.drain(cache, class, batch(class));
             cache.magazines[class].push(ptr, magazine_limit(class));
         }
-        cache.took(class, 1);
     }
 
     /// Frees the block at `ptr` after checking that it is a live block of this heap that
@@ -409,10 +412,9 @@ impl<A: RawAllocator, I: CacheIndex, R: RawMutex, const N: usize> Cached<A, I, R
             brought += 1;
         }
         drop(shared);
-        cache.stats.refills += 1;
-        cache.stats.refilled_blocks += brought as u64;
-        cache.stats.allocations += 1;
-        cache.took(class, brought - 1);
+        cache.events.refills += 1;
+        cache.events.refilled_blocks += brought as u64;
+        cache.events.allocations += 1;
         Ok(first)
     }
 
@@ -431,9 +433,8 @@ impl<A: RawAllocator, I: CacheIndex, R: RawMutex, const N: usize> Cached<A, I, R
             given += 1;
         }
         drop(shared);
-        cache.stats.drains += 1;
-        cache.stats.drained_blocks += given as u64;
-        cache.gave(class, given);
+        cache.events.drains += 1;
+        cache.events.drained_blocks += given as u64;
     }
 
     /// Gives back every block `cache` holds, one drain per class that holds any.
@@ -444,12 +445,6 @@ impl<A: RawAllocator, I: CacheIndex, R: RawMutex, const N: usize> Cached<A, I, R
                 self.drain(cache, class, held);
             }
         }
-    }
-
-    /// A small block straight from the shared heap, for a call that found its cache busy.
-    fn bypass_allocate(&self, class: usize) -> Result<NonNull<u8>, OutOfMemory> {
-        self.my_slot().note_bypass();
-        Ok(self.shared.lock().allocate(class_layout(class))?.cast())
     }
 
     /// After the shared heap refused `layout`: takes back the blocks of idle caches, then asks

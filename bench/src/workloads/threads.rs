@@ -18,7 +18,7 @@
 //! cache-line traffic and, with more threads than cores, what a waiter does while the holder
 //! is descheduled, as much as the allocator.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::Layout;
 use std::ptr::NonNull;
 use std::time::Instant;
 
@@ -32,7 +32,7 @@ use crate::check::{Block, Fill, intact, mark};
 use crate::kinds::{Kind, Visit};
 use crate::report::Cell;
 use crate::rng::Rng;
-use crate::subjects::{Bare, CachedHeap, Rlsf, Subject, Talc};
+use crate::subjects::{Bare, CachedHeap, Rlsf, Subject, SystemMalloc, Talc};
 use crate::timer::median;
 
 /// The `M` of the size distribution.
@@ -112,35 +112,16 @@ impl<S: Subject, R: RawMutex + Sync> Concurrent for Behind<S, R> {
     }
 }
 
-/// The system malloc, shared as it is (glibc's arenas and per-thread caches).
-struct SystemShared;
-
-impl Concurrent for SystemShared {
+/// The system malloc, shared as it is (glibc's arenas and per-thread caches): its subject
+/// keeps no state, so every thread may call it at once.
+impl Concurrent for SystemMalloc {
     fn alloc(&self, layout: Layout) -> Option<NonNull<u8>> {
-        // SAFETY: the workload never requests zero bytes.
-        NonNull::new(unsafe { System.alloc(layout) })
-    }
-
-    unsafe fn dealloc(&self, ptr: NonNull<u8>, layout: Layout) -> bool {
-        // SAFETY: the caller's contract: a live block of System with `layout`.
-        unsafe { System.dealloc(ptr.as_ptr(), layout) };
-        true
-    }
-}
-
-impl Concurrent for CachedHeap {
-    fn alloc(&self, layout: Layout) -> Option<NonNull<u8>> {
-        self.alloc_shared(layout)
+        Subject::alloc(&mut SystemMalloc, layout)
     }
 
     unsafe fn dealloc(&self, ptr: NonNull<u8>, layout: Layout) -> bool {
         // SAFETY: forwarded from the caller.
-        unsafe { self.dealloc_shared(ptr, layout) };
-        true
-    }
-
-    fn thread_done(&self) {
-        CachedHeap::thread_done(self);
+        unsafe { Subject::dealloc(&mut SystemMalloc, ptr, layout) }
     }
 }
 
@@ -275,7 +256,7 @@ pub fn scaling(kind: Kind, arena: &Arena, ops: usize, reps: usize) -> Vec<Cell> 
         .map(|&threads| {
             let shape = (threads, ops, reps);
             let ns = match kind {
-                Kind::System => median_run(|| Ok(SystemShared), threads, ops, reps),
+                Kind::System => median_run(|| Ok(SystemMalloc), threads, ops, reps),
                 Kind::Talc => locked::<Talc, DefaultLock>(arena, shape),
                 Kind::Rlsf => locked::<Rlsf, DefaultLock>(arena, shape),
                 Kind::Heap => {
