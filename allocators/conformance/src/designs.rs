@@ -111,7 +111,7 @@ impl Design for Fixed {
         allocator.heap_size()
     }
 
-    fn supports(_: &Self::Allocator, layout: Layout) -> bool {
+    fn supports(_: &Self::Allocator, layout: Layout, _: usize) -> bool {
         layout.size() <= FIXED_BLOCK && layout.align() <= Self::Allocator::BLOCK_ALIGN
     }
 

@@ -46,7 +46,8 @@ impl<H: Holder> Inspect for H {
     }
 
     fn supports(&self, layout: Layout) -> bool {
-        self.with(|allocator| H::Design::supports(allocator, layout))
+        let managed = self.capacity();
+        self.with(|allocator| H::Design::supports(allocator, layout, managed))
     }
 
     fn accounting(&self) -> Accounting {

@@ -50,9 +50,13 @@ pub trait Design: 'static {
     /// The bytes of memory the allocator can hand out at most. O(1).
     fn capacity(allocator: &Self::Allocator) -> usize;
 
-    /// Whether the allocator can serve `layout` at all; if not, a request must fail. O(1).
-    fn supports(allocator: &Self::Allocator, layout: Layout) -> bool {
-        layout.size() <= Self::capacity(allocator)
+    /// Whether the allocator can serve `layout` at all; if not, a request must fail.
+    /// `managed` is every byte it manages: [`Design::capacity`] plus the memory it claimed at
+    /// run time (a claimed region can serve a block larger than the memory it was built
+    /// over). O(1).
+    fn supports(allocator: &Self::Allocator, layout: Layout, managed: usize) -> bool {
+        let _ = allocator;
+        layout.size() <= managed
     }
 
     /// The allocator's statistics. O(1).

@@ -94,3 +94,22 @@ forms!(fixed, Fixed);
 forms!(pools, Pools);
 forms!(free_list, FreeList);
 forms!(heap, DefaultHeap);
+
+/// Found by `make fuzz`: a region claimed at run time serves a block larger than the memory
+/// the allocator was built over, and the model must count the claim as memory it manages.
+#[test]
+fn a_claimed_region_serves_a_block_larger_than_the_built_memory() {
+    fn claim_then_allocate<S: Subject>(subject: S, built: usize) {
+        let mut harness = Harness::new(subject);
+        assert!(harness.apply(Op::Claim { size: 4 * built }));
+        assert!(harness.apply(Op::Allocate {
+            size: 2 * built,
+            align: 16
+        }));
+        harness.check();
+        harness.finish();
+    }
+    let built = 64 * 1024;
+    claim_then_allocate(Checked::<FreeList>::new(built), built);
+    claim_then_allocate(Checked::<DefaultHeap>::new(built), built);
+}
