@@ -48,10 +48,8 @@ pub struct Results {
     latency: Vec<(Kind, Vec<Cell>)>,
     seed: Vec<(Kind, Vec<Cell>)>,
     pairs: Vec<(Kind, Vec<Cell>)>,
-    /// Thread scaling: millions of actions per second at 1, 2, 4 and 16 threads.
-    scaling: Vec<(Kind, Vec<Cell>)>,
-    /// Milliseconds to spawn 64 threads: glibc, then the bareheap forms (`None`: failed).
-    spawn: Vec<Option<f64>>,
+    /// Thread scaling (both mixes) and thread spawning.
+    scaling: sections::ScalingRows,
     tsc_overhead: u64,
 }
 

@@ -104,8 +104,9 @@ pub struct Baseline {
 impl Baseline {
     /// The slot size (and alignment): above every request the workloads make.
     pub const SLOT: usize = 32 * 1024;
-    /// Slots in the buffer (256 MiB of address space, touched only where used).
-    const SLOTS: usize = 8192;
+    /// Slots in the buffer (1 GiB of address space, touched only where used): enough for the
+    /// live blocks of 16 threads each on a free stack of its own ([`PerThreadBaseline`]).
+    const SLOTS: usize = 32 * 1024;
 
     /// The process's slot buffer, allocated on first use and kept.
     fn buffer() -> NonNull<u8> {
@@ -150,6 +151,48 @@ impl Subject for Baseline {
         new_size: usize,
     ) -> Option<NonNull<u8>> {
         (new_size <= Self::SLOT).then_some(ptr)
+    }
+}
+
+/// The harness's own cost with threads: each thread pops and pushes [`Baseline`]'s slots on a
+/// free stack of its own (thread-local), and takes a fresh slot from a shared counter only
+/// when its stack is empty. No lock, no memory shared between threads: the throughput no
+/// allocator could beat on this machine, and how far the harness alone scales with threads.
+#[derive(Default)]
+pub struct PerThreadBaseline {
+    /// Slots of [`Baseline::buffer`] handed out so far.
+    taken: std::sync::atomic::AtomicUsize,
+}
+
+std::thread_local! {
+    /// The running thread's free slots of [`PerThreadBaseline`].
+    static FREE_SLOTS: std::cell::RefCell<Vec<NonNull<u8>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl Concurrent for PerThreadBaseline {
+    fn alloc(&self, layout: Layout) -> Option<NonNull<u8>> {
+        if layout.size() > Baseline::SLOT || layout.align() > Baseline::SLOT {
+            return None;
+        }
+        if let Some(slot) = FREE_SLOTS.with_borrow_mut(Vec::pop) {
+            return Some(slot);
+        }
+        let index = self
+            .taken
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: slot `index` lies inside the buffer (index < SLOTS).
+        (index < Baseline::SLOTS).then(|| unsafe { Baseline::buffer().add(index * Baseline::SLOT) })
+    }
+
+    unsafe fn dealloc(&self, ptr: NonNull<u8>, _: Layout) -> bool {
+        FREE_SLOTS.with_borrow_mut(|free| free.push(ptr));
+        true
+    }
+
+    /// Forgets the thread's slots: the next run starts from the counter of a new baseline.
+    fn thread_done(&self) {
+        FREE_SLOTS.with_borrow_mut(Vec::clear);
     }
 }
 

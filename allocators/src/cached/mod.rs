@@ -46,8 +46,8 @@
 //! frees, blocks travel back to the shared heap in batches from the consumer's full magazines,
 //! and the producer refills in batches: one lock per half-magazine instead of one per call.
 //!
-//! **Bounded memory.** A magazine holds at most 32 blocks and at most 8 KiB (4 blocks of the 2
-//! KiB class), so a cache holds at most 39.5 KiB of free blocks, and the layer at most `N`
+//! **Bounded memory.** A magazine holds at most 64 blocks and at most 16 KiB (8 blocks of the 2
+//! KiB class), so a cache holds at most 79 KiB of free blocks, and the layer at most `N`
 //! times that. [`Cached::release`] gives one cache's blocks back (for a thread that exits, the
 //! platform's exit path calls it with the thread's index); [`Cached::release_all`] gives back
 //! every cache's. A cache that is never released is not lost: the next thread with its index
@@ -57,7 +57,7 @@
 //!
 //! Costs: a cached allocation or free is an index lookup, one atomic swap, one release store and
 //! a few instructions on the magazine; refills and drains take the shared lock once per batch.
-//! Memory: `N` caches of 2.2 KiB each (the magazines' pointer arrays), in the value itself, plus
+//! Memory: `N` caches of 4.2 KiB each (the magazines' pointer arrays), in the value itself, plus
 //! the free blocks they hold.
 //!
 //! **Drawbacks.** Blocks held by caches are free but not available to large requests until a

@@ -143,7 +143,7 @@ fn a_cache_holds_at_most_its_bound_in_every_class() {
     let bound: usize = (0..CLASS_COUNT)
         .map(|class| magazine_limit(class) * block_size(class))
         .sum();
-    assert_eq!(bound, 39 * 1024 + 512, "the bound the docs state");
+    assert_eq!(bound, 79 * 1024, "the bound the docs state");
     assert_eq!(stats.cached_bytes, bound, "every magazine full, none over");
     assert_balanced(stats);
 }
@@ -234,9 +234,11 @@ fn exhaustion_takes_back_the_blocks_of_idle_caches_first() {
         FreeListAllocator::new(StaticGrower::new(&mut memory)),
         Pick(AtomicUsize::new(1)),
     );
-    // Cache 1 ends up holding free blocks of several classes.
+    // Cache 1 ends up holding free blocks of several classes: the three largest, whose
+    // batches are short (the free list checks its whole heap before every call in these
+    // tests, and Miri runs them).
     let small: Vec<_> = (0..24)
-        .map(|i| (heap.allocate(class_layout(i % 8)).unwrap(), i % 8))
+        .map(|i| (heap.allocate(class_layout(5 + i % 3)).unwrap(), 5 + i % 3))
         .collect();
     for (block, class) in small {
         // SAFETY: live blocks of the heap with their layouts, each freed once.

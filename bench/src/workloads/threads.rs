@@ -1,5 +1,5 @@
-//! Threads sharing one allocator: each thread runs random actions (M = 1000, no realloc) on its
-//! own blocks, through one shared instance.
+//! Threads sharing one allocator: each thread runs random actions (no realloc) on its own
+//! blocks, through one shared instance.
 //!
 //! ```text
 //!   thread 1 ─┐                                      ┌─ thread n
@@ -13,10 +13,10 @@
 //! same lock, 1, 2 and 16 threads behind a spin lock and 16 behind [`FutexLock`]; the figure is
 //! wall-clock nanoseconds per action over all threads. "Thread scaling" ([`scaling`]): the
 //! system malloc, talc and rlsf behind their natural locks, bareheap's default heap behind
-//! `FutexLock` with and without its per-thread caches, at 1, 2, 4 and 16 threads; the figure is
-//! aggregate throughput, millions of actions per second. Both measure lock hand-over,
-//! cache-line traffic and, with more threads than cores, what a waiter does while the holder
-//! is descheduled, as much as the allocator.
+//! `FutexLock` with and without its per-thread caches, at 1, 2, 4 and 16 threads, on two mixes
+//! ([`ThreadMix`]); the figure is aggregate throughput, millions of actions per second. Both
+//! measure lock hand-over, cache-line traffic and, with more threads than cores, what a waiter
+//! does while the holder is descheduled, as much as the allocator.
 
 use std::alloc::Layout;
 use std::ptr::NonNull;
@@ -32,11 +32,14 @@ use crate::check::{Block, Fill, intact, mark};
 use crate::kinds::{Kind, Visit};
 use crate::report::Cell;
 use crate::rng::Rng;
-use crate::subjects::{Bare, CachedHeap, Rlsf, Subject, SystemMalloc, Talc};
+use crate::subjects::{Bare, CachedHeap, PerThreadBaseline, Rlsf, Subject, SystemMalloc, Talc};
 use crate::timer::median;
 
-/// The `M` of the size distribution.
+/// The `M` of the small requests.
 const MAX_SIZE: usize = 1000;
+
+/// The `M` of the application mix's large requests.
+const MAX_LARGE_SIZE: usize = 32 * 1024;
 
 /// Live blocks each thread keeps before the random choice starts.
 const MIN_LIVE: usize = 150;
@@ -125,23 +128,68 @@ impl Concurrent for SystemMalloc {
     }
 }
 
-/// One thread's share: `ops` actions with its own seed.
-fn worker<C: Concurrent>(shared: &C, seed: u64, ops: usize) -> Outcome<()> {
+/// What the threads ask for, and how much they use what they get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThreadMix {
+    /// Sizes of M = 1000 (every request 2 KiB or less), the two end words of each block written
+    /// and checked: nearly all of a thread's time is in the allocator.
+    Small,
+    /// An application's mix: one request in 16 of M = 32 KiB, the rest of M = 1000, every byte
+    /// written when allocated and checked when freed (the kind of mix the issue's 8- and
+    /// 16-thread measurements used: sizes up to 32 KiB, contents checked): most of a thread's
+    /// time is spent using its memory.
+    Application,
+}
+
+impl ThreadMix {
+    /// The mix's number on a child's command line.
+    pub const fn code(self) -> u64 {
+        match self {
+            Self::Small => 0,
+            Self::Application => 1,
+        }
+    }
+
+    /// The mix of [`code`](Self::code).
+    pub const fn from_code(code: u64) -> Option<Self> {
+        match code {
+            0 => Some(Self::Small),
+            1 => Some(Self::Application),
+            _ => None,
+        }
+    }
+
+    /// The size of the next request.
+    fn size(self, rng: &mut Rng) -> usize {
+        match self {
+            Self::Application if rng.one_in(16) => request_size(rng, MAX_LARGE_SIZE),
+            _ => request_size(rng, MAX_SIZE),
+        }
+    }
+
+    /// How much of each block is written and checked.
+    fn fill(self) -> Fill {
+        match self {
+            Self::Small => Fill::Ends,
+            Self::Application => Fill::Full,
+        }
+    }
+}
+
+/// One thread's share: `ops` actions of `mix` with its own seed.
+fn worker<C: Concurrent>(shared: &C, seed: u64, ops: usize, mix: ThreadMix) -> Outcome<()> {
     let mut rng = Rng::new(seed);
     let mut live: Vec<Block> = Vec::new();
     for id in 0..ops as u64 {
         if live.len() < MIN_LIVE || rng.one_in(2) {
-            let layout = layout(
-                request_size(&mut rng, MAX_SIZE),
-                AlignMix::Rare.align(&mut rng),
-            );
+            let layout = layout(mix.size(&mut rng), AlignMix::Rare.align(&mut rng));
             let ptr = shared.alloc(layout).ok_or("out of memory")?;
             let block = Block { ptr, layout, id };
-            mark(&block, layout.size(), Fill::Ends);
+            mark(&block, layout.size(), mix.fill());
             live.push(block);
         } else {
             let block = live.swap_remove(rng.range(0, live.len()));
-            if !intact(&block, block.layout.size(), Fill::Ends) {
+            if !intact(&block, block.layout.size(), mix.fill()) {
                 return Err(format!("contents of block {id} damaged"));
             }
             // SAFETY: `block` is live in the shared subject, allocated with its layout.
@@ -158,12 +206,22 @@ fn worker<C: Concurrent>(shared: &C, seed: u64, ops: usize) -> Outcome<()> {
     Ok(())
 }
 
-/// Runs `threads` threads once on `shared`, `ops` actions each; nanoseconds per action.
-fn run<C: Concurrent>(shared: &C, threads: usize, ops: usize) -> Outcome<f64> {
+/// The shape of one measurement: threads, actions over all threads, timed runs, and the mix.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    threads: usize,
+    ops: usize,
+    reps: usize,
+    mix: ThreadMix,
+}
+
+/// Runs `threads` threads once on `shared`, `ops` actions of `mix` each; nanoseconds per
+/// action.
+fn run<C: Concurrent>(shared: &C, threads: usize, ops: usize, mix: ThreadMix) -> Outcome<f64> {
     let start = Instant::now();
     let results: Vec<Outcome<()>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads as u64)
-            .map(|index| scope.spawn(move || worker(shared, 11 * (index + 1), ops)))
+            .map(|index| scope.spawn(move || worker(shared, 11 * (index + 1), ops, mix)))
             .collect();
         handles
             .into_iter()
@@ -181,16 +239,17 @@ fn run<C: Concurrent>(shared: &C, threads: usize, ops: usize) -> Outcome<f64> {
 /// The median over `reps` runs of `threads` threads sharing `ops` actions, each run on a
 /// fresh allocator from `make`, after one untimed run (which touches the arena's pages and
 /// wakes the CPUs up); nanoseconds per action.
-fn median_run<C: Concurrent>(
-    make: impl Fn() -> Outcome<C>,
-    threads: usize,
-    ops: usize,
-    reps: usize,
-) -> Outcome<f64> {
-    run(&make()?, threads, ops / threads)?;
+fn median_run<C: Concurrent>(make: impl Fn() -> Outcome<C>, shape: Shape) -> Outcome<f64> {
+    let Shape {
+        threads,
+        ops,
+        reps,
+        mix,
+    } = shape;
+    run(&make()?, threads, ops / threads, mix)?;
     let mut times = Vec::new();
     for _ in 0..reps {
-        times.push(run(&make()?, threads, ops / threads)?);
+        times.push(run(&make()?, threads, ops / threads, mix)?);
     }
     Ok(median(&mut times))
 }
@@ -212,7 +271,12 @@ impl Visit for Visitor<'_> {
 
     fn visit<S: Subject>(&mut self, _: Kind) -> Outcome<f64> {
         let (lock, threads) = self.run;
-        let shape = (threads, self.ops, self.reps);
+        let shape = Shape {
+            threads,
+            ops: self.ops,
+            reps: self.reps,
+            mix: ThreadMix::Small,
+        };
         match lock {
             LockKind::Spin => locked::<S, DefaultLock>(self.arena, shape),
             LockKind::Futex => locked::<S, FutexLock>(self.arena, shape),
@@ -220,49 +284,65 @@ impl Visit for Visitor<'_> {
     }
 }
 
-/// [`median_run`] of subject `S` built over `arena`, behind a lock `R`, for
-/// `(threads, ops, reps)`.
-fn locked<S: Subject, R: RawMutex + Sync>(
-    arena: &Arena,
-    (threads, ops, reps): (usize, usize, usize),
-) -> Outcome<f64> {
-    median_run(
-        || Ok(Behind::<S, R>::new(build(arena)?)),
-        threads,
-        ops,
-        reps,
-    )
+/// [`median_run`] of subject `S` built over `arena`, behind a lock `R`.
+fn locked<S: Subject, R: RawMutex + Sync>(arena: &Arena, shape: Shape) -> Outcome<f64> {
+    median_run(|| Ok(Behind::<S, R>::new(build(arena)?)), shape)
 }
 
 /// The thread counts of the scaling section, one column each.
 pub const SCALING_THREADS: [usize; 4] = [1, 2, 4, 16];
 
-/// The subjects of the scaling section, each behind its natural lock: the system malloc as it
-/// is, talc and rlsf behind `spin` (the lock their own global-allocator wrappers use), bareheap's
-/// default heap behind `FutexLock` (its lock for Linux threads), without and with its caches.
-pub const SCALING_SUBJECTS: [Kind; 5] = [
-    Kind::System,
-    Kind::Talc,
-    Kind::Rlsf,
-    Kind::Heap,
-    Kind::HeapCached,
-];
+/// The subjects of the scaling sections for `mix`, each behind its natural lock: the system
+/// malloc as it is, talc and rlsf behind `spin` (the lock their own global-allocator wrappers
+/// use), bareheap's default heap behind `FutexLock` (its lock for Linux threads), without and
+/// with its caches. On the small mix, first the harness alone (each thread on a free stack of
+/// its own): how far the threads scale when the allocator costs nothing. (Not on the
+/// application's mix: its slots, one per 32 KiB, make writing whole blocks slower than in
+/// memory packed by an allocator.)
+pub fn scaling_subjects(mix: ThreadMix) -> Vec<Kind> {
+    let harness = match mix {
+        ThreadMix::Small => Some(Kind::Baseline),
+        ThreadMix::Application => None,
+    };
+    harness
+        .into_iter()
+        .chain([
+            Kind::System,
+            Kind::Talc,
+            Kind::Rlsf,
+            Kind::Heap,
+            Kind::HeapCached,
+        ])
+        .collect()
+}
 
 /// The scaling section for one subject: millions of actions per second over all threads, one
-/// figure per entry of [`SCALING_THREADS`] (median of `reps` runs of `ops` actions in all).
-pub fn scaling(kind: Kind, arena: &Arena, ops: usize, reps: usize) -> Vec<Cell> {
+/// figure per entry of [`SCALING_THREADS`] (median of `reps` runs of `ops` actions of `mix` in
+/// all).
+pub fn scaling(
+    kind: Kind,
+    arena: &Arena,
+    (ops, reps): (usize, usize),
+    mix: ThreadMix,
+) -> Vec<Cell> {
     SCALING_THREADS
         .iter()
         .map(|&threads| {
-            let shape = (threads, ops, reps);
+            let shape = Shape {
+                threads,
+                ops,
+                reps,
+                mix,
+            };
             let ns = match kind {
-                Kind::System => median_run(|| Ok(SystemMalloc), threads, ops, reps),
+                Kind::Baseline => median_run(|| Ok(PerThreadBaseline::default()), shape),
+                Kind::System => median_run(|| Ok(SystemMalloc), shape),
                 Kind::Talc => locked::<Talc, DefaultLock>(arena, shape),
                 Kind::Rlsf => locked::<Rlsf, DefaultLock>(arena, shape),
                 Kind::Heap => {
                     locked::<Bare<Heap<StaticGrower<'static>>, false>, FutexLock>(arena, shape)
                 }
-                Kind::HeapCached => median_run(|| build::<CachedHeap>(arena), threads, ops, reps),
+                Kind::HeapCached => median_run(|| build::<CachedHeap>(arena), shape),
                 _ => Err("not a subject of this section".to_owned()),
             };
             ns.map(|ns| 1000.0 / ns)
