@@ -596,8 +596,9 @@ fn scaling_sections(config: &Config, report: &mut Report, svg: &str) -> ScalingR
          among the threads, each thread on its own blocks, median of {} runs after an untimed \
          one, arena {} MiB, on this {}-CPU machine. The first row is the harness alone: each \
          thread pops and pushes slots on a free stack of its own, with no lock and no memory \
-         shared between threads, which shows how far the threads scale on this machine when \
-         the allocator costs nothing. Each subject is behind its natural \
+         shared between threads: a reference for how far the work around the allocator calls \
+         scales in this run (not a ceiling: one block per 32 KiB slot crowds a few cache sets, \
+         which an allocator that packs its blocks avoids). Each subject is behind its natural \
          lock: the system malloc as it is (glibc: arenas and a per-thread cache), talc and \
          rlsf behind `spin::Mutex` (what their global-allocator wrappers use), bareheap's \
          default heap behind `FutexLock`, without and with its per-thread caches (`Cached`, 16 \
@@ -611,8 +612,8 @@ fn scaling_sections(config: &Config, report: &mut Report, svg: &str) -> ScalingR
     let small = scaling_tables(ThreadMix::Small, config, report, svg);
     let spawn = spawn_table(report);
     report.push(&format!(
-        "## 5c. Thread scaling, an application's mix\n\nThe same subjects, thread counts and \
-         runs as 5b, on the kind of mix the issue's 8- and 16-thread measurements used (sizes up to \
+        "## 5c. Thread scaling, an application's mix\n\nThe subjects of 5b but the harness \
+         alone, with the same thread counts and medians, on the kind of mix the issue's 8- and 16-thread measurements used (sizes up to \
          32 KiB, contents checked): {} random actions in all, one request in 16 of M = 32 KiB and \
          the rest of M = 1000, every byte of a block written when it is allocated and checked \
          when it is freed. As in a program, most of a \

@@ -20,6 +20,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::mem::MaybeUninit;
 use std::ptr::{self, NonNull};
+use std::sync::OnceLock;
 
 use bareheap::fixed::{FixedBlocks, FixedPool};
 use bareheap::{
@@ -104,21 +105,26 @@ pub struct Baseline {
 impl Baseline {
     /// The slot size (and alignment): above every request the workloads make.
     pub const SLOT: usize = 32 * 1024;
-    /// Slots in the buffer (1 GiB of address space, touched only where used): enough for the
-    /// live blocks of 16 threads each on a free stack of its own ([`PerThreadBaseline`]).
-    const SLOTS: usize = 32 * 1024;
+    /// Slots in the buffer (256 MiB of address space, touched only where used).
+    const SLOTS: usize = 8192;
 
     /// The process's slot buffer, allocated on first use and kept.
     fn buffer() -> NonNull<u8> {
-        static BUFFER: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-        let addr = *BUFFER.get_or_init(|| {
-            let layout =
-                Layout::from_size_align(Self::SLOT * Self::SLOTS, Self::SLOT).expect("layout");
-            // SAFETY: a non-zero size; the memory is never freed (it lives as long as the process).
-            unsafe { std::alloc::alloc(layout) }.expose_provenance()
-        });
-        NonNull::new(std::ptr::with_exposed_provenance_mut(addr)).expect("baseline buffer")
+        static BUFFER: OnceLock<usize> = OnceLock::new();
+        slot_buffer(&BUFFER, Self::SLOTS)
     }
+}
+
+/// A buffer of `slots` slots of [`Baseline::SLOT`] bytes, allocated the first time `kept` is
+/// asked for it and kept for the life of the process (touched only where used).
+fn slot_buffer(kept: &OnceLock<usize>, slots: usize) -> NonNull<u8> {
+    let addr = *kept.get_or_init(|| {
+        let layout =
+            Layout::from_size_align(Baseline::SLOT * slots, Baseline::SLOT).expect("layout");
+        // SAFETY: a non-zero size; the memory is never freed (it lives as long as the process).
+        unsafe { std::alloc::alloc(layout) }.expose_provenance()
+    });
+    NonNull::new(std::ptr::with_exposed_provenance_mut(addr)).expect("baseline buffer")
 }
 
 impl Subject for Baseline {
@@ -154,14 +160,33 @@ impl Subject for Baseline {
     }
 }
 
-/// The harness's own cost with threads: each thread pops and pushes [`Baseline`]'s slots on a
-/// free stack of its own (thread-local), and takes a fresh slot from a shared counter only
-/// when its stack is empty. No lock, no memory shared between threads: the throughput no
-/// allocator could beat on this machine, and how far the harness alone scales with threads.
+/// The harness's own cost with threads: each thread pops and pushes slots of
+/// [`Baseline::SLOT`] bytes on a free stack of its own (thread-local), and takes a fresh slot
+/// from a shared counter only when its stack is empty. No lock, and no memory shared between
+/// threads: a reference for how far the work around the allocator calls scales in a run. (Not
+/// a ceiling: one block per 32 KiB slot puts every block's first word in the same few cache
+/// sets, which an allocator that packs its blocks avoids.)
+///
+/// The free stacks belong to the threads, not to the value: it is sound for one value at a
+/// time, used by threads that call [`thread_done`](Concurrent::thread_done) before the next
+/// value is made (the scaling runs spawn fresh threads for every run, and each child process
+/// measures one subject).
 #[derive(Default)]
 pub struct PerThreadBaseline {
-    /// Slots of [`Baseline::buffer`] handed out so far.
+    /// Slots of [`PerThreadBaseline::buffer`] handed out so far.
     taken: std::sync::atomic::AtomicUsize,
+}
+
+impl PerThreadBaseline {
+    /// Slots in the buffer (1 GiB of address space, touched only where used): enough for the
+    /// live blocks of 16 threads, each holding its freed slots for itself.
+    const SLOTS: usize = 32 * 1024;
+
+    /// The process's slot buffer, allocated on first use and kept.
+    fn buffer() -> NonNull<u8> {
+        static BUFFER: OnceLock<usize> = OnceLock::new();
+        slot_buffer(&BUFFER, Self::SLOTS)
+    }
 }
 
 std::thread_local! {
@@ -182,7 +207,7 @@ impl Concurrent for PerThreadBaseline {
             .taken
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         // SAFETY: slot `index` lies inside the buffer (index < SLOTS).
-        (index < Baseline::SLOTS).then(|| unsafe { Baseline::buffer().add(index * Baseline::SLOT) })
+        (index < Self::SLOTS).then(|| unsafe { Self::buffer().add(index * Baseline::SLOT) })
     }
 
     unsafe fn dealloc(&self, ptr: NonNull<u8>, _: Layout) -> bool {

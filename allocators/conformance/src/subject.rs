@@ -106,7 +106,7 @@ pub trait Inspect {
     /// As [`Design::RETURNS_ALL_MEMORY`].
     const RETURNS_ALL_MEMORY: bool;
 
-    /// As [`Design::capacity`].
+    /// As [`Design::capacity`], plus the memory claimed at run time.
     fn capacity(&self) -> usize;
 
     /// As [`Design::supports`].

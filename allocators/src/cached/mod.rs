@@ -57,8 +57,8 @@
 //!
 //! Costs: a cached allocation or free is an index lookup, one atomic swap, one release store and
 //! a few instructions on the magazine; refills and drains take the shared lock once per batch.
-//! Memory: `N` caches of 4.2 KiB each (the magazines' pointer arrays), in the value itself, plus
-//! the free blocks they hold.
+//! Memory: `N` caches of 4.25 KiB each on 64-bit targets (the magazines' pointer arrays and
+//! counters, 128-byte aligned), in the value itself, plus the free blocks they hold.
 //!
 //! **Drawbacks.** Blocks held by caches are free but not available to large requests until a
 //! cache is drained; the layer is for threads that allocate small blocks often. With as many

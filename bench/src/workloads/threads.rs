@@ -131,8 +131,9 @@ impl Concurrent for SystemMalloc {
 /// What the threads ask for, and how much they use what they get.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ThreadMix {
-    /// Sizes of M = 1000 (every request 2 KiB or less), the two end words of each block written
-    /// and checked: nearly all of a thread's time is in the allocator.
+    /// Sizes of M = 1000 (every request 2 KiB or less), only the two end words of each block
+    /// written and checked: the blocks are barely used, so the allocator and its lock show
+    /// most.
     Small,
     /// An application's mix: one request in 16 of M = 32 KiB, the rest of M = 1000, every byte
     /// written when allocated and checked when freed (the kind of mix the 8- and
@@ -296,9 +297,9 @@ pub const SCALING_THREADS: [usize; 4] = [1, 2, 4, 16];
 /// malloc as it is, talc and rlsf behind `spin` (the lock their own global-allocator wrappers
 /// use), bareheap's default heap behind `FutexLock` (its lock for Linux threads), without and
 /// with its caches. On the small mix, first the harness alone (each thread on a free stack of
-/// its own): how far the threads scale when the allocator costs nothing. (Not on the
-/// application's mix: its slots, one per 32 KiB, make writing whole blocks slower than in
-/// memory packed by an allocator.)
+/// its own, [`PerThreadBaseline`]): a reference for how far the work around the allocator
+/// calls scales in a run. (Not on the application's mix: its slots, one per 32 KiB, make
+/// writing whole blocks slower than in memory packed by an allocator.)
 pub fn scaling_subjects(mix: ThreadMix) -> Vec<Kind> {
     let harness = match mix {
         ThreadMix::Small => Some(Kind::Baseline),
