@@ -58,10 +58,15 @@ impl Config {
         pairs: 1_000_000,
     };
 
-    /// Actions of one thread-scaling run, all threads together: five times the threads
-    /// section's, so that a run lasts tens of milliseconds even at one thread.
-    const fn scaling_ops(&self) -> usize {
-        self.thread_ops * 5
+    /// Actions of one thread-scaling run of `mix`, all threads together: on small requests,
+    /// five times the threads section's, so that a run lasts tens of milliseconds even at one
+    /// thread; on the application's mix, whose actions cost far more, as many as the threads
+    /// section's.
+    const fn scaling_ops(&self, mix: ThreadMix) -> usize {
+        match mix {
+            ThreadMix::Small => self.thread_ops * 5,
+            ThreadMix::Application => self.thread_ops,
+        }
     }
 
     /// `make bench ARGS=--quick`: the same workloads, about a tenth of the work.
@@ -261,10 +266,7 @@ pub fn measure(section: Section, kind: Kind, config: &Config) -> Vec<Cell> {
         }
         Section::Scaling { mix } => {
             let arena = Arena::new(RANDOM_ARENA);
-            let ops = match mix {
-                ThreadMix::Small => config.scaling_ops(),
-                ThreadMix::Application => config.thread_ops,
-            };
+            let ops = config.scaling_ops(mix);
             threads::scaling(kind, &arena, (ops, config.reps), mix)
         }
         Section::Pairs { prefill } => {
@@ -604,7 +606,7 @@ fn scaling_sections(config: &Config, report: &mut Report, svg: &str) -> ScalingR
          default heap behind `FutexLock`, without and with its per-thread caches (`Cached`, 16 \
          caches, a thread-local number as the index; each thread releases its cache as it \
          ends, inside the timed run).\n\n",
-        config.scaling_ops(),
+        config.scaling_ops(ThreadMix::Small),
         config.reps,
         RANDOM_ARENA / MIB,
         std::thread::available_parallelism().map_or(1, usize::from),
@@ -621,7 +623,7 @@ fn scaling_sections(config: &Config, report: &mut Report, svg: &str) -> ScalingR
          stays out of the threads' way (a lock that does not collapse) more than how short its \
          fast path is. (No harness-alone row here: its slots, one per 32 KiB, make writing whole \
          blocks slower than in memory an allocator packs.)\n\n",
-        config.thread_ops,
+        config.scaling_ops(ThreadMix::Application),
     ));
     let application = scaling_tables(ThreadMix::Application, config, report, svg);
     ScalingRows {

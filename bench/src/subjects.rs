@@ -108,6 +108,11 @@ impl Baseline {
     /// Slots in the buffer (256 MiB of address space, touched only where used).
     const SLOTS: usize = 8192;
 
+    /// Whether a slot can hold a block of `layout`.
+    const fn fits(layout: Layout) -> bool {
+        layout.size() <= Self::SLOT && layout.align() <= Self::SLOT
+    }
+
     /// The process's slot buffer, allocated on first use and kept.
     fn buffer() -> NonNull<u8> {
         static BUFFER: OnceLock<usize> = OnceLock::new();
@@ -139,7 +144,7 @@ impl Subject for Baseline {
     }
 
     fn alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {
-        if layout.size() > Self::SLOT || layout.align() > Self::SLOT {
+        if !Self::fits(layout) {
             return None;
         }
         self.free.pop()
@@ -197,7 +202,7 @@ std::thread_local! {
 
 impl Concurrent for PerThreadBaseline {
     fn alloc(&self, layout: Layout) -> Option<NonNull<u8>> {
-        if layout.size() > Baseline::SLOT || layout.align() > Baseline::SLOT {
+        if !Baseline::fits(layout) {
             return None;
         }
         if let Some(slot) = FREE_SLOTS.with_borrow_mut(Vec::pop) {
