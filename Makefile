@@ -10,10 +10,10 @@ MIRIFLAGS_COMMON := -Zmiri-strict-provenance
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS := chunk fixed pools free_list heap
 
-.PHONY: help build run run-debug qemu test lint doc targets test-host test-i686 test-qemu firmware miri miri-pair miri-open-question miri-setup bench bench-quick fuzz fuzz-setup clean
+.PHONY: help build run run-debug qemu test lint doc targets test-host test-i686 test-qemu firmware miri miri-pair miri-open-question miri-setup bench bench-quick fuzz fuzz-setup clean size size-check size-run
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 build: ## Build the demo binary (release)
 	$(CARGO) build --release --bin bareheap-demo
@@ -124,17 +124,21 @@ miri-setup: ## Install nightly's Miri component when it is missing
 
 # Miri interprets one thread at a time, so the two borrow models run side by side (as do the
 # two cross targets), each into its own log, printed when both are done; the build is shared.
+# On the cross targets only the tests of what depends on the word size and the byte order run:
+# the bitmaps, size classes, tags and index lists, and the model tests of each allocator.
+MIRI_FEATURES := --features critical-section
+MIRI_CROSS_FILTER := bitmap bins block slab index_list model_tests
 miri: miri-setup ## The library's tests under Miri: Stacked and Tree Borrows, i686 and s390x, then the open question
-	MIRIFLAGS="$(MIRIFLAGS_COMMON)" $(CARGO) +$(NIGHTLY) miri test -p bareheap --no-run
+	MIRIFLAGS="$(MIRIFLAGS_COMMON)" $(CARGO) +$(NIGHTLY) miri test -p bareheap $(MIRI_FEATURES) --no-run
 	@$(MAKE) --no-print-directory miri-pair \
-		FIRST_NAME="Stacked Borrows" FIRST_ARGS="-p bareheap" FIRST_FLAGS="" \
-		SECOND_NAME="Tree Borrows" SECOND_ARGS="-p bareheap" SECOND_FLAGS="-Zmiri-tree-borrows"
+		FIRST_NAME="Stacked Borrows" FIRST_ARGS="-p bareheap $(MIRI_FEATURES)" FIRST_FLAGS="" \
+		SECOND_NAME="Tree Borrows" SECOND_ARGS="-p bareheap $(MIRI_FEATURES)" SECOND_FLAGS="-Zmiri-tree-borrows"
 	@for target in $(MIRI_CROSS_TARGETS); do \
 		MIRIFLAGS="$(MIRIFLAGS_COMMON)" $(CARGO) +$(NIGHTLY) miri test -p bareheap --lib --target $$target --no-run || exit 1; \
 	done
 	@$(MAKE) --no-print-directory miri-pair \
-		FIRST_NAME="$(word 1,$(MIRI_CROSS_TARGETS))" FIRST_ARGS="-p bareheap --lib --target $(word 1,$(MIRI_CROSS_TARGETS))" FIRST_FLAGS="" \
-		SECOND_NAME="$(word 2,$(MIRI_CROSS_TARGETS))" SECOND_ARGS="-p bareheap --lib --target $(word 2,$(MIRI_CROSS_TARGETS))" SECOND_FLAGS=""
+		FIRST_NAME="$(word 1,$(MIRI_CROSS_TARGETS))" FIRST_ARGS="-p bareheap --lib --target $(word 1,$(MIRI_CROSS_TARGETS)) -- $(MIRI_CROSS_FILTER)" FIRST_FLAGS="" \
+		SECOND_NAME="$(word 2,$(MIRI_CROSS_TARGETS))" SECOND_ARGS="-p bareheap --lib --target $(word 2,$(MIRI_CROSS_TARGETS)) -- $(MIRI_CROSS_FILTER)" SECOND_FLAGS=""
 	$(MAKE) --no-print-directory miri-open-question
 
 # Two Miri runs at once (used by `make miri`): FIRST_* and SECOND_* give a name, the arguments of
@@ -156,15 +160,17 @@ miri-pair:
 # arguments. Miri reports it under both models; this target fails if it ever stops doing so, so
 # that the docs get updated.
 miri-open-question: miri-setup ## Shows the open aliasing question: expects Miri's report under both models
-	@for model in "" "-Zmiri-tree-borrows"; do \
-		echo "== examples/protected_boxes.rs under Miri $${model:-(Stacked Borrows)}"; \
-		if MIRIFLAGS="$(MIRIFLAGS_COMMON) $$model" $(CARGO) +$(NIGHTLY) miri run -q -p bareheap \
-			--example protected_boxes >/tmp/bareheap-open-question.log 2>&1; then \
+	@mkdir -p target
+	@for model in stacked tree; do \
+		flags=$$( [ $$model = tree ] && echo -Zmiri-tree-borrows ); \
+		log=target/miri-open-question-$$model.log; \
+		echo "== examples/protected_boxes.rs under Miri, $$model borrows (the whole report: $$log)"; \
+		if MIRIFLAGS="$(MIRIFLAGS_COMMON) $$flags" $(CARGO) +$(NIGHTLY) miri run -q -p bareheap \
+			--example protected_boxes >$$log 2>&1; then \
 			echo "FAILED: Miri accepts it now: update the free list's aliasing docs"; exit 1; \
 		fi; \
-		grep -q "protected" /tmp/bareheap-open-question.log || \
-			{ cat /tmp/bareheap-open-question.log; echo "FAILED: not the expected report"; exit 1; }; \
-		grep -m1 "Undefined Behavior" /tmp/bareheap-open-question.log; \
+		grep -q "protected" $$log || { cat $$log; echo "FAILED: not the expected report"; exit 1; }; \
+		grep -m1 "Undefined Behavior" $$log; \
 	done
 
 # The benchmarks run on the host (the bench/ crate, release build); each subject runs in a child
@@ -176,6 +182,37 @@ bench: ## Benchmarks against the peers; writes BENCHMARKS.md and the charts (ARG
 
 bench-quick: ## The benchmarks with small counts (same as make bench ARGS=--quick)
 	$(MAKE) bench ARGS=--quick
+
+# Code size against the peers (size/: the Cortex-M3 firmware and the WebAssembly module, built
+# once per allocator) and the modules' speed under Node.js; size/report drives it. Results:
+# BENCHMARKS.md's block between <!-- size:begin --> and <!-- size:end -->, and size/results.json.
+# rustup adds the two Rust targets when missing; qemu-system-arm, wasm-opt (Debian's binaryen)
+# and node are not installed here: without one, the target is skipped with a message, except
+# under CI, where that is a failure. size-check needs only wasm-opt.
+size: ## Code size (Cortex-M3 at opt-level s and z, wasm) and wasm speed vs the peers; writes BENCHMARKS.md
+	@$(MAKE) --no-print-directory size-run SIZE_MODE=all SIZE_TOOLS="qemu-system-arm wasm-opt node"
+
+size-check: ## Fails if a bareheap build (Cortex-M3 at z, wasm) is over its size/budgets.txt budget
+	@$(MAKE) --no-print-directory size-run SIZE_MODE=check SIZE_TOOLS="wasm-opt"
+
+# Used by size and size-check: SIZE_MODE is size-report's mode, SIZE_TOOLS the programs it needs.
+size-run:
+	@missing=""; for tool in $(SIZE_TOOLS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$CI" = true ]; then \
+			echo "FAILED: the size benchmarks need$$missing (Debian: qemu-system-arm, binaryen, nodejs)"; exit 1; \
+		fi; \
+		echo "SKIPPED: the size benchmarks (not found:$$missing; install Debian's qemu-system-arm, binaryen, nodejs)"; \
+		exit 0; \
+	fi; \
+	for target in thumbv7m-none-eabi wasm32-unknown-unknown; do \
+		if ! rustup target list --installed | grep -qx "$$target"; then \
+			echo "== the Rust target $$target is missing: installing it with rustup"; \
+			rustup target add $$target || exit 1; \
+		fi; \
+	done; \
+	(cd size/report && nice $(CARGO) build -q --release) || exit 1; \
+	./size/target/release/size-report $(SIZE_MODE)
 
 fuzz-setup: ## Install cargo-fuzz (and nightly) when missing
 	@if ! $(CARGO) +$(NIGHTLY) --version >/dev/null 2>&1; then \

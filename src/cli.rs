@@ -1,8 +1,8 @@
 //! The command line: what to run, parsed from `argv` into a [`Command`] before anything runs.
 //!
 //! ```text
-//!   bareheap-demo [--allocator LIST] [--workload LIST] [--placement next-fit|first-fit]
-//!   bareheap-demo bench [--allocator LIST] [--placement next-fit|first-fit]
+//!   bareheap-demo [--allocator LIST] [--workload LIST] [--placement first-fit|next-fit]
+//!   bareheap-demo bench [--allocator LIST] [--placement first-fit|next-fit]
 //!   bareheap-demo --help
 //! ```
 //!
@@ -77,7 +77,7 @@ pub fn parse(args: impl Iterator<Item = &'static CStr>) -> Result<Command, CliEr
     let bench = args.next_if(|arg| *arg == Ok(BENCH)).is_some();
     let mut allocators = None;
     let mut workloads = None;
-    let mut placement = Placement::NextFit;
+    let mut placement = Placement::default();
     while let Some(arg) = args.next() {
         let arg = arg?;
         let (option, inline_value) = match arg.split_once('=') {
@@ -164,11 +164,11 @@ impl fmt::Display for Usage {
         )?;
         writeln!(
             f,
-            "  * next-fit   from just past the previous block, wrapping around"
+            "  * first-fit  from the start of the heap: the lowest run that fits"
         )?;
         writeln!(
             f,
-            "    first-fit  from the start of the heap: the lowest run that fits"
+            "    next-fit   from just past the previous block, wrapping around"
         )?;
         writeln!(f)?;
         writeln!(f, "exit status: 0 every check passed, 1 a check failed,")?;

@@ -72,8 +72,8 @@ fn run_workload(
         allocator.name(),
         workload.name(),
         match placement {
-            Placement::NextFit => "",
-            Placement::FirstFit => " --placement first-fit",
+            Placement::FirstFit => "",
+            Placement::NextFit => " --placement next-fit",
         }
     );
     let (stats_before, traffic_before, checks_before) =

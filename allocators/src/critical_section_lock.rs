@@ -12,6 +12,26 @@
 //!   interrupt:                       (held back until release)            ─► runs, allocates
 //! ```
 //!
+//! **Several heaps.** A critical section must end in the reverse order it began (the inner one
+//! first), but guards are values that safe code may drop in any order: lock heap A, lock heap
+//! B, drop A's guard first. So the locks do not each hold a section of their own. They share
+//! one: the first lock taken enters it, the last one released leaves it, whatever the order in
+//! between, and every other entry is a short one, left before the call returns:
+//!
+//! ```text
+//!   lock A   ─ acquire ───────────────────────────────────────────────┐ the one long section
+//!   lock B       ─ acquire ─ release ─         (B: held, depth 2)     │ (interrupts masked)
+//!   unlock A                 ─ acquire ─ release ─      (depth 1)     │
+//!   unlock B                              ─ acquire ─ release ─ release ┘ (depth 0)
+//! ```
+//!
+//! Every read and write of the locks' state happens inside a critical section that the
+//! context doing it entered itself, so no order of calls can make two contexts touch it at
+//! once. One rule remains, and breaking it costs liveness, never memory safety: a guard taken
+//! inside `critical_section::with` must not be returned out of it. That closure's section ends
+//! first, and its end unmasks interrupts while the heap is still held (an interrupt handler
+//! that allocates from that heap would then wait forever).
+//!
 //! Which implementation of `critical-section` runs is the program's choice: cortex-m's
 //! `critical-section-single-core` (disable and restore interrupts), a multi-core chip's hardware
 //! spinlock, or the `std` one on a host. The cost is the implementation's, twice per call, and
@@ -20,11 +40,12 @@
 
 use core::cell::Cell;
 
-use critical_section::RestoreState;
+use critical_section::{CriticalSection, Mutex, RestoreState};
 
 /// A [`lock_api::RawMutex`] that holds a critical section while locked: interrupt-safe on a
 /// single core, and safe across cores when the `critical-section` implementation is. Usable in
-/// a `static` (its `INIT` is `const`).
+/// a `static` (its `INIT` is `const`). Any number of heaps may use one each, locked and
+/// unlocked in any order (see the [module docs](self)).
 ///
 /// ```
 /// use bareheap::{CriticalSectionLock, FreeListAllocator, Locked, StaticGrower};
@@ -37,45 +58,51 @@ use critical_section::RestoreState;
 /// assert_eq!(numbers.iter().sum::<u32>(), 499_500);
 /// ```
 pub struct CriticalSectionLock {
-    /// Whether the lock is held; read and written only inside the critical section.
-    locked: Cell<bool>,
-    /// What to restore when the critical section ends (saved by `lock`, used by `unlock`).
+    /// Whether the lock is held.
+    locked: Mutex<Cell<bool>>,
+}
+
+/// The one long critical section every held [`CriticalSectionLock`] shares.
+struct Shared {
+    /// How many locks are held.
+    held: Cell<usize>,
+    /// What to restore when the long section ends (saved by the first lock).
     restore: Cell<RestoreState>,
 }
 
-// SAFETY: both cells are read and written only while the critical section that `lock` entered
-// is held, which excludes every other context (interrupt handlers, and other cores when the
-// implementation covers them) from this code.
-unsafe impl Sync for CriticalSectionLock {}
+/// The state all locks share; read and written only inside a critical section.
+static SHARED: Mutex<Shared> = Mutex::new(Shared {
+    held: Cell::new(0),
+    restore: Cell::new(RestoreState::invalid()),
+});
 
-impl CriticalSectionLock {
-    /// Takes the lock inside the critical section `restore` came from, or leaves it and says
-    /// no when it is already held.
-    fn take(&self, restore: RestoreState) -> bool {
-        if self.locked.get() {
-            // Only a nested call in the same context can see the lock held (the critical
-            // section keeps every other one out): refuse rather than wait for ourselves.
-            // SAFETY: `restore` came from the `acquire` of this call, and is released once.
-            unsafe { critical_section::release(restore) };
-            return false;
-        }
-        self.locked.set(true);
-        self.restore.set(restore);
-        true
+/// Runs `body` inside a critical section entered for it, which it may keep open by returning
+/// `true` (the long section is then the caller's to end); else the section ends before this
+/// returns.
+fn in_section<T>(body: impl FnOnce(CriticalSection<'_>, RestoreState) -> (T, bool)) -> T {
+    // SAFETY: the section is released below, in order, unless `body` keeps it as the long
+    // section, whose state it stored for the last `unlock`.
+    let restore = unsafe { critical_section::acquire() };
+    // SAFETY: we are inside the section just entered.
+    let cs = unsafe { CriticalSection::new() };
+    let (result, keep) = body(cs, restore);
+    if !keep {
+        // SAFETY: the section entered above, still the innermost one.
+        unsafe { critical_section::release(restore) };
     }
+    result
 }
 
-// SAFETY: `lock` and a successful `try_lock` leave the lock held, with the critical section
-// entered, until `unlock`; while it is held every other context is kept out of the critical
-// section, so two holders never coexist.
+// SAFETY: `lock` and a successful `try_lock` set `locked` inside a critical section and only
+// when it was clear; `unlock` clears it inside one; while any lock is held the long section
+// keeps every other context out of critical sections, so two holders never coexist.
 unsafe impl lock_api::RawMutex for CriticalSectionLock {
     #[allow(clippy::declare_interior_mutable_const)]
     const INIT: Self = Self {
-        locked: Cell::new(false),
-        restore: Cell::new(RestoreState::invalid()),
+        locked: Mutex::new(Cell::new(false)),
     };
 
-    /// The guard must be dropped where it was made: the saved state belongs to that context.
+    /// The guard must be dropped where it was made: the long section belongs to that context.
     type GuardMarker = lock_api::GuardNoSend;
 
     /// Enters the critical section and holds the lock. A nested `lock` in the same context
@@ -87,31 +114,73 @@ unsafe impl lock_api::RawMutex for CriticalSectionLock {
         }
     }
 
+    /// Takes the lock if it is free; the first lock held keeps its section open (the long
+    /// one), every later one leaves its own at once.
     fn try_lock(&self) -> bool {
-        // SAFETY: the state is either stored for `unlock` or released at once by `take`.
-        let restore = unsafe { critical_section::acquire() };
-        self.take(restore)
+        in_section(|cs, restore| {
+            let locked = self.locked.borrow(cs);
+            if locked.get() {
+                return (false, false);
+            }
+            locked.set(true);
+            let shared = SHARED.borrow(cs);
+            let first = shared.held.get() == 0;
+            if first {
+                shared.restore.set(restore);
+            }
+            shared.held.set(shared.held.get() + 1);
+            (true, first)
+        })
     }
 
+    /// Releases the lock; the last lock released also ends the long section, after the short
+    /// one this call entered.
     unsafe fn unlock(&self) {
-        let restore = self.restore.get();
-        self.locked.set(false);
-        // SAFETY: the caller holds the lock (`unlock`'s contract), so the critical section
-        // entered by its `lock` is still open and `restore` is the state it saved.
-        unsafe { critical_section::release(restore) };
+        let ends_long = in_section(|cs, _| {
+            self.locked.borrow(cs).set(false);
+            let shared = SHARED.borrow(cs);
+            let held = shared.held.get() - 1;
+            shared.held.set(held);
+            ((held == 0).then(|| shared.restore.get()), false)
+        });
+        if let Some(restore) = ends_long {
+            // SAFETY: the long section, entered by the first lock and now the innermost one
+            // (every short section ended); `held` reached zero, so no lock needs it.
+            unsafe { critical_section::release(restore) };
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use core::alloc::{GlobalAlloc, Layout};
+    use core::mem::MaybeUninit;
+    use std::format;
     use std::thread;
     use std::vec::Vec;
 
     use lock_api::RawMutex;
+    use proptest::prelude::*;
 
     use super::CriticalSectionLock;
-    use crate::{FreeListAllocator, Locked, StaticGrower};
+    use crate::{FreeListAllocator, Locked, LockedGuard, RawAllocator, StaticGrower};
+
+    type Heap<'a> = Locked<FreeListAllocator<StaticGrower<'a>>, CriticalSectionLock>;
+
+    fn heap(memory: &mut [MaybeUninit<u8>]) -> Heap<'_> {
+        Locked::with_lock(FreeListAllocator::new(StaticGrower::new(memory)))
+    }
+
+    /// Whether this thread is inside a critical section now: the std implementation's restore
+    /// state says whether an `acquire` was nested (its `Debug` form is all a test can read).
+    fn in_critical_section() -> bool {
+        // SAFETY: released at once, so properly nested.
+        let state = unsafe { critical_section::acquire() };
+        let nested = format!("{state:?}") == "RestoreState(true)";
+        // SAFETY: the section just entered.
+        unsafe { critical_section::release(state) };
+        nested
+    }
 
     #[test]
     fn a_held_lock_refuses_a_second_holder() {
@@ -123,13 +192,118 @@ mod tests {
         assert!(lock.try_lock());
         // SAFETY: as above.
         unsafe { lock.unlock() };
+        assert!(!in_critical_section());
+    }
+
+    /// Issue 19, case 3: guards of several heaps, taken and dropped in any order, keep this
+    /// context inside a critical section exactly while at least one heap is held.
+    fn locks_in_any_order(steps: &[(usize, bool)]) {
+        let mut memory: Vec<Vec<MaybeUninit<u8>>> = (0..3)
+            .map(|_| std::vec![MaybeUninit::new(0); 4096])
+            .collect();
+        let heaps: Vec<Heap<'_>> = memory.iter_mut().map(|m| heap(m)).collect();
+        let mut guards: Vec<Option<LockedGuard<'_, _, _>>> = (0..3).map(|_| None).collect();
+        for &(which, take) in steps {
+            let slot = &mut guards[which % 3];
+            if take && slot.is_none() {
+                let mut guard = heaps[which % 3].lock();
+                let block = guard.allocate(Layout::new::<u64>()).unwrap();
+                // SAFETY: allocated just above with this layout.
+                unsafe { guard.deallocate(block.cast().as_ptr(), Layout::new::<u64>()) }.unwrap();
+                *slot = Some(guard);
+            } else {
+                *slot = None;
+            }
+            let held = guards.iter().any(Option::is_some);
+            assert_eq!(in_critical_section(), held, "after {steps:?}");
+        }
+        drop(guards);
+        assert!(!in_critical_section());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: if cfg!(miri) { 3 } else { 256 },
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn guards_dropped_in_any_order_keep_the_section_until_the_last(
+            steps in proptest::collection::vec((0..3usize, any::<bool>()), 1..24)
+        ) {
+            locks_in_any_order(&steps);
+        }
+    }
+
+    /// Two heaps locked by one thread and released first-taken-first (the order that broke
+    /// the nesting), while other threads allocate from both: under Miri, any access to a
+    /// lock's state outside the critical section is a data race it reports.
+    #[test]
+    fn guards_released_out_of_order_while_other_threads_allocate() {
+        let rounds = if cfg!(miri) { 6 } else { 2000 };
+        let mut first = std::vec![MaybeUninit::new(0u8); 16 * 1024];
+        let mut second = std::vec![MaybeUninit::new(0u8); 16 * 1024];
+        let heaps = [heap(&mut first), heap(&mut second)];
+        let layout = Layout::new::<[u64; 4]>();
+        thread::scope(|scope| {
+            let heaps = &heaps;
+            scope.spawn(move || {
+                for round in 0..rounds {
+                    let a = heaps[round % 2].lock();
+                    let b = heaps[(round + 1) % 2].lock();
+                    assert!(in_critical_section());
+                    drop(a);
+                    assert!(in_critical_section(), "the other heap is still held");
+                    drop(b);
+                }
+            });
+            scope.spawn(move || {
+                for round in 0..rounds {
+                    let heap = &heaps[round % 2];
+                    // SAFETY: a valid layout; the block is freed once, with it.
+                    unsafe {
+                        let block = heap.alloc(layout);
+                        assert!(!block.is_null());
+                        heap.dealloc(block, layout);
+                    }
+                }
+            });
+        });
+        assert!(!in_critical_section());
+    }
+
+    /// The one rule the docs state: a guard returned out of `critical_section::with` outlives
+    /// that section. It costs interrupt masking while held, but the locks stay consistent and
+    /// race-free (Miri checks the second thread's accesses).
+    #[test]
+    fn a_guard_that_escapes_a_critical_section_leaves_the_locks_consistent() {
+        let mut memory = std::vec![MaybeUninit::new(0u8); 16 * 1024];
+        let heap = heap(&mut memory);
+        let rounds = if cfg!(miri) { 4 } else { 500 };
+        thread::scope(|scope| {
+            let heap = &heap;
+            scope.spawn(move || {
+                for _ in 0..rounds {
+                    let guard = critical_section::with(|_| heap.lock());
+                    drop(guard);
+                }
+            });
+            scope.spawn(move || {
+                for _ in 0..rounds {
+                    let value = allocator_api2::boxed::Box::new_in(7u64, heap);
+                    assert_eq!(*value, 7);
+                }
+            });
+        });
+        assert!(!in_critical_section());
+        heap.inspect(|heap| heap.validate()).unwrap();
     }
 
     #[test]
     fn threads_share_a_heap_behind_it() {
-        let mut memory = std::vec![core::mem::MaybeUninit::new(0u8); 1 << 20];
-        let heap: Locked<_, CriticalSectionLock> =
-            Locked::with_lock(FreeListAllocator::new(StaticGrower::new(&mut memory)));
+        let mut memory = std::vec![MaybeUninit::new(0u8); 1 << 20];
+        let heap = heap(&mut memory);
         let threads = if cfg!(miri) { 2 } else { 4 };
         let rounds = if cfg!(miri) { 20 } else { 2000 };
         thread::scope(|scope| {

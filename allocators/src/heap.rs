@@ -213,6 +213,16 @@ unsafe impl<G: HeapGrower> RawAllocator for Heap<G> {
     fn pointer_to(&mut self, address: usize) -> Option<NonNull<u8>> {
         self.pools.pointer_to(address)
     }
+
+    /// The free list's region around `address`. O(regions).
+    fn span_of(&mut self, address: usize) -> Option<Region> {
+        self.pools.span_of(address)
+    }
+
+    /// The regions the free list gave back to the grower. O(1).
+    fn memory_given_back(&self) -> usize {
+        self.pools.memory_given_back()
+    }
 }
 
 #[cfg(target_os = "linux")]

@@ -37,7 +37,7 @@
 //! | lock | use it when | if an interrupt handler allocates |
 //! |---|---|---|
 //! | [`DefaultLock`] (`spin::Mutex`) | several cores or threads, no allocation in interrupt handlers | deadlock, if it interrupts a holder on its core |
-//! | `CriticalSectionLock` (feature `critical-section`) | interrupt handlers allocate (one core, or a `critical-section` implementation covering all cores) | it waits: interrupts are masked for the length of each call |
+//! | `CriticalSectionLock` (feature `critical-section`) | interrupt handlers allocate (one core, or a `critical-section` implementation covering all cores) | it waits: interrupts are masked while any heap behind this lock is held, whatever order guards are taken and dropped in (a guard must not be returned out of a `critical_section::with`, whose end would unmask them) |
 //! | `FutexLock` (Linux) | threads under Linux, especially more threads than cores: a waiter spins briefly, then sleeps in the kernel | (no interrupt handlers in user space) |
 //! | your own `RawMutex` | an OS gives you one (an RTOS mutex) | as that lock behaves |
 //!
@@ -49,8 +49,15 @@
 //! (`CriticalSectionLock`).
 //!
 //! Every allocator here keeps raw pointers that carry the provenance of the memory it manages;
-//! a pointer it hands out is never derived from a borrow of the allocator itself, so writing
-//! through it is sound under Stacked and Tree Borrows (the test suite runs under Miri).
+//! a pointer it hands out is never derived from a borrow of the allocator itself, nor from the
+//! pointer a block was freed or resized with (which may cover less than the block: a `Box`'s
+//! covers its value only), so writing through it is sound under Stacked and Tree Borrows. The
+//! caches of `Cached` rebase every block freed into them on the shared heap's own pointer
+//! before handing it out again. The test suite runs under Miri with both models and strict
+//! provenance, including a test that frees through narrowed pointers and reuses the blocks
+//! through every layer (`tests/conformance/provenance.rs`). One question stays open, and is
+//! about the aliasing models rather than this crate: a `Box` freed while it is still a
+//! protected function argument (see the [`free_list`] module docs).
 //!
 //! The library never prints and never panics inside `GlobalAlloc`: exhaustion is a null
 //! pointer, an invalid free is a [`FreeError`] from the raw API.
@@ -104,6 +111,8 @@ pub use free_list::{FreeListAllocator, LockedFreeListAllocator};
 pub use futex_lock::FutexLock;
 #[cfg(target_os = "linux")]
 pub use grower::MmapGrower;
+#[cfg(target_arch = "wasm32")]
+pub use grower::WasmGrower;
 pub use grower::{HeapGrower, Region, StaticGrower};
 pub use heap::{Heap, LockedHeap};
 pub use locked::{DefaultLock, Locked, LockedGuard};

@@ -3,7 +3,7 @@
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
-use crate::{FreeError, OutOfMemory, ResizeError};
+use crate::{FreeError, OutOfMemory, Region, ResizeError};
 
 /// A single-threaded allocator: the interface shared by every allocator of this crate.
 ///
@@ -154,6 +154,30 @@ pub unsafe trait RawAllocator {
     fn pointer_to(&mut self, address: usize) -> Option<NonNull<u8>> {
         let _ = address;
         None
+    }
+
+    /// The whole span of memory around `address` that one of this allocator's pointers is
+    /// valid for (a region of the free list, the chunk heap, the fixed pool's blocks), as a
+    /// [`Region`] whose pointer carries that provenance, when it can give one cheaply. A layer
+    /// that keeps blocks of this allocator without its lock (the per-thread caches) rebases the
+    /// addresses of blocks freed into it on such a span, so that every block it hands out again
+    /// carries the allocator's provenance, not that of the pointer it was freed with. `None` by
+    /// default, and for addresses outside the allocator's memory.
+    ///
+    /// Implementors promise that the span is memory they manage, valid for as long as
+    /// [`memory_given_back`](Self::memory_given_back) returns the value it returned when the
+    /// span was asked for.
+    fn span_of(&mut self, address: usize) -> Option<Region> {
+        let _ = address;
+        None
+    }
+
+    /// How many times this allocator has given memory back to where it came from (regions
+    /// returned to a grower): a count that never decreases, and that changes whenever a span
+    /// [`span_of`](Self::span_of) gave may have stopped being valid. 0 by default, for
+    /// allocators that never give memory back. O(1).
+    fn memory_given_back(&self) -> usize {
+        0
     }
 }
 

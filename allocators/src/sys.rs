@@ -10,6 +10,8 @@
 //!                               MAP_PRIVATE|MAP_ANONYMOUS, fd = -1, offset = 0)
 //!   unmap(ptr, len)    ──► munmap(ptr, len)
 //!   discard(ptr, len)  ──► madvise(ptr, len, MADV_DONTNEED)
+//!   page_size()        ──► madvise(P, 0, MADV_NORMAL) for P = 256, 512, ...: the first P the
+//!                          kernel accepts as page-aligned (once; remembered)
 //!   wait(word, value)  ──► futex(word, FUTEX_WAIT_PRIVATE, value)
 //!   wake_one(word)     ──► futex(word, FUTEX_WAKE_PRIVATE, 1)
 //! ```
@@ -18,7 +20,7 @@
 //! kernel's cost of populating pages on first touch.
 
 use core::ptr::NonNull;
-use core::sync::atomic::AtomicU32;
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
 pub use syscalls::Errno;
 
@@ -75,6 +77,34 @@ pub unsafe fn discard(ptr: NonNull<u8>, len: usize) -> Result<(), Errno> {
     unsafe { os::discard(ptr, len) }
 }
 
+/// The kernel's page size, the unit `mmap`, `munmap` and `madvise` work in; `None` when it
+/// cannot be learned (a sandbox that refuses `madvise`).
+///
+/// Learned without libc and without the auxiliary vector (which a library cannot reach): the
+/// kernel checks that `madvise`'s address is page-aligned before anything else, and a call of
+/// length zero does nothing else at all, so the page size is the smallest power of two `P`
+/// for which `madvise(P, 0, MADV_NORMAL)` succeeds. That costs about five system calls, once:
+/// the answer is remembered for the life of the process. The kernel's answer is the only one
+/// page arithmetic may trust: a page size a program configured may be smaller than the real
+/// one (a 4 KiB assumption on an arm64 kernel with 16 KiB or 64 KiB pages), and `madvise`
+/// rounds its length up to real pages.
+pub fn page_size() -> Option<usize> {
+    /// The page size learned so far; 0 before the first call (or when it cannot be learned).
+    static LEARNED: AtomicUsize = AtomicUsize::new(0);
+    let known = LEARNED.load(Ordering::Relaxed);
+    if known != 0 {
+        return Some(known);
+    }
+    let learned = os::page_size()?;
+    LEARNED.store(learned, Ordering::Relaxed);
+    Some(learned)
+}
+
+/// The smallest page size [`page_size`] tries: 256 bytes (no kernel uses less).
+const SMALLEST_PAGE: usize = 1 << 8;
+/// The largest page size [`page_size`] tries: 1 GiB on 64-bit targets, 1 MiB on 32-bit ones.
+const LARGEST_PAGE: usize = if usize::BITS >= 64 { 1 << 30 } else { 1 << 20 };
+
 /// Sleeps while `word` holds `expected`: the kernel checks the value and queues the thread
 /// atomically, so a wake that comes after the caller last read `expected` is never lost. Returns
 /// when woken, on a signal, or at once if `word` no longer holds `expected` (all of which the
@@ -101,7 +131,8 @@ mod native {
     use syscalls::{Errno, Sysno, syscall};
 
     use super::{
-        FUTEX_WAIT_PRIVATE, FUTEX_WAKE_PRIVATE, MAP_ANONYMOUS, MAP_PRIVATE, PROT_READ, PROT_WRITE,
+        FUTEX_WAIT_PRIVATE, FUTEX_WAKE_PRIVATE, LARGEST_PAGE, MAP_ANONYMOUS, MAP_PRIVATE,
+        PROT_READ, PROT_WRITE, SMALLEST_PAGE,
     };
 
     /// The file descriptor an anonymous mapping must pass: -1, not 0 (0 is stdin).
@@ -115,6 +146,8 @@ mod native {
     /// The pages' contents are not needed: a private anonymous page is freed, and reads as
     /// zeros when next touched.
     const MADV_DONTNEED: usize = 4;
+    /// No special treatment: the advice that changes nothing.
+    const MADV_NORMAL: usize = 0;
 
     pub(super) fn map_anonymous(len: usize) -> Result<NonNull<u8>, Errno> {
         // SAFETY: an anonymous private mapping at a kernel-chosen address (hint 0, no
@@ -146,6 +179,19 @@ mod native {
         // SAFETY: the caller guarantees the range is ours and that its contents are dead, so
         // replacing them with zeros changes nothing any live reference can observe.
         unsafe { syscall!(Sysno::madvise, ptr.as_ptr() as usize, len, MADV_DONTNEED) }.map(|_| ())
+    }
+
+    pub(super) fn page_size() -> Option<usize> {
+        let mut candidate = SMALLEST_PAGE;
+        while candidate <= LARGEST_PAGE {
+            // SAFETY: a zero-length `madvise` touches no memory: the kernel only checks that the
+            // address is page-aligned (EINVAL if not) and returns.
+            if unsafe { syscall!(Sysno::madvise, candidate, 0, MADV_NORMAL) }.is_ok() {
+                return Some(candidate);
+            }
+            candidate <<= 1;
+        }
+        None
     }
 
     pub(super) fn wait(word: &AtomicU32, expected: u32) {
@@ -206,10 +252,28 @@ mod miri {
         }
     }
 
+    /// As the kernel does it: an address that is not page-aligned is refused, and the length
+    /// is rounded up to whole pages, every byte of which reads as zero afterwards. (So a caller
+    /// that passes a length that is not a multiple of the page zeroes bytes past it here as on
+    /// Linux, and the tests see it.)
     pub(super) unsafe fn discard(ptr: NonNull<u8>, len: usize) -> Result<(), Errno> {
-        // SAFETY: forwarded from the caller: the bytes are ours and dead.
+        let page = page_size().ok_or(Errno::EINVAL)?;
+        if ptr.addr().get() % page != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let len = len.checked_next_multiple_of(page).ok_or(Errno::EINVAL)?;
+        // SAFETY: forwarded from the caller: the bytes are ours and dead (a length that the
+        // rounding carried past the caller's range is the caller's fault, as on Linux).
         unsafe { ptr.write_bytes(0, len) };
         Ok(())
+    }
+
+    pub(super) fn page_size() -> Option<usize> {
+        // SAFETY: `sysconf` only reads the configuration.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        usize::try_from(page)
+            .ok()
+            .filter(|page| page.is_power_of_two())
     }
 
     pub(super) fn wait(word: &AtomicU32, expected: u32) {

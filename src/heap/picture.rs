@@ -44,9 +44,7 @@ impl fmt::Display for HeapPicture {
                 CHUNK.inspect(|chunks| draw_chunks(f, chunks, CHUNK_ROWS))
             }
             AllocatorChoice::Pools => POOLS.inspect(|pools| draw_pools_and_backing(f, pools)),
-            AllocatorChoice::Cached => CACHED
-                .shared()
-                .inspect(|pools| draw_pools_and_backing(f, pools)),
+            AllocatorChoice::Cached => CACHED.inspect(|pools| draw_pools_and_backing(f, pools)),
             AllocatorChoice::FreeList => FREE_LIST.inspect(|heap| draw_free_list(f, heap)),
         }?;
         write!(f, "     legend: {LEGEND}")

@@ -72,9 +72,7 @@ impl HeapStats {
     /// Reads the cached pools' statistics: the shared pools', then the caches' (each cache is
     /// read on its own, so a thread running meanwhile can make the two disagree by a batch).
     pub fn of_cached(cached: &CachedPools) -> Self {
-        let (pools, backing) = cached
-            .shared()
-            .inspect(|pools| (pools.stats(), pools.fallback().stats()));
+        let (pools, backing) = cached.inspect(|pools| (pools.stats(), pools.fallback().stats()));
         Self::Cached {
             pools,
             backing,

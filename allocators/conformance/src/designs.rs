@@ -3,15 +3,87 @@
 //! allocators; the rest of the harness is generic over the `RawAllocator` trait.
 
 use std::alloc::Layout;
+use std::ptr::NonNull;
 
 use bareheap::chunk::bitmap_len;
 use bareheap::fixed::{FixedBlocks, FixedPool};
+use bareheap::free_list::{fit_size, max_block_size, region_size};
 use bareheap::pools::{self, PoolStats, SLAB_SIZE};
 use bareheap::{
     ChunkAllocator, FreeListAllocator, Heap, OutOfMemory, Region, SizeClassPools, StaticGrower,
 };
 
 use crate::{Accounting, Arena, Design};
+
+/// [`Design::explain_failure`] for any chunk allocator: a run of free chunks long enough for
+/// `layout`, starting at an address its alignment allows, must not exist.
+fn explain_chunk_failure<const C: usize>(
+    allocator: &ChunkAllocator<C>,
+    layout: Layout,
+) -> Result<(), String> {
+    let needed = layout.size().div_ceil(C).max(1);
+    let chunks = allocator.chunk_count();
+    let mut run = 0;
+    for index in 0..chunks {
+        run = if allocator.is_chunk_used(index) {
+            0
+        } else {
+            run + 1
+        };
+        let start = (index + 1).checked_sub(needed);
+        if run >= needed
+            && let Some(start) = start
+            && (allocator.start_address() + start * C).is_multiple_of(layout.align())
+        {
+            return Err(format!("chunks {start}..={index} are free"));
+        }
+    }
+    Ok(())
+}
+
+/// [`Design::explain_failure`] for any free list: no free block of [`fit_size`] bytes, and no
+/// region of [`region_size`] bytes left in the grower (`remaining`).
+fn explain_free_list_failure<G: bareheap::HeapGrower>(
+    allocator: &FreeListAllocator<G>,
+    layout: Layout,
+    remaining: usize,
+) -> Result<(), String> {
+    let (Some(fit), Some(region)) = (fit_size(layout), region_size(layout)) else {
+        return Ok(());
+    };
+    if let Some(block) = allocator.free_blocks().find(|block| block.size >= fit) {
+        return Err(format!(
+            "the free block at {:#x} has {} bytes (guaranteed from {fit})",
+            block.payload, block.size
+        ));
+    }
+    if remaining >= region {
+        return Err(format!(
+            "the grower has {remaining} bytes left (a region of {region} suffices)"
+        ));
+    }
+    Ok(())
+}
+
+/// [`Design::explain_failure`] for pools in front of a fallback: a class-sized request fails
+/// only when its class has no free block and the fallback cannot serve the request itself;
+/// a larger one only when the fallback cannot.
+fn explain_pools_failure<F: bareheap::RawAllocator>(
+    pools: &SizeClassPools<F>,
+    layout: Layout,
+    fallback: impl FnOnce(&F, Layout) -> Result<(), String>,
+) -> Result<(), String> {
+    let class_size = layout.size().max(layout.align()).max(pools::MIN_BLOCK_SIZE);
+    if class_size <= pools::MAX_BLOCK_SIZE {
+        let class = class_size.next_power_of_two().trailing_zeros()
+            - pools::MIN_BLOCK_SIZE.trailing_zeros();
+        let free = pools.stats().classes[class as usize].blocks_free;
+        if free > 0 {
+            return Err(format!("class {class} has {free} free blocks"));
+        }
+    }
+    fallback(pools.fallback(), layout)
+}
 
 /// The chunk size of the chunk allocators under test: small, so small heaps have many chunks.
 pub const CHUNK_SIZE: usize = 64;
@@ -58,11 +130,16 @@ impl Design for Chunk {
         Accounting {
             live_blocks: stats.live_allocations,
             held_bytes: Some(stats.used_bytes),
+            in_use_bytes: None,
         }
     }
 
     fn held_bytes(layout: Layout) -> Option<usize> {
         Some(layout.size().div_ceil(CHUNK_SIZE).max(1) * CHUNK_SIZE)
+    }
+
+    fn explain_failure(allocator: &Self::Allocator, layout: Layout) -> Result<(), String> {
+        explain_chunk_failure(allocator, layout)
     }
 
     fn check_consistency(allocator: &Self::Allocator) -> Result<(), String> {
@@ -119,11 +196,19 @@ impl Design for Fixed {
         Accounting {
             live_blocks: allocator.allocated_blocks(),
             held_bytes: Some(allocator.total_allocated()),
+            in_use_bytes: None,
         }
     }
 
     fn held_bytes(_: Layout) -> Option<usize> {
         Some(FIXED_BLOCK)
+    }
+
+    fn explain_failure(allocator: &Self::Allocator, _: Layout) -> Result<(), String> {
+        match allocator.free_blocks() {
+            0 => Ok(()),
+            free => Err(format!("{free} blocks are free")),
+        }
     }
 
     fn check_consistency(allocator: &Self::Allocator) -> Result<(), String> {
@@ -148,8 +233,10 @@ impl Design for Fixed {
 /// back).
 pub struct Pools;
 
-/// The chunk size of the pools' fallback.
-const POOLS_FALLBACK_CHUNK: usize = 256;
+/// The chunk size of the pools' fallback: 16 bytes, so the fallback can put a block of its own
+/// in the last 16 bytes of a slab's 32 KiB span (a slab is that much shorter), which no lookup
+/// of the pools may take for a slab block.
+const POOLS_FALLBACK_CHUNK: usize = 16;
 
 /// The class blocks' held bytes (fallback blocks add nothing the model can predict).
 fn pool_accounting(stats: &PoolStats) -> Accounting {
@@ -164,6 +251,7 @@ fn pool_accounting(stats: &PoolStats) -> Accounting {
         // Once small blocks went to the fallback (no slab could be had), what they hold is the
         // fallback's business: the class counts no longer add up to the model's figure.
         held_bytes: (!stats.small_blocks_in_fallback).then_some(held),
+        in_use_bytes: None,
     }
 }
 
@@ -232,6 +320,10 @@ impl Design for Pools {
         Some(pool_held_bytes(layout))
     }
 
+    fn explain_failure(allocator: &Self::Allocator, layout: Layout) -> Result<(), String> {
+        explain_pools_failure(allocator, layout, explain_chunk_failure)
+    }
+
     fn check_consistency(allocator: &Self::Allocator) -> Result<(), String> {
         let fallback = allocator.fallback();
         pools_consistency(&allocator.stats(), fallback.stats().live_allocations)?;
@@ -277,10 +369,20 @@ impl Design for FreeList {
     }
 
     fn accounting(allocator: &Self::Allocator) -> Accounting {
+        let stats = allocator.stats();
         Accounting {
-            live_blocks: allocator.stats().allocated_blocks,
+            live_blocks: stats.allocated_blocks,
             held_bytes: None,
+            in_use_bytes: Some((stats.in_use_bytes, 0)),
         }
+    }
+
+    fn max_in_use(layout: Layout) -> Option<usize> {
+        Some(max_block_size(layout))
+    }
+
+    fn explain_failure(allocator: &Self::Allocator, layout: Layout) -> Result<(), String> {
+        explain_free_list_failure(allocator, layout, allocator.grower().remaining())
     }
 
     fn check_consistency(allocator: &Self::Allocator) -> Result<(), String> {
@@ -327,12 +429,33 @@ impl Design for DefaultHeap {
         allocator.free_list().grower().capacity()
     }
 
+    /// The pools' accounting, and the free list's bytes in use: the slabs and the slab table
+    /// are the pools' own.
     fn accounting(allocator: &Self::Allocator) -> Accounting {
-        pool_accounting(&allocator.pools().stats())
+        let pools = allocator.pools().stats();
+        let slab = Layout::from_size_align(SLAB_SIZE - pools::SLAB_TAIL, SLAB_SIZE);
+        let table = Layout::from_size_align(pools.slab_table_bytes, 8);
+        let own = pools.slabs * max_block_size(slab.expect("the slab layout"))
+            + max_block_size(table.expect("the table layout"));
+        Accounting {
+            in_use_bytes: Some((allocator.free_list().stats().in_use_bytes, own)),
+            ..pool_accounting(&pools)
+        }
     }
 
     fn held_bytes(layout: Layout) -> Option<usize> {
         Some(pool_held_bytes(layout))
+    }
+
+    /// A small block lives in a slab, or, when no slab could be had, in the free list.
+    fn max_in_use(layout: Layout) -> Option<usize> {
+        Some(max_block_size(layout))
+    }
+
+    fn explain_failure(allocator: &Self::Allocator, layout: Layout) -> Result<(), String> {
+        explain_pools_failure(allocator.pools(), layout, |free_list, layout| {
+            explain_free_list_failure(free_list, layout, free_list.grower().remaining())
+        })
     }
 
     fn check_consistency(allocator: &Self::Allocator) -> Result<(), String> {
@@ -347,6 +470,96 @@ impl Design for DefaultHeap {
     fn check_all_free(allocator: &Self::Allocator) -> Result<(), String> {
         let kept = allocator.pools().policy().kept_empty_slabs;
         pools_all_free(&allocator.pools().stats(), kept)
+    }
+
+    unsafe fn claim(
+        allocator: &mut Self::Allocator,
+        memory: Region,
+    ) -> Option<Result<(), OutOfMemory>> {
+        // SAFETY: forwarded from the caller.
+        Some(unsafe { allocator.claim(memory) })
+    }
+}
+
+/// The bytes the mmap designs count as their capacity: far more than any test asks for, so
+/// every request the model makes is one they must serve.
+#[cfg(all(target_os = "linux", not(miri)))]
+const MMAP_CAPACITY: usize = 1 << 30;
+
+/// The policy of the mmap designs: dedicated regions from 64 KiB and a discard after every
+/// 256 KiB freed into large free blocks, so that the tests' sizes reach both.
+#[cfg(all(target_os = "linux", not(miri)))]
+const MMAP_POLICY: bareheap::free_list::Policy = bareheap::free_list::Policy {
+    dedicated_threshold: 64 * 1024,
+    discard_after_bytes: 256 * 1024,
+    ..bareheap::free_list::Policy::DEFAULT
+};
+
+/// The most a block of `layout` takes from an mmap heap: a shared region's block, or a region
+/// of its own rounded to pages.
+#[cfg(all(target_os = "linux", not(miri)))]
+fn mmap_max_block_size(layout: Layout) -> usize {
+    let page = bareheap::sys::page_size().unwrap_or(4096);
+    let dedicated = region_size(layout).map_or(0, |region| region + page);
+    max_block_size(layout).max(dedicated)
+}
+
+/// The free list growing through real `mmap`s (not under Miri, which emulates every mapped
+/// byte): its grower always has more to give, so no request the model makes may fail;
+/// dedicated regions, their release and page discard all run.
+#[cfg(all(target_os = "linux", not(miri)))]
+pub struct FreeListMmap;
+
+#[cfg(all(target_os = "linux", not(miri)))]
+impl Design for FreeListMmap {
+    type Allocator = FreeListAllocator<bareheap::MmapGrower>;
+    const NAME: &'static str = "free list (mmap)";
+    const RETURNS_ALL_MEMORY: bool = false;
+
+    fn build(_bytes: usize) -> (Self::Allocator, Vec<Arena>) {
+        let heap = FreeListAllocator::with_policy(bareheap::MmapGrower::new(), MMAP_POLICY);
+        (heap, Vec::new())
+    }
+
+    fn capacity(_: &Self::Allocator) -> usize {
+        MMAP_CAPACITY
+    }
+
+    fn accounting(allocator: &Self::Allocator) -> Accounting {
+        let stats = allocator.stats();
+        Accounting {
+            live_blocks: stats.allocated_blocks,
+            held_bytes: None,
+            in_use_bytes: Some((stats.in_use_bytes, 0)),
+        }
+    }
+
+    fn max_in_use(layout: Layout) -> Option<usize> {
+        Some(mmap_max_block_size(layout))
+    }
+
+    fn explain_failure(allocator: &Self::Allocator, layout: Layout) -> Result<(), String> {
+        explain_free_list_failure(allocator, layout, usize::MAX)
+    }
+
+    fn holds(allocator: &Self::Allocator, ptr: NonNull<u8>, len: usize) -> Option<bool> {
+        let last = ptr.as_ptr().wrapping_add(len.max(1) - 1);
+        let inside = |address: *const u8| bareheap::RawAllocator::contains(allocator, address);
+        Some(inside(ptr.as_ptr()) && inside(last))
+    }
+
+    fn check_consistency(allocator: &Self::Allocator) -> Result<(), String> {
+        allocator
+            .validate()
+            .map_err(|corruption| corruption.to_string())
+    }
+
+    fn check_all_free(allocator: &Self::Allocator) -> Result<(), String> {
+        let stats = allocator.stats();
+        if stats.allocated_blocks != 0 || stats.in_use_bytes != 0 {
+            return Err(format!("blocks still allocated: {stats:?}"));
+        }
+        Ok(())
     }
 
     unsafe fn claim(

@@ -58,8 +58,17 @@ impl<H: Holder> Inspect for H {
         H::Design::held_bytes(layout)
     }
 
+    fn max_in_use(&self, layout: Layout) -> Option<usize> {
+        H::Design::max_in_use(layout)
+    }
+
+    fn explain_failure(&self, layout: Layout) -> Result<(), String> {
+        self.with(|allocator| H::Design::explain_failure(allocator, layout))
+    }
+
     fn holds(&self, ptr: NonNull<u8>, len: usize) -> bool {
-        self.memory().iter().any(|arena| arena.holds(ptr, len))
+        self.with(|allocator| H::Design::holds(allocator, ptr, len))
+            .unwrap_or_else(|| self.memory().iter().any(|arena| arena.holds(ptr, len)))
     }
 
     fn check_consistency(&self) -> Result<(), String> {
@@ -301,6 +310,7 @@ impl<D: Design> Holder for ViaGlobalAlloc<D> {
 
 impl<D: Design> Subject for ViaGlobalAlloc<D> {
     const CHANGES_ALIGNMENT: bool = false;
+    const SERVES_ZERO_SIZE: bool = false;
 
     fn allocate(&mut self, layout: Layout) -> Option<NonNull<u8>> {
         if layout.size() == 0 {

@@ -39,6 +39,8 @@ mod workload;
 
 pub use arena::Arena;
 pub use decode::decode;
+#[cfg(all(target_os = "linux", not(miri)))]
+pub use designs::FreeListMmap;
 pub use designs::{
     CHUNK_SIZE, Chunk, DefaultHeap, FIXED_BLOCK, FIXED_BLOCKS, Fixed, FreeList, Pools,
 };

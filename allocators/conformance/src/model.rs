@@ -153,7 +153,11 @@ impl<S: Subject> Harness<S> {
     /// Starts a model over a fresh `subject`, first measuring (by bisection, O(log capacity)
     /// allocations) the largest block it gives, for the leak check in [`finish`](Self::finish).
     pub fn new(mut subject: S) -> Self {
-        let fresh_largest = largest_block(&mut subject);
+        let fresh_largest = if S::RETURNS_ALL_MEMORY {
+            largest_block(&mut subject)
+        } else {
+            None
+        };
         Self {
             subject,
             live: BTreeMap::new(),
@@ -229,6 +233,7 @@ impl<S: Subject> Harness<S> {
     pub fn allocate(&mut self, layout: Layout) -> bool {
         let supported = self.subject.supports(layout);
         let Some(ptr) = self.subject.allocate(layout) else {
+            self.check_failure(layout, supported, "allocate");
             return false;
         };
         assert!(supported, "{}: served an unsupported {layout:?}", S::NAME);
@@ -241,6 +246,17 @@ impl<S: Subject> Harness<S> {
         self.admit(live, "allocate");
         live.fill();
         true
+    }
+
+    /// After a failed request for `layout`: the allocator's guarantee must allow it (see
+    /// [`Design::explain_failure`](crate::Design::explain_failure)).
+    fn check_failure(&self, layout: Layout, supported: bool, what: &str) {
+        if !supported || (layout.size() == 0 && !S::SERVES_ZERO_SIZE) {
+            return;
+        }
+        if let Err(why) = self.subject.explain_failure(layout) {
+            panic!("{}: {what} {layout:?} failed, but {why}", S::NAME);
+        }
     }
 
     /// Checks a new block's placement and records it.
@@ -328,6 +344,7 @@ impl<S: Subject> Harness<S> {
         // SAFETY: a live block of the subject with its layout.
         let Some(ptr) = (unsafe { self.subject.reallocate(live.ptr, live.layout, new) }) else {
             live.verify(live.layout.size(), "after a failed realloc");
+            self.check_failure(new, supported, "realloc");
             return false;
         };
         assert!(supported, "{}: resized to an unsupported {new:?}", S::NAME);
@@ -354,6 +371,19 @@ impl<S: Subject> Harness<S> {
             self.live.len(),
             "{name}: live blocks"
         );
+        if let Some((in_use, own)) = accounting.in_use_bytes {
+            let bound: Option<usize> = self
+                .live
+                .values()
+                .map(|live| self.subject.max_in_use(live.layout))
+                .sum();
+            if let Some(bound) = bound.map(|bound| bound + own) {
+                assert!(
+                    in_use <= bound,
+                    "{name}: live blocks take {in_use} bytes, more than the {bound} promised"
+                );
+            }
+        }
         if let Some(held) = accounting.held_bytes {
             let expected: usize = self
                 .live

@@ -22,13 +22,17 @@ use bareheap::{FreeError, OutOfMemory, RawAllocator, Region};
 
 use crate::Arena;
 
-/// The statistics an allocator reports, in terms the shadow model can predict exactly.
+/// The statistics an allocator reports, in terms the shadow model can predict or bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Accounting {
     /// Blocks currently allocated.
     pub live_blocks: usize,
     /// Sum of [`Design::held_bytes`] over the live blocks, if the allocator can predict it.
     pub held_bytes: Option<usize>,
+    /// The bytes in use as the allocator counts them, if it does, and how many of them its
+    /// own bookkeeping may take at most (slabs, tables): the rest is at most the sum of
+    /// [`Design::max_in_use`] over the live blocks.
+    pub in_use_bytes: Option<(usize, usize)>,
 }
 
 /// One allocator design under test: how to build it, and what its counters mean.
@@ -66,6 +70,31 @@ pub trait Design: 'static {
     /// when the allocator reports no held bytes. O(1).
     fn held_bytes(layout: Layout) -> Option<usize> {
         let _ = layout;
+        None
+    }
+
+    /// The most bytes one live block of `layout` may take from the allocator's memory, as its
+    /// docs promise (what [`Accounting::in_use_bytes`] is held to); `None` when the allocator
+    /// counts no such bytes. O(1).
+    fn max_in_use(layout: Layout) -> Option<usize> {
+        let _ = layout;
+        None
+    }
+
+    /// Called when `allocate(layout)` (or a resize to `layout`) failed, with everything as it
+    /// was: `Ok` when the allocator's documented guarantee allows the failure (no free memory,
+    /// and nothing its memory source can still give, is large enough), else `Err` naming the
+    /// memory that should have served the request. O(the allocator's free blocks).
+    ///
+    /// # Errors
+    /// What should have served the request.
+    fn explain_failure(allocator: &Self::Allocator, layout: Layout) -> Result<(), String>;
+
+    /// Whether the `len` bytes at `ptr` lie in the allocator's memory, for designs whose
+    /// memory is not the arenas they were built over (a grower that maps its own); `None`
+    /// (the default) to check against the arenas.
+    fn holds(allocator: &Self::Allocator, ptr: NonNull<u8>, len: usize) -> Option<bool> {
+        let _ = (allocator, ptr, len);
         None
     }
 
@@ -118,6 +147,15 @@ pub trait Inspect {
     /// As [`Design::held_bytes`].
     fn held_bytes(&self, layout: Layout) -> Option<usize>;
 
+    /// As [`Design::max_in_use`].
+    fn max_in_use(&self, layout: Layout) -> Option<usize>;
+
+    /// As [`Design::explain_failure`] (under the lock for the locked forms).
+    ///
+    /// # Errors
+    /// What should have served the request.
+    fn explain_failure(&self, layout: Layout) -> Result<(), String>;
+
     /// Whether the `len` bytes at `ptr` lie inside the memory the allocator manages. O(1).
     fn holds(&self, ptr: NonNull<u8>, len: usize) -> bool;
 
@@ -143,6 +181,10 @@ pub trait Subject: Inspect {
     /// Whether [`reallocate`](Self::reallocate) may change the alignment (`GlobalAlloc` may
     /// not; the raw API and `Allocator` may).
     const CHANGES_ALIGNMENT: bool;
+
+    /// Whether zero-size requests reach the allocator (`GlobalAlloc` forbids them: that form
+    /// refuses them itself).
+    const SERVES_ZERO_SIZE: bool = true;
 
     /// A block for `layout`, or `None`; never a panic.
     fn allocate(&mut self, layout: Layout) -> Option<NonNull<u8>>;

@@ -16,11 +16,26 @@
 //! the free blocks themselves: a block's bytes are not touched between its free and its next
 //! allocation (which also keeps a `Box` that is freed while a function still holds its
 //! permission clear of any write by the allocator).
+//!
+//! Every pointer in a magazine carries the shared heap's provenance, never the one a block was
+//! freed with (a `Box<[u64; 3]>`'s covers 24 bytes of its 32-byte block). A free rebases the
+//! block's address on one of the cache's *roots*: spans of the shared heap's memory with the
+//! heap's own pointer to each, learned from the heap (under its lock) the first time a block of
+//! the span is freed into the cache, most recently used first:
+//!
+//! ```text
+//!   roots: [region A: ptr, len][region B][ ][ ]   learned while the heap had given back n regions
+//!   free(0x7f..a40) ── inside region A ──► A.ptr.with_addr(0x7f..a40) ──► magazine
+//!                   └─ in no root, or the heap has given memory back since ──► shared lock once:
+//!                      the heap's own pointer, and its span as a new root
+//! ```
 
 use core::cell::UnsafeCell;
+use core::num::NonZeroUsize;
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use crate::Region;
 use crate::pools::{CLASS_COUNT, block_size};
 
 /// The most blocks a magazine can hold (the array's length).
@@ -147,10 +162,64 @@ impl Magazine {
     }
 }
 
-/// One thread's (or CPU's) cache: a magazine per size class, and its statistics.
+/// How many spans of the shared heap a cache remembers.
+const ROOTS: usize = 4;
+
+/// Spans of the shared heap's memory, each with the heap's own pointer for all of it (see
+/// [`RawAllocator::span_of`](crate::RawAllocator::span_of)), most recently used first.
+pub(super) struct Roots {
+    /// The spans; an empty one (zero length) holds nothing.
+    spans: [Region; ROOTS],
+    /// The shared heap's count of memory given back when these spans were learned: they are
+    /// valid while it has not changed.
+    given_back: usize,
+}
+
+impl Roots {
+    /// No spans.
+    pub(super) const EMPTY: Self = Self {
+        spans: [Region::new(NonNull::dangling(), 0); ROOTS],
+        given_back: 0,
+    };
+
+    /// The shared heap's pointer to `address`, when a span still valid at `given_back` (the
+    /// heap's count now) holds it. O(ROOTS), usually one comparison.
+    #[inline]
+    pub(super) fn rebase(
+        &mut self,
+        address: NonZeroUsize,
+        given_back: usize,
+    ) -> Option<NonNull<u8>> {
+        if self.given_back != given_back {
+            return None;
+        }
+        let found = self
+            .spans
+            .iter()
+            .position(|span| span.contains_addr(address.get()))?;
+        self.spans[..=found].rotate_right(1);
+        Some(self.spans[0].ptr().with_addr(address))
+    }
+
+    /// Remembers `span`, learned when the heap's count was `given_back`, first (forgetting the
+    /// least recently used span, or every span when the count has changed since they were
+    /// learned).
+    pub(super) fn learn(&mut self, span: Region, given_back: usize) {
+        if self.given_back != given_back {
+            *self = Self::EMPTY;
+            self.given_back = given_back;
+        }
+        self.spans.rotate_right(1);
+        self.spans[0] = span;
+    }
+}
+
+/// One thread's (or CPU's) cache: a magazine per size class, its roots and its statistics.
 pub(super) struct Cache {
     /// Indexed by size class.
     pub(super) magazines: [Magazine; CLASS_COUNT],
+    /// Where the addresses of freed blocks are rebased.
+    pub(super) roots: Roots,
     /// The counters of events; what the cache holds is read from the magazines ([`stats`]).
     ///
     /// [`stats`]: Cache::stats
@@ -161,6 +230,7 @@ impl Cache {
     /// An empty cache.
     const EMPTY: Self = Self {
         magazines: [const { Magazine::EMPTY }; CLASS_COUNT],
+        roots: Roots::EMPTY,
         events: CacheStats {
             allocations: 0,
             frees: 0,

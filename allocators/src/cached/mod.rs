@@ -55,10 +55,23 @@
 //! of every cache not in use at that moment and tries again, so a null pointer means memory is
 //! exhausted, up to the blocks held by caches in use by other threads at that instant.
 //!
-//! Costs: a cached allocation or free is an index lookup, one atomic swap, one release store and
-//! a few instructions on the magazine; refills and drains take the shared lock once per batch.
-//! Memory: `N` caches of 4.25 KiB each on 64-bit targets (the magazines' pointer arrays and
-//! counters, 128-byte aligned), in the value itself, plus the free blocks they hold.
+//! **Every block carries the shared heap's provenance.** The pointer a block is freed with may
+//! be narrower than the block (a `Box<[u64; 3]>`'s covers 24 bytes of its 32-byte block), so a
+//! cache never hands it out again. It rebases the address on a *root*: a span of the shared
+//! heap's memory with the heap's own pointer to it ([`RawAllocator::span_of`]), learned under
+//! the shared lock the first time a block of that span is freed into the cache (four per
+//! cache, most recently used first). A root is trusted only while the heap has given no memory
+//! back since it was learned ([`RawAllocator::memory_given_back`]); the layer reads that count
+//! under the shared lock after every call that can change it, and every such call goes through
+//! the layer (its [`inspect`](Cached::inspect) lends the shared heap read-only).
+//!
+//! Costs: a cached allocation is an index lookup, one atomic swap, one release store and a few
+//! instructions on the magazine; a cached free adds a relaxed load and a comparison or two for
+//! the root. Refills and drains take the shared lock once per batch, and so does the first free
+//! into a cache from a span it has no root for (one per region of the heap, and after the heap
+//! gives memory back). Memory: `N` caches of 4.3 KiB each on 64-bit targets (the magazines'
+//! pointer arrays, the roots and counters, 128-byte aligned), in the value itself, plus the
+//! free blocks they hold.
 //!
 //! **Drawbacks.** Blocks held by caches are free but not available to large requests until a
 //! cache is drained; the layer is for threads that allocate small blocks often. With as many
@@ -72,11 +85,12 @@ mod tests;
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::{self, NonNull};
+use core::sync::atomic::{AtomicUsize, Ordering};
 
 use allocator_api2::alloc::{AllocError, Allocator};
 use lock_api::RawMutex;
 
-use crate::locked::{DefaultLock, Locked};
+use crate::locked::{DefaultLock, Locked, LockedGuard};
 use crate::pools::{block_size, class_of};
 use crate::{FreeError, OutOfMemory, RawAllocator};
 use cache::{Cache, Slot, batch, magazine_limit};
@@ -157,6 +171,10 @@ impl CacheIndex for fn() -> usize {
 pub struct Cached<A, I, R = DefaultLock, const N: usize = 16> {
     /// The heap every cache refills from and drains into, and that serves large requests.
     shared: Locked<A, R>,
+    /// The shared heap's [`memory_given_back`](RawAllocator::memory_given_back) as last seen
+    /// under its lock (every call that can change it is this layer's, and reads it before
+    /// unlocking): a cache's roots learned at another count are stale.
+    given_back: AtomicUsize,
     /// Which cache is the running thread's.
     index: I,
     /// The caches.
@@ -181,15 +199,24 @@ impl<A, I, R: RawMutex, const N: usize> Cached<A, I, R, N> {
         const { assert!(N > 0, "a `Cached` heap needs at least one cache") };
         Self {
             shared: Locked::with_lock(allocator),
+            given_back: AtomicUsize::new(0),
             index,
             slots: [const { Slot::new() }; N],
         }
     }
 
-    /// The shared heap behind the caches (its statistics, through [`Locked::inspect`]). Blocks
-    /// held by caches count there as allocated.
-    pub const fn shared(&self) -> &Locked<A, R> {
-        &self.shared
+    /// Runs `read` on the shared heap behind the caches under its lock (its statistics, its
+    /// consistency check) and returns what it computed. Blocks held by caches count there as
+    /// allocated. `read` must not allocate from this heap. (Only a shared borrow: every change
+    /// to the shared heap goes through this layer, which keeps its caches' roots up to date.)
+    pub fn inspect<T>(&self, read: impl FnOnce(&A) -> T) -> T {
+        self.shared.inspect(read)
+    }
+
+    /// The shared heap's lock, for tests that count how often it was taken.
+    #[cfg(test)]
+    pub(crate) fn raw_lock(&self) -> &R {
+        self.shared.raw_lock()
     }
 
     /// The statistics of cache `index` (reduced modulo `N`); waits while a thread is inside
@@ -277,28 +304,71 @@ impl<A: RawAllocator, I: CacheIndex, R: RawMutex, const N: usize> Cached<A, I, R
     /// `GlobalAlloc::dealloc` and `Allocator::deallocate`); it is no longer the caller's.
     pub unsafe fn deallocate_trusted(&self, ptr: NonNull<u8>, layout: Layout) {
         let Some(class) = class_of(layout) else {
+            let mut shared = self.shared.lock();
             // SAFETY: a large block was allocated by the shared heap with a layout `layout`
             // fits (the layer never changes a large request).
-            unsafe { self.shared.lock().deallocate_trusted(ptr, layout) };
+            unsafe { shared.deallocate_trusted(ptr, layout) };
+            self.note_given_back(&*shared);
             return;
         };
         let slot = self.my_slot();
         let Some(mut entered) = slot.enter() else {
             slot.note_bypass();
+            let mut shared = self.shared.lock();
             // SAFETY: a small block was allocated by the shared heap with its class's layout,
             // whichever path it took.
-            unsafe {
-                self.shared
-                    .lock()
-                    .deallocate_trusted(ptr, class_layout(class))
-            };
+            unsafe { shared.deallocate_trusted(ptr, class_layout(class)) };
+            self.note_given_back(&*shared);
             return;
         };
         let cache = entered.cache();
+        let given_back = self.given_back.load(Ordering::Relaxed);
+        let Some(block) = cache.roots.rebase(ptr.addr(), given_back) else {
+            // SAFETY: forwarded from the caller.
+            unsafe { self.free_unrooted(cache, ptr, class) };
+            return;
+        };
         cache.events.frees += 1;
-        if !cache.magazines[class].push(ptr, magazine_limit(class)) {
+        if !cache.magazines[class].push(block, magazine_limit(class)) {
             self.drain(cache, class, batch(class));
-            cache.magazines[class].push(ptr, magazine_limit(class));
+            cache.magazines[class].push(block, magazine_limit(class));
+        }
+    }
+
+    /// A free into `cache` of a block no root of it holds: under the shared lock, the heap's
+    /// own pointer to the block goes into the magazine and the block's span becomes a root;
+    /// without such a pointer (an allocator that gives none) the block goes back to the heap.
+    ///
+    /// # Safety
+    /// As for [`deallocate_trusted`](Self::deallocate_trusted), with `class` the layout's.
+    #[cold]
+    #[inline(never)]
+    unsafe fn free_unrooted(&self, cache: &mut Cache, ptr: NonNull<u8>, class: usize) {
+        let mut shared = self.shared.lock();
+        let address = ptr.addr().get();
+        let (Some(block), Some(span)) = (shared.pointer_to(address), shared.span_of(address))
+        else {
+            // SAFETY: a small block was allocated by the shared heap with its class's layout.
+            unsafe { shared.deallocate_trusted(ptr, class_layout(class)) };
+            self.note_given_back(&*shared);
+            return;
+        };
+        cache.roots.learn(span, shared.memory_given_back());
+        if cache.magazines[class].len() >= magazine_limit(class) {
+            self.drain_locked(&mut shared, cache, class, batch(class));
+        }
+        drop(shared);
+        cache.events.frees += 1;
+        cache.magazines[class].push(block, magazine_limit(class));
+    }
+
+    /// Records the shared heap's count of memory given back, read under its lock, after a call
+    /// that may have changed it.
+    #[inline]
+    fn note_given_back(&self, shared: &A) {
+        let now = shared.memory_given_back();
+        if now != self.given_back.load(Ordering::Relaxed) {
+            self.given_back.store(now, Ordering::Relaxed);
         }
     }
 
@@ -316,8 +386,11 @@ impl<A: RawAllocator, I: CacheIndex, R: RawMutex, const N: usize> Cached<A, I, R
     /// block of this heap the caller gives up every use of it.
     pub unsafe fn deallocate(&self, ptr: *mut u8, layout: Layout) -> Result<(), FreeError> {
         let Some(class) = class_of(layout) else {
+            let mut shared = self.shared.lock();
             // SAFETY: forwarded from the caller.
-            return unsafe { self.shared.lock().deallocate(ptr, layout) };
+            let freed = unsafe { shared.deallocate(ptr, layout) };
+            self.note_given_back(&*shared);
+            return freed;
         };
         if let Some(block) = NonNull::new(ptr) {
             let cached = self
@@ -328,9 +401,12 @@ impl<A: RawAllocator, I: CacheIndex, R: RawMutex, const N: usize> Cached<A, I, R
                 return Err(FreeError::DoubleFree);
             }
         }
+        let mut shared = self.shared.lock();
         // SAFETY: forwarded from the caller; a small block of this heap was allocated with its
         // class's layout, which the shared heap's check then compares against.
-        unsafe { self.shared.lock().deallocate(ptr, class_layout(class)) }
+        let freed = unsafe { shared.deallocate(ptr, class_layout(class)) };
+        self.note_given_back(&*shared);
+        freed
     }
 
     /// Resizes the block at `ptr` to `new`, keeping `min(old.size(), new.size())` bytes: in
@@ -349,36 +425,63 @@ impl<A: RawAllocator, I: CacheIndex, R: RawMutex, const N: usize> Cached<A, I, R
         new: Layout,
     ) -> Result<NonNull<[u8]>, OutOfMemory> {
         match (class_of(old), class_of(new)) {
-            (Some(from), Some(to)) if from == to => {
-                Ok(NonNull::slice_from_raw_parts(ptr, block_size(to)))
-            }
+            (Some(from), Some(to)) if from == to => match self.heap_pointer(ptr) {
+                Some(block) => Ok(NonNull::slice_from_raw_parts(block, block_size(to))),
+                // SAFETY: forwarded from the caller.
+                None => unsafe { self.move_small(ptr, old, new) },
+            },
             (None, None) => {
+                let note = |heap: &A| self.note_given_back(heap);
                 // SAFETY: a large block of the shared heap, allocated with a layout `old` fits
                 // (a failed resize leaves it so).
-                let resize = || unsafe { self.shared.resize_locked(ptr, old, new) };
+                let resize = || unsafe { self.shared.resize_locked(ptr, old, new, note) };
                 resize().or_else(|_| {
                     self.reclaim();
                     resize()
                 })
             }
-            _ => {
-                let moved = self.allocate(new)?;
-                // SAFETY: the old block is live and readable for `old.size()` bytes, the new
-                // one a fresh block of at least `new.size()`; distinct live blocks do not
-                // overlap.
-                unsafe {
-                    ptr::copy_nonoverlapping(
-                        ptr.as_ptr(),
-                        moved.cast::<u8>().as_ptr(),
-                        old.size().min(new.size()),
-                    );
-                }
-                // SAFETY: the caller's live block, with a layout that fits it; its bytes now
-                // live in `moved`.
-                unsafe { self.deallocate_trusted(ptr, old) };
-                Ok(moved)
-            }
+            // SAFETY: forwarded from the caller.
+            _ => unsafe { self.move_small(ptr, old, new) },
         }
+    }
+
+    /// The shared heap's own pointer to the live block at `ptr`: rebased on a root of the
+    /// running thread's cache, else asked of the heap under its lock. `None` when the heap gives
+    /// no pointers.
+    fn heap_pointer(&self, ptr: NonNull<u8>) -> Option<NonNull<u8>> {
+        let given_back = self.given_back.load(Ordering::Relaxed);
+        if let Some(mut entered) = self.my_slot().enter()
+            && let Some(block) = entered.cache().roots.rebase(ptr.addr(), given_back)
+        {
+            return Some(block);
+        }
+        self.shared.lock().pointer_to(ptr.addr().get())
+    }
+
+    /// Moves the live block at `ptr` to a new block for `new`: allocate, copy, free.
+    ///
+    /// # Safety
+    /// `ptr` must be a live block of this heap that `old` fits.
+    unsafe fn move_small(
+        &self,
+        ptr: NonNull<u8>,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, OutOfMemory> {
+        let moved = self.allocate(new)?;
+        // SAFETY: the old block is live and readable for `old.size()` bytes, the new one a
+        // fresh block of at least `new.size()`; distinct live blocks do not overlap.
+        unsafe {
+            ptr::copy_nonoverlapping(
+                ptr.as_ptr(),
+                moved.cast::<u8>().as_ptr(),
+                old.size().min(new.size()),
+            );
+        }
+        // SAFETY: the caller's live block, with a layout that fits it; its bytes now live in
+        // `moved`.
+        unsafe { self.deallocate_trusted(ptr, old) };
+        Ok(moved)
     }
 
     /// Gives every block held by cache `index` (reduced modulo `N`) back to the shared heap:
@@ -421,7 +524,17 @@ impl<A: RawAllocator, I: CacheIndex, R: RawMutex, const N: usize> Cached<A, I, R
     /// Gives `count` blocks of `class` (or all it holds, if fewer) back to the shared heap.
     #[cold]
     fn drain(&self, cache: &mut Cache, class: usize, count: usize) {
-        let mut shared = self.shared.lock();
+        self.drain_locked(&mut self.shared.lock(), cache, class, count);
+    }
+
+    /// [`drain`](Self::drain) with the shared lock held.
+    fn drain_locked(
+        &self,
+        shared: &mut LockedGuard<'_, A, R>,
+        cache: &mut Cache,
+        class: usize,
+        count: usize,
+    ) {
         let mut given = 0;
         while given < count {
             let Some(block) = cache.magazines[class].pop() else {
@@ -432,7 +545,7 @@ impl<A: RawAllocator, I: CacheIndex, R: RawMutex, const N: usize> Cached<A, I, R
             unsafe { shared.deallocate_trusted(block, class_layout(class)) };
             given += 1;
         }
-        drop(shared);
+        self.note_given_back(&**shared);
         cache.events.drains += 1;
         cache.events.drained_blocks += given as u64;
     }

@@ -17,7 +17,7 @@ use super::*;
 use crate::free_list::FreeListAllocator;
 use crate::pools::CLASS_COUNT;
 use crate::test_lock::CountingLock;
-use crate::{Heap, StaticGrower};
+use crate::{Heap, Region, StaticGrower};
 
 /// A cache index the test sets by hand.
 struct Pick(AtomicUsize);
@@ -49,14 +49,14 @@ fn layout(size: usize, align: usize) -> Layout {
 
 /// How often the shared heap's lock has been taken.
 fn locks<A, I, const N: usize>(heap: &Cached<A, I, CountingLock, N>) -> usize {
-    heap.shared().raw_lock().taken()
+    heap.raw_lock().taken()
 }
 
 /// Blocks the shared default heap has handed out and not had back.
 fn shared_blocks<I, R: RawMutex, const N: usize>(
     heap: &Cached<Heap<StaticGrower<'_>>, I, R, N>,
 ) -> usize {
-    heap.shared().inspect(|heap| {
+    heap.inspect(|heap| {
         let stats = heap.pools().stats();
         stats.classes.iter().map(|c| c.blocks_in_use).sum::<usize>() + stats.fallback_blocks
     })
@@ -85,22 +85,31 @@ fn a_freed_block_is_handed_out_again_without_the_shared_lock() {
 
     // SAFETY: a live block of the heap with its layout.
     unsafe { heap.deallocate_trusted(block.cast(), small) };
+    assert_eq!(
+        locks(&heap),
+        2,
+        "one lock to learn the heap's span the first time a block of it comes back"
+    );
     let again = heap.allocate(layout(32, 32)).unwrap();
     assert_eq!(
         again.cast::<u8>(),
         block.cast::<u8>(),
         "the block freed last"
     );
-    assert_eq!(
-        locks(&heap),
-        1,
-        "no lock for the free or the second allocation"
-    );
-    let stats = heap.stats(0);
-    assert_eq!((stats.allocations, stats.frees), (2, 1));
-    assert_balanced(stats);
     // SAFETY: as above.
     unsafe { heap.deallocate_trusted(again.cast(), layout(32, 32)) };
+    let third = heap.allocate(small).unwrap();
+    assert_eq!(third.cast::<u8>(), block.cast::<u8>());
+    assert_eq!(
+        locks(&heap),
+        2,
+        "no lock for the later frees and allocations"
+    );
+    let stats = heap.stats(0);
+    assert_eq!((stats.allocations, stats.frees), (3, 2));
+    assert_balanced(stats);
+    // SAFETY: as above.
+    unsafe { heap.deallocate_trusted(third.cast(), small) };
 }
 
 #[test]
@@ -108,9 +117,14 @@ fn a_full_magazine_gives_half_back_in_one_lock() {
     let mut memory = memory(512 * 1024);
     let heap = heap(&mut memory);
     let large_class = layout(2048, 8);
-    let blocks: Vec<_> = (0..10)
+    let mut blocks: Vec<_> = (0..11)
         .map(|_| heap.allocate(large_class).unwrap())
         .collect();
+    // The first free teaches the cache the heap's span (one lock of its own).
+    let first = blocks.pop().unwrap();
+    // SAFETY: a live block of the heap with its layout, freed once.
+    unsafe { heap.deallocate_trusted(first.cast(), large_class) };
+    let drains_before = heap.stats(0).drains;
     let before = locks(&heap);
     for block in &blocks {
         // SAFETY: live blocks of the heap with their layout, each freed once.
@@ -120,7 +134,7 @@ fn a_full_magazine_gives_half_back_in_one_lock() {
     assert!(stats.cached_blocks <= magazine_limit(7), "{stats:?}");
     assert_eq!(
         locks(&heap) - before,
-        stats.drains as usize,
+        (stats.drains - drains_before) as usize,
         "one lock per drain"
     );
     assert!(stats.drains > 0);
@@ -174,9 +188,7 @@ fn release_gives_every_block_back_to_the_shared_heap() {
     heap.release_all();
     assert_eq!(heap.total_stats().cached_blocks, 0);
     assert_eq!(shared_blocks(&heap), 0);
-    heap.shared()
-        .inspect(|heap| heap.free_list().validate())
-        .unwrap();
+    heap.inspect(|heap| heap.free_list().validate()).unwrap();
 }
 
 #[test]
@@ -425,7 +437,40 @@ fn threads_free_each_others_blocks_through_their_caches() {
     );
     heap.release_all();
     assert_eq!(shared_blocks(&heap), 0);
-    heap.shared()
-        .inspect(|heap| heap.free_list().validate())
-        .unwrap();
+    heap.inspect(|heap| heap.free_list().validate()).unwrap();
+}
+
+/// The roots: a span learned is used for every address inside it, most recently used first,
+/// the oldest is forgotten when a fifth is learned, and all are forgotten once the heap has
+/// given memory back since they were learned.
+#[test]
+fn roots_rebase_inside_their_spans_until_the_heap_gives_memory_back() {
+    let mut memory = memory(5 * 1024);
+    let base = NonNull::from(&mut memory[..]).cast::<u8>();
+    let span = |index: usize| {
+        // SAFETY: five 1 KiB spans inside `memory`.
+        Region::new(unsafe { base.add(index * 1024) }, 1024)
+    };
+    let address = |index: usize, offset: usize| {
+        core::num::NonZeroUsize::new(base.addr().get() + index * 1024 + offset).unwrap()
+    };
+    let mut roots = cache::Roots::EMPTY;
+    assert_eq!(roots.rebase(address(0, 8), 0), None);
+    for index in 0..4 {
+        roots.learn(span(index), 0);
+    }
+    for index in 0..4 {
+        let rebased = roots.rebase(address(index, 100), 0).unwrap();
+        assert_eq!(rebased.addr(), address(index, 100));
+    }
+    // Span 0 is the least recently used now.
+    roots.learn(span(4), 0);
+    assert_eq!(roots.rebase(address(0, 100), 0), None);
+    assert!(roots.rebase(address(4, 1023), 0).is_some());
+    assert_eq!(roots.rebase(address(4, 1024), 0), None, "past the span");
+    // The heap gave memory back: no span may be trusted any more.
+    assert_eq!(roots.rebase(address(4, 8), 1), None);
+    roots.learn(span(1), 1);
+    assert!(roots.rebase(address(1, 8), 1).is_some());
+    assert_eq!(roots.rebase(address(4, 8), 1), None, "forgotten");
 }

@@ -1,9 +1,9 @@
 //! The allocation policy: which chunks a request gets, and the bookkeeping around it.
 //!
 //! A request of `size` bytes takes `max(1, ceil(size / CHUNK_SIZE))` consecutive chunks. Where
-//! the search for them starts is the [`Placement`]. Next-fit (the default, and the seed's)
-//! starts at a roving cursor just past the previous allocation and, if nothing fits before the
-//! end of the heap, wraps around once to the start; first-fit always starts at chunk 0:
+//! the search for them starts is the [`Placement`]. First-fit (the default) always starts at
+//! chunk 0; next-fit (the seed's) starts at a roving cursor just past the previous allocation
+//! and, if nothing fits before the end of the heap, wraps around once to the start:
 //!
 //! ```text
 //!   heap:    [###.....####..##########.......###...]
@@ -18,7 +18,10 @@
 //! them is cut into runs none of which may hold a large request. First-fit packs blocks at the
 //! low end and keeps the high end as one long free run, at the price of searches that pass the
 //! busy low end first (full words are skipped 64 at a time through the summary level; words
-//! with a short free run cost a few instructions each).
+//! with a short free run cost a few instructions each). First-fit is the default because the
+//! scattering is what programs meet: a program that keeps one block in 100 for good ends with
+//! a largest free run of 75 % of its free memory under first-fit and of 7 to 8 % under
+//! next-fit (the test `long_lived_blocks_do_not_split_the_heap_with_the_default_placement`).
 //!
 //! Alignments up to the chunk size hold for every chunk because the heap is chunk-aligned.
 //! A larger alignment allows only every `align / CHUNK_SIZE`-th chunk, counted from the first
@@ -80,13 +83,15 @@ struct Counters {
 /// Where the chunk allocator looks for free chunks (see the module docs of [`chunk`](super)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Placement {
-    /// From just past the previous allocation, wrapping around once: short searches, blocks
-    /// spread over the heap. The default, as in `simple-chunk-allocator`.
+    /// From the start of the heap: the lowest run that fits. Keeps long-lived blocks together
+    /// at the low end and the rest of the heap one free run, so a program that holds a few
+    /// small blocks for long can still get a large one. The default.
     #[default]
-    NextFit,
-    /// From the start of the heap: the lowest run that fits. Keeps the heap compact and its end
-    /// one free run, for programs that hold small blocks for long and later need a large one.
     FirstFit,
+    /// From just past the previous allocation, wrapping around once (the placement of
+    /// `simple-chunk-allocator`): the search starts where free chunks were found last, but
+    /// blocks spread over the whole heap, and a few long-lived ones split it into pieces.
+    NextFit,
 }
 
 /// A bitmap allocator that hands out runs of `CHUNK_SIZE`-byte chunks from memory the caller
@@ -193,7 +198,9 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
     /// # Safety
     /// Both pointers must be valid for reads and writes for the rest of the program, must not
     /// overlap, and nothing but this allocator may access them from now on (e.g. each
-    /// `static mut` is handed to exactly one allocator and never named again).
+    /// `static mut` is handed to exactly one allocator and never named again). The allocator
+    /// goes in a `static`, never a `const`: every use of a `const` is a new allocator over the
+    /// same memory, which hands out the same blocks again.
     pub const unsafe fn try_from_static<const HEAP: usize, const BITMAP: usize>(
         heap: *mut PageAligned<[u8; HEAP]>,
         bitmap: *mut PageAligned<[u8; BITMAP]>,
@@ -253,7 +260,7 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
         Ok(unsafe { Self::assemble(heap, chunks, bitmap.cast()) })
     }
 
-    /// The same allocator, searching by `placement` (next-fit unless set). O(1), `const`, so
+    /// The same allocator, searching by `placement` (first-fit unless set). O(1), `const`, so
     /// it chains onto any constructor: `ChunkAllocator::from_static(..).with_placement(..)`.
     #[must_use]
     pub const fn with_placement(mut self, placement: Placement) -> Self {
@@ -319,11 +326,15 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
         let base = NonNull::new(buffer.cast::<u8>()).ok_or(ChunkAllocatorError::BufferTooSmall)?;
         let skip = base.align_offset(CHUNK_SIZE).min(buffer.len());
         let room = buffer.len() - skip;
-        // The largest chunk count whose heap, padding and bitmap fit: `fits` is monotone.
-        let fits = |chunks: usize| {
-            let heap = chunks * CHUNK_SIZE;
-            heap.next_multiple_of(align_of::<u64>()) + bitmap_len(chunks) <= room
+        let heap_start = base.addr().get() + skip;
+        // Bytes from the heap start to the bitmap: the heap, then up to the next 8-aligned
+        // address (the bitmap's words need it, whatever the chunk size).
+        let bitmap_offset = |chunks: usize| {
+            let heap_end = heap_start + chunks * CHUNK_SIZE;
+            chunks * CHUNK_SIZE + (heap_end.wrapping_neg() & (align_of::<u64>() - 1))
         };
+        // The largest chunk count whose heap, padding and bitmap fit: `fits` is monotone.
+        let fits = |chunks: usize| bitmap_offset(chunks) + bitmap_len(chunks) <= room;
         let (mut low, mut high) = (0, room / CHUNK_SIZE);
         while low < high {
             let middle = low + (high - low).div_ceil(2);
@@ -336,15 +347,13 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
         if low == 0 {
             return Err(ChunkAllocatorError::BufferTooSmall);
         }
-        let heap_len = low * CHUNK_SIZE;
-        let bitmap_offset = skip + heap_len.next_multiple_of(align_of::<u64>());
         // SAFETY: both offsets lie inside the buffer (`fits` checked the total against its
         // length); the heap and the bitmap do not overlap.
         unsafe {
             Self::from_raw_parts(
                 base.add(skip),
-                heap_len,
-                base.add(bitmap_offset),
+                low * CHUNK_SIZE,
+                base.add(skip + bitmap_offset(low)),
                 bitmap_len(low),
             )
         }
@@ -382,7 +391,7 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
             // SAFETY: forwarded from this function's contract.
             bitmap: unsafe { Bitmap::new(words, chunks) },
             cursor: 0,
-            placement: Placement::NextFit,
+            placement: Placement::FirstFit,
             counters: Counters {
                 used_chunks: 0,
                 peak_used_chunks: 0,
@@ -565,6 +574,20 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
         Ok((index, chunks))
     }
 
+    /// The first chunk and the chunk count of the live block at `ptr` that `layout` fits, as
+    /// a trusted call may assume them: from the address and the layout alone, with the checks
+    /// that cost a comparison or a bit test each (a chunk boundary inside the heap, where a
+    /// block starts), so that most broken promises change nothing. O(1).
+    fn trusted_block(&mut self, ptr: NonNull<u8>, layout: Layout) -> Option<(usize, usize)> {
+        let offset = ptr.addr().get().wrapping_sub(self.heap.addr().get());
+        let index = offset / CHUNK_SIZE;
+        let chunks = layout.size().div_ceil(CHUNK_SIZE).max(1);
+        let fits = offset < self.capacity()
+            && offset.is_multiple_of(CHUNK_SIZE)
+            && chunks <= self.chunks - index;
+        (fits && self.bitmap.is_start(index)).then_some((index, chunks))
+    }
+
     /// The end of the block starting at `index`, if it ends within `expected` chunks or right
     /// after them; `None` if it runs further (or `expected` runs past the heap). Reading at
     /// most `expected + 1` chunks keeps a free O(n/64 + 1) whatever the layout claims.
@@ -615,6 +638,11 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
     /// [`stats`](Self::stats).
     pub fn largest_free_run(&self) -> usize {
         self.bitmap.largest_free_run()
+    }
+
+    /// The address of the heap's first chunk (chunk `i` starts `i` chunks after it). O(1).
+    pub fn start_address(&self) -> usize {
+        self.heap.addr().get()
     }
 
     /// The heap size in bytes. O(1).
@@ -702,21 +730,26 @@ unsafe impl<const CHUNK_SIZE: usize> RawAllocator for ChunkAllocator<CHUNK_SIZE>
         Ok(self.resize_block(index, chunks, old, new)?)
     }
 
-    /// The checked free, its refusal ignored: the checks cost O(n/64 + 1), as the free itself.
+    /// O(1) apart from clearing the block's bits (O(n/64 + 1)): the chunk comes from the
+    /// address, the chunk count from the layout (every layout that fits a block gives its
+    /// count), and one start bit is checked, so that a pointer that is not a block start
+    /// changes nothing.
     unsafe fn deallocate_trusted(&mut self, ptr: NonNull<u8>, layout: Layout) {
-        // SAFETY: forwarded from the caller.
-        let _refused = unsafe { self.deallocate(ptr.as_ptr(), layout) };
+        if let Some((index, chunks)) = self.trusted_block(ptr, layout) {
+            self.release(index, chunks);
+            self.counters.live_allocations -= 1;
+        }
     }
 
-    /// The checked resize; a refusal (impossible under the contract) is reported as
-    /// [`OutOfMemory`], with nothing changed.
+    /// As [`resize`](Self::resize), with the block found as
+    /// [`deallocate_trusted`](Self::deallocate_trusted) finds it.
     unsafe fn resize_trusted(
         &mut self,
         ptr: NonNull<u8>,
         old: Layout,
         new: Layout,
     ) -> Result<NonNull<[u8]>, OutOfMemory> {
-        let (index, chunks) = self.locate(ptr.as_ptr(), old).map_err(|_| OutOfMemory)?;
+        let (index, chunks) = self.trusted_block(ptr, old).ok_or(OutOfMemory)?;
         self.resize_block(index, chunks, old, new)
     }
 
@@ -726,7 +759,7 @@ unsafe impl<const CHUNK_SIZE: usize> RawAllocator for ChunkAllocator<CHUNK_SIZE>
         old: Layout,
         new: Layout,
     ) -> Option<NonNull<[u8]>> {
-        let (index, chunks) = self.locate(ptr.as_ptr(), old).ok()?;
+        let (index, chunks) = self.trusted_block(ptr, old)?;
         let new_chunks = self.chunks_for(new.size()).ok()?;
         self.resize_block_in_place(index, chunks, new_chunks, new)
     }
@@ -741,6 +774,12 @@ unsafe impl<const CHUNK_SIZE: usize> RawAllocator for ChunkAllocator<CHUNK_SIZE>
         let offset = address.wrapping_sub(self.heap.addr().get());
         // SAFETY: `offset` is inside the heap.
         (offset < self.capacity()).then(|| unsafe { self.heap.byte_add(offset) })
+    }
+
+    /// The whole heap, one span. O(1).
+    fn span_of(&mut self, address: usize) -> Option<crate::Region> {
+        let heap = crate::Region::new(self.heap, self.capacity());
+        heap.contains_addr(address).then_some(heap)
     }
 }
 
@@ -801,6 +840,121 @@ mod tests {
     /// A byte-aligned layout of `size` bytes.
     fn layout_of(size: usize) -> Layout {
         layout(size, 1)
+    }
+
+    /// Carves the largest heap from a buffer of `len` bytes starting `offset` bytes into a
+    /// 64-aligned allocation, for chunks of `C` bytes; checks it is valid and maximal.
+    fn carve<const C: usize>(offset: usize, len: usize) {
+        /// 64 bytes, 64-aligned: the unit of the test's storage.
+        #[repr(C, align(64))]
+        struct Aligned(#[allow(dead_code)] [MaybeUninit<u8>; 64]);
+        let mut storage: Vec<Aligned> = (0..(offset + len).div_ceil(64) + 1)
+            .map(|_| Aligned([MaybeUninit::uninit(); 64]))
+            .collect();
+        let base = storage
+            .as_mut_ptr()
+            .cast::<MaybeUninit<u8>>()
+            .wrapping_add(offset);
+        let buffer = core::ptr::slice_from_raw_parts_mut(base, len);
+        // SAFETY: the bytes lie in `storage`, which outlives the allocator and nothing else uses.
+        match unsafe { ChunkAllocator::<C>::from_raw_buffer(buffer) } {
+            Ok(allocator) => {
+                let chunks = allocator.chunk_count();
+                let skip = base.align_offset(C);
+                // One more chunk and its bitmap (at most one more word) would not fit.
+                assert!(skip + (chunks + 1) * C + bitmap_len(chunks + 1) > len.saturating_sub(7));
+            }
+            Err(error) => {
+                assert_eq!(
+                    error,
+                    ChunkAllocatorError::BufferTooSmall,
+                    "C={C} +{offset} {len}"
+                );
+                let smallest = (C - 1) + C + 7 + bitmap_len(1);
+                assert!(len < smallest, "C={C} +{offset}: {len} bytes refused");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: if cfg!(miri) { 4 } else { 256 },
+            failure_persistence: None,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        /// Issue 19's review: with chunks smaller than a bitmap word, a buffer that is not
+        /// 8-aligned was refused (the bitmap was placed 8 bytes after the heap's start, not at
+        /// an 8-aligned address).
+        #[test]
+        fn any_buffer_gives_a_heap_whatever_its_alignment(
+            offset in 0..64usize,
+            len in 0..if cfg!(miri) { 600usize } else { 20_000 },
+        ) {
+            carve::<1>(offset, len);
+            carve::<2>(offset, len);
+            carve::<4>(offset, len);
+            carve::<8>(offset, len);
+            carve::<16>(offset, len);
+            carve::<256>(offset, len);
+        }
+    }
+
+    /// The largest free run, in chunks, after a program's life of short-lived blocks among a
+    /// few long-lived ones: rounds of 200 allocations of 16 B to 1 KiB (about 40 % of the
+    /// heap), one in 100 kept for good, the rest freed, as a program's start-up and request
+    /// handling do.
+    fn scatter(placement: Placement, seed: u64, rounds: usize) -> (usize, usize) {
+        let chunks = 4096;
+        let arena = Arena::new(chunks, 64);
+        let mut allocator = arena.allocator::<64>().unwrap().with_placement(placement);
+        let mut state = 2 * seed + 1;
+        let mut random = move |below: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % below as u64) as usize
+        };
+        for _ in 0..rounds {
+            let mut short = Vec::new();
+            for index in 0..200 {
+                let layout = layout(16 + random(1024), 8);
+                let Ok(block) = allocator.allocate(layout) else {
+                    continue;
+                };
+                if index % 100 != 0 {
+                    short.push((block.cast::<u8>(), layout));
+                }
+            }
+            for (block, layout) in short {
+                // SAFETY: a live block with its layout, freed once.
+                unsafe { allocator.deallocate_trusted(block, layout) };
+            }
+        }
+        (allocator.largest_free_run(), allocator.stats().free_chunks)
+    }
+
+    /// Issue 19, case 6: next-fit spread the long-lived blocks of such a program over the whole
+    /// heap, so a large request failed with most of the heap free. The default placement must
+    /// keep them together: the largest free run stays most of the free memory.
+    #[test]
+    fn long_lived_blocks_do_not_split_the_heap_with_the_default_placement() {
+        let (seeds, rounds) = if cfg!(miri) { (1, 3) } else { (16, 20) };
+        for seed in 0..seeds {
+            let (run, free) = scatter(Placement::default(), seed, rounds);
+            // Measured: 75 to 76 % of the free chunks with first-fit, 7 to 8 % with next-fit.
+            assert!(
+                10 * run >= 7 * free,
+                "seed {seed}: largest run {run} of {free} free chunks"
+            );
+        }
+        if !cfg!(miri) {
+            let (next_fit, free) = scatter(Placement::NextFit, 1, rounds);
+            assert!(
+                4 * next_fit < free,
+                "next-fit scatters: {next_fit} of {free}"
+            );
+        }
     }
 
     #[test]
@@ -978,7 +1132,10 @@ mod tests {
     #[test]
     fn next_fit_rotates_and_wraps_around() {
         let arena = Arena::new(10, CS);
-        let mut allocator = arena.allocator::<CS>().unwrap();
+        let mut allocator = arena
+            .allocator::<CS>()
+            .unwrap()
+            .with_placement(Placement::NextFit);
         let first = allocator.allocate(layout(CS, 1)).unwrap();
         allocator
             .free_checked(first.cast().as_ptr(), layout(CS, 1))
@@ -1002,7 +1159,10 @@ mod tests {
     #[test]
     fn first_fit_takes_the_lowest_run_and_next_fit_the_one_after_the_cursor() {
         let arena = Arena::new(16, CS);
-        let mut next = arena.allocator::<CS>().unwrap();
+        let mut next = arena
+            .allocator::<CS>()
+            .unwrap()
+            .with_placement(Placement::NextFit);
         let blocks: Vec<_> = (0..8)
             .map(|_| next.allocate(layout(CS, 1)).unwrap().cast::<u8>().as_ptr())
             .collect();
@@ -1030,7 +1190,10 @@ mod tests {
     #[test]
     fn a_run_straddling_the_cursor_is_found_on_wrap_around() {
         let arena = Arena::new(8, CS);
-        let mut allocator = arena.allocator::<CS>().unwrap();
+        let mut allocator = arena
+            .allocator::<CS>()
+            .unwrap()
+            .with_placement(Placement::NextFit);
         let head = allocator.allocate(layout(4 * CS, 1)).unwrap();
         let tail = allocator.allocate(layout(4 * CS, 1)).unwrap();
         allocator

@@ -93,6 +93,8 @@ impl<'a, const S: usize, const N: usize> FixedPool<'a, S, N> {
     /// # Safety
     /// `blocks` must be non-null and valid for reads and writes for `'a`, and nothing but this
     /// pool (and the holders of the blocks it hands out) may touch that memory during `'a`.
+    /// A pool built so goes in a `static` (or a local), never a `const`: every use of a
+    /// `const` is a new pool over the same blocks, which hands them out again.
     #[must_use]
     pub const unsafe fn from_raw(blocks: *mut FixedBlocks<S, N>) -> Self {
         const { assert!(S > 0, "a fixed-size pool needs blocks of at least one byte") };
@@ -217,7 +219,8 @@ impl<'a, const S: usize, const N: usize> FixedPool<'a, S, N> {
         array.take(self.list_mut())
     }
 
-    /// The checks of a free of `ptr` with `layout`, changing nothing.
+    /// The checks of a free of `ptr` with `layout`, changing nothing; the block, through the
+    /// pool's own pointer.
     fn check(&self, ptr: *mut u8, layout: Layout) -> Result<NonNull<u8>, FreeError> {
         let index = self.array().index_of(ptr)?;
         if !self.list().is_in_use(index) {
@@ -226,12 +229,17 @@ impl<'a, const S: usize, const N: usize> FixedPool<'a, S, N> {
         if !Self::fits(layout) {
             return Err(FreeError::CorruptedBlock);
         }
-        NonNull::new(ptr).ok_or(FreeError::NullPtrFree)
+        NonNull::new(self.array().block(index)).ok_or(FreeError::NullPtrFree)
     }
 
-    /// The block at `block` again, if it can hold `new`: blocks never move, since every block
+    /// The block at `ptr`'s address again, through the pool's own pointer (the caller's may
+    /// cover less than the block), if it can hold `new`: blocks never move, since every block
     /// has the same size.
-    fn keep_if_fits(block: NonNull<u8>, new: Layout) -> Result<NonNull<[u8]>, OutOfMemory> {
+    fn keep_if_fits(&self, ptr: NonNull<u8>, new: Layout) -> Result<NonNull<[u8]>, OutOfMemory> {
+        let block = self
+            .array()
+            .pointer_to(ptr.addr().get())
+            .ok_or(OutOfMemory)?;
         if Self::fits(new) {
             Ok(NonNull::slice_from_raw_parts(block, S))
         } else {
@@ -272,7 +280,7 @@ unsafe impl<const S: usize, const N: usize> RawAllocator for FixedPool<'_, S, N>
         new: Layout,
     ) -> Result<NonNull<[u8]>, ResizeError> {
         let block = self.check(ptr, old)?;
-        Ok(Self::keep_if_fits(block, new)?)
+        Ok(self.keep_if_fits(block, new)?)
     }
 
     /// The checked free, its refusal ignored (the checks are O(1) too).
@@ -286,7 +294,7 @@ unsafe impl<const S: usize, const N: usize> RawAllocator for FixedPool<'_, S, N>
         _old: Layout,
         new: Layout,
     ) -> Result<NonNull<[u8]>, OutOfMemory> {
-        Self::keep_if_fits(ptr, new)
+        self.keep_if_fits(ptr, new)
     }
 
     unsafe fn resize_in_place_trusted(
@@ -295,7 +303,7 @@ unsafe impl<const S: usize, const N: usize> RawAllocator for FixedPool<'_, S, N>
         _old: Layout,
         new: Layout,
     ) -> Option<NonNull<[u8]>> {
-        Self::keep_if_fits(ptr, new).ok()
+        self.keep_if_fits(ptr, new).ok()
     }
 
     /// O(1): one range comparison.
@@ -306,6 +314,13 @@ unsafe impl<const S: usize, const N: usize> RawAllocator for FixedPool<'_, S, N>
     /// The pool's pointer to `address`, inside its blocks. O(1).
     fn pointer_to(&mut self, address: usize) -> Option<NonNull<u8>> {
         self.array().pointer_to(address)
+    }
+
+    /// All the pool's blocks, one span. O(1).
+    fn span_of(&mut self, address: usize) -> Option<crate::Region> {
+        self.array()
+            .span()
+            .filter(|span| span.contains_addr(address))
     }
 }
 

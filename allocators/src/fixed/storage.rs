@@ -155,6 +155,11 @@ impl<const S: usize, const N: usize> BlockArray<S, N> {
         (offset < S * N).then(|| NonNull::new(self.base.wrapping_add(offset)))?
     }
 
+    /// All the blocks, as one span with the blocks' provenance. O(1).
+    pub(super) fn span(&self) -> Option<crate::Region> {
+        Some(crate::Region::new(NonNull::new(self.base)?, S * N))
+    }
+
     /// Takes a free block off `list`. O(1).
     pub(super) fn take(&self, list: &mut IndexFreeList<N>) -> Option<NonNull<u8>> {
         NonNull::new(self.block(list.take()?))

@@ -109,6 +109,12 @@ fn class_at_least(size: usize) -> Option<usize> {
     (class < CLASS_COUNT).then_some(class)
 }
 
+/// The size from which every free block is found by [`Bins::find_head`] for a request of
+/// `size` bytes: `size` rounded up to the next class boundary. `None` past the last class.
+pub(super) fn guaranteed_fit(size: usize) -> Option<usize> {
+    class_at_least(size).map(class_floor)
+}
+
 /// A listed free block that serves a request: the block, its size and its class.
 #[derive(Clone, Copy)]
 pub(super) struct Fit {

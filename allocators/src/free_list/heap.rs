@@ -21,7 +21,7 @@
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
-use super::bins::{Bins, CLASS_COUNT, Fit, class_of};
+use super::bins::{Bins, CLASS_COUNT, Fit, class_of, guaranteed_fit};
 use super::block::{Block, GRANULE, Links, MIN_BLOCK, Tag, WORD};
 use super::inspect::Stats;
 use super::region::{Adopted, REGION_OVERHEAD, RegionKind, RegionList, RegionView};
@@ -136,6 +136,39 @@ fn front_gap(block: Block, align: usize) -> usize {
     } else {
         gap
     }
+}
+
+/// The guarantee behind every allocation: `allocate(layout)` succeeds whenever the heap has a
+/// free block of at least this many bytes, or its grower can hand out a region of
+/// [`region_size`] bytes. It is the block `layout` needs (its size and a one-word tag, rounded
+/// up to 16 bytes), plus its alignment beyond 16 bytes (and 16 more), rounded up to the next
+/// size class: at most 1/16 more than that. `None` for a layout no heap can serve. O(1).
+///
+/// So a heap that must serve one block of `n` bytes after any history needs a free block of
+/// `fit_size` bytes; a static heap sized for a program's largest request plus its peak use
+/// plus that is never out of memory by fragmentation of this kind alone.
+#[must_use]
+pub fn fit_size(layout: Layout) -> Option<usize> {
+    let need = block_size_for(layout.size());
+    guaranteed_fit(search_size(need, layout.align())?)
+}
+
+/// The region a grower must be able to hand out so that `allocate(layout)` succeeds when no
+/// free block fits: the block's [`fit_size`] without the class rounding, plus a region's
+/// header, sentinel and alignment. `None` for a layout no heap can serve. O(1).
+#[must_use]
+pub fn region_size(layout: Layout) -> Option<usize> {
+    let need = block_size_for(layout.size());
+    search_size(need, layout.align())?.checked_add(REGION_OVERHEAD)
+}
+
+/// The most bytes a block handed out for `layout` takes from a region shared with other
+/// blocks (its tag, its rounding, and a tail too short to be a free block of its own). A block
+/// in a region of its own (see [`Policy::dedicated_threshold`]) takes that region, rounded to
+/// the grower's pages. O(1).
+#[must_use]
+pub fn max_block_size(layout: Layout) -> usize {
+    block_size_for(layout.size()) + MIN_BLOCK - GRANULE
 }
 
 /// The block `block` of `size` bytes as the slice handed to the caller: its whole payload.
@@ -342,7 +375,8 @@ impl<G: HeapGrower> FreeListAllocator<G> {
     #[inline(never)]
     fn allocate_slow(&mut self, layout: Layout, need: usize) -> Option<(Block, usize)> {
         let search = search_size(need, layout.align())?;
-        if need >= self.policy.dedicated_threshold
+        if G::RELEASES
+            && need >= self.policy.dedicated_threshold
             && let Some(placed) = self.allocate_dedicated(need, search, layout.align())
         {
             return Some(placed);
@@ -383,7 +417,7 @@ impl<G: HeapGrower> FreeListAllocator<G> {
         search: usize,
         align: usize,
     ) -> Option<(Block, usize)> {
-        if !self.grower.can_release() {
+        if !G::RELEASES {
             return None;
         }
         let (block, size) = self.grow(search, RegionKind::Dedicated)?;
@@ -410,7 +444,7 @@ impl<G: HeapGrower> FreeListAllocator<G> {
             _ => self.grower.grow(min_size),
         }
         .ok()?;
-        let may_join = self.grower.regions_share_provenance();
+        let may_join = G::SHARES_PROVENANCE;
         // SAFETY: the grower hands out valid, unused memory that stays ours until released;
         // it joins the newest region only when the grower's pieces share one provenance.
         let Some(found) = (unsafe { self.adopt(grown, kind, may_join) }) else {
@@ -602,11 +636,11 @@ impl<G: HeapGrower> FreeListAllocator<G> {
             };
             start.set_tag(Tag::free(total));
             start.set_footer(total);
-            if end_tag.is_sentinel() {
+            if G::RELEASES && end_tag.is_sentinel() {
                 return self.bin_or_release(start, total);
             }
             self.bins.push(start, total);
-            if total >= DISCARD_MIN_BLOCK {
+            if G::DISCARDS && total >= DISCARD_MIN_BLOCK {
                 self.count_undiscarded(size);
             }
         }
@@ -623,8 +657,10 @@ impl<G: HeapGrower> FreeListAllocator<G> {
     }
 
     /// Tells the grower that the bytes of every free block of at least [`DISCARD_MIN_BLOCK`]
-    /// bytes, but for its tag, links and footer, are dead. O(large free blocks) grower calls,
-    /// once per [`Policy::discard_after_bytes`] freed.
+    /// bytes in memory it handed out, but for its tag, links and footer, are dead. Memory the
+    /// program handed over ([`claim`](Self::claim), [`extend`](Self::extend)) is not the
+    /// grower's, and never reaches it. O(large free blocks × regions), once per
+    /// [`Policy::discard_after_bytes`] freed.
     #[cold]
     #[inline(never)]
     fn discard_free_pages(&mut self) {
@@ -633,19 +669,28 @@ impl<G: HeapGrower> FreeListAllocator<G> {
             let mut cursor = self.bins.head(class);
             while let Some(block) = cursor {
                 // SAFETY: a listed free block: its tag and links are valid, and it lies in a
-                // region of this grower; the bytes between its links and its footer are dead
-                // (nothing reads them before an allocation writes them).
+                // region of this heap; the bytes between its links and its footer are dead
+                // (nothing reads them before an allocation writes them). A region that is not
+                // `Kept` came whole from the grower.
                 unsafe {
                     let size = block.tag().size();
                     cursor = (*block.links()).next;
                     let kept = WORD + size_of::<Links>();
-                    if size >= DISCARD_MIN_BLOCK {
+                    if size >= DISCARD_MIN_BLOCK && self.is_growers(block) {
                         let dead = Region::new(block.ptr().byte_add(kept), size - kept - WORD);
                         self.grower.discard(dead);
                     }
                 }
             }
         }
+    }
+
+    /// Whether `block` lies in a region the grower handed out as it is (not one the program
+    /// handed over, nor one joined from several pieces). O(regions).
+    fn is_growers(&self, block: Block) -> bool {
+        self.regions
+            .find_payload(block.payload().addr().get())
+            .is_some_and(|region| region.kind != RegionKind::Kept)
     }
 
     /// The free block `start` of `total` bytes, in no list, ends at its region's sentinel: when
@@ -689,7 +734,7 @@ impl<G: HeapGrower> FreeListAllocator<G> {
     /// Whether the policy lets an empty `region` go.
     fn may_release(&self, region: &RegionView) -> bool {
         self.policy.release_empty_regions
-            && self.grower.can_release()
+            && G::RELEASES
             && match region.kind {
                 RegionKind::Dedicated => true,
                 RegionKind::General => {
@@ -912,10 +957,12 @@ impl<G: HeapGrower> FreeListAllocator<G> {
 
     /// In the library's own tests: checks the whole heap before every operation but the
     /// checked ones (whose tests corrupt tags on purpose), so that a broken invariant is caught
-    /// at the operation that broke it. Nothing in other builds.
+    /// at the operation that broke it. Nothing in other builds, nor under Miri, where the walk
+    /// before every call made the tests quadratic (Miri looks for undefined behaviour; the
+    /// native runs check the invariants).
     #[inline(always)]
     fn check_invariants(&self) {
-        #[cfg(test)]
+        #[cfg(all(test, not(miri)))]
         if let Err(corruption) = self.validate() {
             panic!("heap inconsistent before an operation: {corruption}");
         }
@@ -1019,6 +1066,19 @@ unsafe impl<G: HeapGrower> RawAllocator for FreeListAllocator<G> {
     fn pointer_to(&mut self, address: usize) -> Option<NonNull<u8>> {
         self.regions.rebase(address)
     }
+
+    /// The region that holds `address`, as it was handed over (and joined). O(regions).
+    fn span_of(&mut self, address: usize) -> Option<Region> {
+        self.regions
+            .iter()
+            .map(|region| region.memory)
+            .find(|memory| memory.contains_addr(address))
+    }
+
+    /// The regions given back to the grower so far. O(1).
+    fn memory_given_back(&self) -> usize {
+        self.stats.releases
+    }
 }
 
 #[cfg(target_os = "linux")]
@@ -1038,7 +1098,7 @@ impl FreeListAllocator<crate::MmapGrower> {
 
 impl<G: HeapGrower> Drop for FreeListAllocator<G> {
     fn drop(&mut self) {
-        if !self.grower.can_release() {
+        if !G::RELEASES {
             return;
         }
         while let Some(region) = self.regions.iter().find(|r| r.kind != RegionKind::Kept) {

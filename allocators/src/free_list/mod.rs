@@ -94,7 +94,9 @@ mod region;
 #[cfg(test)]
 mod tests;
 
-pub use heap::{DISCARD_MIN_BLOCK, FreeListAllocator, Policy};
+pub use heap::{
+    DISCARD_MIN_BLOCK, FreeListAllocator, Policy, fit_size, max_block_size, region_size,
+};
 pub use inspect::{
     BlockInfo, BlockIter, ClassCount, HeapCorruption, RegionInfo, RegionIter, Stats,
 };

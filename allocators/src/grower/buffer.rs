@@ -7,40 +7,35 @@
 //! so [`StaticGrower::from_raw`] is a `const fn`: a `static` allocator over a `static mut`
 //! buffer needs no run-time initialisation.
 //!
-//! Regions are cut from the front of the untouched rest of the buffer (a bump pointer). A
-//! released region goes onto a list of spare pieces, kept inside the pieces themselves; a later
-//! growth takes the first spare piece that is large enough, whole, before cutting new memory.
-//! Spare pieces are not merged with each other.
+//! Regions are cut from the front of the untouched rest of the buffer (a bump pointer), and
+//! never taken back: the buffer has no owner to give memory back to, and a piece handed back
+//! could only be reused whole, where a heap that keeps it merges its free blocks with their
+//! neighbours. So the allocator over it never gives regions back and never takes a region for
+//! one large block; with the `HeapGrower` constants saying so, that code is not even compiled.
+//! Pieces are cut one after another from one pointer, so each starts where the last ended and
+//! the allocator joins them into one region.
 //!
 //! ```text
-//!   buffer: [ region 1 | spare (released) | region 3 |  untouched ...........  ]
-//!                          ▲ spare list                 ▲ bump
+//!   buffer: [ region 1 | region 2 | region 3 |  untouched ...........  ]
+//!                                              ▲ bump
 //! ```
 
 use core::marker::PhantomData;
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 
-use super::{HeapGrower, Region, ReleaseError};
+use super::{HeapGrower, Region};
 
 /// The grower has no piece large enough for the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Exhausted;
 
-/// A released piece, written into the piece's own first bytes.
-#[repr(C)]
-struct SparePiece {
-    next: Option<NonNull<SparePiece>>,
-    len: usize,
-}
-
 /// A [`HeapGrower`] that hands out pieces of one buffer borrowed for `'a`.
 ///
 /// With [`new`](Self::new) (or [`from_raw`](Self::from_raw)) the first growth takes everything
 /// that is left; with [`with_piece_size`](Self::with_piece_size) each growth takes
-/// `max(min_size, piece_size)` bytes, so an allocator can hold several regions of one buffer and
-/// give them back. Counts the regions handed out and taken back and the bytes currently out
-/// (all O(1)).
+/// `max(min_size, piece_size)` bytes, so the heap grows in steps over the buffer. Counts the
+/// regions and bytes handed out (O(1)).
 #[derive(Debug)]
 pub struct StaticGrower<'a> {
     /// The buffer's first byte, as given (not yet aligned).
@@ -50,9 +45,7 @@ pub struct StaticGrower<'a> {
     /// Offset from `base` of the untouched rest (before the first cut: 0).
     bump: usize,
     piece_size: usize,
-    spare: Option<NonNull<SparePiece>>,
     handed_out: usize,
-    released: usize,
     bytes_out: usize,
     _memory: PhantomData<&'a mut [MaybeUninit<u8>]>,
 }
@@ -100,7 +93,9 @@ impl<'a> StaticGrower<'a> {
     ///
     /// # Safety
     /// `memory` (all of its `len()` bytes) must be valid for reads and writes for `'a`, and
-    /// nothing but this grower and the allocator it feeds may touch it during `'a`.
+    /// nothing but this grower and the allocator it feeds may touch it during `'a`. The
+    /// allocator over it goes in a `static`, never a `const`: every use of a `const` is a new
+    /// allocator over the same memory.
     #[must_use]
     pub const unsafe fn from_raw(memory: *mut [MaybeUninit<u8>]) -> Self {
         let len = memory.len();
@@ -121,9 +116,7 @@ impl<'a> StaticGrower<'a> {
             } else {
                 Self::ALIGN
             },
-            spare: None,
             handed_out: 0,
-            released: 0,
             bytes_out: 0,
             _memory: PhantomData,
         }
@@ -149,36 +142,17 @@ impl<'a> StaticGrower<'a> {
         self.handed_out
     }
 
-    /// How many regions were taken back so far. O(1).
-    #[must_use]
-    pub const fn released_regions(&self) -> usize {
-        self.released
-    }
-
-    /// Bytes currently handed out and not taken back. O(1).
+    /// Bytes handed out so far. O(1).
     #[must_use]
     pub const fn bytes_out(&self) -> usize {
         self.bytes_out
     }
 
-    /// Takes the first spare piece of at least `size` bytes off the spare list.
-    /// O(spare pieces).
-    fn take_spare(&mut self, size: usize) -> Option<Region> {
-        let mut link: *mut Option<NonNull<SparePiece>> = &raw mut self.spare;
-        // SAFETY: `link` points either at `self.spare` or at the `next` field of a spare piece;
-        // spare pieces are released regions of this buffer that nobody else uses, and each was
-        // written as a `SparePiece` at an `ALIGN`-aligned address by `release`.
-        unsafe {
-            while let Some(piece) = *link {
-                let piece_ptr = piece.as_ptr();
-                if (*piece_ptr).len >= size {
-                    *link = (*piece_ptr).next;
-                    return Some(Region::new(piece.cast(), (*piece_ptr).len));
-                }
-                link = &raw mut (*piece_ptr).next;
-            }
-        }
-        None
+    /// The bytes a growth can still hand out (the untouched, aligned rest of the buffer). O(1).
+    #[must_use]
+    pub fn remaining(&self) -> usize {
+        let (start, end) = self.usable();
+        end - self.bump.max(start)
     }
 
     /// Cuts a new piece for a request of `size` bytes from the untouched rest of the buffer.
@@ -201,52 +175,25 @@ impl<'a> StaticGrower<'a> {
 // pointers are that borrow turned raw), so moving it to another thread moves that access.
 unsafe impl Send for StaticGrower<'_> {}
 
-// SAFETY: regions are disjoint pieces of a buffer borrowed mutably for 'a: cut pieces come from
-// the untouched rest (the bump only moves forward), spare pieces were released by their user.
-// The borrow outlives every user of the grower, so regions stay valid after it is dropped.
+// SAFETY: regions are disjoint pieces of a buffer borrowed mutably for 'a, cut from the
+// untouched rest (the bump only moves forward). The borrow outlives every user of the grower,
+// so regions stay valid after it is dropped.
 unsafe impl HeapGrower for StaticGrower<'_> {
     type Err = Exhausted;
 
-    /// Hands out a spare piece of at least `min_size` bytes (first fit, O(spare pieces)),
-    /// otherwise cuts a new piece.
+    /// Every piece is cut from the one pointer to the buffer, so each is valid for all.
+    const SHARES_PROVENANCE: bool = true;
+
+    /// Cuts a new piece of at least `min_size` bytes. O(1).
     fn grow(&mut self, min_size: usize) -> Result<Region, Exhausted> {
         let size = min_size
             .max(1)
             .checked_next_multiple_of(Self::ALIGN)
             .ok_or(Exhausted)?;
-        let region = self
-            .take_spare(size)
-            .or_else(|| self.cut(size))
-            .ok_or(Exhausted)?;
+        let region = self.cut(size).ok_or(Exhausted)?;
         self.handed_out += 1;
         self.bytes_out += region.len();
         Ok(region)
-    }
-
-    /// Every piece is cut from the one pointer to the buffer, so each is valid for all.
-    fn regions_share_provenance(&self) -> bool {
-        true
-    }
-
-    fn can_release(&self) -> bool {
-        true
-    }
-
-    /// Puts the region on the spare list. O(1).
-    unsafe fn release(&mut self, region: Region) -> Result<(), ReleaseError<Exhausted>> {
-        let piece = region.ptr().cast::<SparePiece>();
-        // SAFETY: the region is one this grower handed out (so `ALIGN`-aligned and at least
-        // `ALIGN` = size_of::<SparePiece>() bytes long) and its user no longer touches it.
-        unsafe {
-            piece.write(SparePiece {
-                next: self.spare,
-                len: region.len(),
-            });
-        }
-        self.spare = Some(piece);
-        self.released += 1;
-        self.bytes_out -= region.len();
-        Ok(())
     }
 }
 
@@ -268,21 +215,18 @@ mod tests {
     }
 
     #[test]
-    fn pieces_are_disjoint_and_come_back() {
+    fn pieces_are_disjoint_and_follow_each_other() {
         let mut memory = vec![MaybeUninit::new(0u8); 4096];
         let mut grower = StaticGrower::with_piece_size(&mut memory, 1024);
+        let before = grower.remaining();
         let a = grower.grow(100).unwrap();
         let b = grower.grow(2000).unwrap();
         assert_eq!(a.len(), 1024);
         assert_eq!(b.len(), 2000usize.next_multiple_of(16));
-        assert!(a.ptr().addr().get() + a.len() <= b.ptr().addr().get());
+        assert_eq!(a.ptr().addr().get() + a.len(), b.ptr().addr().get());
         assert_eq!(grower.bytes_out(), a.len() + b.len());
-        // SAFETY: `a` came from this grower, is released once and not used afterwards.
-        unsafe { grower.release(a) }.unwrap();
-        assert_eq!(grower.released_regions(), 1);
-        assert_eq!(grower.bytes_out(), b.len());
-        let again = grower.grow(512).unwrap();
-        assert_eq!(again, a);
+        assert_eq!(grower.remaining(), before - a.len() - b.len());
+        assert_eq!(grower.grow(grower.remaining() + 1), Err(Exhausted));
     }
 
     #[test]

@@ -15,26 +15,29 @@
 //! given back halves the step, so the step follows the heap's size down as well as up; and a
 //! step the kernel refuses (under `ulimit -v`, say) falls back to the size actually needed.
 //!
-//! The page size is the kernel's (`AT_PAGESZ` in the auxiliary vector). Since a
-//! `#[global_allocator]` static is built before the program can read it, the grower can start
-//! with [`FALLBACK_PAGE_SIZE`] and learn the real value through
-//! [`set_page_size`](MmapGrower::set_page_size) before the first allocation.
+//! The page size is the kernel's, learned at the first growth ([`sys::page_size`]: no libc and
+//! no auxiliary vector needed). A program may ask for a coarser rounding
+//! ([`with_page_size`](MmapGrower::with_page_size), e.g. 2 MiB steps), never a finer one, and
+//! giving pages back ([`discard`](HeapGrower::discard)) always works in the kernel's pages:
+//! `madvise` rounds its length up to them, so any other unit could zero live bytes.
 
 use core::fmt;
 
 use super::{HeapGrower, Region, ReleaseError};
 use crate::sys::{self, Errno};
 
-/// The page size assumed by [`MmapGrower::new`] when the caller knows nothing better: 4 KiB,
-/// the smallest page size of x86_64 Linux. A larger real page size still works (the kernel
-/// rounds every mapping up), it only makes the rounding here less exact.
+/// The page size a grower rounds to when the kernel's cannot be learned (a sandbox that
+/// refuses `madvise`): 4 KiB, the smallest page of x86_64 Linux. Mappings stay correct with any
+/// real page size (the kernel rounds every mapping up); only the rounding is less exact, and
+/// pages are then never discarded.
 pub const FALLBACK_PAGE_SIZE: usize = 4096;
 
 /// The first growth step, in pages.
 const INITIAL_STEP_PAGES: usize = 16;
 
-/// The largest growth step, in pages: past this the heap grows linearly.
-const MAX_STEP_PAGES: usize = 1 << 16;
+/// How often the growth step doubles at most: to 65,536 pages, past which the heap grows
+/// linearly.
+const MAX_STEP_DOUBLINGS: u32 = 12;
 
 /// The smallest page size accepted: 256 bytes (no kernel uses less).
 pub const MIN_PAGE_SIZE: usize = 1 << 8;
@@ -69,31 +72,36 @@ impl core::error::Error for BadPageSize {}
 
 /// A [`HeapGrower`] that maps anonymous memory with `mmap` and gives it back with `munmap`.
 ///
-/// Counts the regions it mapped and released and the bytes currently mapped (all O(1)).
+/// Counts the regions it mapped and released and the bytes currently mapped (all O(1)). Every
+/// field of a new grower is zero, so a `static` heap over it costs no initialised data.
 #[derive(Debug)]
 pub struct MmapGrower {
+    /// The rounding a program asked for; 0 for the kernel's page.
     page_size: usize,
-    step_pages: usize,
+    /// The growth step is [`INITIAL_STEP_PAGES`] doubled this many times (capped).
+    doublings: u32,
     mapped_regions: usize,
     released_regions: usize,
     mapped_bytes: usize,
 }
 
 impl MmapGrower {
-    /// A grower that assumes [`FALLBACK_PAGE_SIZE`] until told the real page size through
-    /// [`set_page_size`](Self::set_page_size). Usable in a `static`. O(1).
+    /// A grower that rounds to the kernel's page size, learned at the first growth. Usable in a
+    /// `static`. O(1).
     #[must_use]
     pub const fn new() -> Self {
         Self {
-            page_size: FALLBACK_PAGE_SIZE,
-            step_pages: INITIAL_STEP_PAGES,
+            page_size: 0,
+            doublings: 0,
             mapped_regions: 0,
             released_regions: 0,
             mapped_bytes: 0,
         }
     }
 
-    /// A grower for the kernel's page size `page_size` (from `AT_PAGESZ`). O(1).
+    /// A grower that rounds its regions to `page_size` bytes, or to the kernel's page when that
+    /// is larger (a coarser rounding: huge pages, say; the kernel's page size is learned by the
+    /// grower itself, so there is no need to pass `AT_PAGESZ`). O(1).
     ///
     /// # Errors
     /// [`BadPageSize`] when `page_size` is not a power of two from [`MIN_PAGE_SIZE`] to
@@ -107,8 +115,8 @@ impl MmapGrower {
         Ok(grower)
     }
 
-    /// Sets the kernel's page size; meant to be called once at start-up, before the first
-    /// allocation (regions mapped earlier stay valid either way). O(1).
+    /// Sets the rounding of later regions, as [`with_page_size`](Self::with_page_size) does
+    /// (regions mapped earlier stay valid either way). O(1).
     ///
     /// # Errors
     /// [`BadPageSize`] when `page_size` is not a power of two from [`MIN_PAGE_SIZE`] to
@@ -121,10 +129,12 @@ impl MmapGrower {
         Ok(())
     }
 
-    /// The page size the grower rounds to. O(1).
+    /// The page size the grower rounds regions to: the configured one or the kernel's,
+    /// whichever is larger. O(1) (the kernel's is learned once per process).
     #[must_use]
-    pub const fn page_size(&self) -> usize {
-        self.page_size
+    pub fn page_size(&self) -> usize {
+        let kernel = sys::page_size().unwrap_or(FALLBACK_PAGE_SIZE);
+        self.page_size.max(kernel)
     }
 
     /// How many regions were mapped so far. O(1).
@@ -145,9 +155,9 @@ impl MmapGrower {
         self.mapped_bytes
     }
 
-    /// `size` rounded up to whole pages, or `None` on overflow.
-    fn round_to_pages(&self, size: usize) -> Option<usize> {
-        size.checked_next_multiple_of(self.page_size)
+    /// The current growth step in pages.
+    fn step_pages(&self) -> usize {
+        INITIAL_STEP_PAGES << self.doublings.min(MAX_STEP_DOUBLINGS)
     }
 
     /// Maps `len` bytes (already page-rounded) and counts the region.
@@ -171,21 +181,27 @@ impl Default for MmapGrower {
 unsafe impl HeapGrower for MmapGrower {
     type Err = Errno;
 
+    const RELEASES: bool = true;
+    const DISCARDS: bool = true;
+
     /// Maps `max(min_size, step)` rounded up to pages, then doubles the step (up to its cap).
     /// When the kernel refuses the step (an address-space limit, overcommit rules), maps just
     /// `min_size` rounded up to pages instead, so that a growing step never turns memory the
     /// kernel would still give into a failed allocation. One `mmap` system call, two when the
     /// step is refused.
     fn grow(&mut self, min_size: usize) -> Result<Region, Errno> {
-        let needed = self.round_to_pages(min_size).ok_or(Errno::ENOMEM)?;
+        let page = self.page_size();
+        let needed = min_size
+            .checked_next_multiple_of(page)
+            .ok_or(Errno::ENOMEM)?;
         let stepped = self
-            .step_pages
-            .checked_mul(self.page_size)
-            .and_then(|step| self.round_to_pages(min_size.max(step)))
+            .step_pages()
+            .checked_mul(page)
+            .and_then(|step| min_size.max(step).checked_next_multiple_of(page))
             .unwrap_or(needed);
         match self.map(stepped) {
             Ok(region) => {
-                self.step_pages = (self.step_pages * 2).min(MAX_STEP_PAGES);
+                self.doublings = (self.doublings + 1).min(MAX_STEP_DOUBLINGS);
                 Ok(region)
             }
             Err(_) if stepped > needed => self.map(needed),
@@ -195,27 +211,25 @@ unsafe impl HeapGrower for MmapGrower {
 
     /// Maps `size` rounded up to pages, leaving the growth step as it is. One `mmap` call.
     fn grow_dedicated(&mut self, size: usize) -> Result<Region, Errno> {
-        let len = self.round_to_pages(size).ok_or(Errno::ENOMEM)?;
+        let len = size
+            .checked_next_multiple_of(self.page_size())
+            .ok_or(Errno::ENOMEM)?;
         self.map(len)
     }
 
-    fn can_release(&self) -> bool {
-        true
-    }
-
-    /// Gives back the whole pages inside `memory` (`madvise(MADV_DONTNEED)`, one system call),
-    /// when there is at least one; a failure changes nothing and is ignored, as a hint's may
-    /// be.
+    /// Gives back the kernel's whole pages inside `memory` (`madvise(MADV_DONTNEED)`, one
+    /// system call), when there is at least one; a failure changes nothing and is ignored, as a
+    /// hint's may be. Never a byte outside `memory`: the start is rounded up and the end down
+    /// to the kernel's pages, which is exactly what `madvise` then acts on.
     unsafe fn discard(&mut self, memory: Region) {
-        let start = memory.ptr().addr().get();
-        let Some(first) = start.checked_next_multiple_of(self.page_size) else {
+        let Some(page) = sys::page_size() else {
             return;
         };
-        let end = (start + memory.len()) & !(self.page_size - 1);
-        if first < end {
-            // SAFETY: whole pages inside a region this grower mapped (the caller's promise),
-            // whose contents are dead; `first` lies inside `memory`, as `first < end`.
-            let _ = unsafe { sys::discard(memory.ptr().byte_add(first - start), end - first) };
+        let start = memory.ptr().addr().get();
+        if let Some((first, len)) = whole_pages(start, memory.len(), page) {
+            // SAFETY: whole kernel pages inside a region this grower mapped (the caller's
+            // promise), whose contents are dead; `first` lies inside `memory`.
+            let _ = unsafe { sys::discard(memory.ptr().byte_add(first - start), len) };
         }
     }
 
@@ -229,9 +243,20 @@ unsafe impl HeapGrower for MmapGrower {
         // The heap shrank: so does the next step, or a heap that grows and shrinks in turn
         // would double its step on every cycle and soon ask for a cap-sized region to hold a
         // few blocks.
-        self.step_pages = (self.step_pages / 2).max(INITIAL_STEP_PAGES);
+        self.doublings = self.doublings.saturating_sub(1);
         Ok(())
     }
+}
+
+/// The whole pages of `page` bytes inside the `len` bytes at `start`, as (first page's address,
+/// their length), or `None` when there is none: the start rounded up, the end rounded down.
+/// `madvise` acts on its address rounded down (it refuses one that is not page-aligned) and on
+/// its length rounded up, so with the kernel's page size this range is exactly what it
+/// touches, and it lies inside `start..start + len`. O(1); no overflow on any input.
+fn whole_pages(start: usize, len: usize, page: usize) -> Option<(usize, usize)> {
+    let first = start.checked_next_multiple_of(page)?;
+    let end = start.checked_add(len)? & !(page - 1);
+    (first < end).then(|| (first, end - first))
 }
 
 #[cfg(all(test, not(miri)))]
@@ -245,8 +270,9 @@ mod tests {
             Some(BadPageSize(3000))
         );
         assert!(MmapGrower::with_page_size(0).is_err());
+        let kernel = sys::page_size().expect("the kernel's page size");
         let mut grower = MmapGrower::new();
-        assert_eq!(grower.page_size(), FALLBACK_PAGE_SIZE);
+        assert_eq!(grower.page_size(), kernel);
         for bad in [
             12288,
             1 << (usize::BITS - 2),
@@ -255,11 +281,27 @@ mod tests {
             MIN_PAGE_SIZE / 2,
         ] {
             assert_eq!(grower.set_page_size(bad), Err(BadPageSize(bad)));
-            assert_eq!(grower.page_size(), FALLBACK_PAGE_SIZE);
+            assert_eq!(grower.page_size(), kernel);
         }
-        assert!(grower.set_page_size(16384).is_ok());
-        assert_eq!(grower.page_size(), 16384);
+        assert!(grower.set_page_size(kernel * 4).is_ok());
+        assert_eq!(grower.page_size(), kernel * 4);
+        // A finer rounding than the kernel's page is never used.
+        assert!(grower.set_page_size(MIN_PAGE_SIZE).is_ok());
+        assert_eq!(grower.page_size(), kernel);
         assert!(grower.set_page_size(MAX_PAGE_SIZE).is_ok());
+    }
+
+    #[test]
+    fn the_kernel_page_size_is_the_auxiliary_vectors() {
+        // glibc's answer comes from AT_PAGESZ; the probe must agree with it.
+        // SAFETY: `getpagesize` has no preconditions.
+        let glibc = unsafe { getpagesize() };
+        assert_eq!(sys::page_size(), usize::try_from(glibc).ok());
+    }
+
+    unsafe extern "C" {
+        /// The C library's page size (from the auxiliary vector), to check ours against.
+        fn getpagesize() -> core::ffi::c_int;
     }
 
     #[test]
@@ -330,8 +372,8 @@ mod tests {
     #[test]
     fn the_largest_step_of_the_largest_page_does_not_overflow() {
         let mut grower = MmapGrower::with_page_size(MAX_PAGE_SIZE).unwrap();
-        grower.step_pages = MAX_STEP_PAGES;
-        match MAX_STEP_PAGES.checked_mul(MAX_PAGE_SIZE) {
+        grower.doublings = MAX_STEP_DOUBLINGS;
+        match grower.step_pages().checked_mul(MAX_PAGE_SIZE) {
             // 32-bit: the step does not fit a `usize`, so the grower maps just the page that
             // was needed, as it does when the kernel refuses a step.
             None => {
@@ -342,6 +384,32 @@ mod tests {
             }
             // 64-bit: it fits, and so does its rounding.
             Some(step) => assert!(step.checked_next_multiple_of(MAX_PAGE_SIZE).is_some()),
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the range and the page size, `madvise` on the range `whole_pages` gives
+        /// (length rounded up to pages by the kernel) touches only bytes of the range, and
+        /// misses no whole page of it.
+        #[test]
+        fn whole_pages_never_reach_outside_the_range(
+            start in 0..usize::MAX / 2,
+            len in 0..usize::MAX / 4,
+            shift in MIN_PAGE_SIZE.trailing_zeros()..=MAX_PAGE_SIZE.trailing_zeros(),
+        ) {
+            let page = 1usize << shift;
+            match whole_pages(start, len, page) {
+                Some((first, length)) => {
+                    proptest::prop_assert!(first % page == 0 && first >= start);
+                    let touched = length.next_multiple_of(page);
+                    proptest::prop_assert!(first + touched <= start + len);
+                    proptest::prop_assert!(first - start < page);
+                    proptest::prop_assert!(start + len - (first + touched) < page);
+                }
+                None => proptest::prop_assert!(
+                    start.next_multiple_of(page) + page > start + len
+                ),
+            }
         }
     }
 }

@@ -13,20 +13,24 @@
 //!   └─────────────────┘ ─────────────────► └──────────────────────────────┘
 //! ```
 //!
-//! Two growers ship with the crate: [`MmapGrower`] (anonymous mappings from the kernel, sized in
-//! geometrically growing steps so the number of system calls stays logarithmic in the heap size)
-//! and [`StaticGrower`] (pieces of a caller-supplied buffer, for tests, Miri and targets without
-//! virtual memory).
+//! Three growers ship with the crate: `MmapGrower` on Linux (anonymous mappings from the
+//! kernel, sized in geometrically growing steps so the number of system calls stays logarithmic
+//! in the heap size), `WasmGrower` on WebAssembly (`memory.grow`), and [`StaticGrower`]
+//! (pieces of a caller-supplied buffer, for firmware, tests, Miri and any target).
 
 mod buffer;
 #[cfg(target_os = "linux")]
 mod mmap;
+#[cfg(target_arch = "wasm32")]
+mod wasm;
 
 use core::ptr::NonNull;
 
 pub use buffer::{Exhausted, StaticGrower};
 #[cfg(target_os = "linux")]
 pub use mmap::{BadPageSize, FALLBACK_PAGE_SIZE, MAX_PAGE_SIZE, MIN_PAGE_SIZE, MmapGrower};
+#[cfg(target_arch = "wasm32")]
+pub use wasm::{MemoryFull, WASM_PAGE_SIZE, WasmGrower};
 
 /// A contiguous range of memory handed out by a [`HeapGrower`]: `len` bytes starting at `ptr`.
 ///
@@ -73,13 +77,17 @@ impl Region {
 /// Why a grower did not take a region back. Either way the caller still owns the region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReleaseError<E> {
-    /// This grower never gives memory back (see [`HeapGrower::can_release`]).
+    /// This grower never gives memory back (see [`HeapGrower::RELEASES`]).
     Unsupported,
     /// Giving the memory back failed (e.g. `munmap` returned an error).
     Failed(E),
 }
 
 /// A source of memory for a growing allocator.
+///
+/// What a grower can do beyond growing is told by constants, so that an allocator over a grower
+/// that cannot give memory back contains no code for it: for [`StaticGrower`], no dedicated
+/// regions, no release of empty regions and no page discard are compiled at all.
 ///
 /// # Safety
 /// Implementors promise that every [`Region`] returned by [`grow`](Self::grow) or
@@ -88,10 +96,27 @@ pub enum ReleaseError<E> {
 /// handed out earlier and not yet released), until it is passed back to
 /// [`release`](Self::release). Dropping the grower must not end that validity: a grower either
 /// leaves its memory in place ([`MmapGrower`]: mappings persist) or borrows it for a lifetime
-/// that the borrow checker makes outlive every user ([`StaticGrower`]).
+/// that the borrow checker makes outlive every user ([`StaticGrower`]). When
+/// [`SHARES_PROVENANCE`](Self::SHARES_PROVENANCE) is `true`, every region's pointer must be
+/// valid for every other region too.
 pub unsafe trait HeapGrower {
     /// What goes wrong when the grower cannot provide memory.
     type Err;
+
+    /// Whether [`release`](Self::release) takes regions back (to give them to the system).
+    /// Only then does a growing allocator give empty regions back and give very large blocks
+    /// regions of their own. `false` by default.
+    const RELEASES: bool = false;
+
+    /// Whether [`discard`](Self::discard) does anything. Only then does a growing allocator
+    /// count the bytes freed into large free blocks and call it. `false` by default.
+    const DISCARDS: bool = false;
+
+    /// Whether the regions this grower hands out are pieces of one allocation, each one's
+    /// pointer valid for all of them (a buffer cut in pieces): then a region that starts where
+    /// the previous one ends may be joined to it, and a block may span both. `false` by
+    /// default: separate mappings are separate allocations, even when they touch.
+    const SHARES_PROVENANCE: bool = false;
 
     /// Hands out a new region of at least `min_size` bytes. A grower may return more than
     /// asked (rounded to pages, or a growth step), and the caller should use all of it.
@@ -102,7 +127,7 @@ pub unsafe trait HeapGrower {
 
     /// Hands out a region meant for one large block: as close to `size` as the grower can make
     /// it, without the extra a growth step would add. By default the same as
-    /// [`grow`](Self::grow).
+    /// [`grow`](Self::grow). Called only when [`RELEASES`](Self::RELEASES) is `true`.
     ///
     /// # Errors
     /// The grower's error when it has no memory left.
@@ -110,24 +135,11 @@ pub unsafe trait HeapGrower {
         self.grow(size)
     }
 
-    /// Whether the regions this grower hands out are pieces of one allocation, each one's
-    /// pointer valid for all of them (a buffer cut in pieces): then a region that starts where
-    /// the previous one ends may be joined to it, and a block may span both. By default
-    /// `false`: separate mappings are separate allocations, even when they touch. O(1).
-    fn regions_share_provenance(&self) -> bool {
-        false
-    }
-
-    /// Whether [`release`](Self::release) can give regions back. By default `false`. O(1).
-    fn can_release(&self) -> bool {
-        false
-    }
-
     /// Told that the bytes of `memory`, inside a region this grower handed out, are free and
     /// their contents dead: the grower may give their whole pages back to the system while
     /// the region stays valid (those bytes may read as zeros afterwards). A hint, never
     /// required to do anything; by default it does nothing. [`MmapGrower`] uses
-    /// `madvise(MADV_DONTNEED)`.
+    /// `madvise(MADV_DONTNEED)`. Called only when [`DISCARDS`](Self::DISCARDS) is `true`.
     ///
     /// # Safety
     /// `memory` must lie inside a region this grower handed out and has not released, and
@@ -137,7 +149,7 @@ pub unsafe trait HeapGrower {
     }
 
     /// Takes back a region this grower handed out. By default refuses with
-    /// [`ReleaseError::Unsupported`].
+    /// [`ReleaseError::Unsupported`]. Called only when [`RELEASES`](Self::RELEASES) is `true`.
     ///
     /// # Errors
     /// [`ReleaseError`] when the region was not taken back; the caller still owns it then.

@@ -24,7 +24,7 @@ use super::class_pool::{ClassPool, ClassStats, Returned};
 use super::slab::{SLAB_SIZE, SlabHeader, slab_layout};
 use super::slab_table::SlabTable;
 use crate::raw_allocator::move_block;
-use crate::{FreeError, OutOfMemory, RawAllocator, ResizeError};
+use crate::{FreeError, OutOfMemory, RawAllocator, Region, ResizeError};
 
 /// Where a trusted resize is served (see `SizeClassPools::resize_route`).
 enum ResizeRoute {
@@ -484,6 +484,17 @@ unsafe impl<F: RawAllocator> RawAllocator for SizeClassPools<F> {
             Some(header) => NonNull::new(header.cast::<u8>().with_addr(address)),
             None => self.fallback.pointer_to(address),
         }
+    }
+
+    /// The fallback's span: every slab lies in a block of the fallback, and the fallback's
+    /// pointer to it is the one the pools hold.
+    fn span_of(&mut self, address: usize) -> Option<Region> {
+        self.fallback.span_of(address)
+    }
+
+    /// The fallback's count: slabs the pools give back stay in the fallback's memory.
+    fn memory_given_back(&self) -> usize {
+        self.fallback.memory_given_back()
     }
 }
 

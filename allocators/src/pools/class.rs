@@ -23,20 +23,20 @@ pub const MAX_BLOCK_SIZE: usize = 2048;
 /// [`MAX_BLOCK_SIZE`].
 pub const CLASS_COUNT: usize = 8;
 
-/// The index of the class that serves `layout`, or `None` when the fallback must. O(1).
+/// The index of the class that serves `layout`, or `None` when the fallback must. O(1), and
+/// branch-free but for the last comparison: the class block is the smallest power of two
+/// that is at least the size, the alignment and 16, and `log2` of it is one more than the
+/// highest bit set in `(size - 1) | (align - 1) | 15` (the alignment is a power of two, so
+/// `align - 1` is all ones below it).
+#[inline]
 pub(crate) const fn class_of(layout: Layout) -> Option<usize> {
-    let mut needed = layout.size();
-    if layout.align() > needed {
-        needed = layout.align();
+    let bits = layout.size().saturating_sub(1) | (layout.align() - 1) | (MIN_BLOCK_SIZE - 1);
+    let class = (bits.ilog2() + 1 - MIN_BLOCK_SIZE.trailing_zeros()) as usize;
+    if class < CLASS_COUNT {
+        Some(class)
+    } else {
+        None
     }
-    if needed > MAX_BLOCK_SIZE {
-        return None;
-    }
-    if needed < MIN_BLOCK_SIZE {
-        needed = MIN_BLOCK_SIZE;
-    }
-    let block = needed.next_power_of_two();
-    Some((block.trailing_zeros() - MIN_BLOCK_SIZE.trailing_zeros()) as usize)
 }
 
 /// The usable length of the memory the pools hand out for `layout`: the whole block of its
@@ -76,6 +76,20 @@ mod tests {
         assert_eq!(class_of(layout(1, 64)), Some(2));
         assert_eq!(class_of(layout(0, 2048)), Some(7));
         assert_eq!(class_of(layout(0, 4096)), None);
+    }
+
+    /// The bit trick agrees with the definition: the smallest power of two that is at least
+    /// the size, the alignment and 16, if at most 2 KiB.
+    #[test]
+    fn class_of_is_the_next_power_of_two_of_size_and_alignment() {
+        for size in (0..=4200).step_by(if cfg!(miri) { 61 } else { 1 }) {
+            for align in [1, 2, 4, 8, 16, 32, 64, 512, 2048, 4096] {
+                let needed = size.max(align).max(MIN_BLOCK_SIZE).next_power_of_two();
+                let expected = (needed <= MAX_BLOCK_SIZE)
+                    .then(|| (needed.trailing_zeros() - MIN_BLOCK_SIZE.trailing_zeros()) as usize);
+                assert_eq!(class_of(layout(size, align)), expected, "{size} {align}");
+            }
+        }
     }
 
     #[test]

@@ -34,7 +34,7 @@
 use core::alloc::Layout;
 use core::ptr::{self, NonNull};
 
-use super::slab::{SLAB_SIZE, SlabHeader};
+use super::slab::{SLAB_LEN, SLAB_SIZE, SlabHeader};
 use crate::RawAllocator;
 
 /// The slots of the first table.
@@ -124,10 +124,12 @@ impl SlabTable {
         self.len += 1;
     }
 
-    /// Our pointer to the header of the slab whose 32 KiB span contains `address`, if the
-    /// pools own such a slab. Expected O(1).
+    /// Our pointer to the header of the slab that contains `address` (in its first
+    /// `SLAB_LEN` bytes), if the pools own such a slab. Expected O(1).
     pub(super) fn find(&self, address: usize) -> Option<*mut SlabHeader> {
-        if self.capacity == 0 {
+        // The last SLAB_TAIL bytes of a span are not the slab's: the fallback may have put a
+        // block of its own there.
+        if self.capacity == 0 || address & (SLAB_SIZE - 1) >= SLAB_LEN {
             return None;
         }
         let start = address & !(SLAB_SIZE - 1);
@@ -256,7 +258,12 @@ mod tests {
         for &number in &numbers {
             let start = number * SLAB_SIZE;
             assert_eq!(table.find(start).map(<*mut _>::addr), Some(start));
-            assert_eq!(table.find(start + SLAB_SIZE - 1), table.find(start));
+            assert_eq!(table.find(start + SLAB_LEN - 1), table.find(start));
+            assert_eq!(
+                table.find(start + SLAB_LEN),
+                None,
+                "the tail is not the slab's"
+            );
         }
         assert_eq!(table.find(41 * SLAB_SIZE + 8), None);
         // SAFETY: the ledger served every growth.

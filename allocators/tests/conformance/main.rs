@@ -9,6 +9,7 @@
 //!   exhaustion   allocate to failure, free half, allocate again
 //!   bad_input    the catalogue of invalid frees, layouts and constructor arguments
 //!   threads      4 threads on each locked form, contents checked
+//!   provenance   blocks freed through narrowed pointers, reused through every layer
 //! ```
 //!
 //! Sizes and case counts shrink under Miri (`cfg(miri)`), where the whole suite runs too.
@@ -16,6 +17,7 @@
 mod bad_input;
 mod exhaustion;
 mod model;
+mod provenance;
 mod threads;
 
 /// Sizes of the allocators under test: large enough to hold dozens of blocks of a few KiB
@@ -53,5 +55,11 @@ mod sizes {
     /// Room for every class's slab plus large blocks, out of the free list.
     impl Sized for DefaultHeap {
         const BYTES: usize = if cfg!(miri) { 320 * 1024 } else { 1024 * 1024 };
+    }
+
+    /// The mmap grower ignores the size: it maps what the heap asks for.
+    #[cfg(not(miri))]
+    impl Sized for bareheap_conformance::FreeListMmap {
+        const BYTES: usize = 64 * 1024;
     }
 }

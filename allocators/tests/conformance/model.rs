@@ -1,6 +1,8 @@
 //! The model test: random operation sequences on every design in every form, checked against
 //! the shadow model after each step, then everything freed and checked for leaks.
 
+#[cfg(not(miri))]
+use bareheap_conformance::FreeListMmap;
 use bareheap_conformance::{
     Checked, Chunk, DefaultHeap, Fixed, FreeList, Harness, Op, Pools, Subject, Trusted,
     ViaAllocatorApi, ViaGlobalAlloc,
@@ -9,8 +11,11 @@ use proptest::prelude::*;
 
 use crate::sizes::Sized;
 
-/// The largest size asked for: beyond the chunk heap, so some requests must fail.
+/// The largest size usually asked for: beyond the chunk heap, so some requests must fail.
 const LARGE: usize = if cfg!(miri) { 6 * 1024 } else { 24 * 1024 };
+/// The largest size ever asked for: beyond every heap under test (up to twice its usual size),
+/// so requests from one byte to more than the heap are all tried.
+const HUGE: usize = if cfg!(miri) { 700 * 1024 } else { 2 << 20 };
 /// Operations per sequence.
 const MAX_OPS: usize = if cfg!(miri) { 12 } else { 64 };
 
@@ -22,9 +27,14 @@ fn config() -> ProptestConfig {
     }
 }
 
-/// Sizes from 0, mostly small, sometimes up to [`LARGE`].
+/// Sizes from 0, mostly small, sometimes up to [`LARGE`], rarely up to [`HUGE`].
 fn size() -> impl Strategy<Value = usize> {
-    prop_oneof![4 => 0..=64usize, 3 => 0..=1024usize, 1 => 0..=LARGE]
+    prop_oneof![
+        8 => 0..=64usize,
+        6 => 0..=1024usize,
+        2 => 0..=LARGE,
+        1 => LARGE..=HUGE
+    ]
 }
 
 /// Alignments from 1 to 4096, mostly small.
@@ -49,11 +59,32 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// Operation sequences; one in three starts with a large request (a firmware or a kernel that
+/// allocates its big buffer first), the order in which a static heap once stopped serving.
 fn ops() -> impl Strategy<Value = Vec<Op>> {
-    prop::collection::vec(op(), 1..=MAX_OPS)
+    let any = prop::collection::vec(op(), 1..=MAX_OPS);
+    let large_first = (
+        LARGE..=HUGE,
+        align(),
+        prop::collection::vec(op(), 1..=MAX_OPS),
+    )
+        .prop_map(|(size, align, mut rest)| {
+            rest.insert(0, Op::Allocate { size, align });
+            rest
+        });
+    prop_oneof![2 => any, 1 => large_first]
 }
 
-/// Runs `ops` on a fresh subject, then frees everything and checks for leaks.
+/// The heap size of a case: from a quarter of the design's usual size to twice it, so static
+/// buffers of many sizes are tried.
+fn bytes<D: Sized>() -> impl Strategy<Value = usize> {
+    D::BYTES / 4..=D::BYTES * 2
+}
+
+/// Runs `ops` on a fresh subject, then frees everything and checks for leaks. Every failed
+/// request is checked against the allocator's guarantee (the harness asks the design whether
+/// memory that should have served it existed), and the bytes live blocks take against the
+/// most the docs allow them.
 fn run<S: Subject>(subject: S, ops: &[Op]) {
     let mut harness = Harness::new(subject);
     harness.run(ops);
@@ -70,19 +101,23 @@ macro_rules! forms {
                 #![proptest_config(config())]
 
                 #[test]
-                fn checked(ops in ops()) { run(Checked::<$design>::new(<$design>::BYTES), &ops); }
-
-                #[test]
-                fn trusted(ops in ops()) { run(Trusted::<$design>::new(<$design>::BYTES), &ops); }
-
-                #[test]
-                fn global_alloc(ops in ops()) {
-                    run(ViaGlobalAlloc::<$design>::new(<$design>::BYTES), &ops);
+                fn checked(bytes in bytes::<$design>(), ops in ops()) {
+                    run(Checked::<$design>::new(bytes), &ops);
                 }
 
                 #[test]
-                fn allocator_api(ops in ops()) {
-                    run(ViaAllocatorApi::<$design>::new(<$design>::BYTES), &ops);
+                fn trusted(bytes in bytes::<$design>(), ops in ops()) {
+                    run(Trusted::<$design>::new(bytes), &ops);
+                }
+
+                #[test]
+                fn global_alloc(bytes in bytes::<$design>(), ops in ops()) {
+                    run(ViaGlobalAlloc::<$design>::new(bytes), &ops);
+                }
+
+                #[test]
+                fn allocator_api(bytes in bytes::<$design>(), ops in ops()) {
+                    run(ViaAllocatorApi::<$design>::new(bytes), &ops);
                 }
             }
         }
@@ -94,6 +129,35 @@ forms!(fixed, Fixed);
 forms!(pools, Pools);
 forms!(free_list, FreeList);
 forms!(heap, DefaultHeap);
+#[cfg(not(miri))]
+forms!(free_list_mmap, FreeListMmap);
+
+/// Issue 19, case 5: a static heap whose first request was large (a dedicated region took the
+/// whole buffer, so the block held all of it) refused the next small request with most of
+/// the buffer unused. The model catches the class: a block may take no more than its
+/// documented maximum, and a refused request must have had nothing to fit in.
+#[test]
+fn a_large_first_request_leaves_the_rest_of_a_static_heap_usable() {
+    fn large_then_small<S: Subject>(subject: S, large: usize) {
+        let mut harness = Harness::new(subject);
+        assert!(harness.apply(Op::Allocate {
+            size: large,
+            align: 8
+        }));
+        harness.check();
+        assert!(harness.apply(Op::Allocate { size: 8, align: 8 }));
+        harness.check();
+        harness.finish();
+    }
+    let (bytes, large) = if cfg!(miri) {
+        (512 << 10, 150 << 10)
+    } else {
+        (1 << 20, 300 << 10)
+    };
+    large_then_small(Checked::<FreeList>::new(bytes), large);
+    large_then_small(ViaGlobalAlloc::<FreeList>::new(bytes), large);
+    large_then_small(ViaGlobalAlloc::<DefaultHeap>::new(bytes), large);
+}
 
 /// Found by `make fuzz`: a region claimed at run time serves a block larger than the memory
 /// the allocator was built over, and the model must count the claim as memory it manages.
