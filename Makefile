@@ -10,7 +10,7 @@ MIRIFLAGS_COMMON := -Zmiri-strict-provenance
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS := chunk fixed pools free_list heap
 
-.PHONY: help build run run-debug qemu test lint doc targets test-host test-i686 test-qemu firmware miri miri-pair miri-open-question miri-setup bench bench-quick fuzz fuzz-setup clean size size-check size-run
+.PHONY: help build run run-debug qemu test lint doc targets test-host test-i686 test-wasm test-qemu firmware miri miri-pair miri-open-question miri-setup bench bench-quick fuzz fuzz-setup clean size size-check size-run
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -36,13 +36,15 @@ I686 := i686-unknown-linux-gnu
 # Miri's other targets: 32-bit little-endian, 64-bit big-endian (the unit and model tests).
 MIRI_CROSS_TARGETS := $(I686) s390x-unknown-linux-gnu
 
-test: lint targets test-host test-i686 test-qemu firmware ## Everything CI checks except Miri: lints, docs, the embedded builds, tests (64- and 32-bit), the binary natively and under qemu, the firmware under QEMU
+test: lint targets test-host test-i686 test-wasm test-qemu firmware ## Everything CI checks except Miri: lints, docs, the embedded builds, tests (64- and 32-bit, WebAssembly), the binary natively and under qemu, the firmware under QEMU
 
 lint: ## cargo fmt --check, clippy -D warnings, rustdoc -D warnings
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p bareheap --lib --no-default-features -- -D warnings
 	$(CARGO) clippy -p bareheap --all-targets --all-features -- -D warnings
+	@rustup target add wasm32-unknown-unknown >/dev/null 2>&1 || true
+	$(CARGO) clippy -p bareheap --lib --no-default-features --target wasm32-unknown-unknown -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
 
 test-host: ## The library's tests, and the demo binary run natively (debug and release)
@@ -75,6 +77,21 @@ test-i686: ## The library's tests on 32-bit x86 (i686)
 		echo "FAILED: no 32-bit C toolchain (gcc-multilib), and it could not be installed"; exit 1; \
 	else \
 		echo "SKIPPED: the $(I686) tests (install Debian's gcc-multilib)"; \
+	fi
+
+# The WebAssembly run needs Node.js (20 or later, for its WASI): the conformance model and a std
+# program whose global allocator is the default heap over memory.grow, built for wasm32-wasip1
+# and run by allocators/tests/wasi/run.mjs. Skipped with a message without Node, except under CI.
+test-wasm: ## The conformance model and a std program on the heap, as WebAssembly under Node.js
+	@rustup target add wasm32-wasip1 >/dev/null 2>&1 || true
+	@if command -v node >/dev/null; then \
+		echo "== the conformance model and a std program as WebAssembly under $$(node --version)"; \
+		CARGO_TARGET_WASM32_WASIP1_RUNNER="node --no-warnings $(CURDIR)/allocators/tests/wasi/run.mjs" \
+			$(CARGO) test --release -p bareheap --target wasm32-wasip1 --test conformance --test global_wasm; \
+	elif [ "$$CI" = true ]; then \
+		echo "FAILED: node is missing (CI needs the WebAssembly run)"; exit 1; \
+	else \
+		echo "SKIPPED: the WebAssembly run (node not found; install Node.js 20)"; \
 	fi
 
 # The firmware example needs qemu-system-arm: installed here when missing and possible (root +
@@ -184,7 +201,9 @@ bench-quick: ## The benchmarks with small counts (same as make bench ARGS=--quic
 	$(MAKE) bench ARGS=--quick
 
 # Code size against the peers (size/: the Cortex-M3 firmware and the WebAssembly module, built
-# once per allocator) and the modules' speed under Node.js; size/report drives it. Results:
+# once per allocator) and the modules' speed under Node.js (from a second build of each module
+# with its `bench` feature; size-check builds only the size modules); size/report drives it.
+# Results:
 # BENCHMARKS.md's block between <!-- size:begin --> and <!-- size:end -->, and size/results.json.
 # rustup adds the two Rust targets when missing; qemu-system-arm, wasm-opt (Debian's binaryen)
 # and node are not installed here: without one, the target is skipped with a message, except

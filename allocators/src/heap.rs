@@ -1,6 +1,7 @@
 //! [`Heap`]: the default, general-purpose heap: size-class pools in front of the free list.
 
 use core::alloc::Layout;
+use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 
 use lock_api::RawMutex;
@@ -8,7 +9,7 @@ use lock_api::RawMutex;
 use crate::free_list::{self, FreeListAllocator};
 #[cfg(target_os = "linux")]
 use crate::grower::{BadPageSize, MmapGrower};
-use crate::grower::{HeapGrower, Region};
+use crate::grower::{HeapGrower, NoGrowth, Region};
 use crate::locked::{DefaultLock, Locked};
 use crate::pools::{self, SizeClassPools};
 use crate::{FreeError, OutOfMemory, RawAllocator, ResizeError};
@@ -61,6 +62,16 @@ pub struct Heap<G: HeapGrower> {
 /// The default heap behind a lock (spin's by default): the one-line `#[global_allocator]`.
 pub type LockedHeap<G, R = DefaultLock> = Locked<Heap<G>, R>;
 
+impl Heap<NoGrowth> {
+    /// A heap with no memory, for memory handed over at start-up
+    /// ([`claim_static`](Self::claim_static), [`claim`](Self::claim)): all zero bits, so a
+    /// `static` of it lives in `.bss` and costs no flash. O(1), `const`.
+    #[must_use]
+    pub const fn empty() -> Self {
+        Self::new(NoGrowth)
+    }
+}
+
 impl<G: HeapGrower> Heap<G> {
     /// An empty heap growing through `grower`, with the default policies. O(1) and `const`;
     /// no memory is taken until the first allocation.
@@ -110,6 +121,19 @@ impl<G: HeapGrower> Heap<G> {
         unsafe { self.pools.fallback_mut().claim(memory) }
     }
 
+    /// [`FreeListAllocator::claim_static`]: memory the program holds for good joins the heap,
+    /// safely. O(1).
+    ///
+    /// # Errors
+    /// [`OutOfMemory`] when the memory is too small to hold a block; nothing changes then.
+    pub fn claim_static(
+        &mut self,
+        memory: &'static mut [MaybeUninit<u8>],
+    ) -> Result<(), OutOfMemory> {
+        // SAFETY: the free list stays in place, only gaining memory; it is the pools' too.
+        unsafe { self.pools.fallback_mut() }.claim_static(memory)
+    }
+
     /// As [`claim`](Self::claim), extending the newest region when `memory` starts where it
     /// ends ([`FreeListAllocator::extend`]). O(1).
     ///
@@ -138,6 +162,17 @@ impl<G: HeapGrower, R: RawMutex> Locked<Heap<G>, R> {
         // SAFETY: the heap stays in place, only gaining memory; `memory` as the caller
         // promises.
         unsafe { heap.get_mut().claim(memory) }
+    }
+
+    /// [`Heap::claim_static`] under the lock: the usual start-up of a heap built with
+    /// [`Heap::empty`]. O(1) plus the lock.
+    ///
+    /// # Errors
+    /// [`OutOfMemory`] when the memory is too small to hold a block; nothing changes then.
+    pub fn claim_static(&self, memory: &'static mut [MaybeUninit<u8>]) -> Result<(), OutOfMemory> {
+        let mut heap = self.lock();
+        // SAFETY: the heap stays in place, only gaining memory.
+        unsafe { heap.get_mut() }.claim_static(memory)
     }
 
     /// [`Heap::extend`] under the lock. O(1) plus the lock.

@@ -113,7 +113,7 @@ pub use futex_lock::FutexLock;
 pub use grower::MmapGrower;
 #[cfg(target_arch = "wasm32")]
 pub use grower::WasmGrower;
-pub use grower::{HeapGrower, Region, StaticGrower};
+pub use grower::{HeapGrower, NoGrowth, Region, StaticGrower};
 pub use heap::{Heap, LockedHeap};
 pub use locked::{DefaultLock, Locked, LockedGuard};
 pub use pools::{LockedSizeClassPools, SizeClassPools};

@@ -21,7 +21,7 @@ pub enum Kind {
     Baseline,
     /// bareheap's default heap: pools in front of the free list, the `GlobalAlloc` path.
     Heap,
-    /// bareheap's bitmap chunk allocator, 256-byte chunks.
+    /// bareheap's bitmap chunk allocator, 256-byte chunks, the `GlobalAlloc` path's trusted free.
     Chunk,
     /// bareheap's size-class pools over its free list, the `GlobalAlloc` path's O(1) free.
     Pools,
@@ -160,7 +160,7 @@ pub fn dispatch<V: Visit>(kind: Kind, visit: &mut V) -> V::Out {
     match kind {
         Kind::Baseline => visit.visit::<Baseline>(kind),
         Kind::Heap => visit.visit::<Bare<Heap<StaticGrower<'static>>, false>>(kind),
-        Kind::Chunk => visit.visit::<Bare<ChunkAllocator<256>, true>>(kind),
+        Kind::Chunk => visit.visit::<Bare<ChunkAllocator<256>, false>>(kind),
         Kind::Pools => visit.visit::<Bare<SizeClassPools<FreeList>, false>>(kind),
         Kind::PoolsChecked => visit.visit::<Bare<SizeClassPools<FreeList>, true>>(kind),
         Kind::FreeList => visit.visit::<Bare<FreeList, false>>(kind),

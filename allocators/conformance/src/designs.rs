@@ -481,48 +481,83 @@ impl Design for DefaultHeap {
     }
 }
 
-/// The bytes the mmap designs count as their capacity: far more than any test asks for, so
-/// every request the model makes is one they must serve.
-#[cfg(all(target_os = "linux", not(miri)))]
-const MMAP_CAPACITY: usize = 1 << 30;
+/// The bytes the growing designs count as their capacity: far more than any test asks for,
+/// so every request the model makes is one they must serve.
+#[cfg(any(all(target_os = "linux", not(miri)), target_arch = "wasm32"))]
+const GROWING_CAPACITY: usize = 1 << 30;
 
-/// The policy of the mmap designs: dedicated regions from 64 KiB and a discard after every
-/// 256 KiB freed into large free blocks, so that the tests' sizes reach both.
-#[cfg(all(target_os = "linux", not(miri)))]
-const MMAP_POLICY: bareheap::free_list::Policy = bareheap::free_list::Policy {
-    dedicated_threshold: 64 * 1024,
-    discard_after_bytes: 256 * 1024,
-    ..bareheap::free_list::Policy::DEFAULT
-};
-
-/// The most a block of `layout` takes from an mmap heap: a shared region's block, or a region
-/// of its own rounded to pages.
-#[cfg(all(target_os = "linux", not(miri)))]
-fn mmap_max_block_size(layout: Layout) -> usize {
-    let page = bareheap::sys::page_size().unwrap_or(4096);
-    let dedicated = region_size(layout).map_or(0, |region| region + page);
-    max_block_size(layout).max(dedicated)
+/// A grower that can always give more memory, for [`Growing`]: how to build it, the policy to
+/// use, and the most a block may take (a shared region's block, or one of its own rounded to
+/// the grower's pages).
+pub trait Unbounded: bareheap::HeapGrower + Send + 'static {
+    /// The design's name.
+    const NAME: &'static str;
+    /// A fresh grower.
+    fn fresh() -> Self;
+    /// The free list's policy over it.
+    fn policy() -> bareheap::free_list::Policy {
+        bareheap::free_list::Policy::DEFAULT
+    }
+    /// The most bytes one block of `layout` may take.
+    fn max_block(layout: Layout) -> usize {
+        max_block_size(layout)
+    }
 }
 
-/// The free list growing through real `mmap`s (not under Miri, which emulates every mapped
-/// byte): its grower always has more to give, so no request the model makes may fail;
-/// dedicated regions, their release and page discard all run.
+/// Real `mmap`s, with dedicated regions from 64 KiB and a discard after every 256 KiB freed
+/// into large free blocks, so that the tests' sizes reach both (not under Miri, which
+/// emulates every mapped byte).
 #[cfg(all(target_os = "linux", not(miri)))]
-pub struct FreeListMmap;
-
-#[cfg(all(target_os = "linux", not(miri)))]
-impl Design for FreeListMmap {
-    type Allocator = FreeListAllocator<bareheap::MmapGrower>;
+impl Unbounded for bareheap::MmapGrower {
     const NAME: &'static str = "free list (mmap)";
+
+    fn fresh() -> Self {
+        Self::new()
+    }
+
+    fn policy() -> bareheap::free_list::Policy {
+        bareheap::free_list::Policy {
+            dedicated_threshold: 64 * 1024,
+            discard_after_bytes: 256 * 1024,
+            ..bareheap::free_list::Policy::DEFAULT
+        }
+    }
+
+    fn max_block(layout: Layout) -> usize {
+        let page = bareheap::sys::page_size().unwrap_or(4096);
+        let dedicated = region_size(layout).map_or(0, |region| region + page);
+        max_block_size(layout).max(dedicated)
+    }
+}
+
+/// The module's memory, grown with `memory.grow` (WebAssembly only).
+#[cfg(target_arch = "wasm32")]
+impl Unbounded for bareheap::WasmGrower {
+    const NAME: &'static str = "free list (memory.grow)";
+
+    fn fresh() -> Self {
+        Self::new()
+    }
+}
+
+/// The free list growing through a grower that always has more to give: no request the model
+/// makes may fail.
+pub struct Growing<G>(core::marker::PhantomData<G>);
+
+impl<G: Unbounded> Design for Growing<G> {
+    type Allocator = FreeListAllocator<G>;
+    const NAME: &'static str = G::NAME;
     const RETURNS_ALL_MEMORY: bool = false;
 
     fn build(_bytes: usize) -> (Self::Allocator, Vec<Arena>) {
-        let heap = FreeListAllocator::with_policy(bareheap::MmapGrower::new(), MMAP_POLICY);
-        (heap, Vec::new())
+        (
+            FreeListAllocator::with_policy(G::fresh(), G::policy()),
+            Vec::new(),
+        )
     }
 
     fn capacity(_: &Self::Allocator) -> usize {
-        MMAP_CAPACITY
+        GROWING_CAPACITY
     }
 
     fn accounting(allocator: &Self::Allocator) -> Accounting {
@@ -535,7 +570,7 @@ impl Design for FreeListMmap {
     }
 
     fn max_in_use(layout: Layout) -> Option<usize> {
-        Some(mmap_max_block_size(layout))
+        Some(G::max_block(layout))
     }
 
     fn explain_failure(allocator: &Self::Allocator, layout: Layout) -> Result<(), String> {
@@ -570,3 +605,11 @@ impl Design for FreeListMmap {
         Some(unsafe { allocator.claim(memory) })
     }
 }
+
+/// The free list over real `mmap`s.
+#[cfg(all(target_os = "linux", not(miri)))]
+pub type FreeListMmap = Growing<bareheap::MmapGrower>;
+
+/// The free list over the module's memory (WebAssembly).
+#[cfg(target_arch = "wasm32")]
+pub type FreeListWasm = Growing<bareheap::WasmGrower>;

@@ -41,8 +41,11 @@ pub use arena::Arena;
 pub use decode::decode;
 #[cfg(all(target_os = "linux", not(miri)))]
 pub use designs::FreeListMmap;
+#[cfg(target_arch = "wasm32")]
+pub use designs::FreeListWasm;
 pub use designs::{
-    CHUNK_SIZE, Chunk, DefaultHeap, FIXED_BLOCK, FIXED_BLOCKS, Fixed, FreeList, Pools,
+    CHUNK_SIZE, Chunk, DefaultHeap, FIXED_BLOCK, FIXED_BLOCKS, Fixed, FreeList, Growing, Pools,
+    Unbounded,
 };
 pub use forms::{
     Checked, CheckedApi, Holder, Raw, Shared, Trusted, TrustedApi, ViaAllocatorApi, ViaGlobalAlloc,

@@ -80,6 +80,11 @@ struct Counters {
     total_allocations: u64,
 }
 
+/// The run lengths first-fit keeps a hint for: a search for a run of `n` chunks starts at the
+/// hint of the longest of these that is at most `n`, past the fragmented low end of the heap
+/// where only shorter runs are left.
+const HINT_RUNS: [usize; 5] = [1, 8, 64, 512, 4096];
+
 /// Where the chunk allocator looks for free chunks (see the module docs of [`chunk`](super)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Placement {
@@ -111,6 +116,9 @@ pub struct ChunkAllocator<const CHUNK_SIZE: usize = { super::DEFAULT_CHUNK_SIZE 
     bitmap: Bitmap,
     /// Where the next search starts (next-fit).
     cursor: usize,
+    /// First-fit's hints: no run of at least [`HINT_RUNS`]`[j]` free chunks starts before
+    /// chunk `hints[j]`, so a search for such a run may start there.
+    hints: [usize; HINT_RUNS.len()],
     /// Where searches start.
     placement: Placement,
     counters: Counters,
@@ -391,6 +399,7 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
             // SAFETY: forwarded from this function's contract.
             bitmap: unsafe { Bitmap::new(words, chunks) },
             cursor: 0,
+            hints: [0; HINT_RUNS.len()],
             placement: Placement::FirstFit,
             counters: Counters {
                 used_chunks: 0,
@@ -488,11 +497,32 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
     }
 
     /// A run of `chunks` free chunks that `rule` allows to start a block, by the placement.
-    fn find(&self, chunks: usize, rule: StartRule) -> Option<usize> {
+    fn find(&mut self, chunks: usize, rule: StartRule) -> Option<usize> {
         match self.placement {
             Placement::NextFit => self.find_next_fit(chunks, rule),
-            Placement::FirstFit => self.bitmap.find_run(0, self.chunks, chunks, rule),
+            Placement::FirstFit => self.find_first_fit(chunks, rule),
         }
+    }
+
+    /// First-fit: the lowest run, searched from the hint for runs of its length. A search
+    /// with no alignment rule also moves the hints of the lengths it proves absent below the
+    /// run it found (or everywhere, when it found none).
+    fn find_first_fit(&mut self, chunks: usize, rule: StartRule) -> Option<usize> {
+        let from = HINT_RUNS
+            .iter()
+            .zip(&self.hints)
+            .rfind(|&(&run, _)| run <= chunks)
+            .map_or(0, |(_, &hint)| hint);
+        let found = self.bitmap.find_run(from, self.chunks, chunks, rule);
+        if rule == StartRule::ANY {
+            let absent_below = found.unwrap_or(self.chunks);
+            for (hint, &run) in self.hints.iter_mut().zip(&HINT_RUNS) {
+                if run >= chunks {
+                    *hint = (*hint).max(absent_below);
+                }
+            }
+        }
+        found
     }
 
     /// Next-fit: from the cursor to the end, then from the start to just past the cursor.
@@ -507,10 +537,16 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
     }
 
     /// Frees chunks `index..index + chunks` (known to be in use), clearing any start bit
-    /// among them: a whole block's, or none for the tail of a shrinking block.
+    /// among them: a whole block's, or none for the tail of a shrinking block. First-fit's
+    /// hints move down to where a run through the freed chunks could now start.
     fn release(&mut self, index: usize, chunks: usize) {
         self.bitmap.clear_range(index, index + chunks);
         self.counters.used_chunks -= chunks;
+        for (hint, &run) in self.hints.iter_mut().zip(&HINT_RUNS) {
+            // A run of `run` chunks through `index` starts at `index + 1 - run` or later, or
+            // it was free before, and the hint already lies at or below it.
+            *hint = (*hint).min((index + 1).saturating_sub(run));
+        }
     }
 
     /// Counts newly used chunks and raises the peak.
@@ -932,6 +968,57 @@ mod tests {
             }
         }
         (allocator.largest_free_run(), allocator.stats().free_chunks)
+    }
+
+    /// The lowest start of `chunks` free chunks at a multiple of `stride`, by looking at
+    /// every chunk.
+    fn naive_first_fit(
+        allocator: &ChunkAllocator<CS>,
+        chunks: usize,
+        stride: usize,
+    ) -> Option<usize> {
+        (0..allocator.chunk_count()).step_by(stride).find(|&start| {
+            start + chunks <= allocator.chunk_count()
+                && (start..start + chunks).all(|i| !allocator.is_chunk_used(i))
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: if cfg!(miri) { 2 } else { 256 },
+            failure_persistence: None,
+            ..proptest::prelude::ProptestConfig::default()
+        })]
+
+        /// First-fit's hints skip only what holds no run of the length asked for: every
+        /// allocation lands exactly where a search from chunk 0 would put it.
+        #[test]
+        fn first_fit_takes_the_lowest_run_that_fits(
+            steps in proptest::collection::vec(
+                (0..3u8, 1..100usize, 0..3u32, proptest::prelude::any::<usize>()),
+                1..if cfg!(miri) { 20 } else { 200 },
+            )
+        ) {
+            let arena = Arena::new(640, CS);
+            let mut allocator = arena.allocator::<CS>().unwrap();
+            let mut live: Vec<(NonNull<u8>, Layout)> = Vec::new();
+            for (kind, size_chunks, align_shift, pick) in steps {
+                if kind == 0 && !live.is_empty() {
+                    let (block, layout) = live.swap_remove(pick % live.len());
+                    // SAFETY: a live block with its layout, freed once.
+                    unsafe { allocator.deallocate_trusted(block, layout) };
+                    continue;
+                }
+                let chunks = size_chunks.min(40);
+                let layout = layout(chunks * CS, CS << align_shift);
+                let expected = naive_first_fit(&allocator, chunks, 1 << align_shift);
+                let got = allocator.allocate(layout).ok();
+                proptest::prop_assert_eq!(got.map(|block| index_of(&arena, block)), expected);
+                if let Some(block) = got {
+                    live.push((block.cast(), layout));
+                }
+            }
+        }
     }
 
     /// Issue 19, case 6: next-fit spread the long-lived blocks of such a program over the whole

@@ -95,17 +95,18 @@ fn same_class(a: usize, b: usize) -> bool {
     a >> shift == b >> shift
 }
 
-/// The first class whose blocks are all at least `size` bytes, if there is one: `size`
-/// rounded up to the next class boundary (one step of its own level), then its class. Small
-/// sizes (the common requests) take a short branch; the others one bit scan.
+/// The first class whose blocks are all at least `size` bytes (a multiple of the granule, at
+/// least one), if there is one: the class after that of `size - 1`. A class holds every size
+/// from its floor up to the next class's floor, so the class after the one holding `size - 1`
+/// starts at or above `size`, and the one holding `size - 1` has blocks below it. The same
+/// arithmetic as [`class_of`], for a smaller binary; small sizes (the common requests) take a
+/// short branch.
 #[inline]
 fn class_at_least(size: usize) -> Option<usize> {
-    if size < LINEAR_LIMIT {
+    if size <= LINEAR_LIMIT {
         return Some(size.div_ceil(GRANULE));
     }
-    let log = size.ilog2();
-    // `size >= LINEAR_LIMIT`, so `size - 1` rounds up without overflow.
-    let class = level_base(log) + ((size - 1) >> (log - SL_BITS)) + 1;
+    let class = geometric_class(size - 1) + 1;
     (class < CLASS_COUNT).then_some(class)
 }
 

@@ -4,8 +4,9 @@
 //! ```text
 //!   allocate(layout)
 //!     need = payload + tag, rounded to 16 (at least one minimal block)
-//!     large (>= dedicated_threshold)? ──► a region of its own from the grower, whole
-//!     else bins.find_head(need [+ alignment slack]) ──► none? grow a region
+//!     bins.find_head(need [+ alignment slack])  ──► none? large (>= dedicated_threshold)?
+//!                                                     ──► a region of its own, whole
+//!                                                   else grow a region
 //!     place: [front gap → free] [block: need] [tail → free when >= MIN_BLOCK]
 //!
 //!   free(ptr)            (trusted: O(1); checked: the region walk and the tag checks first)
@@ -19,23 +20,24 @@
 //! walk; resizing is O(1) in place, or an allocation, a copy and a free.
 
 use core::alloc::Layout;
+use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 
 use super::bins::{Bins, CLASS_COUNT, Fit, class_of, guaranteed_fit};
 use super::block::{Block, GRANULE, Links, MIN_BLOCK, Tag, WORD};
 use super::inspect::Stats;
 use super::region::{Adopted, REGION_OVERHEAD, RegionKind, RegionList, RegionView};
-use crate::grower::{HeapGrower, Region};
+use crate::grower::{HeapGrower, NoGrowth, Region};
 use crate::raw_allocator::move_block;
 use crate::{FreeError, OutOfMemory, RawAllocator, ResizeError};
 
 /// When the heap takes whole regions for large blocks and when it gives regions back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {
-    /// A request whose block needs at least this many bytes gets a region of its own from the
-    /// grower, given back when the block is freed (only with growers that can release). When
-    /// the grower has no such region to give, the request is served like any other. Default
-    /// 256 KiB; `usize::MAX` turns dedicated regions off.
+    /// A request whose block needs at least this many bytes, and that no free block serves,
+    /// gets a region of its own from the grower, given back when the block is freed (only
+    /// with growers that can release). When the grower has no such region to give, the heap
+    /// grows as for any request. Default 256 KiB; `usize::MAX` turns dedicated regions off.
     pub dedicated_threshold: usize,
     /// Whether a region that becomes entirely free is given back to the grower. Default `true`.
     pub release_empty_regions: bool,
@@ -76,6 +78,29 @@ impl Default for Policy {
     }
 }
 
+/// A [`Policy`] as the heap stores it: each field XORed with its default, so that the default
+/// policy is all zero bits and a `static` heap's initial value stays all zero (it then lives
+/// in `.bss`, and costs no flash). One XOR to read a field, on the slow paths only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct StoredPolicy(Policy);
+
+impl StoredPolicy {
+    const fn new(policy: Policy) -> Self {
+        let default = Policy::DEFAULT;
+        Self(Policy {
+            dedicated_threshold: policy.dedicated_threshold ^ default.dedicated_threshold,
+            release_empty_regions: policy.release_empty_regions ^ default.release_empty_regions,
+            retained_bytes: policy.retained_bytes ^ default.retained_bytes,
+            discard_after_bytes: policy.discard_after_bytes ^ default.discard_after_bytes,
+        })
+    }
+
+    /// The policy: XOR is its own inverse.
+    const fn get(self) -> Policy {
+        Self::new(self.0).0
+    }
+}
+
 /// A growing heap: boundary-tagged blocks in regions from a [`HeapGrower`], free blocks in
 /// segregated lists with bitmaps (see the [module docs](crate::free_list)).
 ///
@@ -92,7 +117,7 @@ pub struct FreeListAllocator<G: HeapGrower> {
     /// Bytes freed into free blocks of at least [`DISCARD_MIN_BLOCK`] bytes since their pages
     /// were last discarded.
     undiscarded_bytes: usize,
-    policy: Policy,
+    policy: StoredPolicy,
     grower: G,
 }
 
@@ -176,6 +201,16 @@ fn usable(block: Block, size: usize) -> NonNull<[u8]> {
     NonNull::slice_from_raw_parts(block.payload(), size - WORD)
 }
 
+impl FreeListAllocator<NoGrowth> {
+    /// A heap with no memory, for memory handed over at start-up
+    /// ([`claim_static`](Self::claim_static), [`claim`](Self::claim)): all zero bits, so a
+    /// `static` of it lives in `.bss`. O(1), `const`.
+    #[must_use]
+    pub const fn empty() -> Self {
+        Self::new(NoGrowth)
+    }
+}
+
 impl<G: HeapGrower> FreeListAllocator<G> {
     /// An empty heap that grows through `grower`, with the default [`Policy`]. O(1), no memory
     /// is taken until the first allocation.
@@ -193,7 +228,7 @@ impl<G: HeapGrower> FreeListAllocator<G> {
             stats: Stats::ZERO,
             general_regions: 0,
             undiscarded_bytes: 0,
-            policy,
+            policy: StoredPolicy::new(policy),
             grower,
         }
     }
@@ -215,7 +250,7 @@ impl<G: HeapGrower> FreeListAllocator<G> {
 
     /// The policy in force. O(1).
     pub const fn policy(&self) -> Policy {
-        self.policy
+        self.policy.get()
     }
 
     /// The current statistics (the usage counters need the `counters` feature). O(1).
@@ -265,6 +300,20 @@ impl<G: HeapGrower> FreeListAllocator<G> {
     pub unsafe fn claim(&mut self, memory: Region) -> Result<(), OutOfMemory> {
         // SAFETY: forwarded from the caller.
         unsafe { self.hand_over(memory, false) }
+    }
+
+    /// [`claim`](Self::claim) for memory the program holds for good (a `static` buffer's only
+    /// `&'static mut`, a leaked `Box`): safe, since the borrow proves the memory is the heap's
+    /// alone for ever. O(1).
+    ///
+    /// # Errors
+    /// [`OutOfMemory`] when the memory is too small to hold a block; nothing changes then.
+    pub fn claim_static(
+        &mut self,
+        memory: &'static mut [MaybeUninit<u8>],
+    ) -> Result<(), OutOfMemory> {
+        // SAFETY: the `'static` exclusive borrow gives the memory to the heap for good.
+        unsafe { self.claim(Region::from(memory)) }
     }
 
     /// As [`claim`](Self::claim), but when `memory` starts exactly where the newest region
@@ -326,7 +375,7 @@ impl<G: HeapGrower> FreeListAllocator<G> {
     fn allocate_block(&mut self, layout: Layout) -> Option<(Block, usize)> {
         self.check_invariants();
         let need = block_size_for(layout.size());
-        if layout.align() <= GRANULE && need < self.policy.dedicated_threshold {
+        if layout.align() <= GRANULE {
             // SAFETY: the bins hold only free blocks of this heap with valid tags.
             if let Some(fit) = unsafe { self.bins.find_head(need) } {
                 // SAFETY: a fit just found, heading its list, of at least `need` bytes.
@@ -375,12 +424,6 @@ impl<G: HeapGrower> FreeListAllocator<G> {
     #[inline(never)]
     fn allocate_slow(&mut self, layout: Layout, need: usize) -> Option<(Block, usize)> {
         let search = search_size(need, layout.align())?;
-        if G::RELEASES
-            && need >= self.policy.dedicated_threshold
-            && let Some(placed) = self.allocate_dedicated(need, search, layout.align())
-        {
-            return Some(placed);
-        }
         // SAFETY: the bins hold only free blocks of this heap with valid tags.
         let fit = unsafe {
             self.bins
@@ -388,6 +431,15 @@ impl<G: HeapGrower> FreeListAllocator<G> {
                 .or_else(|| self.bins.scan_own_class(search))
         };
         let Some(fit) = fit else {
+            if !G::GROWS {
+                return None;
+            }
+            if G::RELEASES
+                && need >= self.policy().dedicated_threshold
+                && let Some(placed) = self.allocate_dedicated(need, search, layout.align())
+            {
+                return Some(placed);
+            }
             return self.allocate_grown(need, search, layout.align());
         };
         // SAFETY: a listed free block of `fit.size >= search` bytes, whose previous block is
@@ -651,7 +703,7 @@ impl<G: HeapGrower> FreeListAllocator<G> {
     #[inline(always)]
     fn count_undiscarded(&mut self, size: usize) {
         self.undiscarded_bytes = self.undiscarded_bytes.saturating_add(size);
-        if self.undiscarded_bytes >= self.policy.discard_after_bytes {
+        if self.undiscarded_bytes >= self.policy().discard_after_bytes {
             self.discard_free_pages();
         }
     }
@@ -733,12 +785,12 @@ impl<G: HeapGrower> FreeListAllocator<G> {
 
     /// Whether the policy lets an empty `region` go.
     fn may_release(&self, region: &RegionView) -> bool {
-        self.policy.release_empty_regions
+        self.policy().release_empty_regions
             && G::RELEASES
             && match region.kind {
                 RegionKind::Dedicated => true,
                 RegionKind::General => {
-                    self.general_regions > 1 || region.memory.len() > self.policy.retained_bytes
+                    self.general_regions > 1 || region.memory.len() > self.policy().retained_bytes
                 }
                 RegionKind::Kept => false,
             }

@@ -15,6 +15,8 @@
 //! HEAP.set_page_size(page_size_from_auxv()).expect("AT_PAGESZ is a power of two");
 //! ```
 
+use core::mem::MaybeUninit;
+
 use lock_api::RawMutex;
 
 use super::heap::FreeListAllocator;
@@ -42,6 +44,17 @@ impl<G: HeapGrower, R: RawMutex> Locked<FreeListAllocator<G>, R> {
         // SAFETY: the heap stays in place, only gaining memory; `memory` as the caller
         // promises.
         unsafe { heap.get_mut().claim(memory) }
+    }
+
+    /// [`FreeListAllocator::claim_static`] under the lock: the usual start-up of a heap built
+    /// with [`FreeListAllocator::empty`]. O(1) plus the lock.
+    ///
+    /// # Errors
+    /// [`OutOfMemory`] when the memory is too small to hold a block; nothing changes then.
+    pub fn claim_static(&self, memory: &'static mut [MaybeUninit<u8>]) -> Result<(), OutOfMemory> {
+        let mut heap = self.lock();
+        // SAFETY: the heap stays in place, only gaining memory.
+        unsafe { heap.get_mut() }.claim_static(memory)
     }
 
     /// [`FreeListAllocator::extend`] under the lock. O(1) plus the lock.

@@ -33,7 +33,7 @@
 //! of frees into the same region (the common case: most blocks live in the large general
 //! region) costs two comparisons; a miss walks the list, O(regions).
 
-use core::ptr::NonNull;
+use core::ptr::{self, NonNull};
 
 use super::block::{Block, GRANULE, MIN_BLOCK, Tag, WORD};
 use crate::grower::Region;
@@ -143,9 +143,12 @@ pub(super) enum Adopted {
 /// All regions of an allocator, newest first.
 pub(super) struct RegionList {
     head: Option<NonNull<RegionHeader>>,
-    /// The memory of the region that the last [`rebase`](Self::rebase) miss found, empty when
-    /// none: always a region in the list.
-    recent: Region,
+    /// The start of the region that the last [`rebase`](Self::rebase) miss found (always a
+    /// region in the list), null when none: a null pointer and a zero length keep a `static`
+    /// heap's initial value all zero.
+    recent_start: *mut u8,
+    /// The length of that region, zero when none.
+    recent_len: usize,
 }
 
 impl RegionList {
@@ -153,8 +156,21 @@ impl RegionList {
     pub(super) const fn new() -> Self {
         Self {
             head: None,
-            recent: Region::new(NonNull::dangling(), 0),
+            recent_start: ptr::null_mut(),
+            recent_len: 0,
         }
+    }
+
+    /// Remembers `memory` as the region of the last look-up.
+    fn remember(&mut self, memory: Region) {
+        self.recent_start = memory.ptr().as_ptr();
+        self.recent_len = memory.len();
+    }
+
+    /// Forgets the region of the last look-up.
+    fn forget(&mut self) {
+        self.recent_start = ptr::null_mut();
+        self.recent_len = 0;
     }
 
     /// Lays out new memory: a region of its own, linked in, or, when `may_join`, an extension
@@ -235,8 +251,8 @@ impl RegionList {
             sentinel.set_tag(Tag::SENTINEL.with_prev_free(true));
             prev_free
         };
-        if self.recent.ptr() == old.memory.ptr() {
-            self.recent = joined;
+        if self.recent_start == old.memory.ptr().as_ptr() {
+            self.remember(joined);
         }
         Some(Adopted::Joined {
             was_general: old.kind == RegionKind::General,
@@ -267,8 +283,8 @@ impl RegionList {
     /// # Safety
     /// `region` must be in this list.
     pub(super) unsafe fn unlink(&mut self, region: &RegionView) {
-        if self.recent == region.memory {
-            self.recent = Region::new(NonNull::dangling(), 0);
+        if self.recent_start == region.memory.ptr().as_ptr() {
+            self.forget();
         }
         let header = region.header.as_ptr();
         // SAFETY: the region and its neighbours in the list are live regions with headers.
@@ -310,10 +326,11 @@ impl RegionList {
     /// region does. O(1) when the region is the one the previous miss found, else O(regions).
     #[inline(always)]
     pub(super) fn rebase(&mut self, addr: usize) -> Option<NonNull<u8>> {
-        let offset = addr.wrapping_sub(self.recent.ptr().addr().get());
-        if offset < self.recent.len() {
-            // SAFETY: `offset` is inside the remembered region's memory.
-            return Some(unsafe { self.recent.ptr().byte_add(offset) });
+        let offset = addr.wrapping_sub(self.recent_start.addr());
+        if offset < self.recent_len {
+            // SAFETY: `offset` is inside the remembered region's memory, whose start is not
+            // null (a region's never is), so neither is an address inside it.
+            return Some(unsafe { NonNull::new_unchecked(self.recent_start.byte_add(offset)) });
         }
         self.rebase_by_walk(addr)
     }
@@ -327,7 +344,7 @@ impl RegionList {
             .iter()
             .map(|region| region.memory)
             .find(|memory| memory.contains_addr(addr))?;
-        self.recent = memory;
+        self.remember(memory);
         let offset = addr - memory.ptr().addr().get();
         // SAFETY: `offset` is inside the region's memory.
         Some(unsafe { memory.ptr().byte_add(offset) })

@@ -24,6 +24,7 @@ mod mmap;
 #[cfg(target_arch = "wasm32")]
 mod wasm;
 
+use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 
 pub use buffer::{Exhausted, StaticGrower};
@@ -74,6 +75,15 @@ impl Region {
     }
 }
 
+/// The region of a slice (a `static` buffer's `&'static mut`, say): its pointer carries the
+/// slice's provenance. O(1).
+impl From<&mut [MaybeUninit<u8>]> for Region {
+    fn from(memory: &mut [MaybeUninit<u8>]) -> Self {
+        let len = memory.len();
+        Self::new(NonNull::from(memory).cast(), len)
+    }
+}
+
 /// Why a grower did not take a region back. Either way the caller still owns the region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReleaseError<E> {
@@ -102,6 +112,10 @@ pub enum ReleaseError<E> {
 pub unsafe trait HeapGrower {
     /// What goes wrong when the grower cannot provide memory.
     type Err;
+
+    /// Whether [`grow`](Self::grow) can ever hand out memory. `false` for [`NoGrowth`]: a heap
+    /// whose memory all comes from `claim` then contains no growth code. `true` by default.
+    const GROWS: bool = true;
 
     /// Whether [`release`](Self::release) takes regions back (to give them to the system).
     /// Only then does a growing allocator give empty regions back and give very large blocks
@@ -160,5 +174,41 @@ pub unsafe trait HeapGrower {
     unsafe fn release(&mut self, region: Region) -> Result<(), ReleaseError<Self::Err>> {
         let _ = region;
         Err(ReleaseError::Unsupported)
+    }
+}
+
+/// The grower of a heap that never grows: all its memory is handed over with `claim` (the
+/// pattern of `embedded-alloc` and `linked_list_allocator`: an empty heap in a `static`, and
+/// its memory given at start-up). Zero-sized, so an empty heap over it is all zero bits: a
+/// `static` of it lives in `.bss`, costs no flash, and needs no set-up before `main`. A heap
+/// over it contains no growth code at all.
+///
+/// ```
+/// use core::mem::MaybeUninit;
+/// use bareheap::{FreeListAllocator, Locked};
+///
+/// static HEAP: Locked<FreeListAllocator<bareheap::grower::NoGrowth>> =
+///     Locked::new(FreeListAllocator::empty());
+///
+/// static mut MEMORY: [MaybeUninit<u8>; 4096] = [MaybeUninit::uninit(); 4096];
+///
+/// // SAFETY: MEMORY is named nowhere else: this is its only `&'static mut`.
+/// let memory = unsafe { &mut *(&raw mut MEMORY) };
+/// HEAP.claim_static(memory).expect("room for a block");
+/// let numbers = allocator_api2::vec::Vec::<u32, _>::with_capacity_in(100, &HEAP);
+/// assert_eq!(numbers.capacity(), 100);
+/// ```
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoGrowth;
+
+// SAFETY: it hands out no region at all.
+unsafe impl HeapGrower for NoGrowth {
+    type Err = Exhausted;
+
+    const GROWS: bool = false;
+
+    /// Always [`Exhausted`]: a heap over it has only the memory it was given.
+    fn grow(&mut self, _min_size: usize) -> Result<Region, Exhausted> {
+        Err(Exhausted)
     }
 }

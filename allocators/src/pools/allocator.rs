@@ -67,6 +67,24 @@ impl Default for Policy {
     }
 }
 
+/// A [`Policy`] as the pools store it: XORed with the default, so that the default is all zero
+/// bits and a `static` heap's initial value stays all zero (it lives in `.bss`, not `.data`).
+#[derive(Debug, Clone, Copy)]
+struct StoredPolicy(usize);
+
+impl StoredPolicy {
+    const fn new(policy: Policy) -> Self {
+        Self(policy.kept_empty_slabs ^ Policy::DEFAULT.kept_empty_slabs)
+    }
+
+    /// The policy: XOR is its own inverse.
+    const fn get(self) -> Policy {
+        Policy {
+            kept_empty_slabs: self.0 ^ Policy::DEFAULT.kept_empty_slabs,
+        }
+    }
+}
+
 /// Eight power-of-two pools (16 B to 2 KiB) in front of a fallback allocator `F`, which is any
 /// [`RawAllocator`] (the free list, the chunk allocator, ...).
 ///
@@ -98,7 +116,7 @@ pub struct SizeClassPools<F: RawAllocator> {
     /// Every slab of every class, by address: our pointer to it.
     slab_table: SlabTable,
     /// When empty slabs go back.
-    policy: Policy,
+    policy: StoredPolicy,
     /// Where slabs, large requests and the slab table's memory come from.
     fallback: F,
     /// Live blocks served by the fallback directly.
@@ -143,16 +161,10 @@ impl<F: RawAllocator> SizeClassPools<F> {
 
     /// Empty pools with the given policy. O(1), `const`.
     pub const fn with_policy(fallback: F, policy: Policy) -> Self {
-        let mut classes = [const { ClassPool::new(0) }; CLASS_COUNT];
-        let mut index = 0;
-        while index < CLASS_COUNT {
-            classes[index] = ClassPool::new(index);
-            index += 1;
-        }
         Self {
-            classes,
+            classes: [const { ClassPool::new() }; CLASS_COUNT],
             slab_table: SlabTable::new(),
-            policy,
+            policy: StoredPolicy::new(policy),
             fallback,
             fallback_blocks: 0,
             small_blocks_in_fallback: false,
@@ -176,12 +188,16 @@ impl<F: RawAllocator> SizeClassPools<F> {
 
     /// The policy in force. O(1).
     pub const fn policy(&self) -> Policy {
-        self.policy
+        self.policy.get()
     }
 
     /// A snapshot of all counters. O(1) (a fixed eight classes).
     pub fn stats(&self) -> PoolStats {
-        let classes = self.classes.each_ref().map(ClassPool::stats);
+        let mut class = 0;
+        let classes = self.classes.each_ref().map(|pool| {
+            class += 1;
+            pool.stats(class - 1)
+        });
         let slabs = classes.iter().map(|class| class.slabs).sum();
         PoolStats {
             classes,
@@ -197,7 +213,7 @@ impl<F: RawAllocator> SizeClassPools<F> {
     /// A block of class `class`, taking a new slab from the fallback if the class is empty.
     #[inline]
     fn allocate_in_class(&mut self, class: usize) -> Result<NonNull<[u8]>, OutOfMemory> {
-        let block = match self.classes[class].take() {
+        let block = match self.classes[class].take(class) {
             Some(block) => block,
             None => self.allocate_in_new_slab(class)?,
         };
@@ -215,9 +231,9 @@ impl<F: RawAllocator> SizeClassPools<F> {
         }
         let slab = self.fallback.allocate(slab_layout())?.cast::<u8>();
         // SAFETY: a fresh slab of `slab_layout`, handed to exactly one class.
-        let header = unsafe { self.classes[class].add_slab(slab) };
+        let header = unsafe { self.classes[class].add_slab(class, slab) };
         self.slab_table.insert(header);
-        self.classes[class].take().ok_or(OutOfMemory)
+        self.classes[class].take(class).ok_or(OutOfMemory)
     }
 
     /// A class-sized block from the fallback, when its class could get no slab.
@@ -308,7 +324,7 @@ impl<F: RawAllocator> SizeClassPools<F> {
             };
         };
         // SAFETY: `header` is our slab of class `class`, and its span holds `address`.
-        let index = unsafe { self.classes[class].check(header, address) }?;
+        let index = unsafe { self.classes[class].check(class, header, address) }?;
         if class_of(layout) == Some(class) {
             Ok(Some(PoolBlock {
                 header,
@@ -327,7 +343,7 @@ impl<F: RawAllocator> SizeClassPools<F> {
     /// `header` must be our slab of class `class` and `index` one of its blocks.
     #[inline(always)]
     unsafe fn give_back(&mut self, header: *mut SlabHeader, class: usize, index: usize) {
-        let kept = self.policy.kept_empty_slabs;
+        let kept = self.policy().kept_empty_slabs;
         // SAFETY: forwarded from the caller.
         if let Returned::Release = unsafe { self.classes[class].give_back(header, index, kept) } {
             // SAFETY: the class unlinked the slab, which holds no live block.
@@ -428,7 +444,7 @@ unsafe impl<F: RawAllocator> RawAllocator for SizeClassPools<F> {
             if let Some((header, class)) = self.trusted_slab_at(address) {
                 // Our slab of class `class`, holding the address of one of its blocks (the
                 // caller's contract): the address is a block start.
-                let index = self.classes[class].block_index_trusted(address);
+                let index = ClassPool::block_index_trusted(class, address);
                 // SAFETY: our slab of class `class`, and `index` the freed block's.
                 unsafe { self.give_back(header, class, index) };
             }

@@ -25,15 +25,27 @@ use super::class::block_size;
 use super::slab::{self, SlabHeader};
 use crate::FreeError;
 
-/// The slabs of one size class.
+/// Where the first block of a slab of each class starts (after the header): a table, not a
+/// field of each class, so that empty pools are all zero bits.
+const FIRST_BLOCK: [usize; super::class::CLASS_COUNT] = {
+    let mut table = [0; super::class::CLASS_COUNT];
+    let mut class = 0;
+    while class < table.len() {
+        table[class] = slab::first_block_offset(block_size(class));
+        class += 1;
+    }
+    table
+};
+
+/// log2 of the block size of class `class`: a block's index in its slab is its offset past
+/// the first block shifted right by this.
+const fn size_shift(class: usize) -> u32 {
+    block_size(class).trailing_zeros()
+}
+
+/// The slabs of one size class (its index is the caller's to give: the pools keep one per
+/// class in an array).
 pub(super) struct ClassPool {
-    /// The class index.
-    class: usize,
-    /// Where the first block of a slab starts (after the header), kept rather than derived
-    /// on every take and free.
-    first_block: usize,
-    /// log2 of the block size: a block's index in its slab is its offset shifted by this.
-    size_shift: u32,
     /// The first slab with a free block, or null; each links the next through its header.
     with_room: *mut SlabHeader,
     /// How many slabs the class holds.
@@ -74,12 +86,9 @@ pub(super) enum Returned {
 }
 
 impl ClassPool {
-    /// An empty class. O(1).
-    pub(super) const fn new(class: usize) -> Self {
+    /// An empty class: all zero bits. O(1).
+    pub(super) const fn new() -> Self {
         Self {
-            class,
-            first_block: slab::first_block_offset(block_size(class)),
-            size_shift: block_size(class).trailing_zeros(),
             with_room: ptr::null_mut(),
             slab_count: 0,
             empty_slabs: 0,
@@ -88,14 +97,10 @@ impl ClassPool {
         }
     }
 
-    /// The size of this class's blocks.
-    const fn block_size(&self) -> usize {
-        block_size(self.class)
-    }
-
-    /// Hands out a block, or `None` when the class needs a new slab. O(1).
+    /// Hands out a block of class `class` (this pool's), or `None` when the class needs a new
+    /// slab. O(1).
     #[inline]
-    pub(super) fn take(&mut self) -> Option<NonNull<u8>> {
+    pub(super) fn take(&mut self, class: usize) -> Option<NonNull<u8>> {
         let header = NonNull::new(self.with_room)?.as_ptr();
         // SAFETY: slabs on the room list are live slabs of ours, reached through our pointer.
         unsafe {
@@ -107,18 +112,19 @@ impl ClassPool {
                 self.unlink(header);
             }
             self.in_use += 1;
-            let offset = self.first_block + (index << self.size_shift);
+            let offset = FIRST_BLOCK[class] + (index << size_shift(class));
             NonNull::new(header.cast::<u8>().wrapping_add(offset))
         }
     }
 
-    /// Adds a fresh slab and makes its blocks available; returns its header. O(1).
+    /// Adds a fresh slab to this pool, of class `class`, and makes its blocks available;
+    /// returns its header. O(1).
     ///
     /// # Safety
     /// `slab` must be a new allocation of [`slab::slab_layout`] that now belongs to this class.
-    pub(super) unsafe fn add_slab(&mut self, slab: NonNull<u8>) -> *mut SlabHeader {
+    pub(super) unsafe fn add_slab(&mut self, class: usize, slab: NonNull<u8>) -> *mut SlabHeader {
         // SAFETY: forwarded from the caller: a fresh slab that we own.
-        let header = unsafe { slab::init_header(slab, self.class) };
+        let header = unsafe { slab::init_header(slab, class) };
         // SAFETY: the header was just written and is ours; it is on no list yet.
         unsafe { self.link(header) };
         self.slab_count += 1;
@@ -134,14 +140,15 @@ impl ClassPool {
     /// [`FreeError::DoubleFree`] for a block not in use.
     ///
     /// # Safety
-    /// `header` must be our pointer to one of this class's slabs and `address` inside that
-    /// slab's 32 KiB span.
+    /// `header` must be our pointer to one of the slabs of this pool, of class `class`, and
+    /// `address` inside that slab's 32 KiB span.
     pub(super) unsafe fn check(
         &self,
+        class: usize,
         header: *mut SlabHeader,
         address: usize,
     ) -> Result<usize, FreeError> {
-        let index = slab::block_index(header.cast::<u8>().with_addr(address), self.block_size())?;
+        let index = slab::block_index(header.cast::<u8>().with_addr(address), block_size(class))?;
         // SAFETY: `header` is one of our live slab headers; `index` is one of its blocks.
         if unsafe { slab::is_in_use(header, index) } {
             Ok(index)
@@ -151,10 +158,10 @@ impl ClassPool {
     }
 
     /// The index of the block at `address` in its slab, for an address known to be a block
-    /// start of this class (a trusted free): a mask, a subtraction and a shift, no checks.
+    /// start of class `class` (a trusted free): a mask, a subtraction and a shift, no checks.
     #[inline(always)]
-    pub(super) const fn block_index_trusted(&self, address: usize) -> usize {
-        ((address & (slab::SLAB_SIZE - 1)).wrapping_sub(self.first_block)) >> self.size_shift
+    pub(super) const fn block_index_trusted(class: usize, address: usize) -> usize {
+        ((address & (slab::SLAB_SIZE - 1)).wrapping_sub(FIRST_BLOCK[class])) >> size_shift(class)
     }
 
     /// Marks block `index` of the slab at `header` free, puts the slab back on the room list if
@@ -207,12 +214,12 @@ impl ClassPool {
         Returned::Release
     }
 
-    /// The counters of this class. O(1).
-    pub(super) const fn stats(&self) -> ClassStats {
+    /// The counters of this pool, of class `class`. O(1).
+    pub(super) const fn stats(&self, class: usize) -> ClassStats {
         ClassStats {
-            block_size: self.block_size(),
+            block_size: block_size(class),
             blocks_in_use: self.in_use,
-            blocks_free: self.slab_count * slab::blocks_per_slab(self.block_size()) - self.in_use,
+            blocks_free: self.slab_count * slab::blocks_per_slab(block_size(class)) - self.in_use,
             slabs: self.slab_count,
             empty_slabs: self.empty_slabs,
             slabs_released: self.released,
