@@ -10,7 +10,7 @@ MIRIFLAGS_COMMON := -Zmiri-strict-provenance
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS := chunk fixed pools free_list heap
 
-.PHONY: help build run run-debug qemu test lint doc targets test-host test-i686 test-wasm test-qemu firmware miri miri-pair miri-open-question miri-setup bench bench-quick fuzz fuzz-setup clean size size-check size-run
+.PHONY: help build run run-debug qemu test lint doc targets test-host test-i686 test-wasm test-qemu firmware miri miri-pair miri-open-question miri-setup bench bench-quick fuzz fuzz-setup clean size size-check size-run size-tools
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -36,7 +36,7 @@ I686 := i686-unknown-linux-gnu
 # Miri's other targets: 32-bit little-endian, 64-bit big-endian (the unit and model tests).
 MIRI_CROSS_TARGETS := $(I686) s390x-unknown-linux-gnu
 
-test: lint targets test-host test-i686 test-wasm test-qemu firmware ## Everything CI checks except Miri: lints, docs, the embedded builds, tests (64- and 32-bit, WebAssembly), the binary natively and under qemu, the firmware under QEMU
+test: lint targets test-host test-i686 test-wasm test-qemu firmware size-tools size-check ## Everything CI checks except Miri: lints, docs, the embedded builds, tests (64- and 32-bit, WebAssembly), the binary natively and under qemu, the firmware under QEMU, the size budgets
 
 lint: ## cargo fmt --check, clippy -D warnings, rustdoc -D warnings
 	$(CARGO) fmt --all -- --check
@@ -210,6 +210,14 @@ bench-quick: ## The benchmarks with small counts (same as make bench ARGS=--quic
 # under CI, where that is a failure. size-check needs only wasm-opt.
 size: ## Code size (Cortex-M3 at opt-level s and z, wasm) and wasm speed vs the peers; writes BENCHMARKS.md
 	@$(MAKE) --no-print-directory size-run SIZE_MODE=all SIZE_TOOLS="qemu-system-arm wasm-opt node"
+
+# wasm-opt comes from Debian's binaryen: installed here when missing and possible (root + apt-get).
+size-tools:
+	@if ! command -v wasm-opt >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "== wasm-opt not found: installing Debian's binaryen"; \
+		apt-get install -y --no-install-recommends binaryen >/dev/null 2>&1 || \
+		{ apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends binaryen >/dev/null 2>&1; } || true; \
+	fi
 
 size-check: ## Fails if a bareheap build (Cortex-M3 at z, wasm) is over its size/budgets.txt budget
 	@$(MAKE) --no-print-directory size-run SIZE_MODE=check SIZE_TOOLS="wasm-opt"
