@@ -82,7 +82,8 @@ fn main() {
     let results = sections::run_all(&config, &mut report, &svg);
     report.push(&targets::section(&results));
     report.push(include_str!("../notes.md"));
-    if let Err(e) = std::fs::write(&out, report.into_text()) {
+    let text = report.into_text() + &size_block(&out);
+    if let Err(e) = std::fs::write(&out, text) {
         eprintln!("writing {out}: {e}");
         std::process::exit(1);
     }
@@ -108,5 +109,17 @@ fn child(args: &[String], config: &Config) {
             Ok(value) => println!("ok {value}"),
             Err(why) => println!("failed {}", why.replace('\n', " ")),
         }
+    }
+}
+
+/// The block `make size` wrote into `out` (between its markers, markers included, with the
+/// blank line before it), kept when the benchmarks rewrite the file; empty when there is none.
+fn size_block(out: &str) -> String {
+    const BEGIN: &str = "<!-- size:begin -->";
+    const END: &str = "<!-- size:end -->";
+    let old = std::fs::read_to_string(out).unwrap_or_default();
+    match (old.find(BEGIN), old.find(END)) {
+        (Some(begin), Some(end)) if begin < end => format!("\n{}\n", &old[begin..end + END.len()]),
+        _ => String::new(),
     }
 }

@@ -73,11 +73,8 @@ fn explain_pools_failure<F: bareheap::RawAllocator>(
     layout: Layout,
     fallback: impl FnOnce(&F, Layout) -> Result<(), String>,
 ) -> Result<(), String> {
-    let class_size = layout.size().max(layout.align()).max(pools::MIN_BLOCK_SIZE);
-    if class_size <= pools::MAX_BLOCK_SIZE {
-        let class = class_size.next_power_of_two().trailing_zeros()
-            - pools::MIN_BLOCK_SIZE.trailing_zeros();
-        let free = pools.stats().classes[class as usize].blocks_free;
+    if let Some(class) = pools.slab_class(layout) {
+        let free = pools.stats().classes[class].blocks_free;
         if free > 0 {
             return Err(format!("class {class} has {free} free blocks"));
         }
@@ -134,7 +131,7 @@ impl Design for Chunk {
         }
     }
 
-    fn held_bytes(layout: Layout) -> Option<usize> {
+    fn held_bytes(_: &Self::Allocator, layout: Layout) -> Option<usize> {
         Some(layout.size().div_ceil(CHUNK_SIZE).max(1) * CHUNK_SIZE)
     }
 
@@ -200,7 +197,7 @@ impl Design for Fixed {
         }
     }
 
-    fn held_bytes(_: Layout) -> Option<usize> {
+    fn held_bytes(_: &Self::Allocator, _: Layout) -> Option<usize> {
         Some(FIXED_BLOCK)
     }
 
@@ -238,6 +235,12 @@ pub struct Pools;
 /// of the pools may take for a slab block.
 const POOLS_FALLBACK_CHUNK: usize = 16;
 
+/// The slab size of pools over `bytes` of memory: a sixteenth of it, between 1 KiB and 32 KiB
+/// (the tests' heap sizes vary, so every slab size is tried).
+fn slab_size_for(bytes: usize) -> usize {
+    (bytes / 16).clamp(pools::MIN_SLAB_SIZE, SLAB_SIZE)
+}
+
 /// The class blocks' held bytes (fallback blocks add nothing the model can predict).
 fn pool_accounting(stats: &PoolStats) -> Accounting {
     let live: usize = stats.classes.iter().map(|class| class.blocks_in_use).sum();
@@ -255,14 +258,12 @@ fn pool_accounting(stats: &PoolStats) -> Accounting {
     }
 }
 
-/// The class block of `layout`, or nothing for a fallback layout.
-fn pool_held_bytes(layout: Layout) -> usize {
-    let class = layout.size().max(layout.align()).max(pools::MIN_BLOCK_SIZE);
-    if class <= pools::MAX_BLOCK_SIZE {
-        class.next_power_of_two()
-    } else {
-        0
-    }
+/// The class block of `layout` when a slab of `pools` serves it, or nothing for a fallback
+/// layout.
+fn pool_held_bytes<F: bareheap::RawAllocator>(pools: &SizeClassPools<F>, layout: Layout) -> usize {
+    pools
+        .slab_class(layout)
+        .map_or(0, |class| pools::MIN_BLOCK_SIZE << class)
 }
 
 /// Every class empty, and at most `kept` empty slabs per class.
@@ -303,6 +304,7 @@ impl Design for Pools {
         };
         let policy = pools::Policy {
             kept_empty_slabs: 0,
+            slab_size: slab_size_for(bytes),
         };
         let pools = SizeClassPools::with_policy(fallback.expect("valid arenas"), policy);
         (pools, vec![heap, bitmap])
@@ -316,8 +318,8 @@ impl Design for Pools {
         pool_accounting(&allocator.stats())
     }
 
-    fn held_bytes(layout: Layout) -> Option<usize> {
-        Some(pool_held_bytes(layout))
+    fn held_bytes(allocator: &Self::Allocator, layout: Layout) -> Option<usize> {
+        Some(pool_held_bytes(allocator, layout))
     }
 
     fn explain_failure(allocator: &Self::Allocator, layout: Layout) -> Result<(), String> {
@@ -422,7 +424,12 @@ impl Design for DefaultHeap {
 
     fn build(bytes: usize) -> (Self::Allocator, Vec<Arena>) {
         let (grower, memory) = grower(bytes);
-        (Heap::new(grower), memory)
+        let pools = pools::Policy {
+            slab_size: slab_size_for(bytes),
+            ..pools::Policy::DEFAULT
+        };
+        let heap = Heap::with_policies(grower, bareheap::free_list::Policy::DEFAULT, pools);
+        (heap, memory)
     }
 
     fn capacity(allocator: &Self::Allocator) -> usize {
@@ -443,8 +450,8 @@ impl Design for DefaultHeap {
         }
     }
 
-    fn held_bytes(layout: Layout) -> Option<usize> {
-        Some(pool_held_bytes(layout))
+    fn held_bytes(allocator: &Self::Allocator, layout: Layout) -> Option<usize> {
+        Some(pool_held_bytes(allocator.pools(), layout))
     }
 
     /// A small block lives in a slab, or, when no slab could be had, in the free list.

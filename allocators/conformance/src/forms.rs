@@ -55,7 +55,7 @@ impl<H: Holder> Inspect for H {
     }
 
     fn held_bytes(&self, layout: Layout) -> Option<usize> {
-        H::Design::held_bytes(layout)
+        self.with(|allocator| H::Design::held_bytes(allocator, layout))
     }
 
     fn max_in_use(&self, layout: Layout) -> Option<usize> {

@@ -68,8 +68,8 @@ pub trait Design: 'static {
 
     /// What one live block of `layout` adds to [`Accounting::held_bytes`]; `None` exactly
     /// when the allocator reports no held bytes. O(1).
-    fn held_bytes(layout: Layout) -> Option<usize> {
-        let _ = layout;
+    fn held_bytes(allocator: &Self::Allocator, layout: Layout) -> Option<usize> {
+        let _ = (allocator, layout);
         None
     }
 

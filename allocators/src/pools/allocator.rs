@@ -21,7 +21,7 @@ use core::ptr::NonNull;
 
 use super::class::{CLASS_COUNT, block_size, class_of};
 use super::class_pool::{ClassPool, ClassStats, Returned};
-use super::slab::{SLAB_SIZE, SlabHeader, slab_layout};
+use super::slab::{Geometry, SLAB_SIZE, SlabHeader};
 use super::slab_table::SlabTable;
 use crate::raw_allocator::move_block;
 use crate::{FreeError, OutOfMemory, RawAllocator, Region, ResizeError};
@@ -44,7 +44,7 @@ struct PoolBlock {
     index: usize,
 }
 
-/// When the pools give an empty slab back to the fallback.
+/// How big the pools' slabs are, and when they give an empty slab back to the fallback.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {
     /// How many empty slabs each class keeps for later requests; a slab that empties beyond
@@ -52,12 +52,20 @@ pub struct Policy {
     /// repeatedly keeps its slab instead of asking the fallback each time. `usize::MAX` keeps
     /// every slab (the pools never give memory back).
     pub kept_empty_slabs: usize,
+    /// The size of every slab, a power of two from [`MIN_SLAB_SIZE`](super::MIN_SLAB_SIZE)
+    /// (1 KiB) to [`SLAB_SIZE`](super::SLAB_SIZE) (32 KiB, the default); another value is
+    /// rounded down to a power of two and kept in that range. A heap of a few dozen KiB (a
+    /// microcontroller's) wants small slabs: a class takes a whole slab at its first request.
+    /// Classes whose blocks fit fewer than 4 times in a slab go to the fallback (with 2 KiB
+    /// slabs, those above 256 B).
+    pub slab_size: usize,
 }
 
 impl Policy {
-    /// The defaults: keep one empty slab per class.
+    /// The defaults: keep one empty slab per class; 32 KiB slabs.
     pub const DEFAULT: Self = Self {
         kept_empty_slabs: 1,
+        slab_size: SLAB_SIZE,
     };
 }
 
@@ -67,21 +75,49 @@ impl Default for Policy {
     }
 }
 
-/// A [`Policy`] as the pools store it: XORed with the default, so that the default is all zero
-/// bits and a `static` heap's initial value stays all zero (it lives in `.bss`, not `.data`).
+/// A [`Policy`] as the pools store it, with what it implies: each value XORed with its
+/// default's, so that the default is all zero bits and a `static` heap's initial value stays
+/// all zero (it lives in `.bss`, not `.data`).
 #[derive(Debug, Clone, Copy)]
-struct StoredPolicy(usize);
+struct StoredPolicy {
+    kept_empty_slabs: usize,
+    /// log2 of the slab size.
+    slab_shift: u32,
+    /// The largest class served from slabs.
+    top_class: usize,
+}
 
 impl StoredPolicy {
+    const DEFAULT_GEOMETRY: Geometry = Geometry::DEFAULT;
+
     const fn new(policy: Policy) -> Self {
-        Self(policy.kept_empty_slabs ^ Policy::DEFAULT.kept_empty_slabs)
+        let geometry = Geometry::new(policy.slab_size);
+        let default = Self::DEFAULT_GEOMETRY;
+        Self {
+            kept_empty_slabs: policy.kept_empty_slabs ^ Policy::DEFAULT.kept_empty_slabs,
+            slab_shift: geometry.shift() ^ default.shift(),
+            top_class: geometry.top_class() ^ default.top_class(),
+        }
     }
 
     /// The policy: XOR is its own inverse.
     const fn get(self) -> Policy {
         Policy {
-            kept_empty_slabs: self.0 ^ Policy::DEFAULT.kept_empty_slabs,
+            kept_empty_slabs: self.kept_empty_slabs ^ Policy::DEFAULT.kept_empty_slabs,
+            slab_size: self.geometry().size(),
         }
+    }
+
+    /// The slabs' shape.
+    #[inline(always)]
+    const fn geometry(self) -> Geometry {
+        Geometry::from_shift(self.slab_shift ^ Self::DEFAULT_GEOMETRY.shift())
+    }
+
+    /// The largest class served from slabs.
+    #[inline(always)]
+    const fn top_class(self) -> usize {
+        self.top_class ^ Self::DEFAULT_GEOMETRY.top_class()
     }
 }
 
@@ -191,18 +227,43 @@ impl<F: RawAllocator> SizeClassPools<F> {
         self.policy.get()
     }
 
+    /// The usable length of the memory the pools hand out for `layout`: the whole block of its
+    /// class when a slab serves it, else exactly `layout.size()` (the fallback serves it; its
+    /// own rounding is its business). O(1).
+    pub fn usable_size(&self, layout: Layout) -> usize {
+        match self.slab_class(layout) {
+            Some(class) => block_size(class),
+            None => layout.size(),
+        }
+    }
+
+    /// The shape of the slabs.
+    #[inline(always)]
+    const fn geometry(&self) -> Geometry {
+        self.policy.geometry()
+    }
+
+    /// The class that serves `layout` from slabs, if one does (a number from 0 for 16-byte
+    /// blocks, the index into [`PoolStats::classes`]): its size class, if the slab size allows
+    /// that class; `None` when the fallback serves `layout`. O(1).
+    #[inline(always)]
+    pub fn slab_class(&self, layout: Layout) -> Option<usize> {
+        class_of(layout).filter(|&class| class <= self.policy.top_class())
+    }
+
     /// A snapshot of all counters. O(1) (a fixed eight classes).
     pub fn stats(&self) -> PoolStats {
+        let geometry = self.geometry();
         let mut class = 0;
         let classes = self.classes.each_ref().map(|pool| {
             class += 1;
-            pool.stats(class - 1)
+            pool.stats(geometry, class - 1)
         });
         let slabs = classes.iter().map(|class| class.slabs).sum();
         PoolStats {
             classes,
             slabs,
-            slab_bytes: slabs * slab_layout().size(),
+            slab_bytes: slabs * self.geometry().len(),
             slabs_released: classes.iter().map(|class| class.slabs_released).sum(),
             fallback_blocks: self.fallback_blocks,
             small_blocks_in_fallback: self.small_blocks_in_fallback,
@@ -213,7 +274,7 @@ impl<F: RawAllocator> SizeClassPools<F> {
     /// A block of class `class`, taking a new slab from the fallback if the class is empty.
     #[inline]
     fn allocate_in_class(&mut self, class: usize) -> Result<NonNull<[u8]>, OutOfMemory> {
-        let block = match self.classes[class].take(class) {
+        let block = match self.classes[class].take(self.geometry(), class) {
             Some(block) => block,
             None => self.allocate_in_new_slab(class)?,
         };
@@ -226,14 +287,15 @@ impl<F: RawAllocator> SizeClassPools<F> {
     #[inline(never)]
     fn allocate_in_new_slab(&mut self, class: usize) -> Result<NonNull<u8>, OutOfMemory> {
         // Room in the table first: a slab the table cannot record could not be freed into.
-        if !self.slab_table.reserve_one(&mut self.fallback) {
+        let geometry = self.geometry();
+        if !self.slab_table.reserve_one(&mut self.fallback, geometry) {
             return Err(OutOfMemory);
         }
-        let slab = self.fallback.allocate(slab_layout())?.cast::<u8>();
-        // SAFETY: a fresh slab of `slab_layout`, handed to exactly one class.
-        let header = unsafe { self.classes[class].add_slab(class, slab) };
-        self.slab_table.insert(header);
-        self.classes[class].take(class).ok_or(OutOfMemory)
+        let slab = self.fallback.allocate(geometry.layout())?.cast::<u8>();
+        // SAFETY: a fresh slab of `geometry`, handed to exactly one class.
+        let header = unsafe { self.classes[class].add_slab(geometry, class, slab) };
+        self.slab_table.insert(header, geometry);
+        self.classes[class].take(geometry, class).ok_or(OutOfMemory)
     }
 
     /// A class-sized block from the fallback, when its class could get no slab.
@@ -253,7 +315,7 @@ impl<F: RawAllocator> SizeClassPools<F> {
     /// slab table says.
     #[inline(always)]
     fn small_block_in_slab(&self, address: usize) -> bool {
-        !self.small_blocks_in_fallback || self.slab_table.find(address).is_some()
+        !self.small_blocks_in_fallback || self.slab_table.find(address, self.geometry()).is_some()
     }
 
     /// A block straight from the fallback.
@@ -266,7 +328,7 @@ impl<F: RawAllocator> SizeClassPools<F> {
     /// Our slab at `address` and the class pool that owns it, if a slab of ours holds the
     /// address. Expected O(1).
     fn slab_at(&self, address: usize) -> Option<(*mut SlabHeader, usize)> {
-        let header = self.slab_table.find(address)?;
+        let header = self.slab_table.find(address, self.geometry())?;
         // SAFETY: the table holds only our live slab headers, reached through our pointers.
         Some((header, unsafe { (*header).class }))
     }
@@ -275,8 +337,10 @@ impl<F: RawAllocator> SizeClassPools<F> {
     /// (a slab-table lookup only when small blocks may live in the fallback).
     fn resize_route(&self, ptr: NonNull<u8>, old: Layout, new: Layout) -> ResizeRoute {
         // A small block counts as the fallback's when it is not in a slab.
-        let old_class = class_of(old).filter(|_| self.small_block_in_slab(ptr.addr().get()));
-        match (old_class, class_of(new)) {
+        let old_class = self
+            .slab_class(old)
+            .filter(|_| self.small_block_in_slab(ptr.addr().get()));
+        match (old_class, self.slab_class(new)) {
             (Some(from), Some(to)) if from == to => ResizeRoute::SameClass(from),
             (None, None) => ResizeRoute::Fallback,
             _ => ResizeRoute::Move,
@@ -297,7 +361,8 @@ impl<F: RawAllocator> SizeClassPools<F> {
     /// allocators of this crate; the slab table when the fallback gives no pointer.
     #[inline(always)]
     fn trusted_slab_at(&mut self, address: usize) -> Option<(*mut SlabHeader, usize)> {
-        let Some(slab) = self.fallback.pointer_to(address & !(SLAB_SIZE - 1)) else {
+        let slab_size = self.geometry().size();
+        let Some(slab) = self.fallback.pointer_to(address & !(slab_size - 1)) else {
             return self.slab_at(address);
         };
         let header = slab.as_ptr().cast::<SlabHeader>();
@@ -318,14 +383,14 @@ impl<F: RawAllocator> SizeClassPools<F> {
             if self.slab_table.is_own_memory(address) {
                 return Err(FreeError::UnalignedFree);
             }
-            return match class_of(layout) {
+            return match self.slab_class(layout) {
                 Some(_) if !self.small_blocks_in_fallback => Err(FreeError::FreeOutOfBounds),
                 _ => Ok(None),
             };
         };
         // SAFETY: `header` is our slab of class `class`, and its span holds `address`.
-        let index = unsafe { self.classes[class].check(class, header, address) }?;
-        if class_of(layout) == Some(class) {
+        let index = unsafe { self.classes[class].check(self.geometry(), class, header, address) }?;
+        if self.slab_class(layout) == Some(class) {
             Ok(Some(PoolBlock {
                 header,
                 class,
@@ -357,10 +422,15 @@ impl<F: RawAllocator> SizeClassPools<F> {
     /// `header` must be our slab, holding no live block, on no room list.
     #[cold]
     unsafe fn release_slab(&mut self, header: *mut SlabHeader) {
-        self.slab_table.remove(header);
+        let geometry = self.geometry();
+        self.slab_table.remove(header, geometry);
         if let Some(slab) = NonNull::new(header) {
-            // SAFETY: the slab came from this fallback with `slab_layout` and nothing uses it.
-            unsafe { self.fallback.deallocate_trusted(slab.cast(), slab_layout()) };
+            // SAFETY: the slab came from this fallback with `geometry.layout()` and nothing uses
+            // it.
+            unsafe {
+                self.fallback
+                    .deallocate_trusted(slab.cast(), geometry.layout())
+            };
         }
     }
 }
@@ -375,7 +445,7 @@ unsafe impl<F: RawAllocator> RawAllocator for SizeClassPools<F> {
     /// one more and O(slabs) when the slab table doubles); the fallback's cost otherwise.
     #[inline]
     fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, OutOfMemory> {
-        match class_of(layout) {
+        match self.slab_class(layout) {
             Some(class) => match self.allocate_in_class(class) {
                 Ok(block) => Ok(block),
                 Err(OutOfMemory) => self.allocate_small_from_fallback(layout),
@@ -420,7 +490,7 @@ unsafe impl<F: RawAllocator> RawAllocator for SizeClassPools<F> {
     ) -> Result<NonNull<[u8]>, ResizeError> {
         let source = match self.check(ptr, old)? {
             Some(block) => block.header.cast::<u8>().with_addr(ptr.addr()),
-            None if class_of(new).is_none() => {
+            None if self.slab_class(new).is_none() => {
                 // SAFETY: forwarded from the caller: outside every slab, a fallback layout.
                 return unsafe { self.fallback.resize(ptr, old, new) };
             }
@@ -439,12 +509,12 @@ unsafe impl<F: RawAllocator> RawAllocator for SizeClassPools<F> {
     /// free otherwise.
     #[inline]
     unsafe fn deallocate_trusted(&mut self, ptr: NonNull<u8>, layout: Layout) {
-        if class_of(layout).is_some() && self.small_block_in_slab(ptr.addr().get()) {
+        if self.slab_class(layout).is_some() && self.small_block_in_slab(ptr.addr().get()) {
             let address = ptr.addr().get();
             if let Some((header, class)) = self.trusted_slab_at(address) {
                 // Our slab of class `class`, holding the address of one of its blocks (the
                 // caller's contract): the address is a block start.
-                let index = ClassPool::block_index_trusted(class, address);
+                let index = ClassPool::block_index_trusted(self.geometry(), class, address);
                 // SAFETY: our slab of class `class`, and `index` the freed block's.
                 unsafe { self.give_back(header, class, index) };
             }
@@ -496,7 +566,7 @@ unsafe impl<F: RawAllocator> RawAllocator for SizeClassPools<F> {
     /// Inside one of our slabs, the slab's pointer (expected O(1), through the slab table);
     /// elsewhere, the fallback's.
     fn pointer_to(&mut self, address: usize) -> Option<NonNull<u8>> {
-        match self.slab_table.find(address) {
+        match self.slab_table.find(address, self.geometry()) {
             Some(header) => NonNull::new(header.cast::<u8>().with_addr(address)),
             None => self.fallback.pointer_to(address),
         }
@@ -518,7 +588,7 @@ impl<F: RawAllocator> Drop for SizeClassPools<F> {
     /// Returns every slab and the slab table to the fallback: O(slabs). Blocks still handed
     /// out from the pools dangle afterwards; fallback blocks are the fallback's to keep.
     fn drop(&mut self) {
-        let layout = slab_layout();
+        let layout = self.geometry().layout();
         for slab in self.slab_table.slabs().filter_map(NonNull::new) {
             // SAFETY: every recorded slab came from this fallback with `slab_layout`; the pools
             // are going away, so nothing uses it any more.

@@ -39,15 +39,6 @@ pub(crate) const fn class_of(layout: Layout) -> Option<usize> {
     }
 }
 
-/// The usable length of the memory the pools hand out for `layout`: the whole block of its
-/// class, or exactly `layout.size()` when the fallback serves it. O(1).
-pub const fn usable_size(layout: Layout) -> usize {
-    match class_of(layout) {
-        Some(class) => block_size(class),
-        None => layout.size(),
-    }
-}
-
 /// The block size of class `index`. O(1).
 pub(crate) const fn block_size(index: usize) -> usize {
     MIN_BLOCK_SIZE << index

@@ -22,20 +22,8 @@
 use core::ptr::{self, NonNull};
 
 use super::class::block_size;
-use super::slab::{self, SlabHeader};
+use super::slab::{self, Geometry, SlabHeader};
 use crate::FreeError;
-
-/// Where the first block of a slab of each class starts (after the header): a table, not a
-/// field of each class, so that empty pools are all zero bits.
-const FIRST_BLOCK: [usize; super::class::CLASS_COUNT] = {
-    let mut table = [0; super::class::CLASS_COUNT];
-    let mut class = 0;
-    while class < table.len() {
-        table[class] = slab::first_block_offset(block_size(class));
-        class += 1;
-    }
-    table
-};
 
 /// log2 of the block size of class `class`: a block's index in its slab is its offset past
 /// the first block shifted right by this.
@@ -97,10 +85,10 @@ impl ClassPool {
         }
     }
 
-    /// Hands out a block of class `class` (this pool's), or `None` when the class needs a new
-    /// slab. O(1).
+    /// Hands out a block of class `class` (this pool's) from slabs of `geometry`, or `None`
+    /// when the class needs a new slab. O(1).
     #[inline]
-    pub(super) fn take(&mut self, class: usize) -> Option<NonNull<u8>> {
+    pub(super) fn take(&mut self, geometry: Geometry, class: usize) -> Option<NonNull<u8>> {
         let header = NonNull::new(self.with_room)?.as_ptr();
         // SAFETY: slabs on the room list are live slabs of ours, reached through our pointer.
         unsafe {
@@ -112,7 +100,7 @@ impl ClassPool {
                 self.unlink(header);
             }
             self.in_use += 1;
-            let offset = FIRST_BLOCK[class] + (index << size_shift(class));
+            let offset = geometry.first_block(class) + (index << size_shift(class));
             NonNull::new(header.cast::<u8>().wrapping_add(offset))
         }
     }
@@ -121,10 +109,15 @@ impl ClassPool {
     /// returns its header. O(1).
     ///
     /// # Safety
-    /// `slab` must be a new allocation of [`slab::slab_layout`] that now belongs to this class.
-    pub(super) unsafe fn add_slab(&mut self, class: usize, slab: NonNull<u8>) -> *mut SlabHeader {
-        // SAFETY: forwarded from the caller: a fresh slab that we own.
-        let header = unsafe { slab::init_header(slab, class) };
+    /// `slab` must be a new allocation of `geometry.layout()` that now belongs to this class.
+    pub(super) unsafe fn add_slab(
+        &mut self,
+        geometry: Geometry,
+        class: usize,
+        slab: NonNull<u8>,
+    ) -> *mut SlabHeader {
+        // SAFETY: forwarded from the caller: a fresh slab of `geometry` that we own.
+        let header = unsafe { slab::init_header(slab, geometry, class) };
         // SAFETY: the header was just written and is ours; it is on no list yet.
         unsafe { self.link(header) };
         self.slab_count += 1;
@@ -140,15 +133,16 @@ impl ClassPool {
     /// [`FreeError::DoubleFree`] for a block not in use.
     ///
     /// # Safety
-    /// `header` must be our pointer to one of the slabs of this pool, of class `class`, and
-    /// `address` inside that slab's 32 KiB span.
+    /// `header` must be our pointer to one of the slabs of this pool, of class `class` and
+    /// `geometry`, and `address` inside that slab's span.
     pub(super) unsafe fn check(
         &self,
+        geometry: Geometry,
         class: usize,
         header: *mut SlabHeader,
         address: usize,
     ) -> Result<usize, FreeError> {
-        let index = slab::block_index(header.cast::<u8>().with_addr(address), block_size(class))?;
+        let index = slab::block_index(header.cast::<u8>().with_addr(address), geometry, class)?;
         // SAFETY: `header` is one of our live slab headers; `index` is one of its blocks.
         if unsafe { slab::is_in_use(header, index) } {
             Ok(index)
@@ -157,11 +151,17 @@ impl ClassPool {
         }
     }
 
-    /// The index of the block at `address` in its slab, for an address known to be a block
-    /// start of class `class` (a trusted free): a mask, a subtraction and a shift, no checks.
+    /// The index of the block at `address` in its slab of `geometry`, for an address known to
+    /// be a block start of class `class` (a trusted free): a mask, a subtraction and a shift,
+    /// no checks.
     #[inline(always)]
-    pub(super) const fn block_index_trusted(class: usize, address: usize) -> usize {
-        ((address & (slab::SLAB_SIZE - 1)).wrapping_sub(FIRST_BLOCK[class])) >> size_shift(class)
+    pub(super) const fn block_index_trusted(
+        geometry: Geometry,
+        class: usize,
+        address: usize,
+    ) -> usize {
+        let offset = address & (geometry.size() - 1);
+        offset.wrapping_sub(geometry.first_block(class)) >> size_shift(class)
     }
 
     /// Marks block `index` of the slab at `header` free, puts the slab back on the room list if
@@ -214,12 +214,12 @@ impl ClassPool {
         Returned::Release
     }
 
-    /// The counters of this pool, of class `class`. O(1).
-    pub(super) const fn stats(&self, class: usize) -> ClassStats {
+    /// The counters of this pool, of class `class` and slabs of `geometry`. O(1).
+    pub(super) const fn stats(&self, geometry: Geometry, class: usize) -> ClassStats {
         ClassStats {
             block_size: block_size(class),
             blocks_in_use: self.in_use,
-            blocks_free: self.slab_count * slab::blocks_per_slab(block_size(class)) - self.in_use,
+            blocks_free: self.slab_count * geometry.blocks(class) - self.in_use,
             slabs: self.slab_count,
             empty_slabs: self.empty_slabs,
             slabs_released: self.released,

@@ -66,12 +66,12 @@ mod slab;
 mod slab_table;
 
 pub use allocator::{Policy, PoolStats, SizeClassPools};
-pub use class::{CLASS_COUNT, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE, usable_size};
+pub use class::{CLASS_COUNT, MAX_BLOCK_SIZE, MIN_BLOCK_SIZE};
 #[cfg(target_has_atomic = "ptr")]
 pub(crate) use class::{block_size, class_of};
 pub use class_pool::ClassStats;
 pub use locked::LockedSizeClassPools;
-pub use slab::{SLAB_SIZE, SLAB_TAIL};
+pub use slab::{MIN_SLAB_SIZE, SLAB_SIZE, SLAB_TAIL};
 
 #[cfg(test)]
 mod model_tests;

@@ -8,9 +8,9 @@ use std::vec::Vec;
 
 use proptest::prelude::*;
 
-use super::class::{CLASS_COUNT, class_of};
+use super::class::CLASS_COUNT;
 use super::test_fallback::Ledger;
-use super::{Policy, SizeClassPools, usable_size};
+use super::{MIN_SLAB_SIZE, Policy, SLAB_SIZE, SizeClassPools};
 use crate::test_checked::CheckedCalls;
 use crate::{FreeError, RawAllocator};
 
@@ -81,13 +81,13 @@ fn check(pools: &SizeClassPools<&Ledger>, live: &BTreeMap<usize, Live>) {
     let mut fallback_blocks = 0;
     let mut previous_end = 0;
     for (&address, block) in live {
-        let span = usable_size(block.layout).max(1);
+        let span = pools.usable_size(block.layout).max(1);
         assert_eq!(address % block.layout.align(), 0, "misaligned");
         assert!(address >= previous_end, "blocks overlap");
         assert!(pools.fallback().covers(address, span), "outside the heap");
         assert!(intact(block, block.layout.size()), "contents lost");
         previous_end = address + span;
-        match class_of(block.layout) {
+        match pools.slab_class(block.layout) {
             Some(class) => in_use[class] += 1,
             None => fallback_blocks += 1,
         }
@@ -123,9 +123,13 @@ fn narrowed(block: &Live) -> NonNull<u8> {
     NonNull::from(bytes).cast()
 }
 
-fn run(ops: Vec<Op>, kept_empty_slabs: usize) {
+fn run(ops: Vec<Op>, kept_empty_slabs: usize, slab_size: usize) {
     let ledger = Ledger::new();
-    let mut pools = SizeClassPools::with_policy(&ledger, Policy { kept_empty_slabs });
+    let policy = Policy {
+        kept_empty_slabs,
+        slab_size,
+    };
+    let mut pools = SizeClassPools::with_policy(&ledger, policy);
     let mut live = BTreeMap::new();
     let mut next_id = 0;
     for op in ops {
@@ -154,7 +158,7 @@ fn run(ops: Vec<Op>, kept_empty_slabs: usize) {
                     // `Box`: with permission for its own bytes only.
                     unsafe { pools.deallocate_trusted(narrowed(&block), block.layout) };
                 }
-                if matches!(op, Op::DoubleFree(_)) && class_of(block.layout).is_some() {
+                if matches!(op, Op::DoubleFree(_)) && pools.slab_class(block.layout).is_some() {
                     // The block's slab may have gone back to the fallback with it.
                     let again = pools.free_checked(block.ptr.as_ptr(), block.layout);
                     assert!(matches!(
@@ -169,7 +173,7 @@ fn run(ops: Vec<Op>, kept_empty_slabs: usize) {
                 let layout = Layout::from_size_align(size, block.layout.align()).unwrap();
                 // Pool blocks come back narrowed, as `Box` and `&mut` give them: the resized
                 // block must be usable whole through the returned pointer.
-                let old = if class_of(block.layout).is_some() {
+                let old = if pools.slab_class(block.layout).is_some() {
                     narrowed(&block)
                 } else {
                     block.ptr
@@ -177,7 +181,9 @@ fn run(ops: Vec<Op>, kept_empty_slabs: usize) {
                 // SAFETY: a live block with its layout.
                 let ptr = unsafe { pools.resize_trusted(old, block.layout, layout) }.unwrap();
                 let ptr = ptr.cast::<u8>();
-                if class_of(block.layout).is_some() && class_of(block.layout) == class_of(layout) {
+                if pools.slab_class(block.layout).is_some()
+                    && pools.slab_class(block.layout) == pools.slab_class(layout)
+                {
                     assert_eq!(ptr, block.ptr, "same class must stay in place");
                 }
                 let moved = Live {
@@ -227,7 +233,8 @@ proptest! {
     fn pools_match_the_model(
         ops in proptest::collection::vec(op(), 1..if cfg!(miri) { 30 } else { 150 }),
         kept_empty_slabs in 0..3usize,
+        slab_shift in MIN_SLAB_SIZE.trailing_zeros()..=SLAB_SIZE.trailing_zeros(),
     ) {
-        run(ops, kept_empty_slabs);
+        run(ops, kept_empty_slabs, 1 << slab_shift);
     }
 }

@@ -1,50 +1,55 @@
 //! Slabs: the chunks a size class takes from the fallback allocator, and their headers.
 //!
-//! A slab is aligned to [`SLAB_SIZE`], so the slab of any block is found by clearing the low
+//! Every slab of one pools value has the same size, a power of two from [`MIN_SLAB_SIZE`] to
+//! [`SLAB_SIZE`] (the default, 32 KiB; a microcontroller's heap of a few dozen KiB wants a
+//! smaller one), and is aligned to it, so the slab of any block is found by clearing the low
 //! bits of its address (its address only: which pointer may then touch the header is the
 //! slab table's business, see `slab_table`). It is [`SLAB_TAIL`] bytes shorter than that
 //! alignment: a boundary-tag fallback (bareheap's free list) puts a one-word tag before each
-//! block and rounds blocks to 16 bytes, so a slab of exactly `SLAB_SIZE` bytes would need
-//! `SLAB_SIZE + 16` and leave almost a whole slab's gap before the next aligned one;
-//! `SLAB_SIZE - 16` bytes fill one aligned step exactly, and consecutive slabs pack end to end.
-//! It starts with a header (the links of its class's list of slabs with room, its class, how
-//! many of its blocks are in use, a bitmap of the blocks in use and a summary word of the
-//! bitmap words with a clear bit), followed by blocks of one class, the first at the first
+//! block and rounds blocks to 16 bytes, so a slab of exactly the slab size would need 16 bytes
+//! more and leave almost a whole slab's gap before the next aligned one; 16 bytes less fill one
+//! aligned step exactly, and consecutive slabs pack end to end. It starts with a header (the
+//! links of its class's list of slabs with room, its class, how many of its blocks are in use,
+//! a summary word of the bitmap words with a clear bit, then the bitmap of the blocks in use,
+//! one word per 1 KiB of slab), followed by blocks of one class, the first at the first
 //! multiple of the block size after the header:
 //!
 //! ```text
-//!   slab (32 KiB - 16 bytes, 32 KiB-aligned)
+//!   slab (32 KiB - 16 bytes, 32 KiB-aligned, by default)
 //!   ┌─────────────────────────────────────┬───────┬─────────┬─────┬─────────┬──────┐
 //!   │ header: next/prev with room, class, │ (pad) │ block 0 │ ... │ block k │(rest)│
 //!   │  blocks in use, words_with_room,    │       │         │     │         │      │
 //!   │  in_use[32]                         │       │         │     │         │      │
 //!   └─────────────────────────────────────┴───────┴─────────┴─────┴─────────┴──────┘
-//!   ▲ block & !(SLAB_SIZE - 1)          ▲ first_block_offset(size)
+//!   ▲ block & !(slab size - 1)          ▲ Geometry::first_block(class)
 //! ```
 //!
-//! The header costs 296 bytes, so a slab holds 2028 blocks of 16 bytes, 14 of 2048 bytes (the
-//! short end costs the 2 KiB class one block in 15, and no other class anything but its last
-//! 16 bytes). Bits past a slab's last block are set for good, so they are never handed out.
-//! Finding the lowest free block (two trailing-zero counts), marking and checking a block are
-//! O(1).
+//! With 32 KiB slabs the header costs 296 bytes, so a slab holds 2028 blocks of 16 bytes, 14 of
+//! 2048 bytes (the short end costs the 2 KiB class one block in 15, and no other class
+//! anything but its last 16 bytes); with 2 KiB slabs, 56 bytes, and the classes up to 256 bytes
+//! (those with at least 4 blocks a slab: [`Geometry::top_class`]). Bits past a slab's last block
+//! are set for good, so they are never handed out. Finding the lowest free block (two
+//! trailing-zero counts), marking and checking a block are O(1).
 
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
-use super::class::{MIN_BLOCK_SIZE, block_size};
+use super::class::{CLASS_COUNT, MIN_BLOCK_SIZE, block_size};
 use crate::FreeError;
 
-/// The alignment of every slab, and the span its blocks are found in: 32 KiB.
+/// The default slab size, and the largest: 32 KiB.
 pub const SLAB_SIZE: usize = 32 * 1024;
-/// How much shorter than [`SLAB_SIZE`] a slab is, so that slabs from a boundary-tag fallback
-/// pack end to end.
+/// The smallest slab size: 1 KiB (the 16-byte class gets 61 blocks, the 128-byte class 7).
+pub const MIN_SLAB_SIZE: usize = 1024;
+/// How much shorter than its size a slab is, so that slabs from a boundary-tag fallback pack
+/// end to end.
 pub const SLAB_TAIL: usize = 16;
-/// The length of every slab.
-pub(super) const SLAB_LEN: usize = SLAB_SIZE - SLAB_TAIL;
-/// The bitmap words a slab needs for its smallest blocks.
-const BITMAP_WORDS: usize = SLAB_SIZE / MIN_BLOCK_SIZE / u64::BITS as usize;
+/// Bits in one bitmap word.
+const WORD_BITS: usize = u64::BITS as usize;
+/// The fewest blocks a slab of a class must hold for the class to use slabs.
+const MIN_BLOCKS: usize = 4;
 
-/// The start of every slab.
+/// The fixed start of every slab; the bitmap follows it, `Geometry::words` long.
 #[repr(C)]
 pub(super) struct SlabHeader {
     /// The next slab of the same class with a free block, or null (meaningful only while this
@@ -56,52 +61,135 @@ pub(super) struct SlabHeader {
     pub(super) class: usize,
     /// How many blocks of the slab are handed out.
     pub(super) blocks_in_use: usize,
-    /// Bit `w` set: word `w` of `in_use` has a clear bit, so the slab has a free block.
+    /// Bit `w` set: bitmap word `w` has a clear bit, so the slab has a free block.
     words_with_room: u64,
-    /// Bit `i` set: block `i` of the slab is handed out. Bits past the slab's last block are
-    /// set for good.
-    in_use: [u64; BITMAP_WORDS],
 }
 
-/// The layout of every slab request to the fallback.
-pub(super) const fn slab_layout() -> Layout {
-    match Layout::from_size_align(SLAB_LEN, SLAB_SIZE) {
-        Ok(layout) => layout,
-        Err(_) => panic!("the slab size is a power of two"),
+/// The shape of the slabs of one pools value: their size, and where their blocks lie. All
+/// O(1) arithmetic on the size's power of two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Geometry {
+    /// log2 of the slab size.
+    shift: u32,
+}
+
+impl Geometry {
+    /// The default geometry: 32 KiB slabs.
+    pub(super) const DEFAULT: Self = Self::new(SLAB_SIZE);
+
+    /// The geometry of slabs of `size` bytes, rounded down to a power of two and kept between
+    /// [`MIN_SLAB_SIZE`] and [`SLAB_SIZE`].
+    pub(super) const fn new(size: usize) -> Self {
+        let size = if size < MIN_SLAB_SIZE {
+            MIN_SLAB_SIZE
+        } else if size > SLAB_SIZE {
+            SLAB_SIZE
+        } else {
+            size
+        };
+        Self {
+            shift: size.ilog2(),
+        }
+    }
+
+    /// The geometry of slabs of `1 << shift` bytes, for a shift [`shift`](Self::shift) gave.
+    pub(super) const fn from_shift(shift: u32) -> Self {
+        Self { shift }
+    }
+
+    /// log2 of the slab size.
+    pub(super) const fn shift(self) -> u32 {
+        self.shift
+    }
+
+    /// The slab size: every slab's alignment and the span its blocks are found in.
+    pub(super) const fn size(self) -> usize {
+        1 << self.shift
+    }
+
+    /// The length of every slab.
+    pub(super) const fn len(self) -> usize {
+        self.size() - SLAB_TAIL
+    }
+
+    /// The bitmap words of a slab (enough for its smallest blocks).
+    const fn words(self) -> usize {
+        self.size() / MIN_BLOCK_SIZE / WORD_BITS
+    }
+
+    /// The header's bytes, bitmap included.
+    const fn header_bytes(self) -> usize {
+        size_of::<SlabHeader>() + self.words() * size_of::<u64>()
+    }
+
+    /// Where the first block of class `class` starts inside a slab: the first multiple of its
+    /// block size (a power of two: a mask, not a division) after the header.
+    pub(super) const fn first_block(self, class: usize) -> usize {
+        let block = block_size(class);
+        (self.header_bytes() + block - 1) & !(block - 1)
+    }
+
+    /// How many blocks of class `class` a slab holds.
+    pub(super) const fn blocks(self, class: usize) -> usize {
+        self.len().saturating_sub(self.first_block(class)) >> block_size(class).trailing_zeros()
+    }
+
+    /// The largest class whose slabs hold at least [`MIN_BLOCKS`] blocks: the larger ones go
+    /// to the fallback.
+    pub(super) const fn top_class(self) -> usize {
+        let mut class = CLASS_COUNT - 1;
+        while class > 0 && self.blocks(class) < MIN_BLOCKS {
+            class -= 1;
+        }
+        class
+    }
+
+    /// The layout of every slab request to the fallback.
+    pub(super) const fn layout(self) -> Layout {
+        match Layout::from_size_align(self.len(), self.size()) {
+            Ok(layout) => layout,
+            Err(_) => panic!("the slab size is a power of two"),
+        }
     }
 }
 
-/// Where the first block of `block_size` bytes starts inside a slab.
-/// `block_size` is a power of two, so this is a mask, not a division (it runs on every take
-/// and free).
-pub(super) const fn first_block_offset(block_size: usize) -> usize {
-    (size_of::<SlabHeader>() + block_size - 1) & !(block_size - 1)
-}
-
-/// How many blocks of `block_size` bytes a slab holds.
-pub(super) const fn blocks_per_slab(block_size: usize) -> usize {
-    (SLAB_LEN - first_block_offset(block_size)) >> block_size.trailing_zeros()
+/// The bitmap of the slab at `header`.
+///
+/// # Safety
+/// `header` must be a slab header of `geometry` written by [`init_header`], reached through
+/// our pointer (its provenance covers the whole slab).
+unsafe fn bitmap(header: *mut SlabHeader) -> *mut u64 {
+    // SAFETY: the bitmap follows the fixed header, inside the slab (the caller's promise); the
+    // fixed header's size is a multiple of 8, so the words are aligned.
+    unsafe { header.add(1).cast::<u64>() }
 }
 
 /// Writes the header of a slab of class `class`, all blocks free, at the start of `slab`.
-/// O(bitmap words), a constant.
+/// O(bitmap words).
 ///
 /// # Safety
-/// `slab` must be a fresh slab of [`slab_layout`], owned by the caller.
-pub(super) unsafe fn init_header(slab: NonNull<u8>, class: usize) -> *mut SlabHeader {
-    let blocks = blocks_per_slab(block_size(class));
-    let mut in_use = [u64::MAX; BITMAP_WORDS];
+/// `slab` must be a fresh slab of `geometry.layout()`, owned by the caller.
+pub(super) unsafe fn init_header(
+    slab: NonNull<u8>,
+    geometry: Geometry,
+    class: usize,
+) -> *mut SlabHeader {
+    let blocks = geometry.blocks(class);
+    let header = slab.as_ptr().cast::<SlabHeader>();
     let mut words_with_room = 0;
-    for (word, bits) in in_use.iter_mut().enumerate() {
-        let first = word * u64::BITS as usize;
-        let free = blocks.saturating_sub(first).min(u64::BITS as usize);
+    for word in 0..geometry.words() {
+        let free = blocks.saturating_sub(word * WORD_BITS).min(WORD_BITS);
         if free > 0 {
-            *bits = u64::MAX.checked_shl(free as u32).unwrap_or(0);
             words_with_room |= 1 << word;
         }
+        // SAFETY: word `word` of the bitmap lies in the header, inside the fresh slab.
+        unsafe {
+            bitmap(header)
+                .add(word)
+                .write(u64::MAX.checked_shl(free as u32).unwrap_or(0));
+        }
     }
-    let header = slab.as_ptr().cast::<SlabHeader>();
-    // SAFETY: the slab is at least a header long and aligned to SLAB_SIZE, far more than the
+    // SAFETY: the slab is at least a header long and aligned to its size, far more than the
     // header needs; the caller owns it.
     unsafe {
         header.write(SlabHeader {
@@ -110,23 +198,26 @@ pub(super) unsafe fn init_header(slab: NonNull<u8>, class: usize) -> *mut SlabHe
             class,
             blocks_in_use: 0,
             words_with_room,
-            in_use,
-        })
-    };
+        });
+    }
     header
 }
 
-/// The index of the block of `block_size` bytes at `block` in its slab. O(1).
+/// The index of the block of class `class` at `block` in its slab. O(1).
 ///
 /// # Errors
 /// [`FreeError::UnalignedFree`] when `block` is in the header, not at a block start, or past
 /// the slab's last block.
-/// `block_size` must be a power of two (masks and shifts only: this runs on every take and free).
-pub(super) fn block_index(block: *mut u8, block_size: usize) -> Result<usize, FreeError> {
-    let offset = block.addr() & (SLAB_SIZE - 1);
-    let first = first_block_offset(block_size);
+pub(super) fn block_index(
+    block: *mut u8,
+    geometry: Geometry,
+    class: usize,
+) -> Result<usize, FreeError> {
+    let block_size = block_size(class);
+    let offset = block.addr() & (geometry.size() - 1);
+    let first = geometry.first_block(class);
     // `first` is a multiple of the block size, so block starts are the multiples of it.
-    if offset < first || offset & (block_size - 1) != 0 || offset + block_size > SLAB_LEN {
+    if offset < first || offset & (block_size - 1) != 0 || offset + block_size > geometry.len() {
         return Err(FreeError::UnalignedFree);
     }
     Ok((offset - first) >> block_size.trailing_zeros())
@@ -138,20 +229,23 @@ pub(super) fn block_index(block: *mut u8, block_size: usize) -> Result<usize, Fr
 /// # Safety
 /// `header` must be a slab header written by [`init_header`], reached through our pointer.
 pub(super) unsafe fn take_free(header: *mut SlabHeader) -> Option<usize> {
-    // SAFETY: the caller guarantees a live header and our provenance.
-    let header = unsafe { &mut *header };
-    if header.words_with_room == 0 {
-        return None;
+    // SAFETY: the caller guarantees a live header and our provenance; a word with room lies
+    // in the bitmap.
+    unsafe {
+        let room = (*header).words_with_room;
+        if room == 0 {
+            return None;
+        }
+        let word = room.trailing_zeros() as usize;
+        let bits = bitmap(header).add(word);
+        let bit = (!*bits).trailing_zeros() as usize;
+        *bits |= 1 << bit;
+        if *bits == u64::MAX {
+            (*header).words_with_room = room & !(1 << word);
+        }
+        (*header).blocks_in_use += 1;
+        Some(word * WORD_BITS + bit)
     }
-    let word = header.words_with_room.trailing_zeros() as usize;
-    let bits = &mut header.in_use[word];
-    let bit = (!*bits).trailing_zeros() as usize;
-    *bits |= 1 << bit;
-    if *bits == u64::MAX {
-        header.words_with_room &= !(1 << word);
-    }
-    header.blocks_in_use += 1;
-    Some(word * u64::BITS as usize + bit)
 }
 
 /// Whether the slab has a free block. O(1).
@@ -166,24 +260,23 @@ pub(super) unsafe fn has_room(header: *mut SlabHeader) -> bool {
 /// Records block `index` of the slab as free. O(1).
 ///
 /// # Errors
-/// [`FreeError::DoubleFree`] when the block is not in use (or `index` is past the bitmap);
-/// nothing changes then.
+/// [`FreeError::DoubleFree`] when the block is not in use; nothing changes then.
 ///
 /// # Safety
-/// As [`take_free`].
+/// As [`take_free`], and `index` must be one of the slab's blocks.
 pub(super) unsafe fn mark_free(header: *mut SlabHeader, index: usize) -> Result<(), FreeError> {
     let (word, bit) = bit_position(index);
-    // SAFETY: the caller guarantees a live header.
-    let header = unsafe { &mut *header };
-    let Some(bits) = header.in_use.get_mut(word) else {
-        return Err(FreeError::DoubleFree);
-    };
-    if *bits & bit == 0 {
-        return Err(FreeError::DoubleFree);
+    // SAFETY: the caller guarantees a live header and a block of the slab, whose bit lies in
+    // the bitmap.
+    unsafe {
+        let bits = bitmap(header).add(word);
+        if *bits & bit == 0 {
+            return Err(FreeError::DoubleFree);
+        }
+        *bits &= !bit;
+        (*header).words_with_room |= 1 << word;
+        (*header).blocks_in_use -= 1;
     }
-    *bits &= !bit;
-    header.words_with_room |= 1 << word;
-    header.blocks_in_use -= 1;
     Ok(())
 }
 
@@ -194,13 +287,12 @@ pub(super) unsafe fn mark_free(header: *mut SlabHeader, index: usize) -> Result<
 pub(super) unsafe fn is_in_use(header: *mut SlabHeader, index: usize) -> bool {
     let (word, bit) = bit_position(index);
     // SAFETY: as for `mark_free`.
-    unsafe { (*header).in_use[word] & bit != 0 }
+    unsafe { *bitmap(header).add(word) & bit != 0 }
 }
 
 /// The bitmap word and bit mask of block `index`.
 const fn bit_position(index: usize) -> (usize, u64) {
-    let bits = u64::BITS as usize;
-    (index / bits, 1 << (index % bits))
+    (index / WORD_BITS, 1 << (index % WORD_BITS))
 }
 
 #[cfg(test)]
@@ -209,48 +301,69 @@ mod tests {
 
     #[test]
     fn slab_geometry_is_as_documented() {
-        // Four words, the summary word and the bitmap: 296 bytes on 64-bit targets (the
-        // figures the docs give), 280 on 32-bit ones.
+        // Four words and the summary word, then the bitmap: 296 bytes on 64-bit targets for
+        // 32 KiB slabs (the figures the docs give), 280 on 32-bit ones.
+        let geometry = Geometry::DEFAULT;
         let words = 4 * size_of::<usize>();
-        assert_eq!(size_of::<SlabHeader>(), words + 8 + 8 * BITMAP_WORDS);
+        assert_eq!(geometry.header_bytes(), words + 8 + 8 * 32);
         #[cfg(target_pointer_width = "64")]
-        assert_eq!((size_of::<SlabHeader>(), blocks_per_slab(16)), (296, 2028));
-        assert_eq!(blocks_per_slab(2048), 14);
-        assert!(BITMAP_WORDS <= u64::BITS as usize);
-        for shift in 4..=11 {
-            let size = 1 << shift;
-            let end = first_block_offset(size) + blocks_per_slab(size) * size;
-            assert!(end <= SLAB_LEN && SLAB_LEN - end < size, "class {size}");
+        assert_eq!((geometry.header_bytes(), geometry.blocks(0)), (296, 2028));
+        assert_eq!(geometry.blocks(7), 14);
+        assert_eq!(geometry.top_class(), CLASS_COUNT - 1);
+        #[cfg(target_pointer_width = "64")]
+        assert_eq!(Geometry::new(2048).header_bytes(), 56);
+        assert_eq!(block_size(Geometry::new(2048).top_class()), 256);
+        assert_eq!(block_size(Geometry::new(1024).top_class()), 128);
+        assert_eq!(Geometry::new(100), Geometry::new(MIN_SLAB_SIZE));
+        assert_eq!(Geometry::new(usize::MAX), Geometry::DEFAULT);
+        assert_eq!(Geometry::new(5000), Geometry::new(4096));
+        for shift in MIN_SLAB_SIZE.trailing_zeros()..=SLAB_SIZE.trailing_zeros() {
+            let geometry = Geometry::from_shift(shift);
+            assert!(geometry.words() <= u64::BITS as usize);
+            for class in 0..=geometry.top_class() {
+                let size = block_size(class);
+                let end = geometry.first_block(class) + geometry.blocks(class) * size;
+                assert!(
+                    end <= geometry.len() && geometry.len() - end < size,
+                    "{size}"
+                );
+                assert!(geometry.blocks(class) >= MIN_BLOCKS);
+                assert!(geometry.blocks(class) <= geometry.words() * WORD_BITS);
+            }
         }
     }
 
     #[test]
     fn the_bitmap_hands_out_every_block_once_lowest_first_and_refuses_double_frees() {
+        let geometry = Geometry::DEFAULT;
         let slab = std::boxed::Box::new(Aligned([0; SLAB_SIZE]));
         let slab = NonNull::from(std::boxed::Box::leak(slab)).cast::<u8>();
         // SAFETY: a leaked, suitably aligned and sized buffer owned by this test.
-        let header = unsafe { init_header(slab, 2) };
-        let block = slab.as_ptr().wrapping_add(first_block_offset(64) + 3 * 64);
-        assert_eq!(block_index(block, 64), Ok(3));
+        let header = unsafe { init_header(slab, geometry, 2) };
+        let block = slab.as_ptr().wrapping_add(geometry.first_block(2) + 3 * 64);
+        assert_eq!(block_index(block, geometry, 2), Ok(3));
         assert_eq!(
-            block_index(block.wrapping_add(8), 64),
+            block_index(block.wrapping_add(8), geometry, 2),
             Err(FreeError::UnalignedFree)
         );
         assert_eq!(
-            block_index(slab.as_ptr(), 64),
+            block_index(slab.as_ptr(), geometry, 2),
             Err(FreeError::UnalignedFree)
         );
-        let past_end = slab.as_ptr().wrapping_add(SLAB_LEN);
-        assert_eq!(block_index(past_end, 16), Err(FreeError::UnalignedFree));
+        let past_end = slab.as_ptr().wrapping_add(geometry.len());
+        assert_eq!(
+            block_index(past_end, geometry, 0),
+            Err(FreeError::UnalignedFree)
+        );
         // SAFETY: the header was just written through our pointer; 3 is a block of the slab.
         unsafe {
             assert_eq!(mark_free(header, 3), Err(FreeError::DoubleFree));
-            for index in 0..blocks_per_slab(64) {
+            for index in 0..geometry.blocks(2) {
                 assert_eq!(take_free(header), Some(index));
             }
             assert_eq!(take_free(header), None);
             assert!(!has_room(header));
-            assert_eq!((*header).blocks_in_use, blocks_per_slab(64));
+            assert_eq!((*header).blocks_in_use, geometry.blocks(2));
             assert_eq!(mark_free(header, 3), Ok(()));
             assert!(has_room(header) && !is_in_use(header, 3) && is_in_use(header, 4));
             assert_eq!(mark_free(header, 3), Err(FreeError::DoubleFree));

@@ -8,7 +8,7 @@
 //! ([`RawAllocator::pointer_to`](crate::RawAllocator::pointer_to): O(1) for every allocator of
 //! this crate). This table serves the rest: the checked calls, which must also tell whether an
 //! address is in one of our slabs at all, and fallbacks that give no pointer. Its key is the
-//! slab number (address / [`SLAB_SIZE`]), in an open-addressing hash table of the slab
+//! slab number (address / the slab size), in an open-addressing hash table of the slab
 //! pointers the pools got from their fallback; every access to a header or to a freed block
 //! goes through the pointer found there.
 //!
@@ -34,7 +34,7 @@
 use core::alloc::Layout;
 use core::ptr::{self, NonNull};
 
-use super::slab::{SLAB_LEN, SLAB_SIZE, SlabHeader};
+use super::slab::{Geometry, SlabHeader};
 use crate::RawAllocator;
 
 /// The slots of the first table.
@@ -67,7 +67,11 @@ impl SlabTable {
     /// Makes room for one more slab, doubling the table from `fallback` when it would end up
     /// over half full. O(1), or O(slabs) when it grows. Returns `false`, with the table
     /// unchanged, when the fallback is exhausted.
-    pub(super) fn reserve_one(&mut self, fallback: &mut impl RawAllocator) -> bool {
+    pub(super) fn reserve_one(
+        &mut self,
+        fallback: &mut impl RawAllocator,
+        geometry: Geometry,
+    ) -> bool {
         if 2 * (self.len + 1) <= self.capacity {
             return true;
         }
@@ -97,7 +101,7 @@ impl SlabTable {
             // SAFETY: `slot` is below the old capacity, and every slot was initialised.
             let header = unsafe { old.slots.add(slot).read() };
             if !header.is_null() {
-                self.insert(header);
+                self.insert(header, geometry);
             }
         }
         // SAFETY: the old slots came from this fallback with the layout of their capacity
@@ -106,14 +110,14 @@ impl SlabTable {
         true
     }
 
-    /// Records the slab at `header`. Expected O(1).
+    /// Records the slab at `header`, of `geometry`. Expected O(1).
     /// A [`reserve_one`](Self::reserve_one) that returned `true` must precede each insertion;
     /// otherwise the slab is not recorded.
-    pub(super) fn insert(&mut self, header: *mut SlabHeader) {
+    pub(super) fn insert(&mut self, header: *mut SlabHeader, geometry: Geometry) {
         if 2 * (self.len + 1) > self.capacity {
             return;
         }
-        let mut slot = self.home(header.addr());
+        let mut slot = self.home(header.addr(), geometry);
         // SAFETY: `slot` stays below the capacity (masked), every slot is initialised,
         // and at most half are taken, so an empty one is reached.
         while !unsafe { self.slots.add(slot).read() }.is_null() {
@@ -124,16 +128,16 @@ impl SlabTable {
         self.len += 1;
     }
 
-    /// Our pointer to the header of the slab that contains `address` (in its first
-    /// `SLAB_LEN` bytes), if the pools own such a slab. Expected O(1).
-    pub(super) fn find(&self, address: usize) -> Option<*mut SlabHeader> {
+    /// Our pointer to the header of the slab of `geometry` that contains `address` (in its
+    /// first `geometry.len()` bytes), if the pools own such a slab. Expected O(1).
+    pub(super) fn find(&self, address: usize, geometry: Geometry) -> Option<*mut SlabHeader> {
         // The last SLAB_TAIL bytes of a span are not the slab's: the fallback may have put a
         // block of its own there.
-        if self.capacity == 0 || address & (SLAB_SIZE - 1) >= SLAB_LEN {
+        if self.capacity == 0 || address & (geometry.size() - 1) >= geometry.len() {
             return None;
         }
-        let start = address & !(SLAB_SIZE - 1);
-        let mut slot = self.home(start);
+        let start = address & !(geometry.size() - 1);
+        let mut slot = self.home(start, geometry);
         loop {
             // SAFETY: `slot` is below the capacity (masked) and every slot is initialised.
             let header = unsafe { self.slots.add(slot).read() };
@@ -168,14 +172,14 @@ impl SlabTable {
         *self = Self::new();
     }
 
-    /// Forgets the slab at `header`, if recorded. Expected O(1): the members of its probe run
-    /// that come after it move back, each into the first hole it may occupy.
-    pub(super) fn remove(&mut self, header: *mut SlabHeader) {
+    /// Forgets the slab at `header`, of `geometry`, if recorded. Expected O(1): the members of
+    /// its probe run that come after it move back, each into the first hole it may occupy.
+    pub(super) fn remove(&mut self, header: *mut SlabHeader, geometry: Geometry) {
         if self.capacity == 0 {
             return;
         }
         let mask = self.capacity - 1;
-        let mut hole = self.home(header.addr());
+        let mut hole = self.home(header.addr(), geometry);
         loop {
             // SAFETY: `hole` is below the capacity (masked) and every slot is initialised.
             let found = unsafe { self.slots.add(hole).read() };
@@ -197,7 +201,7 @@ impl SlabTable {
             }
             // The member may fill the hole when its home is not in the cyclic range
             // (hole, slot]: its probe from home then passes the hole.
-            let home = self.home(moved.addr());
+            let home = self.home(moved.addr(), geometry);
             if (slot.wrapping_sub(home) & mask) >= (slot.wrapping_sub(hole) & mask) {
                 // SAFETY: both slots are below the capacity and initialised.
                 unsafe { self.slots.add(hole).write(moved) };
@@ -223,17 +227,22 @@ impl SlabTable {
         !self.slots.is_null() && self.slots.addr() == address
     }
 
-    /// The first slot to probe for the slab starting at `start`. Needs a non-zero capacity.
-    fn home(&self, start: usize) -> usize {
-        let slab_number = (start / SLAB_SIZE) as u64;
+    /// The first slot to probe for the slab of `geometry` starting at `start`. Needs a
+    /// non-zero capacity.
+    fn home(&self, start: usize, geometry: Geometry) -> usize {
+        let slab_number = (start >> geometry.shift()) as u64;
         (slab_number.wrapping_mul(FIBONACCI) >> 32) as usize & (self.capacity - 1)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::slab::{SLAB_SIZE, SLAB_TAIL};
     use super::super::test_fallback::Ledger;
     use super::*;
+
+    const GEOMETRY: Geometry = Geometry::DEFAULT;
+    const SLAB_LEN: usize = SLAB_SIZE - SLAB_TAIL;
 
     /// A fake slab header at slab number `number`: only its address is ever used here.
     fn header(number: usize) -> *mut SlabHeader {
@@ -245,27 +254,30 @@ mod tests {
         let ledger = Ledger::new();
         let mut fallback = &ledger;
         let mut table = SlabTable::new();
-        assert_eq!(table.find(5 * SLAB_SIZE), None);
+        assert_eq!(table.find(5 * SLAB_SIZE, GEOMETRY), None);
         // Consecutive slabs and slabs a table-size stride apart, which would collide under a
         // plain mask.
         let numbers: std::vec::Vec<usize> = (1..40).chain((1..20).map(|i| i << 12)).collect();
         for &number in &numbers {
-            assert!(table.reserve_one(&mut fallback));
-            table.insert(header(number));
+            assert!(table.reserve_one(&mut fallback, GEOMETRY));
+            table.insert(header(number), GEOMETRY);
         }
         assert_eq!(table.bytes(), 128 * size_of::<usize>());
         assert_eq!(ledger.live_count(), 1);
         for &number in &numbers {
             let start = number * SLAB_SIZE;
-            assert_eq!(table.find(start).map(<*mut _>::addr), Some(start));
-            assert_eq!(table.find(start + SLAB_LEN - 1), table.find(start));
+            assert_eq!(table.find(start, GEOMETRY).map(<*mut _>::addr), Some(start));
             assert_eq!(
-                table.find(start + SLAB_LEN),
+                table.find(start + SLAB_LEN - 1, GEOMETRY),
+                table.find(start, GEOMETRY)
+            );
+            assert_eq!(
+                table.find(start + SLAB_LEN, GEOMETRY),
                 None,
                 "the tail is not the slab's"
             );
         }
-        assert_eq!(table.find(41 * SLAB_SIZE + 8), None);
+        assert_eq!(table.find(41 * SLAB_SIZE + 8, GEOMETRY), None);
         // SAFETY: the ledger served every growth.
         unsafe { table.release(&mut fallback) };
         assert_eq!((ledger.live_count(), table.bytes()), (0, 0));
@@ -277,15 +289,15 @@ mod tests {
         let mut fallback = &ledger;
         let mut table = SlabTable::new();
         for number in 1..=8 {
-            assert!(table.reserve_one(&mut fallback));
-            table.insert(header(number));
+            assert!(table.reserve_one(&mut fallback, GEOMETRY));
+            table.insert(header(number), GEOMETRY);
         }
-        assert!(!table.reserve_one(&mut fallback));
-        table.insert(header(9));
-        assert_eq!(table.find(9 * SLAB_SIZE), None);
+        assert!(!table.reserve_one(&mut fallback, GEOMETRY));
+        table.insert(header(9), GEOMETRY);
+        assert_eq!(table.find(9 * SLAB_SIZE, GEOMETRY), None);
         assert_eq!(table.bytes(), FIRST_CAPACITY * size_of::<usize>());
         for number in 1..=8 {
-            assert!(table.find(number * SLAB_SIZE).is_some());
+            assert!(table.find(number * SLAB_SIZE, GEOMETRY).is_some());
         }
         // SAFETY: the ledger served the only allocation.
         unsafe { table.release(&mut fallback) };
@@ -300,17 +312,21 @@ mod tests {
         // Slabs a table-size stride apart share a home slot, so their probe runs interleave.
         let numbers: std::vec::Vec<usize> = (1..12).chain((1..12).map(|i| i << 5)).collect();
         for &number in &numbers {
-            assert!(table.reserve_one(&mut fallback));
-            table.insert(header(number));
+            assert!(table.reserve_one(&mut fallback, GEOMETRY));
+            table.insert(header(number), GEOMETRY);
         }
         for (removed, &number) in numbers.iter().enumerate().filter(|(i, _)| i % 3 != 1) {
-            table.remove(header(number));
-            assert_eq!(table.find(number * SLAB_SIZE), None, "removed {removed}");
-            table.remove(header(number));
+            table.remove(header(number), GEOMETRY);
+            assert_eq!(
+                table.find(number * SLAB_SIZE, GEOMETRY),
+                None,
+                "removed {removed}"
+            );
+            table.remove(header(number), GEOMETRY);
         }
         for (_, &number) in numbers.iter().enumerate().filter(|(i, _)| i % 3 == 1) {
             assert_eq!(
-                table.find(number * SLAB_SIZE).map(<*mut _>::addr),
+                table.find(number * SLAB_SIZE, GEOMETRY).map(<*mut _>::addr),
                 Some(number * SLAB_SIZE)
             );
         }

@@ -6,7 +6,12 @@ use core::sync::atomic::Ordering;
 
 use allocator_api2::vec::Vec as ApiVec;
 
-use super::slab::blocks_per_slab;
+use super::slab::Geometry;
+
+/// How many blocks of `size` bytes a default slab holds.
+fn blocks_per_slab(size: usize) -> usize {
+    Geometry::DEFAULT.blocks(size.trailing_zeros() as usize - 4)
+}
 use super::test_fallback::Ledger;
 use super::{LockedSizeClassPools, Policy, SLAB_SIZE, SLAB_TAIL, SizeClassPools};
 use crate::test_checked::CheckedCalls;
@@ -152,6 +157,7 @@ fn empty_slabs_beyond_the_reserve_go_back_to_the_fallback() {
         &ledger,
         Policy {
             kept_empty_slabs: 2,
+            ..Policy::DEFAULT
         },
     );
     let block = layout(1024, 8);
@@ -187,6 +193,7 @@ fn a_released_slab_leaves_the_slab_table() {
         &ledger,
         Policy {
             kept_empty_slabs: 0,
+            ..Policy::DEFAULT
         },
     );
     let small = layout(16, 8);

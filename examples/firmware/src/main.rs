@@ -1,6 +1,9 @@
 //! bareheap on a microcontroller: firmware for a Cortex-M3 (TI's LM3S6965, 64 KiB of SRAM, as
 //! `qemu-system-arm -machine lm3s6965evb` emulates it) whose global allocator is bareheap's
-//! default heap over a static buffer, behind the interrupt-safe `critical-section` lock.
+//! default heap over a static buffer, behind the interrupt-safe `critical-section` lock. The
+//! heap starts empty (all zero bits: it costs no flash and no start-up code) and `main` hands it
+//! the buffer; its size-class pools use 2 KiB slabs, so that on a heap of a few dozen KiB small
+//! requests come from slabs (32 KiB slabs, the default, would not even fit).
 //!
 //! ```text
 //!   SRAM 0x2000_0000 ┌──────────────────────────────┐
@@ -27,7 +30,7 @@ use alloc::vec::Vec;
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 
-use bareheap::{CriticalSectionLock, Heap, Locked, Region, StaticGrower};
+use bareheap::{CriticalSectionLock, Heap, Locked, NoGrowth, Region, free_list, pools};
 use cortex_m_rt::entry;
 use cortex_m_semihosting::{debug, hprintln};
 
@@ -35,16 +38,24 @@ use cortex_m_semihosting::{debug, hprintln};
 const HEAP_BYTES: usize = 24 * 1024;
 static mut HEAP_MEMORY: [MaybeUninit<u8>; HEAP_BYTES] = [MaybeUninit::uninit(); HEAP_BYTES];
 
+/// The pools' policy: slabs of 2 KiB, and no empty slab kept (on a small heap every free byte
+/// counts: with one empty slab kept per class, the 18 KiB block below no longer fits).
+/// Classes of up to 256 bytes come from slabs (at least four blocks a slab); larger requests go
+/// to the free list.
+const POOLS: pools::Policy = pools::Policy {
+    kept_empty_slabs: 0,
+    slab_size: 2 * 1024,
+};
+
 /// bareheap's default heap (size-class pools in front of a free list) behind a lock that
 /// masks interrupts: an interrupt handler may allocate without deadlocking on the lock that
-/// the code it interrupted holds. Its slabs are 32 KiB, more than this heap: the pools hand
-/// every request to the free list, which serves them all.
+/// the code it interrupted holds. Empty until `main` hands it the buffer.
 #[global_allocator]
-static HEAP: Locked<Heap<StaticGrower<'static>>, CriticalSectionLock> =
-    // SAFETY: HEAP_MEMORY is named nowhere else: the heap owns it for good.
-    Locked::with_lock(Heap::new(unsafe {
-            StaticGrower::from_raw(&raw mut HEAP_MEMORY)
-        }));
+static HEAP: Locked<Heap<NoGrowth>, CriticalSectionLock> = Locked::with_lock(Heap::with_policies(
+    NoGrowth,
+    free_list::Policy::DEFAULT,
+    POOLS,
+));
 
 unsafe extern "C" {
     /// The second RAM bank's bounds, from `memory.x` (no section is placed there).
@@ -55,11 +66,23 @@ unsafe extern "C" {
 #[entry]
 fn main() -> ! {
     let mut checks = Checks::default();
+    let buffer = &raw mut HEAP_MEMORY;
+    // SAFETY: HEAP_MEMORY is named nowhere else and `main` runs once: this is its only borrow.
+    let memory = unsafe { &mut *buffer };
+    checks.expect(
+        HEAP.claim_static(memory).is_ok(),
+        "the heap takes its 24 KiB",
+    );
     checks.expect(vectors_and_sums(), "a Vec of 1000 numbers sums to 499500");
     checks.expect(
         map_of_words(),
         "a BTreeMap of 200 Strings answers every lookup",
     );
+    let slabs = HEAP.inspect(|heap| {
+        let stats = heap.pools().stats();
+        stats.slabs + stats.slabs_released
+    });
+    checks.expect(slabs > 0, "small blocks came from 2 KiB slabs of the pools");
     // 18 KiB of the first heap stay in use from here on (written, and read at the end, so
     // that the compiler cannot leave the allocation out).
     let resident = core::hint::black_box(alloc::vec![7u8; 18 * 1024]);
