@@ -29,8 +29,10 @@
 //! context doing it entered itself, so no order of calls can make two contexts touch it at
 //! once. One rule remains, and breaking it costs liveness, never memory safety: a guard taken
 //! inside `critical_section::with` must not be returned out of it. That closure's section ends
-//! first, and its end unmasks interrupts while the heap is still held (an interrupt handler
-//! that allocates from that heap would then wait forever).
+//! first, and its end unmasks interrupts while the heap is still held, so an interrupt handler
+//! that allocates from that heap waits forever; and while that guard lives, the long section
+//! is not open, so every other lock taken meanwhile (in any context) holds its heap with
+//! interrupts unmasked too. Each lock still admits one holder at a time.
 //!
 //! Which implementation of `critical-section` runs is the program's choice: cortex-m's
 //! `critical-section-single-core` (disable and restore interrupts), a multi-core chip's hardware
@@ -171,6 +173,17 @@ mod tests {
         Locked::with_lock(FreeListAllocator::new(StaticGrower::new(memory)))
     }
 
+    /// Every test here takes this first: the locks share one state for the whole process, and
+    /// the escaping-guard test breaks the rule on purpose, which (as documented) leaves other
+    /// threads' locks outside the long section while its guard lives.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+        ONE_AT_A_TIME
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     /// Whether this thread is inside a critical section now: the std implementation's restore
     /// state says whether an `acquire` was nested (its `Debug` form is all a test can read).
     fn in_critical_section() -> bool {
@@ -184,6 +197,7 @@ mod tests {
 
     #[test]
     fn a_held_lock_refuses_a_second_holder() {
+        let _serial = one_at_a_time();
         let lock = CriticalSectionLock::INIT;
         assert!(lock.try_lock());
         assert!(!lock.try_lock());
@@ -198,6 +212,7 @@ mod tests {
     /// Issue 19, case 3: guards of several heaps, taken and dropped in any order, keep this
     /// context inside a critical section exactly while at least one heap is held.
     fn locks_in_any_order(steps: &[(usize, bool)]) {
+        let _serial = one_at_a_time();
         let mut memory: Vec<Vec<MaybeUninit<u8>>> = (0..3)
             .map(|_| std::vec![MaybeUninit::new(0); 4096])
             .collect();
@@ -241,6 +256,7 @@ mod tests {
     /// lock's state outside the critical section is a data race it reports.
     #[test]
     fn guards_released_out_of_order_while_other_threads_allocate() {
+        let _serial = one_at_a_time();
         let rounds = if cfg!(miri) { 6 } else { 2000 };
         let mut first = std::vec![MaybeUninit::new(0u8); 16 * 1024];
         let mut second = std::vec![MaybeUninit::new(0u8); 16 * 1024];
@@ -278,6 +294,7 @@ mod tests {
     /// race-free (Miri checks the second thread's accesses).
     #[test]
     fn a_guard_that_escapes_a_critical_section_leaves_the_locks_consistent() {
+        let _serial = one_at_a_time();
         let mut memory = std::vec![MaybeUninit::new(0u8); 16 * 1024];
         let heap = heap(&mut memory);
         let rounds = if cfg!(miri) { 4 } else { 500 };
@@ -302,6 +319,7 @@ mod tests {
 
     #[test]
     fn threads_share_a_heap_behind_it() {
+        let _serial = one_at_a_time();
         let mut memory = std::vec![MaybeUninit::new(0u8); 1 << 20];
         let heap = heap(&mut memory);
         let threads = if cfg!(miri) { 2 } else { 4 };

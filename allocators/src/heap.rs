@@ -26,8 +26,8 @@ use crate::{FreeError, OutOfMemory, RawAllocator, ResizeError};
 ///     size and alignment fit 16 B .. 2 KiB ──► size-class pools: a bit in a slab's bitmap, O(1)
 ///     anything larger                      ──► free list: binned boundary-tagged blocks, O(1)
 ///                                               │
-///     the pools' slabs (32 KiB) come from ──────┘  the free list, which grows through
-///                                                  the grower (mmap, or a static buffer)
+///     the pools' slabs (32 KiB, or an eighth  ──┘  the free list, which grows through
+///     of a claimed heap) come from                 the grower (mmap, or a static buffer)
 /// ```
 ///
 /// Small blocks never fragment the free list (they live in slabs of equal blocks), large ones
@@ -107,8 +107,9 @@ impl<G: HeapGrower> Heap<G> {
     }
 
     /// Hands `memory` over to the heap for good, as [`FreeListAllocator::claim`] does: a
-    /// region of its own, or an extension of the newest region when it starts where that one
-    /// ends. Small and large requests alike can then use it. O(1).
+    /// region of its own. Small and large requests alike can then use it. Before the first
+    /// slab, the pools size their slabs for the whole heap (an eighth of it, from 1 KiB to
+    /// 32 KiB), unless their policy names a size: see [`pools::Policy::slab_size`]. O(1).
     ///
     /// # Errors
     /// [`OutOfMemory`] when the memory is too small to hold a block; nothing changes then.
@@ -118,7 +119,9 @@ impl<G: HeapGrower> Heap<G> {
     /// by nothing else, for as long as the heap or any block it hands out lives.
     pub unsafe fn claim(&mut self, memory: Region) -> Result<(), OutOfMemory> {
         // SAFETY: forwarded from the caller; the free list's memory is the pools' too.
-        unsafe { self.pools.fallback_mut().claim(memory) }
+        unsafe { self.pools.fallback_mut().claim(memory) }?;
+        self.size_slabs();
+        Ok(())
     }
 
     /// [`FreeListAllocator::claim_static`]: memory the program holds for good joins the heap,
@@ -131,7 +134,9 @@ impl<G: HeapGrower> Heap<G> {
         memory: &'static mut [MaybeUninit<u8>],
     ) -> Result<(), OutOfMemory> {
         // SAFETY: the free list stays in place, only gaining memory; it is the pools' too.
-        unsafe { self.pools.fallback_mut() }.claim_static(memory)
+        unsafe { self.pools.fallback_mut() }.claim_static(memory)?;
+        self.size_slabs();
+        Ok(())
     }
 
     /// As [`claim`](Self::claim), extending the newest region when `memory` starts where it
@@ -144,7 +149,16 @@ impl<G: HeapGrower> Heap<G> {
     /// As for [`FreeListAllocator::extend`].
     pub unsafe fn extend(&mut self, memory: Region) -> Result<(), OutOfMemory> {
         // SAFETY: forwarded from the caller; the free list's memory is the pools' too.
-        unsafe { self.pools.fallback_mut().extend(memory) }
+        unsafe { self.pools.fallback_mut().extend(memory) }?;
+        self.size_slabs();
+        Ok(())
+    }
+
+    /// Memory was handed over: the pools size their slabs for the whole heap, if the policy
+    /// leaves that to them and no slab exists yet ([`SizeClassPools::size_slabs_for`]).
+    fn size_slabs(&mut self) {
+        let memory = self.free_list().stats().mapped_bytes;
+        self.pools.size_slabs_for(memory);
     }
 }
 
@@ -272,5 +286,71 @@ impl<R: RawMutex> Locked<Heap<MmapGrower>, R> {
         // SAFETY: only the grower's page size changes; the heap and its free list stay in
         // place.
         unsafe { heap.get_mut().pools.fallback_mut() }.set_page_size(page_size)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use core::alloc::Layout;
+    use core::mem::MaybeUninit;
+
+    use std::boxed::Box;
+    use std::vec;
+
+    use super::Heap;
+    use crate::{NoGrowth, RawAllocator, free_list, pools};
+
+    /// `bytes` of memory the heap may keep for good.
+    fn leaked(bytes: usize) -> &'static mut [MaybeUninit<u8>] {
+        Box::leak(vec![MaybeUninit::new(0u8); bytes].into_boxed_slice())
+    }
+
+    #[test]
+    fn slabs_are_sized_for_the_memory_handed_over_before_the_first_slab() {
+        for (bytes, slab) in [
+            (4096, 1024),
+            (24 << 10, 2048),
+            (64 << 10, 8192),
+            (1 << 20, 32768),
+        ] {
+            let mut heap = Heap::empty();
+            assert_eq!(
+                heap.pools().slab_size(),
+                pools::SLAB_SIZE,
+                "before any memory"
+            );
+            heap.claim_static(leaked(bytes)).unwrap();
+            assert_eq!(heap.pools().slab_size(), slab, "a heap of {bytes} bytes");
+            let kept = heap.pools().policy().kept_empty_slabs;
+            assert_eq!(
+                kept,
+                usize::from(slab == pools::SLAB_SIZE),
+                "a heap of {bytes} bytes"
+            );
+            let block = heap.allocate(Layout::new::<[u64; 2]>()).unwrap();
+            assert_eq!(heap.pools().stats().slabs, 1, "a heap of {bytes} bytes");
+            // Once a slab exists, more memory leaves the size alone.
+            heap.claim_static(leaked(4 * bytes)).unwrap();
+            assert_eq!(heap.pools().slab_size(), slab);
+            // SAFETY: allocated above with this layout, freed once.
+            unsafe { heap.deallocate(block.cast().as_ptr(), Layout::new::<[u64; 2]>()) }.unwrap();
+        }
+    }
+
+    #[test]
+    fn a_slab_size_the_policy_names_is_kept() {
+        let policy = pools::Policy {
+            slab_size: 4096,
+            ..pools::Policy::DEFAULT
+        };
+        let mut heap = Heap::with_policies(NoGrowth, free_list::Policy::DEFAULT, policy);
+        heap.claim_static(leaked(1 << 20)).unwrap();
+        assert_eq!(heap.pools().slab_size(), 4096);
+        assert_eq!(heap.pools().policy(), policy);
+        assert_eq!(
+            Heap::empty().pools().policy().slab_size,
+            0,
+            "chosen by the heap"
+        );
     }
 }

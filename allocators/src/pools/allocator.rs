@@ -21,7 +21,7 @@ use core::ptr::NonNull;
 
 use super::class::{CLASS_COUNT, block_size, class_of};
 use super::class_pool::{ClassPool, ClassStats, Returned};
-use super::slab::{Geometry, SLAB_SIZE, SlabHeader};
+use super::slab::{Geometry, MIN_SLAB_SIZE, SLAB_SIZE, SlabHeader};
 use super::slab_table::SlabTable;
 use crate::raw_allocator::move_block;
 use crate::{FreeError, OutOfMemory, RawAllocator, Region, ResizeError};
@@ -50,22 +50,26 @@ pub struct Policy {
     /// How many empty slabs each class keeps for later requests; a slab that empties beyond
     /// these goes back to the fallback at once. Default 1: a class that empties and refills
     /// repeatedly keeps its slab instead of asking the fallback each time. `usize::MAX` keeps
-    /// every slab (the pools never give memory back).
+    /// every slab (the pools never give memory back). When the heap chooses the slab size and
+    /// chooses less than 32 KiB (see [`slab_size`](Self::slab_size)), it keeps none.
     pub kept_empty_slabs: usize,
     /// The size of every slab, a power of two from [`MIN_SLAB_SIZE`](super::MIN_SLAB_SIZE)
-    /// (1 KiB) to [`SLAB_SIZE`](super::SLAB_SIZE) (32 KiB, the default); another value is
-    /// rounded down to a power of two and kept in that range. A heap of a few dozen KiB (a
-    /// microcontroller's) wants small slabs: a class takes a whole slab at its first request.
-    /// Classes whose blocks fit fewer than 4 times in a slab go to the fallback (with 2 KiB
-    /// slabs, those above 256 B).
+    /// (1 KiB) to [`SLAB_SIZE`](super::SLAB_SIZE) (32 KiB); another value is rounded down to a
+    /// power of two and kept in that range. `0`, the default, lets the heap choose: 32 KiB,
+    /// unless memory is handed over before the first slab
+    /// ([`size_slabs_for`](SizeClassPools::size_slabs_for), which [`Heap`](crate::Heap)'s
+    /// `claim`, `claim_static` and `extend` call): then an eighth of that memory, so that a
+    /// microcontroller's heap of a few dozen KiB gets slabs of 1 or 2 KiB (a class takes a
+    /// whole slab at its first request). Classes whose blocks fit fewer than 4 times in a slab
+    /// go to the fallback (with 2 KiB slabs, those above 256 B).
     pub slab_size: usize,
 }
 
 impl Policy {
-    /// The defaults: keep one empty slab per class; 32 KiB slabs.
+    /// The defaults: keep one empty slab per class; the slab size chosen by the heap.
     pub const DEFAULT: Self = Self {
         kept_empty_slabs: 1,
-        slab_size: SLAB_SIZE,
+        slab_size: 0,
     };
 }
 
@@ -81,6 +85,8 @@ impl Default for Policy {
 #[derive(Debug, Clone, Copy)]
 struct StoredPolicy {
     kept_empty_slabs: usize,
+    /// Whether the policy names the slab size (else the heap chooses it).
+    slab_size_given: bool,
     /// log2 of the slab size.
     slab_shift: u32,
     /// The largest class served from slabs.
@@ -91,12 +97,37 @@ impl StoredPolicy {
     const DEFAULT_GEOMETRY: Geometry = Geometry::DEFAULT;
 
     const fn new(policy: Policy) -> Self {
-        let geometry = Geometry::new(policy.slab_size);
+        let given = policy.slab_size != 0;
+        let geometry = if given {
+            Geometry::new(policy.slab_size)
+        } else {
+            Self::DEFAULT_GEOMETRY
+        };
+        Self {
+            kept_empty_slabs: 0,
+            slab_size_given: given,
+            slab_shift: 0,
+            top_class: 0,
+        }
+        .with_kept_empty_slabs(policy.kept_empty_slabs)
+        .with_geometry(geometry)
+    }
+
+    /// The same policy keeping `kept` empty slabs per class.
+    const fn with_kept_empty_slabs(self, kept: usize) -> Self {
+        Self {
+            kept_empty_slabs: kept ^ Policy::DEFAULT.kept_empty_slabs,
+            ..self
+        }
+    }
+
+    /// The same policy with slabs of `geometry`.
+    const fn with_geometry(self, geometry: Geometry) -> Self {
         let default = Self::DEFAULT_GEOMETRY;
         Self {
-            kept_empty_slabs: policy.kept_empty_slabs ^ Policy::DEFAULT.kept_empty_slabs,
             slab_shift: geometry.shift() ^ default.shift(),
             top_class: geometry.top_class() ^ default.top_class(),
+            ..self
         }
     }
 
@@ -104,7 +135,11 @@ impl StoredPolicy {
     const fn get(self) -> Policy {
         Policy {
             kept_empty_slabs: self.kept_empty_slabs ^ Policy::DEFAULT.kept_empty_slabs,
-            slab_size: self.geometry().size(),
+            slab_size: if self.slab_size_given {
+                self.geometry().size()
+            } else {
+                0
+            },
         }
     }
 
@@ -222,9 +257,41 @@ impl<F: RawAllocator> SizeClassPools<F> {
         &mut self.fallback
     }
 
-    /// The policy in force. O(1).
+    /// The policy in force (its `slab_size` is `0` when the heap chooses it; the size chosen
+    /// is [`slab_size`](Self::slab_size)). O(1).
     pub const fn policy(&self) -> Policy {
         self.policy.get()
+    }
+
+    /// The size of every slab, as the policy named it or as chosen. O(1).
+    pub const fn slab_size(&self) -> usize {
+        self.geometry().size()
+    }
+
+    /// Sizes the slabs for a heap of `memory_bytes`, when the policy leaves the slab size to
+    /// the heap and no slab was ever taken: an eighth of the memory, rounded down to a power
+    /// of two, from 1 KiB to 32 KiB. Slabs below 32 KiB (a heap under 256 KiB) also keep no
+    /// empty slab: on a heap that small, a kept slab splits the free memory (the firmware
+    /// example's 24 KiB heap kept three, and its largest free block fell from 18 to 10 KiB).
+    /// Returns whether the size was chosen now. Call it with the fallback's whole memory
+    /// whenever memory is handed to it ([`Heap`](crate::Heap) does); once the first slab
+    /// exists, the size stays. O(1).
+    pub fn size_slabs_for(&mut self, memory_bytes: usize) -> bool {
+        if self.policy.slab_size_given || self.slab_table.bytes() != 0 {
+            return false;
+        }
+        let eighth = memory_bytes / 8;
+        let size = if eighth < MIN_SLAB_SIZE {
+            MIN_SLAB_SIZE
+        } else {
+            1 << eighth.ilog2()
+        };
+        self.policy = self.policy.with_geometry(Geometry::new(size));
+        if size < SLAB_SIZE {
+            // An empty slab kept on a heap this small would split its free memory.
+            self.policy = self.policy.with_kept_empty_slabs(0);
+        }
+        true
     }
 
     /// The usable length of the memory the pools hand out for `layout`: the whole block of its

@@ -1,9 +1,10 @@
 //! bareheap on a microcontroller: firmware for a Cortex-M3 (TI's LM3S6965, 64 KiB of SRAM, as
 //! `qemu-system-arm -machine lm3s6965evb` emulates it) whose global allocator is bareheap's
 //! default heap over a static buffer, behind the interrupt-safe `critical-section` lock. The
-//! heap starts empty (all zero bits: it costs no flash and no start-up code) and `main` hands it
-//! the buffer; its size-class pools use 2 KiB slabs, so that on a heap of a few dozen KiB small
-//! requests come from slabs (32 KiB slabs, the default, would not even fit).
+//! heap starts empty (all zero bits: it lives in `.bss`, costs no flash and no start-up code)
+//! and `main` hands it the buffer; the heap then sizes its pools' slabs for that buffer (2 KiB
+//! for 24 KiB, and no empty slab kept), so that small requests come from slabs on a heap of a
+//! few dozen KiB too.
 //!
 //! ```text
 //!   SRAM 0x2000_0000 ┌──────────────────────────────┐
@@ -30,7 +31,7 @@ use alloc::vec::Vec;
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 
-use bareheap::{CriticalSectionLock, Heap, Locked, NoGrowth, Region, free_list, pools};
+use bareheap::{CriticalSectionLock, Heap, Locked, NoGrowth, Region};
 use cortex_m_rt::entry;
 use cortex_m_semihosting::{debug, hprintln};
 
@@ -38,24 +39,12 @@ use cortex_m_semihosting::{debug, hprintln};
 const HEAP_BYTES: usize = 24 * 1024;
 static mut HEAP_MEMORY: [MaybeUninit<u8>; HEAP_BYTES] = [MaybeUninit::uninit(); HEAP_BYTES];
 
-/// The pools' policy: slabs of 2 KiB, and no empty slab kept (on a small heap every free byte
-/// counts: with one empty slab kept per class, the 18 KiB block below no longer fits).
-/// Classes of up to 256 bytes come from slabs (at least four blocks a slab); larger requests go
-/// to the free list.
-const POOLS: pools::Policy = pools::Policy {
-    kept_empty_slabs: 0,
-    slab_size: 2 * 1024,
-};
-
 /// bareheap's default heap (size-class pools in front of a free list) behind a lock that
 /// masks interrupts: an interrupt handler may allocate without deadlocking on the lock that
-/// the code it interrupted holds. Empty until `main` hands it the buffer.
+/// the code it interrupted holds. Empty until `main` hands it the buffer; all zero bits, so it
+/// lives in `.bss`.
 #[global_allocator]
-static HEAP: Locked<Heap<NoGrowth>, CriticalSectionLock> = Locked::with_lock(Heap::with_policies(
-    NoGrowth,
-    free_list::Policy::DEFAULT,
-    POOLS,
-));
+static HEAP: Locked<Heap<NoGrowth>, CriticalSectionLock> = Locked::with_lock(Heap::empty());
 
 unsafe extern "C" {
     /// The second RAM bank's bounds, from `memory.x` (no section is placed there).
