@@ -24,6 +24,7 @@ use crate::{FreeError, OutOfMemory, RawAllocator, ResizeError};
 /// ```text
 ///   allocate(layout)
 ///     size and alignment fit 16 B .. 2 KiB ──► size-class pools: a bit in a slab's bitmap, O(1)
+///       (up to 256 B with 2 KiB slabs)
 ///     anything larger                      ──► free list: binned boundary-tagged blocks, O(1)
 ///                                               │
 ///     the pools' slabs (32 KiB, or an eighth  ──┘  the free list, which grows through
@@ -293,35 +294,52 @@ impl<R: RawMutex> Locked<Heap<MmapGrower>, R> {
 mod tests {
     use core::alloc::Layout;
     use core::mem::MaybeUninit;
+    use core::ptr::NonNull;
 
     use std::boxed::Box;
     use std::vec;
+    use std::vec::Vec;
+
+    use proptest::prelude::*;
 
     use super::Heap;
-    use crate::{NoGrowth, RawAllocator, free_list, pools};
+    use crate::{NoGrowth, RawAllocator, Region, free_list, pools};
 
-    /// `bytes` of memory the heap may keep for good.
+    /// `bytes` of memory the heap may keep for good (see [`unleak`]).
     fn leaked(bytes: usize) -> &'static mut [MaybeUninit<u8>] {
         Box::leak(vec![MaybeUninit::new(0u8); bytes].into_boxed_slice())
     }
 
+    /// Frees memory from [`leaked`] once the heap that held it is gone (Miri reports leaks).
+    ///
+    /// # Safety
+    /// `memory` must come from [`leaked`], and nothing may use it any more.
+    unsafe fn unleak(memory: *mut [MaybeUninit<u8>]) {
+        // SAFETY: `Box::leak`'s memory, as the caller promises, freed once.
+        drop(unsafe { Box::from_raw(memory) });
+    }
+
     #[test]
     fn slabs_are_sized_for_the_memory_handed_over_before_the_first_slab() {
-        for (bytes, slab) in [
+        let sizes = [
             (4096, 1024),
             (24 << 10, 2048),
             (64 << 10, 8192),
             (1 << 20, 32768),
-        ] {
+        ];
+        // Under Miri, zeroing the largest buffers would take most of the test's time.
+        for (bytes, slab) in sizes.into_iter().take(if cfg!(miri) { 2 } else { 4 }) {
             let mut heap = Heap::empty();
             assert_eq!(
                 heap.pools().slab_size(),
                 pools::SLAB_SIZE,
                 "before any memory"
             );
-            heap.claim_static(leaked(bytes)).unwrap();
+            let (first, second) = (leaked(bytes), leaked(4 * bytes));
+            let memory: [*mut [MaybeUninit<u8>]; 2] = [&raw mut *first, &raw mut *second];
+            heap.claim_static(first).unwrap();
             assert_eq!(heap.pools().slab_size(), slab, "a heap of {bytes} bytes");
-            let kept = heap.pools().policy().kept_empty_slabs;
+            let kept = heap.pools().kept_empty_slabs();
             assert_eq!(
                 kept,
                 usize::from(slab == pools::SLAB_SIZE),
@@ -330,10 +348,15 @@ mod tests {
             let block = heap.allocate(Layout::new::<[u64; 2]>()).unwrap();
             assert_eq!(heap.pools().stats().slabs, 1, "a heap of {bytes} bytes");
             // Once a slab exists, more memory leaves the size alone.
-            heap.claim_static(leaked(4 * bytes)).unwrap();
+            heap.claim_static(second).unwrap();
             assert_eq!(heap.pools().slab_size(), slab);
             // SAFETY: allocated above with this layout, freed once.
             unsafe { heap.deallocate(block.cast().as_ptr(), Layout::new::<[u64; 2]>()) }.unwrap();
+            drop(heap);
+            for memory in memory {
+                // SAFETY: from `leaked`; the heap that used it is gone.
+                unsafe { unleak(memory) };
+            }
         }
     }
 
@@ -344,13 +367,160 @@ mod tests {
             ..pools::Policy::DEFAULT
         };
         let mut heap = Heap::with_policies(NoGrowth, free_list::Policy::DEFAULT, policy);
-        heap.claim_static(leaked(1 << 20)).unwrap();
+        let memory = leaked(64 << 10);
+        let whole = &raw mut *memory;
+        heap.claim_static(memory).unwrap();
         assert_eq!(heap.pools().slab_size(), 4096);
         assert_eq!(heap.pools().policy(), policy);
+        assert_eq!(heap.pools().kept_empty_slabs(), 1);
+        drop(heap);
+        // SAFETY: from `leaked`; the heap that used it is gone.
+        unsafe { unleak(whole) };
         assert_eq!(
             Heap::empty().pools().policy().slab_size,
             0,
             "chosen by the heap"
         );
+    }
+
+    /// One step of [`claims_between_blocks_never_change_a_live_blocks_answers`].
+    #[derive(Debug, Clone)]
+    enum Step {
+        /// Hand over this many bytes.
+        Claim(usize),
+        /// Allocate this size, at this alignment.
+        Allocate(usize, usize),
+        /// Free the live block at this index (modulo their number), checked or trusted.
+        Free(usize, bool),
+    }
+
+    /// The memory a step hands over: around every slab size the heap may choose (smaller
+    /// under Miri, where zeroing a buffer costs much).
+    fn claim_sizes() -> Vec<usize> {
+        let sizes = vec![4096, 16 << 10, 24 << 10, 64 << 10, 256 << 10, 1 << 20];
+        sizes
+            .into_iter()
+            .take(if cfg!(miri) { 3 } else { 6 })
+            .collect()
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            prop::sample::select(claim_sizes()).prop_map(Step::Claim),
+            (1..3000usize, 0..5u32).prop_map(|(size, shift)| Step::Allocate(size, 8 << shift)),
+            (any::<usize>(), any::<bool>()).prop_map(|(which, checked)| Step::Free(which, checked)),
+        ]
+    }
+
+    /// A live block: where, its layout, its fill byte, and what the pools said of its layout
+    /// when it was handed out.
+    struct Live {
+        ptr: NonNull<u8>,
+        layout: Layout,
+        fill: u8,
+        usable: usize,
+    }
+
+    /// Frees `block`, checked or trusted, after checking its bytes and that the pools still
+    /// route its layout as when it was handed out.
+    fn free(heap: &mut Heap<NoGrowth>, block: Live, checked: bool) {
+        // SAFETY: a live block of `heap`, `layout.size()` bytes written with `fill`.
+        let bytes = unsafe { core::slice::from_raw_parts(block.ptr.as_ptr(), block.layout.size()) };
+        // Every byte natively; under Miri, which checks the accesses themselves, a sample.
+        let stride = if cfg!(miri) { 61 } else { 1 };
+        assert!(
+            bytes.iter().step_by(stride).all(|&b| b == block.fill),
+            "a live block's bytes changed"
+        );
+        assert_eq!(
+            heap.pools().usable_size(block.layout),
+            block.usable,
+            "the pools' answer for a live block's layout changed"
+        );
+        // SAFETY: a live block of `heap` with this layout, freed once.
+        unsafe {
+            if checked {
+                heap.deallocate(block.ptr.as_ptr(), block.layout).unwrap();
+            } else {
+                heap.deallocate_trusted(block.ptr, block.layout);
+            }
+        }
+    }
+
+    /// Issue-review finding on the slab size chosen at run time: memory handed over after
+    /// the fallback served a block must not change how that block is routed when freed.
+    fn claims_between_blocks(steps: &[Step]) {
+        let mut memory: Vec<*mut [MaybeUninit<u8>]> = Vec::new();
+        let mut heap = Heap::empty();
+        let mut live: Vec<Live> = Vec::new();
+        for (n, step) in steps.iter().enumerate() {
+            match *step {
+                Step::Claim(bytes) => {
+                    // A raw pointer, not a `Box`: moving a `Box` would assert it is the only
+                    // way to its memory, which the heap's pointer into it contradicts.
+                    let buffer =
+                        Box::into_raw(vec![MaybeUninit::new(0u8); bytes].into_boxed_slice());
+                    // SAFETY: the buffer is ours alone and outlives the heap (freed after it,
+                    // below).
+                    let _ = unsafe { heap.claim(Region::from(&mut *buffer)) };
+                    memory.push(buffer);
+                }
+                Step::Allocate(size, align) => {
+                    let layout = Layout::from_size_align(size, align).unwrap();
+                    let Ok(block) = heap.allocate(layout) else {
+                        continue;
+                    };
+                    let ptr = block.cast::<u8>();
+                    assert!(ptr.addr().get() % align == 0 && block.len() >= size);
+                    let end = ptr.addr().get() + size;
+                    assert!(
+                        live.iter().all(|other| end <= other.ptr.addr().get()
+                            || other.ptr.addr().get() + other.layout.size() <= ptr.addr().get()),
+                        "a new block overlaps a live one"
+                    );
+                    let fill = n as u8;
+                    // SAFETY: the block is ours and at least `size` bytes long.
+                    unsafe { ptr.as_ptr().write_bytes(fill, size) };
+                    let usable = heap.pools().usable_size(layout);
+                    live.push(Live {
+                        ptr,
+                        layout,
+                        fill,
+                        usable,
+                    });
+                }
+                Step::Free(which, checked) => {
+                    if !live.is_empty() {
+                        let block = live.swap_remove(which % live.len());
+                        free(&mut heap, block, checked);
+                    }
+                }
+            }
+        }
+        for block in live.drain(..) {
+            free(&mut heap, block, true);
+        }
+        assert_eq!(heap.pools().stats().fallback_blocks, 0);
+        heap.free_list().validate().unwrap();
+        drop(heap);
+        for buffer in memory {
+            // SAFETY: from `Box::into_raw` above, freed once; the heap that used it is gone.
+            drop(unsafe { Box::from_raw(buffer) });
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: if cfg!(miri) { 1 } else { 256 },
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn claims_between_blocks_never_change_a_live_blocks_answers(
+            steps in prop::collection::vec(step(), 1..if cfg!(miri) { 8 } else { 40 })
+        ) {
+            claims_between_blocks(&steps);
+        }
     }
 }

@@ -101,8 +101,10 @@ pub fn page_size() -> Option<usize> {
 }
 
 /// The smallest page size [`page_size`] tries: 256 bytes (no kernel uses less).
+#[cfg(not(miri))]
 const SMALLEST_PAGE: usize = 1 << 8;
 /// The largest page size [`page_size`] tries: 1 GiB on 64-bit targets, 1 MiB on 32-bit ones.
+#[cfg(not(miri))]
 const LARGEST_PAGE: usize = if usize::BITS >= 64 { 1 << 30 } else { 1 << 20 };
 
 /// Sleeps while `word` holds `expected`: the kernel checks the value and queues the thread

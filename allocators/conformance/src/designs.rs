@@ -490,7 +490,6 @@ impl Design for DefaultHeap {
 
 /// The bytes the growing designs count as their capacity: far more than any test asks for,
 /// so every request the model makes is one they must serve.
-#[cfg(any(all(target_os = "linux", not(miri)), target_arch = "wasm32"))]
 const GROWING_CAPACITY: usize = 1 << 30;
 
 /// A grower that can always give more memory, for [`Growing`]: how to build it, the policy to

@@ -51,17 +51,21 @@ pub struct Policy {
     /// these goes back to the fallback at once. Default 1: a class that empties and refills
     /// repeatedly keeps its slab instead of asking the fallback each time. `usize::MAX` keeps
     /// every slab (the pools never give memory back). When the heap chooses the slab size and
-    /// chooses less than 32 KiB (see [`slab_size`](Self::slab_size)), it keeps none.
+    /// chooses less than 32 KiB (see [`slab_size`](Self::slab_size)), it keeps none, whatever
+    /// this says ([`SizeClassPools::kept_empty_slabs`]); name the slab size to keep some.
     pub kept_empty_slabs: usize,
     /// The size of every slab, a power of two from [`MIN_SLAB_SIZE`](super::MIN_SLAB_SIZE)
     /// (1 KiB) to [`SLAB_SIZE`](super::SLAB_SIZE) (32 KiB); another value is rounded down to a
     /// power of two and kept in that range. `0`, the default, lets the heap choose: 32 KiB,
-    /// unless memory is handed over before the first slab
+    /// unless memory is handed over before the pools hand out anything
     /// ([`size_slabs_for`](SizeClassPools::size_slabs_for), which [`Heap`](crate::Heap)'s
     /// `claim`, `claim_static` and `extend` call): then an eighth of that memory, so that a
     /// microcontroller's heap of a few dozen KiB gets slabs of 1 or 2 KiB (a class takes a
-    /// whole slab at its first request). Classes whose blocks fit fewer than 4 times in a slab
-    /// go to the fallback (with 2 KiB slabs, those above 256 B).
+    /// whole slab at its first request). A heap that takes its memory from its grower (a
+    /// [`StaticGrower`](crate::StaticGrower)'s buffer, `mmap`) keeps 32 KiB: on a small
+    /// buffer, build the heap empty and `claim_static` the buffer instead. Classes whose
+    /// blocks fit fewer than 4 times in a slab go to the fallback (with 2 KiB slabs, those
+    /// above 256 B).
     pub slab_size: usize,
 }
 
@@ -104,21 +108,12 @@ impl StoredPolicy {
             Self::DEFAULT_GEOMETRY
         };
         Self {
-            kept_empty_slabs: 0,
+            kept_empty_slabs: policy.kept_empty_slabs ^ Policy::DEFAULT.kept_empty_slabs,
             slab_size_given: given,
             slab_shift: 0,
             top_class: 0,
         }
-        .with_kept_empty_slabs(policy.kept_empty_slabs)
         .with_geometry(geometry)
-    }
-
-    /// The same policy keeping `kept` empty slabs per class.
-    const fn with_kept_empty_slabs(self, kept: usize) -> Self {
-        Self {
-            kept_empty_slabs: kept ^ Policy::DEFAULT.kept_empty_slabs,
-            ..self
-        }
     }
 
     /// The same policy with slabs of `geometry`.
@@ -159,10 +154,12 @@ impl StoredPolicy {
 /// Eight power-of-two pools (16 B to 2 KiB) in front of a fallback allocator `F`, which is any
 /// [`RawAllocator`] (the free list, the chunk allocator, ...).
 ///
-/// A request whose size and alignment fit a class (`max(next_pow2(size), align) <= 2048`) is
-/// served from that class's slabs in O(1); the class takes slabs (32 KiB-aligned, 16 bytes
-/// short of 32 KiB, see [`SLAB_TAIL`](super::SLAB_TAIL)) from `F` when it runs dry, and gives
-/// a slab back when it empties beyond the [`Policy`]'s reserve. Larger or more aligned
+/// A request whose size and alignment fit a class that uses slabs
+/// (`max(next_pow2(size), align) <= 2048` with the default 32 KiB slabs; with smaller slabs, the
+/// classes that fit at least 4 times in one: [`slab_class`](Self::slab_class)) is served from
+/// that class's slabs in O(1); the class takes slabs (aligned to the slab size and
+/// [`SLAB_TAIL`](super::SLAB_TAIL) bytes short of it) from `F` when it runs dry, and gives a
+/// slab back when it empties beyond the [`Policy`]'s reserve. Larger or more aligned
 /// requests go straight to `F`, and so does a small one when no slab can be had (a heap
 /// smaller than a slab, as on a microcontroller, or one too full): the request is served
 /// whenever `F` can serve it. From then on a trusted free of a small block looks its slab up
@@ -269,15 +266,19 @@ impl<F: RawAllocator> SizeClassPools<F> {
     }
 
     /// Sizes the slabs for a heap of `memory_bytes`, when the policy leaves the slab size to
-    /// the heap and no slab was ever taken: an eighth of the memory, rounded down to a power
-    /// of two, from 1 KiB to 32 KiB. Slabs below 32 KiB (a heap under 256 KiB) also keep no
-    /// empty slab: on a heap that small, a kept slab splits the free memory (the firmware
-    /// example's 24 KiB heap kept three, and its largest free block fell from 18 to 10 KiB).
-    /// Returns whether the size was chosen now. Call it with the fallback's whole memory
-    /// whenever memory is handed to it ([`Heap`](crate::Heap) does); once the first slab
-    /// exists, the size stays. O(1).
+    /// the heap and the pools have handed nothing out yet (no slab was ever taken, no block
+    /// of the fallback's is live): an eighth of the memory, rounded down to a power of two,
+    /// from 1 KiB to 32 KiB. Returns whether the size was chosen now. Call it with the
+    /// fallback's whole memory whenever memory is handed to it ([`Heap`](crate::Heap) does);
+    /// once the pools have handed out a block, the size stays, because it decides which
+    /// layouts are slab blocks (a block the fallback serves now could otherwise be taken for
+    /// a slab block when it is freed). O(1).
     pub fn size_slabs_for(&mut self, memory_bytes: usize) -> bool {
-        if self.policy.slab_size_given || self.slab_table.bytes() != 0 {
+        if self.policy.slab_size_given
+            || self.slab_table.bytes() != 0
+            || self.fallback_blocks != 0
+            || self.small_blocks_in_fallback
+        {
             return false;
         }
         let eighth = memory_bytes / 8;
@@ -287,11 +288,18 @@ impl<F: RawAllocator> SizeClassPools<F> {
             1 << eighth.ilog2()
         };
         self.policy = self.policy.with_geometry(Geometry::new(size));
-        if size < SLAB_SIZE {
-            // An empty slab kept on a heap this small would split its free memory.
-            self.policy = self.policy.with_kept_empty_slabs(0);
-        }
         true
+    }
+
+    /// How many empty slabs each class keeps: the policy's number, but none when the heap
+    /// chose slabs below 32 KiB (a heap under 256 KiB), where a kept slab splits the free
+    /// memory (the firmware example's 24 KiB heap kept three, and its largest free block fell
+    /// from 18 to 10 KiB). O(1).
+    pub fn kept_empty_slabs(&self) -> usize {
+        if !self.policy.slab_size_given && self.geometry().size() < SLAB_SIZE {
+            return 0;
+        }
+        self.policy().kept_empty_slabs
     }
 
     /// The usable length of the memory the pools hand out for `layout`: the whole block of its
@@ -475,7 +483,7 @@ impl<F: RawAllocator> SizeClassPools<F> {
     /// `header` must be our slab of class `class` and `index` one of its blocks.
     #[inline(always)]
     unsafe fn give_back(&mut self, header: *mut SlabHeader, class: usize, index: usize) {
-        let kept = self.policy().kept_empty_slabs;
+        let kept = self.kept_empty_slabs();
         // SAFETY: forwarded from the caller.
         if let Returned::Release = unsafe { self.classes[class].give_back(header, index, kept) } {
             // SAFETY: the class unlinked the slab, which holds no live block.

@@ -3,9 +3,10 @@
 //! Eight pools of fixed-size blocks, one per power of two from 16 B to 2 KiB, sit in front of
 //! a fallback allocator (any [`RawAllocator`](crate::RawAllocator)). A request is served
 //! by the smallest class whose blocks hold its size *and* alignment; anything larger goes to
-//! the fallback. Classes take memory from the fallback in slabs (32 KiB-aligned, 16 bytes short
-//! of 32 KiB so that slabs from a boundary-tag fallback pack end to end) and cut them into
-//! blocks. All bookkeeping sits in the slab headers: a bitmap of the blocks in use, with a
+//! the fallback. Classes take memory from the fallback in slabs (by default 32 KiB, aligned to
+//! their size and 16 bytes short of it so that slabs from a boundary-tag fallback pack end to
+//! end; a heap handed a small memory uses smaller ones, down to 1 KiB, and then only the classes
+//! that fit at least 4 times in a slab use slabs) and cut them into blocks. All bookkeeping sits in the slab headers: a bitmap of the blocks in use, with a
 //! summary word of the bitmap words that have room, and a list per class of the slabs with a
 //! free block. The pools never read or write the bytes of a block, free or not:
 //!
@@ -20,7 +21,7 @@
 //!   larger / more aligned ──────────► fallback.alloc(layout)
 //!
 //!   slab table (open addressing, ≤ half full, from the fallback):
-//!     slab number (address >> 15) ──► the pools' own pointer to that slab
+//!     slab number (address >> log2 slab size) ──► the pools' own pointer to that slab
 //! ```
 //!
 //! A caller's pointer is used only for its address: it may carry permission for its own block
@@ -44,10 +45,10 @@
 //! | realloc fallback -> fallback | the fallback's `realloc` |
 //! | statistics | O(1) |
 //!
-//! Memory overhead: the 296-byte header of each slab and its short end (under 1 % of it for
-//! 16-byte blocks; for 2 KiB blocks, header and short end cost two blocks in 16), the slab
-//! table (8 bytes per slot, 16 slots at first, doubling to stay at most half full: at most 32
-//! bytes per slab once grown, 0.1 %; one more allocation from the fallback, shown as
+//! Memory overhead: the header of each slab (296 bytes for 32 KiB slabs, 56 for 2 KiB) and its
+//! short end (under 1 % of a 32 KiB slab for 16-byte blocks; for 2 KiB blocks, header and short
+//! end cost two blocks in 16), the slab table (8 bytes per slot, 16 slots at first, doubling to
+//! stay at most half full: at most 32 bytes per slab once grown, 0.1 % of a 32 KiB slab; one more allocation from the fallback, shown as
 //! [`PoolStats::slab_table_bytes`]), rounding each request up to its class (less than half the
 //! block), and free blocks kept by their class: a slab goes back only once all its blocks are
 //! free (a single live block keeps its whole slab), and the table only when the pools are

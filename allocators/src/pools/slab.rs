@@ -39,7 +39,8 @@ use crate::FreeError;
 
 /// The default slab size, and the largest: 32 KiB.
 pub const SLAB_SIZE: usize = 32 * 1024;
-/// The smallest slab size: 1 KiB (the 16-byte class gets 61 blocks, the 128-byte class 7).
+/// The smallest slab size: 1 KiB (the 16-byte class gets 60 blocks, 61 on 32-bit targets; the
+/// 128-byte class 6; larger classes go to the fallback).
 pub const MIN_SLAB_SIZE: usize = 1024;
 /// How much shorter than its size a slab is, so that slabs from a boundary-tag fallback pack
 /// end to end.

@@ -13,7 +13,7 @@
 //! goes through the pointer found there.
 //!
 //! ```text
-//!   caller's block 0x7f_1234_8a40 ──► slab number 0x7f_1234_8a40 >> 15 = 0xfe2469
+//!   caller's block 0x7f_1234_8a40 ──► slab number 0x7f_1234_8a40 >> 15 = 0xfe2469  (32 KiB slabs)
 //!                                         │ Fibonacci hash, linear probing
 //!                                         ▼
 //!   slots  [ null | slab@0x7f_1234_8000 | null | slab@0x7f_1235_0000 | ... ]   (≤ half full)
@@ -28,7 +28,7 @@
 //! most half full: an expected O(1) probes (about 1.5 for a hit), one multiplication for the
 //! hash. It takes its memory from the fallback, 16 slots at first, and doubles (O(slabs),
 //! rehashing every slab) when the next slab would fill it over half: one pointer per slot, at
-//! most 32 bytes per 32 KiB slab once it has grown (0.1 %), returned to the fallback when the
+//! most 32 bytes per slab once it has grown (0.1 % of a 32 KiB slab, 1.6 % of a 2 KiB one), returned to the fallback when the
 //! pools are dropped. It never shrinks.
 
 use core::alloc::Layout;
