@@ -82,11 +82,15 @@ test-i686: ## The library's tests on 32-bit x86 (i686)
 # The WebAssembly run needs Node.js (20 or later, for its WASI): the conformance model and a std
 # program whose global allocator is the default heap over memory.grow, built for wasm32-wasip1
 # and run by allocators/tests/wasi/run.mjs. Skipped with a message without Node, except under CI.
+# Node's WASI calls from optimised code ("fast API calls") can start a garbage collection
+# in the middle of the call and crash V8 (nodejs/node#46777, still open): here the conformance
+# module crashed Node with SIGSEGV after all its tests passed, in 2 of 30 runs, and in none of
+# 100 with `--no-turbo-fast-api-calls`, which turns those calls off.
 test-wasm: ## The conformance model and a std program on the heap, as WebAssembly under Node.js
 	@rustup target add wasm32-wasip1 >/dev/null 2>&1 || true
 	@if command -v node >/dev/null; then \
 		echo "== the conformance model and a std program as WebAssembly under $$(node --version)"; \
-		CARGO_TARGET_WASM32_WASIP1_RUNNER="node --no-warnings $(CURDIR)/allocators/tests/wasi/run.mjs" \
+		CARGO_TARGET_WASM32_WASIP1_RUNNER="node --no-warnings --no-turbo-fast-api-calls $(CURDIR)/allocators/tests/wasi/run.mjs" \
 			$(CARGO) test --release -p bareheap --target wasm32-wasip1 --test conformance --test global_wasm; \
 	elif [ "$$CI" = true ]; then \
 		echo "FAILED: node is missing (CI needs the WebAssembly run)"; exit 1; \

@@ -31,8 +31,10 @@ use crate::{FreeError, OutOfMemory, RawAllocator, ResizeError};
 ///     of a claimed heap) come from                 the grower (mmap, or a static buffer)
 /// ```
 ///
-/// Small blocks never fragment the free list (they live in slabs of equal blocks), large ones
-/// never waste a slab, and both share one memory source. [`LockedHeap`] is the form for
+/// Blocks the slabs serve never fragment the free list (they live in slabs of equal blocks),
+/// large ones never waste a slab, and both share one memory source; on a small heap, with
+/// small slabs, the classes above the slabs' reach (512 B to 2 KiB with 2 KiB slabs) are the
+/// free list's, like large blocks. [`LockedHeap`] is the form for
 /// `#[global_allocator]`; everything is `const`, so a `static` needs no set-up:
 ///
 /// ```
