@@ -145,15 +145,18 @@ miri-setup: ## Install nightly's Miri component when it is missing
 
 # Miri interprets one thread at a time, so the two borrow models run side by side (as do the
 # two cross targets), each into its own log, printed when both are done; the build is shared.
+# The unit and integration tests run under Miri, not the doc tests: each doc test is a program
+# of its own that Miri would build and start again (about 2.5 of CI's minutes), and what they
+# show (the examples compile and run) `make test` checks natively.
 # On the cross targets only the tests of what depends on the word size and the byte order run:
 # the bitmaps, size classes, tags and index lists, and the model tests of each allocator.
-MIRI_FEATURES := --features critical-section
+MIRI_ARGS := --features critical-section --lib --tests
 MIRI_CROSS_FILTER := bitmap bins block slab index_list model_tests
 miri: miri-setup ## The library's tests under Miri: Stacked and Tree Borrows, i686 and s390x, then the open question
-	MIRIFLAGS="$(MIRIFLAGS_COMMON)" $(CARGO) +$(NIGHTLY) miri test -p bareheap $(MIRI_FEATURES) --no-run
+	MIRIFLAGS="$(MIRIFLAGS_COMMON)" $(CARGO) +$(NIGHTLY) miri test -p bareheap $(MIRI_ARGS) --no-run
 	@$(MAKE) --no-print-directory miri-pair \
-		FIRST_NAME="Stacked Borrows" FIRST_ARGS="-p bareheap $(MIRI_FEATURES)" FIRST_FLAGS="" \
-		SECOND_NAME="Tree Borrows" SECOND_ARGS="-p bareheap $(MIRI_FEATURES)" SECOND_FLAGS="-Zmiri-tree-borrows"
+		FIRST_NAME="Stacked Borrows" FIRST_ARGS="-p bareheap $(MIRI_ARGS)" FIRST_FLAGS="" \
+		SECOND_NAME="Tree Borrows" SECOND_ARGS="-p bareheap $(MIRI_ARGS)" SECOND_FLAGS="-Zmiri-tree-borrows"
 	@for target in $(MIRI_CROSS_TARGETS); do \
 		MIRIFLAGS="$(MIRIFLAGS_COMMON)" $(CARGO) +$(NIGHTLY) miri test -p bareheap --lib --target $$target --no-run || exit 1; \
 	done

@@ -54,7 +54,7 @@ use critical_section::{CriticalSection, Mutex, RestoreState};
 ///
 /// let mut memory = vec![core::mem::MaybeUninit::new(0u8); 64 * 1024];
 /// let heap: Locked<_, CriticalSectionLock> =
-///     Locked::with_lock(FreeListAllocator::new(StaticGrower::new(&mut memory)));
+///     Locked::new(FreeListAllocator::new(StaticGrower::new(&mut memory)));
 /// let mut numbers = allocator_api2::vec::Vec::new_in(&heap);
 /// numbers.extend(0..1000u32);
 /// assert_eq!(numbers.iter().sum::<u32>(), 499_500);
@@ -170,7 +170,7 @@ mod tests {
     type Heap<'a> = Locked<FreeListAllocator<StaticGrower<'a>>, CriticalSectionLock>;
 
     fn heap(memory: &mut [MaybeUninit<u8>]) -> Heap<'_> {
-        Locked::with_lock(FreeListAllocator::new(StaticGrower::new(memory)))
+        Locked::new(FreeListAllocator::new(StaticGrower::new(memory)))
     }
 
     /// Every test here takes this first: the locks share one state for the whole process, and

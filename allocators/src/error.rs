@@ -37,8 +37,8 @@ use core::fmt;
 /// | free of block + 16 | UnalignedFree | UnalignedFree | UnalignedFree | UnalignedFree | UnalignedFree |
 /// | free of block + 1 | UnalignedFree | UnalignedFree | UnalignedFree | UnalignedFree | UnalignedFree |
 /// | free of block + 64 (a chunk boundary inside the block) | UnalignedFree | UnalignedFree | UnalignedFree | UnalignedFree | UnalignedFree |
-/// | free with a layout larger than the block's (1024 B) | CorruptedBlock | CorruptedBlock | CorruptedBlock | CorruptedBlock | CorruptedBlock |
-/// | free with a smaller layout of another size class (16 B) | CorruptedBlock | Ok (the whole block) | CorruptedBlock | Ok (the whole block) | CorruptedBlock |
+/// | free with a layout larger than the block's (1024 B) | LayoutMismatch | LayoutMismatch | LayoutMismatch | LayoutMismatch | LayoutMismatch |
+/// | free with a smaller layout of another size class (16 B) | LayoutMismatch | Ok (the whole block) | LayoutMismatch | Ok (the whole block) | LayoutMismatch |
 /// | allocate a zero-size layout, then free it | Ok: a 64 B chunk | Ok: a 256 B block | Ok: a 16 B block | Ok: a 24 B block | Ok: a 16 B block |
 /// | allocate with alignment 2^62 | OutOfMemory | OutOfMemory | OutOfMemory | OutOfMemory | OutOfMemory |
 /// | allocate isize::MAX - 7 bytes (align 8) | OutOfMemory | OutOfMemory | OutOfMemory | OutOfMemory | OutOfMemory |
@@ -73,8 +73,12 @@ pub enum FreeError {
     /// The block at this pointer is not currently allocated: it was freed already, or never
     /// handed out.
     DoubleFree,
-    /// The allocator's metadata for this block is inconsistent (an overwritten boundary tag, a
-    /// layout that does not fit the block): freeing it would corrupt the heap.
+    /// The pointer is a live block, but the layout given with it does not fit the block (a
+    /// larger size than the block holds, or another size class): the caller's layout is wrong,
+    /// the heap is fine.
+    LayoutMismatch,
+    /// The allocator's metadata for this block is inconsistent (an overwritten boundary tag):
+    /// freeing it would corrupt the heap.
     CorruptedBlock,
 }
 
@@ -85,6 +89,7 @@ impl fmt::Display for FreeError {
             Self::FreeOutOfBounds => "free of a pointer outside the heap",
             Self::UnalignedFree => "free of a pointer that is not the start of a block",
             Self::DoubleFree => "free of a block that is not allocated (double free)",
+            Self::LayoutMismatch => "free of a live block with a layout that does not fit it",
             Self::CorruptedBlock => "free of a block whose metadata is corrupted",
         })
     }

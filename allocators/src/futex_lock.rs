@@ -41,13 +41,13 @@ const SPINS: u32 = 100;
 /// through their time slices.
 ///
 /// As the global allocator of a Linux program:
-/// `static HEAP: Locked<Heap<MmapGrower>, FutexLock> = Locked::with_lock(Heap::new(MmapGrower::new()));`.
+/// `static HEAP: Locked<Heap<MmapGrower>, FutexLock> = Locked::new(Heap::new(MmapGrower::new()));`.
 /// Shared by scoped threads:
 ///
 /// ```
 /// use bareheap::{FreeListAllocator, FutexLock, Locked, MmapGrower};
 ///
-/// let heap: Locked<_, FutexLock> = Locked::with_lock(FreeListAllocator::new(MmapGrower::new()));
+/// let heap: Locked<_, FutexLock> = Locked::new(FreeListAllocator::new(MmapGrower::new()));
 /// std::thread::scope(|scope| {
 ///     for _ in 0..4 {
 ///         let heap = &heap;
@@ -183,7 +183,7 @@ mod tests {
 
     #[test]
     fn a_heap_behind_it_serves_threads() {
-        let heap = Arc::new(Locked::<_, FutexLock>::with_lock(FreeListAllocator::new(
+        let heap = Arc::new(Locked::<_, FutexLock>::new(FreeListAllocator::new(
             MmapGrower::new(),
         )));
         let rounds = if cfg!(miri) { 10 } else { 2_000 };

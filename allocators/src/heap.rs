@@ -12,7 +12,7 @@ use crate::grower::{BadPageSize, MmapGrower};
 use crate::grower::{HeapGrower, NoGrowth, Region};
 use crate::locked::{DefaultLock, Locked};
 use crate::pools::{self, SizeClassPools};
-use crate::{FreeError, OutOfMemory, RawAllocator, ResizeError};
+use crate::{FreeError, HeapCorruption, Inspect, OutOfMemory, RawAllocator, ResizeError, Usage};
 
 /// The default heap: [`SizeClassPools`] in front of a [`FreeListAllocator`] that grows through
 /// `G`.
@@ -38,10 +38,10 @@ use crate::{FreeError, OutOfMemory, RawAllocator, ResizeError};
 /// `#[global_allocator]`; everything is `const`, so a `static` needs no set-up:
 ///
 /// ```
-/// use bareheap::{Heap, LockedHeap, MmapGrower};
+/// use bareheap::{LockedHeap, MmapGrower};
 ///
 /// #[global_allocator]
-/// static HEAP: LockedHeap<MmapGrower> = LockedHeap::new(Heap::new(MmapGrower::new()));
+/// static HEAP: LockedHeap<MmapGrower> = LockedHeap::with_grower(MmapGrower::new());
 ///
 /// fn main() {
 ///     let words: Vec<String> = (0..1000).map(|i| i.to_string()).collect();
@@ -52,7 +52,7 @@ use crate::{FreeError, OutOfMemory, RawAllocator, ResizeError};
 /// A program with more threads than cores (any ordinary Linux program) should put it behind a
 /// [`FutexLock`](crate::FutexLock) instead of the default spin lock, so that a waiter sleeps
 /// rather than spin while the lock's holder is descheduled:
-/// `Locked<Heap<MmapGrower>, FutexLock> = Locked::with_lock(Heap::new(MmapGrower::new()))`.
+/// `static HEAP: LockedHeap<MmapGrower, FutexLock> = LockedHeap::with_grower(MmapGrower::new());`.
 ///
 /// Costs: O(1) allocation and free for every size (a slab-table lookup for small frees, the
 /// bins' bitmaps for large requests), plus a grower call when the heap grows. Memory: the
@@ -166,6 +166,13 @@ impl<G: HeapGrower> Heap<G> {
 }
 
 impl<G: HeapGrower, R: RawMutex> Locked<Heap<G>, R> {
+    /// A heap growing through `grower`, behind a new lock: the one-step form of
+    /// `Locked::new(Heap::new(grower))`. O(1), `const`, so a `static` can hold it.
+    #[must_use]
+    pub const fn with_grower(grower: G) -> Self {
+        Self::new(Heap::new(grower))
+    }
+
     /// [`Heap::claim`] under the lock: memory known only at run time (a second RAM bank, a
     /// boot loader's memory map) joins the global heap. O(1) plus the lock.
     ///
@@ -203,6 +210,28 @@ impl<G: HeapGrower, R: RawMutex> Locked<Heap<G>, R> {
         let mut heap = self.lock();
         // SAFETY: as for `claim`.
         unsafe { heap.get_mut().extend(memory) }
+    }
+}
+
+/// The pools' answers over the free list's: one walk of the free list's blocks (large blocks
+/// and slabs, not the small blocks inside slabs), O(large blocks + slabs + regions); the
+/// check is the free list's, O(blocks + regions²), plus the pools' counts against it.
+impl<G: HeapGrower> Inspect for Heap<G> {
+    fn usage(&self) -> Usage {
+        self.pools.usage()
+    }
+
+    fn validate(&self) -> Result<(), HeapCorruption> {
+        self.pools.validate()
+    }
+}
+
+impl<R: RawMutex> Locked<Heap<NoGrowth>, R> {
+    /// [`Heap::empty`] behind a new lock: all zero bits, so a `static` of it lives in `.bss`;
+    /// `main` hands it its memory with [`claim_static`](Self::claim_static). O(1), `const`.
+    #[must_use]
+    pub const fn empty() -> Self {
+        Self::new(Heap::empty())
     }
 }
 

@@ -3,15 +3,20 @@
 //! A `#![no_std]` crate of heap allocators for kernels, firmware and freestanding programs.
 //! Start with the default, [`Heap`]: size-class pools in front of a free list, O(1) for every
 //! size, growing through a memory source ([`MmapGrower`] on Linux, [`StaticGrower`] over a
-//! buffer anywhere else). As the program's allocator it is one line:
+//! buffer anywhere else). As the allocator of a Linux program with threads, behind a lock
+//! that sleeps in the kernel while another thread holds it, it is one line:
 //!
 //! ```
-//! use bareheap::{Heap, LockedHeap, MmapGrower};
+//! use bareheap::{FutexLock, LockedHeap, MmapGrower};
 //!
 //! #[global_allocator]
-//! static HEAP: LockedHeap<MmapGrower> = LockedHeap::new(Heap::new(MmapGrower::new()));
+//! static HEAP: LockedHeap<MmapGrower, FutexLock> = LockedHeap::with_grower(MmapGrower::new());
 //! # fn main() { assert_eq!(vec![1, 2, 3].iter().sum::<i32>(), 6); }
 //! ```
+//!
+//! Leave the lock out (`LockedHeap<MmapGrower>`) for `spin`'s, the default; on bare metal,
+//! `static HEAP: LockedHeap<NoGrowth> = LockedHeap::empty();` and, first thing in `main`,
+//! `HEAP.claim_static(memory)` (see [`Heap::empty`]).
 //!
 //! **When to choose something else.** [`FixedPool`] when every allocation has one size (O(1),
 //! no fragmentation, a hard bound on memory); [`ChunkAllocator`] when a bitmap over a fixed
@@ -90,6 +95,7 @@ pub mod sys;
 mod test_checked;
 #[cfg(test)]
 mod test_lock;
+mod usage;
 
 /// The README's code blocks, compiled and run as doc tests (`cargo test --doc`), so that the
 /// tutorial's examples cannot drift from the library.
@@ -118,3 +124,4 @@ pub use heap::{Heap, LockedHeap};
 pub use locked::{DefaultLock, Locked, LockedGuard};
 pub use pools::{LockedSizeClassPools, SizeClassPools};
 pub use raw_allocator::RawAllocator;
+pub use usage::{HeapCorruption, Inspect, Usage};

@@ -63,7 +63,7 @@ pub type DefaultLock = spin::Mutex<()>;
 /// use bareheap::{FreeListAllocator, Locked, StaticGrower};
 ///
 /// let mut memory = vec![core::mem::MaybeUninit::new(0u8); 64 * 1024];
-/// let heap = Locked::new(FreeListAllocator::new(StaticGrower::new(&mut memory)));
+/// let heap: Locked<_> = Locked::new(FreeListAllocator::new(StaticGrower::new(&mut memory)));
 /// let mut squares = allocator_api2::vec::Vec::new_in(&heap);
 /// squares.extend((0..100u64).map(|i| i * i));
 /// assert_eq!(heap.inspect(|heap| heap.stats().allocated_blocks), 1);
@@ -72,20 +72,15 @@ pub struct Locked<A, R = DefaultLock> {
     inner: lock_api::Mutex<R, A>,
 }
 
-impl<A> Locked<A> {
-    /// `allocator` behind a new, unlocked [`DefaultLock`]. O(1) and `const`, so a `static`
-    /// can hold it. (For another lock, [`with_lock`](Self::with_lock).)
+impl<A, R: RawMutex> Locked<A, R> {
+    /// `allocator` behind a new, unlocked lock of type `R`. O(1) and `const`, so a `static`
+    /// can hold it. The lock type comes from where the value goes: a `static`'s type names it
+    /// (`static HEAP: LockedHeap<MmapGrower, FutexLock> = LockedHeap::new(..)`), and it is
+    /// [`DefaultLock`] when that type leaves it out. A `let` with no type must say which lock
+    /// it wants, as for any generic constructor: `let heap: Locked<_> = Locked::new(..)` for the
+    /// default one.
     #[must_use]
     pub const fn new(allocator: A) -> Self {
-        Self::with_lock(allocator)
-    }
-}
-
-impl<A, R: RawMutex> Locked<A, R> {
-    /// `allocator` behind a new, unlocked lock of type `R` (usually known from the `static`'s
-    /// type). O(1) and `const`.
-    #[must_use]
-    pub const fn with_lock(allocator: A) -> Self {
         Self {
             inner: lock_api::Mutex::const_new(R::INIT, allocator),
         }
@@ -366,7 +361,7 @@ mod tests {
     fn a_large_block_that_moves_is_copied_outside_the_lock() {
         let mut memory = vec![MaybeUninit::new(0u8); 256 * 1024];
         let heap: Locked<_, CountingLock> =
-            Locked::with_lock(FreeListAllocator::new(StaticGrower::new(&mut memory)));
+            Locked::new(FreeListAllocator::new(StaticGrower::new(&mut memory)));
         let large = Layout::from_size_align(20 * 1024, 8).unwrap();
         let larger = Layout::from_size_align(40 * 1024, 8).unwrap();
         // SAFETY: a non-zero layout; every block below is used and freed with its layout.

@@ -659,7 +659,7 @@ impl Subject for CachedHeap {
     unsafe fn init(base: NonNull<u8>, len: usize) -> Option<Self> {
         // SAFETY: forwarded from the caller.
         let grower = StaticGrower::new(unsafe { arena_slice(base, len) });
-        Some(Self(Cached::with_lock(Heap::new(grower), ThreadNumber)))
+        Some(Self(Cached::new(Heap::new(grower), ThreadNumber)))
     }
 
     fn alloc(&mut self, layout: Layout) -> Option<NonNull<u8>> {

@@ -38,8 +38,8 @@
 
 use bareheap::chunk::{ChunkAllocator, GlobalChunkAllocator, PageAligned, bitmap_len};
 use bareheap::{
-    CacheIndex, Cached, FreeListAllocator, FutexLock, LockedFreeListAllocator,
-    LockedSizeClassPools, MmapGrower, SizeClassPools, heap, heap_bitmap,
+    CacheIndex, Cached, FutexLock, LockedFreeListAllocator, LockedSizeClassPools, MmapGrower,
+    SizeClassPools, heap, heap_bitmap,
 };
 
 /// Bytes per chunk of both chunk allocators.
@@ -65,7 +65,7 @@ static mut POOLS_BITMAP: PageAligned<[u8; bitmap_len(CHUNKS)]> = heap_bitmap!(ch
 /// (their slabs and their large blocks): one lock over both.
 pub static POOLS: LockedSizeClassPools<ChunkAllocator<CHUNK_SIZE>, FutexLock> =
     // SAFETY: as for CHUNK, with the pools' own heap and bitmap.
-    LockedSizeClassPools::with_lock(SizeClassPools::new(unsafe {
+    LockedSizeClassPools::new(SizeClassPools::new(unsafe {
             ChunkAllocator::from_static(&raw mut POOLS_HEAP, &raw mut POOLS_BITMAP)
         }));
 
@@ -95,7 +95,7 @@ pub type CachedPools =
     Cached<SizeClassPools<ChunkAllocator<CHUNK_SIZE>>, ThreadCacheIndex, FutexLock>;
 
 /// The `cached` choice's allocator.
-pub static CACHED: CachedPools = Cached::with_lock(
+pub static CACHED: CachedPools = Cached::new(
     SizeClassPools::new(
         // SAFETY: as for CHUNK, with this heap and bitmap of its own.
         unsafe { ChunkAllocator::from_static(&raw mut CACHED_HEAP, &raw mut CACHED_BITMAP) },
@@ -113,4 +113,4 @@ pub fn in_cached_heap(ptr: *const u8) -> bool {
 ///
 /// Its grower starts with a fallback page size; [`super::init`] gives it the kernel's.
 pub static FREE_LIST: LockedFreeListAllocator<MmapGrower, FutexLock> =
-    LockedFreeListAllocator::with_lock(FreeListAllocator::new(MmapGrower::new()));
+    LockedFreeListAllocator::with_grower(MmapGrower::new());

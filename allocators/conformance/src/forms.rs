@@ -72,7 +72,8 @@ impl<H: Holder> Inspect for H {
     }
 
     fn check_consistency(&self) -> Result<(), String> {
-        self.with(H::Design::check_consistency)
+        self.with(H::Design::check_consistency)?;
+        self.with(usage_agrees::<H::Design>)
     }
 
     fn check_all_free(&self) -> Result<(), String> {
@@ -413,4 +414,23 @@ impl<D: Design> Subject for ViaAllocatorApi<D> {
         };
         Some(self.start_of(block.ok()?, new))
     }
+}
+
+/// The answers every allocator gives with the same names (`bareheap::Inspect`) against the
+/// design's own statistics: its check passes, it counts the live blocks the design counts
+/// (which the harness checks against the model), and its largest free block is free memory.
+/// Under Miri the check is left to the design's own (the same walk, for the free list), which
+/// keeps Miri's time where it was.
+fn usage_agrees<D: Design>(allocator: &D::Allocator) -> Result<(), String> {
+    if !cfg!(miri) {
+        bareheap::Inspect::validate(allocator).map_err(|problem| problem.to_string())?;
+    }
+    let usage = bareheap::Inspect::usage(allocator);
+    let live_blocks = D::accounting(allocator).live_blocks;
+    if usage.live_blocks != live_blocks || usage.largest_free_block > usage.free_bytes {
+        return Err(format!(
+            "usage() says {usage:?}, the design's statistics {live_blocks} live blocks"
+        ));
+    }
+    Ok(())
 }

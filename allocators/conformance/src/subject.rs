@@ -38,7 +38,7 @@ pub struct Accounting {
 /// One allocator design under test: how to build it, and what its counters mean.
 pub trait Design: 'static {
     /// The allocator.
-    type Allocator: RawAllocator + Send;
+    type Allocator: RawAllocator + bareheap::Inspect + Send;
 
     /// A short name for messages.
     const NAME: &'static str;

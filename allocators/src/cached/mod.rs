@@ -92,7 +92,7 @@ use lock_api::RawMutex;
 
 use crate::locked::{DefaultLock, Locked, LockedGuard};
 use crate::pools::{block_size, class_of};
-use crate::{FreeError, OutOfMemory, RawAllocator};
+use crate::{FreeError, HeapCorruption, Inspect, OutOfMemory, RawAllocator, Usage};
 use cache::{Cache, Slot, batch, magazine_limit};
 
 pub use cache::CacheStats;
@@ -181,24 +181,16 @@ pub struct Cached<A, I, R = DefaultLock, const N: usize = 16> {
     slots: [Slot; N],
 }
 
-impl<A, I, const N: usize> Cached<A, I, DefaultLock, N> {
-    /// `allocator` behind a new [`DefaultLock`], with `N` empty caches chosen by `index`. O(1)
-    /// and `const`, so a `static` can hold it. (For another lock,
-    /// [`with_lock`](Self::with_lock).)
-    #[must_use]
-    pub const fn new(allocator: A, index: I) -> Self {
-        Self::with_lock(allocator, index)
-    }
-}
-
 impl<A, I, R: RawMutex, const N: usize> Cached<A, I, R, N> {
     /// `allocator` behind a new lock of type `R`, with `N` empty caches chosen by `index`.
-    /// O(1) and `const`. `N` must be at least 1 (a compile-time error otherwise).
+    /// O(1) and `const`, so a `static` can hold it; the lock and `N` come from the `static`'s
+    /// type ([`DefaultLock`] and 16 when it leaves them out; a `let` with no type says
+    /// `Cached<_, _>`). `N` must be at least 1 (a compile-time error otherwise).
     #[must_use]
-    pub const fn with_lock(allocator: A, index: I) -> Self {
+    pub const fn new(allocator: A, index: I) -> Self {
         const { assert!(N > 0, "a `Cached` heap needs at least one cache") };
         Self {
-            shared: Locked::with_lock(allocator),
+            shared: Locked::new(allocator),
             given_back: AtomicUsize::new(0),
             index,
             slots: [const { Slot::new() }; N],
@@ -247,6 +239,24 @@ impl<A, I, R: RawMutex, const N: usize> Cached<A, I, R, N> {
         I: CacheIndex,
     {
         &self.slots[self.index.current() % N]
+    }
+}
+
+impl<A: Inspect, I, R: RawMutex, const N: usize> Cached<A, I, R, N> {
+    /// [`Inspect::usage`] of the shared heap, under its lock. Blocks waiting in the caches are
+    /// the shared heap's live blocks: they count in `live_blocks` and `in_use_bytes` (their
+    /// number is [`total_stats`](Self::total_stats)`().cached_blocks`; [`release_all`](Self::release_all)
+    /// first gives a leak check an exact count).
+    pub fn usage(&self) -> Usage {
+        self.shared.usage()
+    }
+
+    /// [`Inspect::validate`] of the shared heap, under its lock.
+    ///
+    /// # Errors
+    /// The first inconsistency found.
+    pub fn validate(&self) -> Result<(), HeapCorruption> {
+        self.shared.validate()
     }
 }
 

@@ -37,7 +37,7 @@ fn memory(bytes: usize) -> Box<[MaybeUninit<u8>]> {
 }
 
 fn heap(memory: &mut [MaybeUninit<u8>]) -> TestHeap<'_> {
-    Cached::with_lock(
+    Cached::new(
         Heap::new(StaticGrower::new(memory)),
         Pick(AtomicUsize::new(0)),
     )
@@ -242,7 +242,7 @@ fn resizes_stay_in_place_within_a_class_and_keep_contents_across() {
 #[test]
 fn exhaustion_takes_back_the_blocks_of_idle_caches_first() {
     let mut memory = memory(64 * 1024);
-    let heap: Cached<_, _, CountingLock, 4> = Cached::with_lock(
+    let heap: Cached<_, _, CountingLock, 4> = Cached::new(
         FreeListAllocator::new(StaticGrower::new(&mut memory)),
         Pick(AtomicUsize::new(1)),
     );

@@ -47,7 +47,8 @@ use core::ptr::NonNull;
 
 use super::bitmap::{Bitmap, StartRule, bitmap_words};
 use super::{ChunkAllocatorError, PAGE_SIZE, PageAligned, bitmap_len};
-use crate::{FreeError, OutOfMemory, RawAllocator, ResizeError};
+use crate::usage::corrupt_if;
+use crate::{FreeError, HeapCorruption, Inspect, OutOfMemory, RawAllocator, ResizeError, Usage};
 
 /// A snapshot of a [`ChunkAllocator`]'s statistics, taken in O(1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -605,7 +606,7 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
         }
         let chunks = layout.size().div_ceil(CHUNK_SIZE).max(1);
         if self.block_end(index, chunks) != Some(index + chunks) {
-            return Err(FreeError::CorruptedBlock);
+            return Err(FreeError::LayoutMismatch);
         }
         Ok((index, chunks))
     }
@@ -649,9 +650,23 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
         NonNull::slice_from_raw_parts(self.chunk_ptr(index), chunks * CHUNK_SIZE)
     }
 
-    /// The share of chunks in use, in percent (0.0 to 100.0). O(1).
-    pub fn usage(&self) -> f32 {
-        self.counters.used_chunks as f32 * 100.0 / self.chunks as f32
+    /// The checked free ([`RawAllocator::deallocate`]) as a safe call: exact for any pointer
+    /// and layout, so anything but a live block's start with a fitting layout is refused with
+    /// the [`FreeError`] that says why, and changes nothing. O(n/64 + 1) for a block of n
+    /// chunks.
+    ///
+    /// It is safe because freeing a block harms no safe code: the blocks this value hands out
+    /// are raw pointers, which only `unsafe` code can read or write through, and the `&mut`
+    /// borrow proves no `Locked` or `Allocator` form is using the allocator meanwhile (the
+    /// locked forms keep the trait's `unsafe` free: there, a `Box` may own the block).
+    ///
+    /// # Errors
+    /// As [`RawAllocator::deallocate`] for this allocator.
+    pub fn free(&mut self, ptr: *mut u8, layout: Layout) -> Result<(), FreeError> {
+        let (index, chunks) = self.locate(ptr, layout)?;
+        self.release(index, chunks);
+        self.counters.live_allocations -= 1;
+        Ok(())
     }
 
     /// A snapshot of the statistics. O(1).
@@ -722,6 +737,46 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
     }
 }
 
+/// The counters in O(1), the largest free run by a scan of the bitmap: O(C/64) for C chunks.
+/// The check recounts the bitmap: O(C).
+impl<const CHUNK_SIZE: usize> Inspect for ChunkAllocator<CHUNK_SIZE> {
+    fn usage(&self) -> Usage {
+        let stats = self.stats();
+        Usage {
+            live_blocks: stats.live_allocations,
+            in_use_bytes: stats.used_bytes,
+            free_bytes: stats.free_chunks * CHUNK_SIZE,
+            largest_free_block: self.largest_free_run() * CHUNK_SIZE,
+        }
+    }
+
+    /// Every block start is a used chunk, and the counters of used chunks and live blocks
+    /// agree with the bitmap.
+    fn validate(&self) -> Result<(), HeapCorruption> {
+        let (mut used, mut starts) = (0, 0);
+        for index in 0..self.chunks {
+            let is_start = self.bitmap.is_start(index);
+            corrupt_if(
+                is_start && !self.bitmap.is_used(index),
+                "a block starts on a free chunk",
+                self.chunk_ptr(index).addr().get(),
+            )?;
+            used += usize::from(self.bitmap.is_used(index));
+            starts += usize::from(is_start);
+        }
+        corrupt_if(
+            used != self.counters.used_chunks,
+            "used chunks miscounted",
+            0,
+        )?;
+        corrupt_if(
+            starts != self.counters.live_allocations,
+            "live blocks miscounted",
+            0,
+        )
+    }
+}
+
 // SAFETY: blocks are runs of chunks of the heap the constructor was handed exclusively, marked
 // in the bitmap so no two live blocks share a chunk, aligned by the start rule, and reached
 // through the heap's own pointer. Every free and resize is checked exactly (`locate`) before
@@ -743,13 +798,10 @@ unsafe impl<const CHUNK_SIZE: usize> RawAllocator for ChunkAllocator<CHUNK_SIZE>
     /// [`NullPtrFree`](FreeError::NullPtrFree); [`FreeOutOfBounds`](FreeError::FreeOutOfBounds)
     /// outside the heap; [`UnalignedFree`](FreeError::UnalignedFree) off a chunk boundary, not
     /// aligned to `layout.align()`, or inside a live block; [`DoubleFree`](FreeError::DoubleFree)
-    /// on a free chunk; [`CorruptedBlock`](FreeError::CorruptedBlock) when `layout` implies more
+    /// on a free chunk; [`LayoutMismatch`](FreeError::LayoutMismatch) when `layout` implies more
     /// or fewer chunks than the block has. O(n/64 + 1) for a block of n chunks.
     unsafe fn deallocate(&mut self, ptr: *mut u8, layout: Layout) -> Result<(), FreeError> {
-        let (index, chunks) = self.locate(ptr, layout)?;
-        self.release(index, chunks);
-        self.counters.live_allocations -= 1;
-        Ok(())
+        self.free(ptr, layout)
     }
 
     /// In place when `ptr` meets `new.align()` and either the held chunks suffice (a smaller
@@ -1189,7 +1241,7 @@ mod tests {
         let arena = Arena::new(100, CS);
         let mut allocator = arena.allocator::<CS>().unwrap();
         let blocks = fill(&mut allocator);
-        assert_eq!(allocator.usage(), 100.0);
+        assert_eq!(allocator.usage().free_bytes, 0);
         let too_big = allocator.allocate(layout(101 * CS, 1));
         assert_eq!(too_big, Err(OutOfMemory));
         allocator.free_checked(blocks[37], layout(CS, 1)).unwrap();
@@ -1418,8 +1470,8 @@ mod tests {
                 FreeError::UnalignedFree,
             ),
             (arena.heap_ptr(4 * CS), layout(1, 1), FreeError::DoubleFree),
-            (block, layout(3 * CS, 1), FreeError::CorruptedBlock),
-            (block, layout(9 * CS, 1), FreeError::CorruptedBlock),
+            (block, layout(3 * CS, 1), FreeError::LayoutMismatch),
+            (block, layout(9 * CS, 1), FreeError::LayoutMismatch),
         ];
         let before = (occupancy(&allocator), allocator.stats());
         for (ptr, layout, error) in cases {
@@ -1461,23 +1513,58 @@ mod tests {
     }
 
     #[test]
+    fn the_safe_free_refuses_every_pointer_but_a_live_start_and_changes_nothing() {
+        let arena = Arena::new(16, CS);
+        let mut allocator = arena.allocator::<CS>().unwrap();
+        let block = allocator.allocate(layout_of(3 * CS)).unwrap().cast::<u8>();
+        let before = allocator.stats();
+        let refused = [
+            (core::ptr::null_mut(), FreeError::NullPtrFree),
+            (block.as_ptr().wrapping_add(CS), FreeError::UnalignedFree),
+            (arena.heap_ptr(8 * CS), FreeError::DoubleFree),
+            (block.as_ptr().wrapping_sub(CS), FreeError::FreeOutOfBounds),
+        ];
+        for (ptr, error) in refused {
+            assert_eq!(allocator.free(ptr, layout_of(CS)), Err(error));
+        }
+        assert_eq!(
+            allocator.free(block.as_ptr(), layout_of(CS)),
+            Err(FreeError::LayoutMismatch)
+        );
+        assert_eq!(allocator.stats(), before);
+        assert_eq!(allocator.free(block.as_ptr(), layout_of(3 * CS)), Ok(()));
+        assert_eq!(
+            allocator.usage(),
+            Usage {
+                free_bytes: 16 * CS,
+                largest_free_block: 16 * CS,
+                ..Usage::default()
+            }
+        );
+        assert_eq!(
+            allocator.free(block.as_ptr(), layout_of(3 * CS)),
+            Err(FreeError::DoubleFree)
+        );
+    }
+
+    #[test]
     fn a_layout_of_another_chunk_count_is_refused() {
         let arena = Arena::new(12, CS);
         let mut allocator = arena.allocator::<CS>().unwrap();
         let first = allocator.allocate(layout_of(4 * CS)).unwrap().cast::<u8>();
         let second = allocator.allocate(layout_of(3 * CS)).unwrap().cast::<u8>();
         let last = allocator.allocate(layout_of(5 * CS)).unwrap().cast::<u8>();
-        let corrupted = FreeError::CorruptedBlock;
+        let mismatch = FreeError::LayoutMismatch;
         // Smaller: the chunk after the implied span continues the block.
         for size in [0, 1, CS, 3 * CS] {
-            assert_refused(&mut allocator, first.as_ptr(), layout_of(size), corrupted);
+            assert_refused(&mut allocator, first.as_ptr(), layout_of(size), mismatch);
         }
-        assert_refused(&mut allocator, last.as_ptr(), layout_of(4 * CS), corrupted);
+        assert_refused(&mut allocator, last.as_ptr(), layout_of(4 * CS), mismatch);
         // Larger: the implied span crosses the next block's start, or the end of the heap.
         for size in [4 * CS + 1, 5 * CS, 7 * CS, 12 * CS, usize::MAX / 2] {
-            assert_refused(&mut allocator, first.as_ptr(), layout_of(size), corrupted);
+            assert_refused(&mut allocator, first.as_ptr(), layout_of(size), mismatch);
         }
-        assert_refused(&mut allocator, last.as_ptr(), layout_of(6 * CS), corrupted);
+        assert_refused(&mut allocator, last.as_ptr(), layout_of(6 * CS), mismatch);
         // The middle block, once its neighbours are free: larger now crosses a free chunk.
         allocator
             .free_checked(first.as_ptr(), layout_of(4 * CS))
@@ -1486,7 +1573,7 @@ mod tests {
             .free_checked(last.as_ptr(), layout_of(5 * CS))
             .unwrap();
         for size in [2 * CS, 4 * CS] {
-            assert_refused(&mut allocator, second.as_ptr(), layout_of(size), corrupted);
+            assert_refused(&mut allocator, second.as_ptr(), layout_of(size), mismatch);
         }
         allocator
             .free_checked(second.as_ptr(), layout_of(3 * CS))
@@ -1527,8 +1614,8 @@ mod tests {
                 .collect::<Vec<_>>(),
             [true, false, false, false, false, false, false]
         );
-        let corrupted = FreeError::CorruptedBlock;
-        assert_refused(&mut allocator, ptr, layout_of(2 * CS), corrupted);
+        let mismatch = FreeError::LayoutMismatch;
+        assert_refused(&mut allocator, ptr, layout_of(2 * CS), mismatch);
         let old_end = ptr.wrapping_add(2 * CS);
         assert_refused(
             &mut allocator,
@@ -1540,7 +1627,7 @@ mod tests {
         allocator
             .resize_checked(ptr, layout_of(6 * CS), layout_of(3 * CS))
             .unwrap();
-        assert_refused(&mut allocator, ptr, layout_of(6 * CS), corrupted);
+        assert_refused(&mut allocator, ptr, layout_of(6 * CS), mismatch);
         let old_tail = ptr.wrapping_add(3 * CS);
         assert_refused(
             &mut allocator,
@@ -1575,7 +1662,7 @@ mod tests {
             layout_of(1),
             FreeError::UnalignedFree,
         );
-        assert_refused(&mut allocator, moved.as_ptr(), layout_of(3 * CS), corrupted);
+        assert_refused(&mut allocator, moved.as_ptr(), layout_of(3 * CS), mismatch);
         allocator
             .free_checked(moved.as_ptr(), layout_of(5 * CS))
             .unwrap();
@@ -1609,7 +1696,7 @@ mod tests {
             total_allocations: 2,
         };
         assert_eq!(stats, expected);
-        assert_eq!(allocator.usage(), 100.0 / 64.0);
+        assert_eq!(allocator.usage().in_use_bytes, allocator.capacity() / 64);
         assert_eq!(allocator.used_chunks_in(0..64), 1);
         assert_eq!(allocator.largest_free_run(), 60);
         allocator.free_checked(b, layout(0, 1)).unwrap();
@@ -1656,6 +1743,6 @@ mod tests {
         let late = allocator.allocate(layout(CS, 1)).unwrap().cast::<u8>();
         assert_eq!(late.as_ptr(), blocks[chunks - 30]);
         assert_eq!(early.as_ptr(), blocks[5]);
-        assert_eq!(allocator.usage(), 100.0);
+        assert_eq!(allocator.usage().free_bytes, 0);
     }
 }

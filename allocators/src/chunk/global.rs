@@ -44,7 +44,7 @@ impl<const CHUNK_SIZE: usize, R: RawMutex> Locked<ChunkAllocator<CHUNK_SIZE>, R>
         bitmap: *mut PageAligned<[u8; BITMAP]>,
     ) -> Self {
         // SAFETY: forwarded from this function's contract.
-        Self::with_lock(unsafe { ChunkAllocator::from_static(heap, bitmap) })
+        Self::new(unsafe { ChunkAllocator::from_static(heap, bitmap) })
     }
 
     /// Changes where searches start from now on, as [`ChunkAllocator::set_placement`]. O(1)
@@ -53,11 +53,6 @@ impl<const CHUNK_SIZE: usize, R: RawMutex> Locked<ChunkAllocator<CHUNK_SIZE>, R>
         let mut chunks = self.lock();
         // SAFETY: only the placement changes; the allocator stays in place.
         unsafe { chunks.get_mut() }.set_placement(placement);
-    }
-
-    /// The share of chunks in use, in percent (seed 001's `usage()`). O(1) plus the lock.
-    pub fn usage(&self) -> f32 {
-        self.lock().usage()
     }
 
     /// A snapshot of the statistics. O(1) plus the lock.
@@ -111,7 +106,7 @@ mod tests {
             allocator.dealloc(big.wrapping_add(64 * 3), layout(8, 1));
             assert_eq!(allocator.stats().live_allocations, 1);
             allocator.dealloc(big, layout(3 * 64, 8));
-            assert_eq!(allocator.usage(), 0.0);
+            assert_eq!(allocator.usage().in_use_bytes, 0);
         }
     }
 

@@ -56,7 +56,7 @@
 //!
 //! fn main() {
 //!     let numbers: Vec<u32> = (0..100).collect();
-//!     assert!(ALLOCATOR.usage() > 0.0);
+//!     assert!(ALLOCATOR.usage().in_use_bytes > 0);
 //!     assert!(ALLOCATOR.contains(numbers.as_ptr().cast()));
 //! }
 //! ```
@@ -91,7 +91,7 @@ mod page_aligned;
 #[cfg(test)]
 mod model_tests;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 
 pub use allocator::{ChunkAllocator, ChunkStats, Placement};
 pub use error::ChunkAllocatorError;

@@ -205,11 +205,11 @@ impl Model {
         let align = block.layout.align();
         let longer = layout((chunks + 1) * CS, align.trailing_zeros());
         let refused = allocator.free_checked(block.ptr, longer);
-        assert_eq!(refused, Err(FreeError::CorruptedBlock));
+        assert_eq!(refused, Err(FreeError::LayoutMismatch));
         if chunks > 1 {
             let shorter = layout((chunks - 1) * CS, align.trailing_zeros());
             let refused = allocator.free_checked(block.ptr, shorter);
-            assert_eq!(refused, Err(FreeError::CorruptedBlock));
+            assert_eq!(refused, Err(FreeError::LayoutMismatch));
             let interior = block.ptr.wrapping_add((1 + skew % (chunks - 1)) * CS);
             let refused = allocator.free_checked(interior, layout(1, 0));
             assert_eq!(refused, Err(FreeError::UnalignedFree));

@@ -64,6 +64,11 @@ impl Arena {
         self.heap.as_ptr().wrapping_add(offset)
     }
 
+    /// A pointer to the bitmap's first byte, with the bitmap's provenance (to corrupt it).
+    pub(crate) fn bitmap_ptr(&self) -> *mut u8 {
+        self.bitmap.as_ptr()
+    }
+
     /// An allocator over the whole arena.
     pub(crate) fn allocator<const CHUNK_SIZE: usize>(
         &self,

@@ -25,6 +25,7 @@
 use core::mem::MaybeUninit;
 
 use crate::FreeError;
+use crate::usage::{HeapCorruption, corrupt_if};
 
 /// The link (and head) meaning "no further free block".
 const END: u32 = 0;
@@ -136,6 +137,36 @@ impl<const N: usize> IndexFreeList<N> {
     /// The number of blocks handed out. O(1).
     pub(super) const fn in_use(&self) -> usize {
         self.in_use
+    }
+
+    /// Checks that the blocks marked handed out match the count, and that the free list runs
+    /// through every other block below the watermark once, ending where it should. O(N).
+    pub(super) fn check(&self) -> Result<(), HeapCorruption> {
+        let fresh = self.fresh as usize;
+        corrupt_if(fresh > N, "watermark past the last block", 0)?;
+        let marked = (0..fresh).filter(|&index| self.is_in_use(index)).count();
+        corrupt_if(marked != self.in_use, "blocks in use miscounted", 0)?;
+        let (mut link, mut listed) = (self.head, 0);
+        while link != END {
+            let index = link as usize - 1;
+            corrupt_if(
+                index >= fresh || listed == fresh - marked,
+                "free list leaves the used blocks or loops",
+                index,
+            )?;
+            corrupt_if(
+                self.is_in_use(index),
+                "handed-out block on the free list",
+                index,
+            )?;
+            link = self.link(index);
+            listed += 1;
+        }
+        corrupt_if(
+            listed != fresh - marked,
+            "free block missing from the list",
+            0,
+        )
     }
 
     /// The link of a block below the watermark.

@@ -21,7 +21,7 @@ use lock_api::RawMutex;
 use super::index_list::IndexFreeList;
 use super::storage::{BlockArray, FixedBlocks, block_align};
 use crate::locked::{DefaultLock, Locked};
-use crate::{FreeError, OutOfMemory, RawAllocator, ResizeError};
+use crate::{FreeError, HeapCorruption, Inspect, OutOfMemory, RawAllocator, ResizeError, Usage};
 
 /// A pool of `N` blocks of `S` bytes over [`FixedBlocks`] borrowed for `'a`: O(1) allocation
 /// and free of one block size, exact detection of every invalid free.
@@ -52,6 +52,20 @@ pub struct FixedPool<'a, const S: usize, const N: usize> {
 /// A [`FixedPool`] behind a lock (spin's by default): a `static`-friendly pool shared between
 /// threads, with `GlobalAlloc` and `Allocator`. The lock covers the index list only.
 ///
+/// The one-line form is [`fixed_pool!`](crate::fixed_pool), which declares the `static` and
+/// its blocks together, with no `unsafe` in your code:
+///
+/// ```
+/// bareheap::fixed_pool!(static POOL: [16; 32]);
+///
+/// let block = POOL.alloc::<[u32; 4]>().expect("a free block");
+/// assert_eq!(POOL.usage().live_blocks, 1);
+/// // SAFETY: the block was taken just above, and is not used afterwards.
+/// unsafe { POOL.free_nonnull(block) }.expect("a block we were given");
+/// ```
+///
+/// By hand, over blocks of your own (a `static mut` the pool alone names):
+///
 /// ```
 /// use bareheap::fixed::{FixedBlocks, FixedPool, LockedFixedSizeAllocator};
 /// use bareheap::Locked;
@@ -60,11 +74,7 @@ pub struct FixedPool<'a, const S: usize, const N: usize> {
 /// // SAFETY: BLOCKS is named nowhere else: this pool is its only user.
 /// static POOL: LockedFixedSizeAllocator<'static, 16, 32> =
 ///     Locked::new(unsafe { FixedPool::from_raw(&raw mut BLOCKS) });
-///
-/// let block = POOL.alloc::<[u32; 4]>().expect("a free block");
-/// assert_eq!(POOL.inspect(|pool| pool.allocated_blocks()), 1);
-/// // SAFETY: the block was taken just above, and is not used afterwards.
-/// unsafe { POOL.free_nonnull(block) }.expect("a block we were given");
+/// # assert_eq!(POOL.usage().free_bytes, 16 * 32);
 /// ```
 pub type LockedFixedSizeAllocator<'a, const S: usize, const N: usize, R = DefaultLock> =
     Locked<FixedPool<'a, S, N>, R>;
@@ -227,7 +237,7 @@ impl<'a, const S: usize, const N: usize> FixedPool<'a, S, N> {
             return Err(FreeError::DoubleFree);
         }
         if !Self::fits(layout) {
-            return Err(FreeError::CorruptedBlock);
+            return Err(FreeError::LayoutMismatch);
         }
         NonNull::new(self.array().block(index)).ok_or(FreeError::NullPtrFree)
     }
@@ -248,6 +258,22 @@ impl<'a, const S: usize, const N: usize> FixedPool<'a, S, N> {
     }
 }
 
+/// O(1) from the index list's count; the check walks the list: O(N).
+impl<const S: usize, const N: usize> Inspect for FixedPool<'_, S, N> {
+    fn usage(&self) -> Usage {
+        Usage {
+            live_blocks: self.allocated_blocks(),
+            in_use_bytes: self.total_allocated(),
+            free_bytes: self.total_free(),
+            largest_free_block: if self.free_blocks() > 0 { S } else { 0 },
+        }
+    }
+
+    fn validate(&self) -> Result<(), HeapCorruption> {
+        self.list().check()
+    }
+}
+
 // SAFETY: blocks are disjoint `S`-byte pieces of the borrowed `FixedBlocks`, aligned to
 // `BLOCK_ALIGN` (so every accepted layout fits), handed out at most once until freed (the
 // index list is exact), reached through the pool's pointer to the blocks. Every free is checked
@@ -265,7 +291,7 @@ unsafe impl<const S: usize, const N: usize> RawAllocator for FixedPool<'_, S, N>
     /// Exact for any pointer. Errors, in order: [`FreeError::NullPtrFree`];
     /// [`FreeError::FreeOutOfBounds`] outside the blocks; [`FreeError::UnalignedFree`] inside a
     /// block but not at its start; [`FreeError::DoubleFree`] for a block not in use;
-    /// [`FreeError::CorruptedBlock`] for a layout no block fits. O(1).
+    /// [`FreeError::LayoutMismatch`] for a layout no block fits. O(1).
     unsafe fn deallocate(&mut self, ptr: *mut u8, layout: Layout) -> Result<(), FreeError> {
         self.check(ptr, layout)?;
         self.free(ptr)
@@ -358,4 +384,29 @@ impl<const S: usize, const N: usize, R: RawMutex> Locked<FixedPool<'_, S, N>, R>
         // SAFETY: `free` only updates the index list; the pool stays in place.
         unsafe { pool.get_mut() }.free(ptr)
     }
+}
+
+/// Declares a `static` [`LockedFixedSizeAllocator`] of `N` blocks of `S` bytes, with its blocks
+/// (a [`FixedBlocks`] in `.bss`), in one safe line:
+/// `fixed_pool!(static NODES: [S; N]);` (attributes and a visibility may come first, as on
+/// any `static`).
+///
+/// The blocks are a `static mut` declared inside the pool's initialiser, so no other code can
+/// name them, and a `static`'s initialiser runs once, at compile time: the pool is the only one
+/// over them, which is what [`FixedPool::from_raw`] asks. The macro only declares `static`s,
+/// never an expression, so it cannot build a second pool over the same blocks. O(1), no
+/// run-time set-up.
+#[macro_export]
+macro_rules! fixed_pool {
+    ($(#[$attr:meta])* $vis:vis static $name:ident: [$size:expr; $count:expr] $(;)?) => {
+        $(#[$attr])*
+        $vis static $name: $crate::fixed::LockedFixedSizeAllocator<'static, { $size }, { $count }> = {
+            static mut BLOCKS: $crate::fixed::FixedBlocks<{ $size }, { $count }> =
+                $crate::fixed::FixedBlocks::new(false);
+            // SAFETY: `BLOCKS` is declared in this block, where nothing but this initialiser
+            // names it, and a `static`'s initialiser is evaluated once: this pool is the only
+            // user of the blocks, for the whole program.
+            $crate::Locked::new(unsafe { $crate::fixed::FixedPool::from_raw(&raw mut BLOCKS) })
+        };
+    };
 }

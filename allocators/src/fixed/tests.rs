@@ -248,7 +248,7 @@ fn the_raw_api_checks_every_free_and_keeps_blocks_on_resize() {
     let too_big = Layout::new::<[u8; 17]>();
     assert_eq!(
         pool.free_checked(ptr, too_big),
-        Err(FreeError::CorruptedBlock)
+        Err(FreeError::LayoutMismatch)
     );
     assert_eq!(
         pool.free_checked(ptr.wrapping_add(4), fits),
@@ -303,4 +303,29 @@ fn allocator_api_backs_a_vec_in_place() {
     assert!(Allocator::allocate(&pool, layout).is_err());
     drop(numbers);
     assert_eq!(pool.inspect(|pool| pool.allocated_blocks()), 0);
+}
+
+crate::fixed_pool!(static FIRST: [8; 4]);
+crate::fixed_pool!(static SECOND: [8; 4]);
+
+#[test]
+fn pools_declared_by_the_macro_have_blocks_of_their_own() {
+    let mut taken = std::vec::Vec::new();
+    for pool in [&FIRST, &SECOND] {
+        for _ in 0..4 {
+            taken.push(pool.alloc::<u64>().expect("a free block"));
+        }
+        assert!(pool.alloc::<u64>().is_none(), "four blocks each");
+        assert_eq!(pool.usage().live_blocks, 4);
+    }
+    let mut addresses: std::vec::Vec<_> = taken.iter().map(|block| block.addr()).collect();
+    addresses.sort_unstable();
+    addresses.dedup();
+    assert_eq!(addresses.len(), 8, "no block is in both pools");
+    for (index, block) in taken.into_iter().enumerate() {
+        let pool = if index < 4 { &FIRST } else { &SECOND };
+        // SAFETY: each block was taken from this pool above and is not used again.
+        unsafe { pool.free_nonnull(block) }.unwrap();
+    }
+    assert_eq!(FIRST.usage().live_blocks + SECOND.usage().live_blocks, 0);
 }

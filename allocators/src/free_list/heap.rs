@@ -345,9 +345,14 @@ impl<G: HeapGrower> FreeListAllocator<G> {
     ///
     /// # Safety
     /// As for [`claim`](Self::claim); and when `memory` starts where the newest region ends,
-    /// its pointer must also be valid for that region's memory: both must be cut from one
-    /// pointer (the pieces of one buffer), since a block may now span both. Two separate
-    /// allocations that happen to touch, or the halves of a `split_at_mut`, are not.
+    /// a block may now span both, so `memory.ptr()` must be usable for the newest region's
+    /// bytes too. In terms of what you hold: make both regions' pointers from one pointer to
+    /// the whole buffer (`whole` and `whole.byte_add(n)`, as below), or from a pointer to
+    /// memory you own outright, such as a linker symbol, an address from the boot loader's
+    /// memory map, or `mmap`'s answer. Pointers from two different borrows do not qualify, even
+    /// when the bytes touch: two `&mut` to separate arrays, the two halves of a
+    /// `split_at_mut`, or two `Vec`s. Hand such pieces over with [`claim`](Self::claim), as two
+    /// regions.
     pub unsafe fn extend(&mut self, memory: Region) -> Result<(), OutOfMemory> {
         // SAFETY: forwarded from the caller.
         unsafe { self.hand_over(memory, true) }
@@ -940,7 +945,7 @@ impl<G: HeapGrower> FreeListAllocator<G> {
         // The block (a multiple of the granule, at least MIN_BLOCK: its shape is checked) holds
         // the request exactly when its payload does; one comparison, no rounding.
         if layout.size() > tag.size() - WORD {
-            return Err(FreeError::CorruptedBlock);
+            return Err(FreeError::LayoutMismatch);
         }
         // SAFETY: the block ends at or before the sentinel, so the next tag is in the region.
         let next_tag = unsafe { block.forward(tag.size()).tag() };

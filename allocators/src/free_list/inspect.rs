@@ -5,13 +5,12 @@
 //! else walks memory: iterating blocks or checking the heap is O(blocks + regions), the
 //! per-class counts are O(free blocks).
 
-use core::fmt;
-
 use super::bins::{CLASS_COUNT, class_floor, class_of};
 use super::block::{Block, GRANULE, MIN_BLOCK, WORD};
 use super::heap::FreeListAllocator;
 use super::region::{RegionKind, RegionView, Regions};
 use crate::grower::HeapGrower;
+use crate::usage::{HeapCorruption, Inspect, Usage, corrupt_if};
 
 /// A snapshot of the heap's counters (reading them is O(1)).
 ///
@@ -21,6 +20,10 @@ use crate::grower::HeapGrower;
 /// free list's cost), so, as talc's `counters`, they are opt-in: they exist with the crate's
 /// `counters` feature only. Byte counts of blocks include their tags; they are exact whatever
 /// fitting layout a block is freed with, since they count blocks, not requests.
+///
+/// Without the feature, the same answers (live blocks, bytes in use, free bytes, and the
+/// largest free block) come from [`Inspect::usage`](crate::Inspect::usage), on every allocator
+/// and every locked form, by one walk of the blocks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct Stats {
@@ -97,23 +100,6 @@ pub struct ClassCount {
     /// Free blocks in the class.
     pub blocks: usize,
 }
-
-/// What [`FreeListAllocator::validate`] found wrong, and where.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HeapCorruption {
-    /// What is inconsistent.
-    pub what: &'static str,
-    /// The address concerned (a block's tag, a region's start), or 0 for a global counter.
-    pub addr: usize,
-}
-
-impl fmt::Display for HeapCorruption {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} at {:#x}", self.what, self.addr)
-    }
-}
-
-impl core::error::Error for HeapCorruption {}
 
 /// Iterator over the regions of a heap, newest first.
 pub struct RegionIter<'a>(Regions<'a>);
@@ -332,15 +318,6 @@ struct Totals {
     regions: usize,
 }
 
-/// `Err` with `what` at `addr` when `bad`.
-fn corrupt_if(bad: bool, what: &'static str, addr: usize) -> Result<(), HeapCorruption> {
-    if bad {
-        Err(HeapCorruption { what, addr })
-    } else {
-        Ok(())
-    }
-}
-
 /// Walks one region's blocks, checking tags, flags and footers, and adds them up.
 ///
 /// # Safety
@@ -395,4 +372,26 @@ unsafe fn validate_region(region: &RegionView, found: &mut Totals) -> Result<(),
         "tiny region",
         at,
     )
+}
+
+/// One walk of every block: O(blocks + regions), with or without the `counters` feature.
+impl<G: HeapGrower> Inspect for FreeListAllocator<G> {
+    fn usage(&self) -> Usage {
+        self.blocks().fold(Usage::default(), |mut usage, block| {
+            if block.allocated {
+                usage.live_blocks += 1;
+                usage.in_use_bytes += block.size;
+            } else {
+                usage.free_bytes += block.size;
+                usage.largest_free_block = usage.largest_free_block.max(block.size);
+            }
+            usage
+        })
+    }
+
+    /// [`FreeListAllocator::validate`]: every tag, footer, bin and counter.
+    /// O(blocks + regions²).
+    fn validate(&self) -> Result<(), HeapCorruption> {
+        FreeListAllocator::validate(self)
+    }
 }

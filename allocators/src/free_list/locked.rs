@@ -6,10 +6,10 @@
 //! [`set_page_size`](Locked::set_page_size) with `AT_PAGESZ` before its first allocation:
 //!
 //! ```no_run
-//! use bareheap::{FreeListAllocator, LockedFreeListAllocator, MmapGrower};
+//! use bareheap::{LockedFreeListAllocator, MmapGrower};
 //!
 //! static HEAP: LockedFreeListAllocator<MmapGrower> =
-//!     LockedFreeListAllocator::new(FreeListAllocator::new(MmapGrower::new()));
+//!     LockedFreeListAllocator::with_grower(MmapGrower::new());
 //!
 //! # fn page_size_from_auxv() -> usize { 4096 }
 //! HEAP.set_page_size(page_size_from_auxv()).expect("AT_PAGESZ is a power of two");
@@ -23,7 +23,7 @@ use super::heap::FreeListAllocator;
 use crate::OutOfMemory;
 #[cfg(target_os = "linux")]
 use crate::grower::{BadPageSize, MmapGrower};
-use crate::grower::{HeapGrower, Region};
+use crate::grower::{HeapGrower, NoGrowth, Region};
 use crate::locked::{DefaultLock, Locked};
 
 /// A [`FreeListAllocator`] behind a lock (spin's by default): usable as `#[global_allocator]`
@@ -31,6 +31,13 @@ use crate::locked::{DefaultLock, Locked};
 pub type LockedFreeListAllocator<G, R = DefaultLock> = Locked<FreeListAllocator<G>, R>;
 
 impl<G: HeapGrower, R: RawMutex> Locked<FreeListAllocator<G>, R> {
+    /// A free list growing through `grower`, behind a new lock: the one-step form of
+    /// `Locked::new(FreeListAllocator::new(grower))`. O(1), `const`.
+    #[must_use]
+    pub const fn with_grower(grower: G) -> Self {
+        Self::new(FreeListAllocator::new(grower))
+    }
+
     /// [`FreeListAllocator::claim`] under the lock: memory known only at run time joins the
     /// heap. O(1) plus the lock.
     ///
@@ -68,6 +75,15 @@ impl<G: HeapGrower, R: RawMutex> Locked<FreeListAllocator<G>, R> {
         let mut heap = self.lock();
         // SAFETY: as for `claim`.
         unsafe { heap.get_mut().extend(memory) }
+    }
+}
+
+impl<R: RawMutex> Locked<FreeListAllocator<NoGrowth>, R> {
+    /// [`FreeListAllocator::empty`] behind a new lock: all zero bits, for memory handed over
+    /// with [`claim_static`](Self::claim_static). O(1), `const`.
+    #[must_use]
+    pub const fn empty() -> Self {
+        Self::new(FreeListAllocator::empty())
     }
 }
 

@@ -97,9 +97,7 @@ mod tests;
 pub use heap::{
     DISCARD_MIN_BLOCK, FreeListAllocator, Policy, fit_size, max_block_size, region_size,
 };
-pub use inspect::{
-    BlockInfo, BlockIter, ClassCount, HeapCorruption, RegionInfo, RegionIter, Stats,
-};
+pub use inspect::{BlockInfo, BlockIter, ClassCount, RegionInfo, RegionIter, Stats};
 pub use locked::LockedFreeListAllocator;
 #[cfg(target_os = "linux")]
 pub use locked::UnixAllocator;

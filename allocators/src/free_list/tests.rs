@@ -306,7 +306,7 @@ fn every_invalid_free_is_refused_and_changes_nothing() {
         &mut heap,
         b.as_ptr(),
         layout(1000, 8),
-        FreeError::CorruptedBlock,
+        FreeError::LayoutMismatch,
     );
 
     // SAFETY: `b` is live.
@@ -719,7 +719,7 @@ fn introspection_reports_blocks_and_classes() {
 #[test]
 fn the_locked_form_serves_global_alloc_and_allocator_api2() {
     let mut memory = buffer(64 * 1024);
-    let locked = Locked::new(FreeListAllocator::new(StaticGrower::new(&mut memory)));
+    let locked: Locked<_> = Locked::new(FreeListAllocator::new(StaticGrower::new(&mut memory)));
     let l = layout(32, 16);
     // SAFETY: `l` has a non-zero size.
     let p = unsafe { locked.alloc(l) };
@@ -1166,7 +1166,7 @@ fn a_checked_free_with_a_larger_fitting_layout_is_counted_by_blocks() {
     let too_large = layout(MIN_BLOCK, 1);
     assert_eq!(
         heap.free_checked(block.cast().as_ptr(), too_large),
-        Err(FreeError::CorruptedBlock)
+        Err(FreeError::LayoutMismatch)
     );
     assert_eq!(heap.stats(), before);
     heap.free_checked(block.cast().as_ptr(), layout(block.len(), 1))

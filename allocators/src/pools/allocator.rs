@@ -24,7 +24,10 @@ use super::class_pool::{ClassPool, ClassStats, Returned};
 use super::slab::{Geometry, MIN_SLAB_SIZE, SLAB_SIZE, SlabHeader};
 use super::slab_table::SlabTable;
 use crate::raw_allocator::move_block;
-use crate::{FreeError, OutOfMemory, RawAllocator, Region, ResizeError};
+use crate::usage::corrupt_if;
+use crate::{
+    FreeError, HeapCorruption, Inspect, OutOfMemory, RawAllocator, Region, ResizeError, Usage,
+};
 
 /// Where a trusted resize is served (see `SizeClassPools::resize_route`).
 enum ResizeRoute {
@@ -472,7 +475,7 @@ impl<F: RawAllocator> SizeClassPools<F> {
                 index,
             }))
         } else {
-            Err(FreeError::CorruptedBlock)
+            Err(FreeError::LayoutMismatch)
         }
     }
 
@@ -510,6 +513,52 @@ impl<F: RawAllocator> SizeClassPools<F> {
     }
 }
 
+/// The fallback's answer, with the slabs' free blocks moved from "in use" (the fallback sees
+/// whole slabs) to "free": the cost of the fallback's `usage` plus O(1).
+impl<F: RawAllocator + Inspect> Inspect for SizeClassPools<F> {
+    fn usage(&self) -> Usage {
+        let fallback = self.fallback.usage();
+        let classes = self.stats().classes;
+        let free_in_slabs: usize = classes
+            .iter()
+            .map(|class| class.blocks_free * class.block_size)
+            .sum();
+        let largest_free_slot = classes
+            .iter()
+            .filter(|class| class.blocks_free > 0)
+            .map(|class| class.block_size)
+            .max()
+            .unwrap_or(0);
+        Usage {
+            live_blocks: classes
+                .iter()
+                .map(|class| class.blocks_in_use)
+                .sum::<usize>()
+                + self.fallback_blocks,
+            in_use_bytes: fallback.in_use_bytes.saturating_sub(free_in_slabs),
+            free_bytes: fallback.free_bytes + free_in_slabs,
+            largest_free_block: fallback.largest_free_block.max(largest_free_slot),
+        }
+    }
+
+    /// The fallback's check, then the pools' counts against it: every live block of the
+    /// fallback is a slab, the slab table or a block the pools handed out from it. It does not
+    /// read the slabs' bitmaps. The fallback's cost plus its `usage`.
+    fn validate(&self) -> Result<(), HeapCorruption> {
+        self.fallback.validate()?;
+        let stats = self.stats();
+        for class in &stats.classes {
+            corrupt_if(class.empty_slabs > class.slabs, "empty slabs miscounted", 0)?;
+        }
+        let table = usize::from(stats.slab_table_bytes > 0);
+        corrupt_if(
+            self.fallback.usage().live_blocks != stats.slabs + stats.fallback_blocks + table,
+            "the fallback's live blocks are not the pools' slabs and blocks",
+            0,
+        )
+    }
+}
+
 // SAFETY: pool blocks are disjoint class-sized pieces of slabs the fallback handed over,
 // aligned to their class size (a multiple of the layout's alignment), tracked exactly by the
 // slab bitmaps, and reached through the slab pointers the fallback gave; a slab goes back only
@@ -536,7 +585,7 @@ unsafe impl<F: RawAllocator> RawAllocator for SizeClassPools<F> {
     /// Errors, in order: [`FreeError::NullPtrFree`]; [`FreeError::FreeOutOfBounds`] (a class
     /// layout outside every slab); [`FreeError::UnalignedFree`] (inside a slab, not at a block
     /// start); [`FreeError::DoubleFree`] (a pool block not in use);
-    /// [`FreeError::CorruptedBlock`] (a pool block whose class is not `layout`'s); then the
+    /// [`FreeError::LayoutMismatch`] (a pool block whose class is not `layout`'s); then the
     /// fallback's.
     unsafe fn deallocate(&mut self, ptr: *mut u8, layout: Layout) -> Result<(), FreeError> {
         match self.check(ptr, layout)? {

@@ -54,6 +54,20 @@
 //! free (a single live block keeps its whole slab), and the table only when the pools are
 //! dropped.
 //!
+//! **Why the fallback is a [`RawAllocator`](crate::RawAllocator), not any `GlobalAlloc`.** The
+//! pools' checked free refuses a bad pointer exactly; for a pointer outside every slab it asks
+//! the fallback, and a `GlobalAlloc` (the system allocator, another crate's heap) has no call
+//! that can say "not mine" or "already freed". The pools also need the fallback's own pointer
+//! to a slab ([`pointer_to`](crate::RawAllocator::pointer_to)) for the trusted free, and the
+//! per-thread caches need its spans ([`span_of`](crate::RawAllocator::span_of)). An adapter
+//! would have to answer those by trusting every pointer, which would break the promise of the
+//! checked calls. So there is none; what to use instead:
+//! - small blocks fast in a hosted program: the default [`Heap`](crate::Heap) (these pools
+//!   over a free list that takes its memory from `mmap`), and `Cached` over it for threads;
+//! - pools over memory the system allocator gives: take one large buffer from it at start-up
+//!   and hand it to a `Heap` (`Heap::empty()` then `claim`), so that every block is the
+//!   heap's and every check stays exact.
+//!
 //! Module layout: `class` (size-class arithmetic), `slab` (slab geometry, header, bitmap),
 //! `slab_table` (address to the pools' own slab pointer), `class_pool` (one class: its slabs
 //! with room and its counts), `allocator` ([`SizeClassPools`], routing and reallocation) and

@@ -135,7 +135,7 @@ impl Ledger {
         match self.live.lock().unwrap().get(&ptr.addr()) {
             _ if ptr.is_null() => Err(FreeError::NullPtrFree),
             None => Err(FreeError::FreeOutOfBounds),
-            Some(recorded) if *recorded != layout => Err(FreeError::CorruptedBlock),
+            Some(recorded) if *recorded != layout => Err(FreeError::LayoutMismatch),
             Some(_) => Ok(()),
         }
     }

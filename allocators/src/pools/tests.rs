@@ -87,13 +87,13 @@ fn every_free_error_is_reported_and_changes_nothing() {
             small,
             FreeError::FreeOutOfBounds,
         ),
-        (other_class, small, FreeError::CorruptedBlock),
+        (other_class, small, FreeError::LayoutMismatch),
         (block.wrapping_add(8), small, FreeError::UnalignedFree),
         (block.wrapping_add(32), small, FreeError::DoubleFree),
         // The slab header is inside the slab but never a block.
         (header, small, FreeError::UnalignedFree),
         // A fallback layout for a pool block, and a class layout for a fallback block.
-        (block, layout(4000, 8), FreeError::CorruptedBlock),
+        (block, layout(4000, 8), FreeError::LayoutMismatch),
         (large, small, FreeError::FreeOutOfBounds),
         // A fallback layout whose block the fallback does not know.
         (
@@ -261,7 +261,7 @@ fn exhaustion_is_out_of_memory_and_keeps_the_old_block() {
     assert_eq!(moved, Err(ResizeError::OutOfMemory));
     assert_eq!(pools.stats().classes[0].blocks_in_use, 1);
     let empty = Ledger::with_budget(0);
-    let locked = Locked::new(SizeClassPools::new(&empty));
+    let locked: Locked<_> = Locked::new(SizeClassPools::new(&empty));
     // SAFETY: a non-zero-size layout.
     assert!(unsafe { GlobalAlloc::alloc(&locked, small) }.is_null());
 }
@@ -288,7 +288,7 @@ fn dropping_the_pools_returns_every_slab() {
 #[test]
 fn global_alloc_routes_frees_and_reallocs_by_layout() {
     let ledger = Ledger::new();
-    let pools = Locked::new(SizeClassPools::new(&ledger));
+    let pools: Locked<_> = Locked::new(SizeClassPools::new(&ledger));
     let small = layout(24, 8);
     // SAFETY: non-zero layouts; every block is freed once with its current layout.
     unsafe {
@@ -437,4 +437,22 @@ fn small_requests_go_to_the_fallback_when_no_slab_can_be_had() {
     }
     assert_eq!(pools.stats().fallback_blocks, 0);
     pools.fallback().validate().unwrap();
+}
+
+#[test]
+fn the_chunk_heap_behind_locked_pools_is_tuned_without_unsafe() {
+    use crate::chunk::Placement;
+    use crate::chunk::test_support::Arena;
+
+    let arena = Arena::new(512, 256);
+    let pools: Locked<_> = Locked::new(SizeClassPools::new(arena.allocator::<256>().unwrap()));
+    assert_eq!(
+        pools.inspect(|pools| pools.fallback().placement()),
+        Placement::FirstFit
+    );
+    pools.set_placement(Placement::NextFit);
+    assert_eq!(
+        pools.inspect(|pools| pools.fallback().placement()),
+        Placement::NextFit
+    );
 }

@@ -64,17 +64,17 @@ const CATALOGUE: [(Case, &str, [&str; 5]); 13] = [
     (
         Case::LargerLayout,
         "free with a layout larger than the block's (1024 B)",
-        ["CorruptedBlock"; 5],
+        ["LayoutMismatch"; 5],
     ),
     (
         Case::SmallerLayout,
         "free with a smaller layout of another size class (16 B)",
         [
-            "CorruptedBlock",
+            "LayoutMismatch",
             "Ok (the whole block)",
-            "CorruptedBlock",
+            "LayoutMismatch",
             "Ok (the whole block)",
-            "CorruptedBlock",
+            "LayoutMismatch",
         ],
     ),
     (

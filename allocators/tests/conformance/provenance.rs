@@ -137,7 +137,7 @@ fn every_form<D: Sized>(size: usize) {
     let (allocator, _memory) = D::build(D::BYTES);
     reuse_after_narrowed_frees(&mut CheckedCalls(allocator), size);
     let (allocator, _memory) = D::build(D::BYTES);
-    let locked = Locked::new(allocator);
+    let locked: Locked<_> = Locked::new(allocator);
     reuse_after_narrowed_frees(&mut ByReference(&locked), size);
 }
 

@@ -67,11 +67,11 @@ static HEAP_SPIN: Locked<Heap<StaticGrower<'static>>> = Locked::new(Heap::new(
     // SAFETY: this buffer's only grower.
     unsafe { SPIN_BUFFER.grower() },
 ));
-static HEAP_FUTEX: Locked<Heap<StaticGrower<'static>>, FutexLock> = Locked::with_lock(Heap::new(
+static HEAP_FUTEX: Locked<Heap<StaticGrower<'static>>, FutexLock> = Locked::new(Heap::new(
     // SAFETY: this buffer's only grower.
     unsafe { FUTEX_BUFFER.grower() },
 ));
-static CACHED: Cached<Heap<StaticGrower<'static>>, ThreadNumber, FutexLock> = Cached::with_lock(
+static CACHED: Cached<Heap<StaticGrower<'static>>, ThreadNumber, FutexLock> = Cached::new(
     Heap::new(
         // SAFETY: this buffer's only grower.
         unsafe { CACHED_BUFFER.grower() },

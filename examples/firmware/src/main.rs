@@ -31,7 +31,7 @@ use alloc::vec::Vec;
 use core::mem::MaybeUninit;
 use core::ptr::NonNull;
 
-use bareheap::{CriticalSectionLock, Heap, Locked, NoGrowth, Region};
+use bareheap::{CriticalSectionLock, LockedHeap, NoGrowth, Region};
 use cortex_m_rt::entry;
 use cortex_m_semihosting::{debug, hprintln};
 
@@ -44,7 +44,7 @@ static mut HEAP_MEMORY: [MaybeUninit<u8>; HEAP_BYTES] = [MaybeUninit::uninit(); 
 /// the code it interrupted holds. Empty until `main` hands it the buffer; all zero bits, so it
 /// lives in `.bss`.
 #[global_allocator]
-static HEAP: Locked<Heap<NoGrowth>, CriticalSectionLock> = Locked::with_lock(Heap::empty());
+static HEAP: LockedHeap<NoGrowth, CriticalSectionLock> = LockedHeap::empty();
 
 unsafe extern "C" {
     /// The second RAM bank's bounds, from `memory.x` (no section is placed there).
