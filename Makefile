@@ -50,6 +50,7 @@ lint: ## cargo fmt --check, clippy -D warnings, rustdoc -D warnings
 test-host: ## The library's tests, and the demo binary run natively (debug and release)
 	$(CARGO) test --workspace
 	$(CARGO) test -p bareheap --features critical-section critical_section
+	$(CARGO) test -p bareheap --features std --doc
 	$(CARGO) test --release --test demo
 
 targets: ## Build the library for every embedded target (rustup adds missing ones)

@@ -37,7 +37,7 @@ fn section_blocks() -> Vec<Block> {
         };
         let text = lines
             .by_ref()
-            .take_while(|line| *line != "```")
+            .take_while(|line| line.trim_end() != "```")
             .fold(String::new(), |text, line| text + line + "\n");
         blocks.push(Block { info, text });
     }
@@ -62,6 +62,26 @@ fn write_crate(blocks: &[Block]) -> (PathBuf, Vec<String>) {
     fs::write(dir.join("Cargo.toml"), manifest).unwrap();
     fs::copy(workspace.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
     let mut to_run = Vec::new();
+    // What rustdoc would not run is not run here either; what it would not build (`ignore`,
+    // `compile_fail`), and a hidden `# ` line, which a reader does not see, have no place in a
+    // section meant to be pasted.
+    for block in blocks.iter().filter(|block| block.info.starts_with("rust")) {
+        for refused in ["ignore", "compile_fail", "should_panic"] {
+            assert!(
+                !block.info.contains(refused),
+                "a `{}` block in section 2",
+                block.info
+            );
+        }
+        assert!(
+            !block
+                .text
+                .lines()
+                .any(|line| line.starts_with("# ") || line == "#"),
+            "a hidden line in section 2:\n{}",
+            block.text
+        );
+    }
     let programs = blocks.iter().filter(|block| block.info.starts_with("rust"));
     for (index, block) in programs.enumerate() {
         let name = format!("example_{}", index + 1);

@@ -51,7 +51,8 @@
 //! `critical-section`) to `x86_64-unknown-none`; [`MmapGrower`] and the [`sys`] module exist on
 //! Linux targets only. Features: `alloc` (default: constructors that build inside a `Box`),
 //! `counters` (the free list's usage counters, a few instructions per call), `critical-section`
-//! (`CriticalSectionLock`).
+//! (`CriticalSectionLock`), `std` (`StdThreads`, the cache index of a program with the standard
+//! library's threads).
 //!
 //! Every allocator here keeps raw pointers that carry the provenance of the memory it manages;
 //! a pointer it hands out is never derived from a borrow of the allocator itself, nor from the
@@ -64,6 +65,13 @@
 //! about the aliasing models rather than this crate: a `Box` freed while it is still a
 //! protected function argument (see the [`free_list`] module docs).
 //!
+//! **Renamed and replaced** (for code written against earlier versions):
+//! `Locked::with_lock(a)` and `Cached::with_lock(a, i)` are now `Locked::new(a)` and
+//! `Cached::new(a, i)`, which take any lock; `ChunkAllocator::usage()` and
+//! `GlobalChunkAllocator::usage()` (a percentage) are `usage().percent_in_use()`, beside the
+//! rest of [`Usage`]; `free_list::HeapCorruption` is [`HeapCorruption`]; a free whose layout
+//! does not fit its block is [`FreeError::LayoutMismatch`], no longer `CorruptedBlock`.
+//!
 //! The library never prints and never panics inside `GlobalAlloc`: exhaustion is a null
 //! pointer, an invalid free is a [`FreeError`] from the raw API.
 
@@ -71,7 +79,7 @@
 
 #[cfg(feature = "alloc")]
 extern crate alloc;
-#[cfg(test)]
+#[cfg(any(test, feature = "std"))]
 extern crate std;
 
 #[cfg(target_has_atomic = "ptr")]
@@ -97,12 +105,15 @@ mod test_checked;
 mod test_lock;
 mod usage;
 
-/// The README's code blocks, compiled and run as doc tests (`cargo test --doc`), so that the
-/// tutorial's examples cannot drift from the library.
-#[cfg(doctest)]
+/// The README's code blocks, compiled and run as doc tests (`cargo test -p bareheap --features
+/// std --doc`, in `make test`), so that the tutorial's examples cannot drift from the library.
+/// Only with `std`: section 11 shows `StdThreads`.
+#[cfg(all(doctest, feature = "std"))]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeExamples;
 
+#[cfg(all(target_has_atomic = "ptr", any(test, feature = "std")))]
+pub use cached::StdThreads;
 #[cfg(target_has_atomic = "ptr")]
 pub use cached::{CacheIndex, CacheStats, Cached};
 pub use chunk::{ChunkAllocator, ChunkAllocatorError, GlobalChunkAllocator, PageAligned};

@@ -43,7 +43,7 @@ pub type DefaultLock = spin::Mutex<()>;
 /// ```compile_fail,E0596
 /// use bareheap::{FreeListAllocator, LockedFreeListAllocator, MmapGrower};
 ///
-/// let heap = LockedFreeListAllocator::new(FreeListAllocator::new(MmapGrower::new()));
+/// let heap: LockedFreeListAllocator<MmapGrower> = LockedFreeListAllocator::with_grower(MmapGrower::new());
 /// let mut v = allocator_api2::vec::Vec::new_in(&heap);
 /// v.extend_from_slice(&[7u8; 1000]);
 /// // Refused by the compiler: the guard hands out no `&mut FreeListAllocator`.
@@ -134,8 +134,11 @@ impl<A, R: RawMutex> LockedGuard<'_, A, R> {
     ///
     /// # Safety
     /// The allocator must not be replaced, moved out of or dropped through this reference
-    /// (`mem::replace`, `mem::swap`, `ptr::write` and the like): blocks it handed out may still
-    /// be in use, and would dangle.
+    /// (`mem::replace`, `mem::swap`, `ptr::write` and the like), and no block may be freed or
+    /// resized through it (even by a safe method such as `ChunkAllocator::free`): blocks it
+    /// handed out may still be in use, owned by a `Box` or a collection, and would dangle. Free
+    /// and resize through the guard's own [`RawAllocator`] calls, whose contracts say which
+    /// blocks they may take.
     pub unsafe fn get_mut(&mut self) -> &mut A {
         &mut self.0
     }

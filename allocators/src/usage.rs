@@ -46,6 +46,20 @@ pub struct Usage {
     pub largest_free_block: usize,
 }
 
+impl Usage {
+    /// The share of the managed memory in use, in percent (0.0 to 100.0; 0.0 for an allocator
+    /// with no memory yet): seed 001's `usage()` of the chunk allocator. O(1).
+    #[must_use]
+    pub fn percent_in_use(&self) -> f32 {
+        let total = self.in_use_bytes.saturating_add(self.free_bytes);
+        if total == 0 {
+            0.0
+        } else {
+            self.in_use_bytes as f32 * 100.0 / total as f32
+        }
+    }
+}
+
 /// What a consistency check ([`Inspect::validate`]) found wrong, and where.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HeapCorruption {
@@ -107,8 +121,7 @@ impl<A: Inspect, R: RawMutex> Locked<A, R> {
 #[cfg(test)]
 mod tests {
     use core::alloc::Layout;
-    use core::mem::MaybeUninit;
-    use std::vec;
+    use std::boxed::Box;
     use std::vec::Vec;
 
     use super::*;
@@ -162,13 +175,13 @@ mod tests {
         let mut fixed = FixedBlocks::<16, 64>::new(false);
         usage_follows_the_blocks(FixedPool::new(&mut fixed), &[8; 8]);
 
-        let mut memory = vec![MaybeUninit::new(0u8); 256 * 1024];
+        let mut memory = Box::<[u8]>::new_uninit_slice(64 * 1024);
         usage_follows_the_blocks(
             FreeListAllocator::new(StaticGrower::new(&mut memory)),
             &SIZES,
         );
 
-        let mut memory = vec![MaybeUninit::new(0u8); 256 * 1024];
+        let mut memory = Box::<[u8]>::new_uninit_slice(64 * 1024);
         usage_follows_the_blocks(Heap::new(StaticGrower::new(&mut memory)), &SIZES);
     }
 

@@ -80,6 +80,8 @@
 //! block (O(N × 32)).
 
 mod cache;
+#[cfg(any(test, feature = "std"))]
+mod std_threads;
 #[cfg(test)]
 mod tests;
 
@@ -96,6 +98,8 @@ use crate::{FreeError, HeapCorruption, Inspect, OutOfMemory, RawAllocator, Usage
 use cache::{Cache, Slot, batch, magazine_limit};
 
 pub use cache::CacheStats;
+#[cfg(any(test, feature = "std"))]
+pub use std_threads::StdThreads;
 
 /// The platform's answer to "which cache is mine?": a number for the thread (or CPU) running
 /// now, taken modulo the number of caches.
@@ -121,6 +125,9 @@ pub use cache::CacheStats;
 /// }
 /// # assert_eq!(ThreadNumber.current(), ThreadNumber.current());
 /// ```
+///
+/// A program with the standard library's threads need not write one: `StdThreads` (feature
+/// `std`) gives each thread its own cache.
 ///
 /// In a kernel, the running CPU's number (read from the per-CPU area, `gs:` on x86_64,
 /// `tpidr_el1` on AArch64) is the natural answer; caches are then per CPU, and a thread that

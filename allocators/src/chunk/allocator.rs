@@ -750,8 +750,8 @@ impl<const CHUNK_SIZE: usize> Inspect for ChunkAllocator<CHUNK_SIZE> {
         }
     }
 
-    /// Every block start is a used chunk, and the counters of used chunks and live blocks
-    /// agree with the bitmap.
+    /// Every block start is a used chunk, every run of used chunks begins with a block start,
+    /// and the counters of used chunks and live blocks agree with the bitmap.
     fn validate(&self) -> Result<(), HeapCorruption> {
         let (mut used, mut starts) = (0, 0);
         for index in 0..self.chunks {
@@ -761,7 +761,14 @@ impl<const CHUNK_SIZE: usize> Inspect for ChunkAllocator<CHUNK_SIZE> {
                 "a block starts on a free chunk",
                 self.chunk_ptr(index).addr().get(),
             )?;
-            used += usize::from(self.bitmap.is_used(index));
+            let is_used = self.bitmap.is_used(index);
+            let run_starts = is_used && (index == 0 || !self.bitmap.is_used(index - 1));
+            corrupt_if(
+                run_starts && !is_start,
+                "used chunks that no block covers",
+                self.chunk_ptr(index).addr().get(),
+            )?;
+            used += usize::from(is_used);
             starts += usize::from(is_start);
         }
         corrupt_if(

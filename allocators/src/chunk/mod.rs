@@ -56,7 +56,7 @@
 //!
 //! fn main() {
 //!     let numbers: Vec<u32> = (0..100).collect();
-//!     assert!(ALLOCATOR.usage().in_use_bytes > 0);
+//!     assert!(ALLOCATOR.usage().percent_in_use() > 0.0);
 //!     assert!(ALLOCATOR.contains(numbers.as_ptr().cast()));
 //! }
 //! ```

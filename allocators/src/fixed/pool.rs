@@ -388,25 +388,30 @@ impl<const S: usize, const N: usize, R: RawMutex> Locked<FixedPool<'_, S, N>, R>
 
 /// Declares a `static` [`LockedFixedSizeAllocator`] of `N` blocks of `S` bytes, with its blocks
 /// (a [`FixedBlocks`] in `.bss`), in one safe line:
-/// `fixed_pool!(static NODES: [S; N]);` (attributes and a visibility may come first, as on
-/// any `static`).
+/// `fixed_pool!(static NODES: [S; N]);`, with a visibility and doc comments before it if you
+/// like (`/// The tree's nodes.` then `pub static NODES: [32; 64]`).
 ///
-/// The blocks are a `static mut` declared inside the pool's initialiser, so no other code can
-/// name them, and a `static`'s initialiser runs once, at compile time: the pool is the only one
-/// over them, which is what [`FixedPool::from_raw`] asks. The macro only declares `static`s,
-/// never an expression, so it cannot build a second pool over the same blocks. O(1), no
-/// run-time set-up.
+/// The blocks are a `static mut` declared inside the pool's initialiser, where no other code
+/// can name it (`S` and `N` are evaluated outside that block), and a `static`'s initialiser is
+/// evaluated once, at compile time: the pool is the only one over them, which is what
+/// [`FixedPool::from_raw`] asks. So the macro accepts no attribute but doc comments: one such
+/// as `#[thread_local]` would make a pool per thread over the same blocks. O(1), no run-time
+/// set-up.
 #[macro_export]
 macro_rules! fixed_pool {
-    ($(#[$attr:meta])* $vis:vis static $name:ident: [$size:expr; $count:expr] $(;)?) => {
-        $(#[$attr])*
+    ($(#[doc = $doc:expr])* $vis:vis static $name:ident: [$size:expr; $count:expr] $(;)?) => {
+        $(#[doc = $doc])*
         $vis static $name: $crate::fixed::LockedFixedSizeAllocator<'static, { $size }, { $count }> = {
-            static mut BLOCKS: $crate::fixed::FixedBlocks<{ $size }, { $count }> =
-                $crate::fixed::FixedBlocks::new(false);
-            // SAFETY: `BLOCKS` is declared in this block, where nothing but this initialiser
-            // names it, and a `static`'s initialiser is evaluated once: this pool is the only
-            // user of the blocks, for the whole program.
-            $crate::Locked::new(unsafe { $crate::fixed::FixedPool::from_raw(&raw mut BLOCKS) })
+            const SIZE: usize = $size;
+            const COUNT: usize = $count;
+            {
+                static mut BLOCKS: $crate::fixed::FixedBlocks<SIZE, COUNT> =
+                    $crate::fixed::FixedBlocks::new(false);
+                // SAFETY: `BLOCKS` is declared in this block, where nothing but this
+                // initialiser names it, and a `static`'s initialiser is evaluated once: this
+                // pool is the only user of the blocks, for the whole program.
+                $crate::Locked::new(unsafe { $crate::fixed::FixedPool::from_raw(&raw mut BLOCKS) })
+            }
         };
     };
 }

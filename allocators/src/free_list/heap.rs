@@ -1045,8 +1045,8 @@ unsafe impl<G: HeapGrower> RawAllocator for FreeListAllocator<G> {
     /// Checks, in order: null ([`FreeError::NullPtrFree`]); inside a region
     /// ([`FreeError::FreeOutOfBounds`], O(regions)); aligned, and the tag before it shaped like
     /// a block that fits the region ([`FreeError::UnalignedFree`]); allocated
-    /// ([`FreeError::DoubleFree`]); `layout` fits the block and the neighbours' tags agree
-    /// ([`FreeError::CorruptedBlock`]). O(regions) + O(1).
+    /// ([`FreeError::DoubleFree`]); `layout` fits the block ([`FreeError::LayoutMismatch`]);
+    /// the neighbours' tags agree ([`FreeError::CorruptedBlock`]). O(regions) + O(1).
     ///
     /// Beyond the trait's contract: if `ptr` lies inside one of the heap's regions, the word
     /// before it must be initialized memory (it always is for a pointer this heap returned).

@@ -251,8 +251,9 @@ impl<F: RawAllocator> SizeClassPools<F> {
     ///
     /// # Safety
     /// The fallback must not be replaced, moved out of or dropped through this reference
-    /// (`mem::replace` and the like): the pools' slabs, their slab table and the large blocks
-    /// they handed out live in its memory.
+    /// (`mem::replace` and the like), and no block may be freed or resized through it (even by
+    /// a safe method such as `ChunkAllocator::free`): the pools' slabs, their slab table and
+    /// the large blocks they handed out live in its memory.
     pub const unsafe fn fallback_mut(&mut self) -> &mut F {
         &mut self.fallback
     }

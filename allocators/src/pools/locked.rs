@@ -64,7 +64,8 @@ impl SizeClassPools<FreeListAllocator<MmapGrower>> {
     /// safe, since only the setting changes. O(1).
     ///
     /// # Errors
-    /// [`BadPageSize`] when `page_size` is not a power of two; nothing changes then.
+    /// [`BadPageSize`] when `page_size` is not a valid page size (see
+    /// [`MmapGrower::set_page_size`]); nothing changes then.
     pub const fn set_page_size(&mut self, page_size: usize) -> Result<(), BadPageSize> {
         // SAFETY: the fallback stays in place; only its grower's page size changes.
         unsafe { self.fallback_mut() }.set_page_size(page_size)
@@ -76,7 +77,8 @@ impl<R: RawMutex> Locked<SizeClassPools<FreeListAllocator<MmapGrower>>, R> {
     /// [`SizeClassPools::set_page_size`] under the lock. O(1) plus the lock.
     ///
     /// # Errors
-    /// [`BadPageSize`] when `page_size` is not a power of two; nothing changes then.
+    /// [`BadPageSize`] when `page_size` is not a valid page size (see
+    /// [`MmapGrower::set_page_size`]); nothing changes then.
     pub fn set_page_size(&self, page_size: usize) -> Result<(), BadPageSize> {
         let mut pools = self.lock();
         // SAFETY: only the page size changes; the pools stay in place.
