@@ -96,6 +96,10 @@ struct StoredPolicy {
     slab_size_given: bool,
     /// log2 of the slab size.
     slab_shift: u32,
+    /// What the free paths need at once, derived from the above when they change: the mask
+    /// that clears an address down to its slab, and how many empty slabs a class keeps.
+    slab_mask: usize,
+    kept_empty_now: usize,
     /// The largest class served from slabs.
     top_class: usize,
 }
@@ -114,6 +118,8 @@ impl StoredPolicy {
             kept_empty_slabs: policy.kept_empty_slabs ^ Policy::DEFAULT.kept_empty_slabs,
             slab_size_given: given,
             slab_shift: 0,
+            slab_mask: 0,
+            kept_empty_now: 0,
             top_class: 0,
         }
         .with_geometry(geometry)
@@ -122,8 +128,17 @@ impl StoredPolicy {
     /// The same policy with slabs of `geometry`.
     const fn with_geometry(self, geometry: Geometry) -> Self {
         let default = Self::DEFAULT_GEOMETRY;
+        let kept = Policy::DEFAULT.kept_empty_slabs;
+        // None kept when the heap chose slabs below 32 KiB (see `kept_empty_slabs`).
+        let kept_now = if !self.slab_size_given && geometry.size() < SLAB_SIZE {
+            0
+        } else {
+            self.kept_empty_slabs ^ kept
+        };
         Self {
             slab_shift: geometry.shift() ^ default.shift(),
+            slab_mask: !(geometry.size() - 1) ^ !(default.size() - 1),
+            kept_empty_now: kept_now ^ kept,
             top_class: geometry.top_class() ^ default.top_class(),
             ..self
         }
@@ -145,6 +160,18 @@ impl StoredPolicy {
     #[inline(always)]
     const fn geometry(self) -> Geometry {
         Geometry::from_shift(self.slab_shift ^ Self::DEFAULT_GEOMETRY.shift())
+    }
+
+    /// The mask that clears an address down to the start of its slab.
+    #[inline(always)]
+    const fn slab_mask(self) -> usize {
+        self.slab_mask ^ !(Self::DEFAULT_GEOMETRY.size() - 1)
+    }
+
+    /// How many empty slabs each class keeps now.
+    #[inline(always)]
+    const fn kept_empty_now(self) -> usize {
+        self.kept_empty_now ^ Policy::DEFAULT.kept_empty_slabs
     }
 
     /// The largest class served from slabs.
@@ -300,10 +327,7 @@ impl<F: RawAllocator> SizeClassPools<F> {
     /// memory (the firmware example's 24 KiB heap kept three, and its largest free block fell
     /// from 18 to 10 KiB). O(1).
     pub fn kept_empty_slabs(&self) -> usize {
-        if !self.policy.slab_size_given && self.geometry().size() < SLAB_SIZE {
-            return 0;
-        }
-        self.policy().kept_empty_slabs
+        self.policy.kept_empty_now()
     }
 
     /// The usable length of the memory the pools hand out for `layout`: the whole block of its
@@ -353,7 +377,7 @@ impl<F: RawAllocator> SizeClassPools<F> {
     /// A block of class `class`, taking a new slab from the fallback if the class is empty.
     #[inline]
     fn allocate_in_class(&mut self, class: usize) -> Result<NonNull<[u8]>, OutOfMemory> {
-        let block = match self.classes[class].take(self.geometry(), class) {
+        let block = match self.classes[class].take(class) {
             Some(block) => block,
             None => self.allocate_in_new_slab(class)?,
         };
@@ -374,7 +398,7 @@ impl<F: RawAllocator> SizeClassPools<F> {
         // SAFETY: a fresh slab of `geometry`, handed to exactly one class.
         let header = unsafe { self.classes[class].add_slab(geometry, class, slab) };
         self.slab_table.insert(header, geometry);
-        self.classes[class].take(geometry, class).ok_or(OutOfMemory)
+        self.classes[class].take(class).ok_or(OutOfMemory)
     }
 
     /// A class-sized block from the fallback, when its class could get no slab.
@@ -409,11 +433,12 @@ impl<F: RawAllocator> SizeClassPools<F> {
     fn slab_at(&self, address: usize) -> Option<(*mut SlabHeader, usize)> {
         let header = self.slab_table.find(address, self.geometry())?;
         // SAFETY: the table holds only our live slab headers, reached through our pointers.
-        Some((header, unsafe { (*header).class }))
+        Some((header, usize::from(unsafe { (*header).class })))
     }
 
     /// Where a trusted resize of the live block at `ptr` from `old` to `new` is served. O(1)
     /// (a slab-table lookup only when small blocks may live in the fallback).
+    #[inline(always)]
     fn resize_route(&self, ptr: NonNull<u8>, old: Layout, new: Layout) -> ResizeRoute {
         // A small block counts as the fallback's when it is not in a slab.
         let old_class = self
@@ -440,14 +465,13 @@ impl<F: RawAllocator> SizeClassPools<F> {
     /// allocators of this crate; the slab table when the fallback gives no pointer.
     #[inline(always)]
     fn trusted_slab_at(&mut self, address: usize) -> Option<(*mut SlabHeader, usize)> {
-        let slab_size = self.geometry().size();
-        let Some(slab) = self.fallback.pointer_to(address & !(slab_size - 1)) else {
+        let Some(slab) = self.fallback.pointer_to(address & self.policy.slab_mask()) else {
             return self.slab_at(address);
         };
         let header = slab.as_ptr().cast::<SlabHeader>();
         // SAFETY: the slab is live (it holds the caller's live block), and the fallback's
         // pointer may be used for it as the one the pools got from `allocate`.
-        Some((header, unsafe { (*header).class }))
+        Some((header, usize::from(unsafe { (*header).class })))
     }
 
     /// The checks of a checked free or resize of `ptr` with `layout`, changing nothing:
@@ -639,9 +663,11 @@ unsafe impl<F: RawAllocator> RawAllocator for SizeClassPools<F> {
             if let Some((header, class)) = self.trusted_slab_at(address) {
                 // Our slab of class `class`, holding the address of one of its blocks (the
                 // caller's contract): the address is a block start.
-                let index = ClassPool::block_index_trusted(self.geometry(), class, address);
                 // SAFETY: our slab of class `class`, and `index` the freed block's.
-                unsafe { self.give_back(header, class, index) };
+                unsafe {
+                    let index = ClassPool::block_index_trusted(header, class, address);
+                    self.give_back(header, class, index);
+                }
             }
         } else {
             // SAFETY: forwarded from the caller: a fallback block.

@@ -85,10 +85,10 @@ impl ClassPool {
         }
     }
 
-    /// Hands out a block of class `class` (this pool's) from slabs of `geometry`, or `None`
-    /// when the class needs a new slab. O(1).
+    /// Hands out a block of class `class` (this pool's), or `None` when the class needs a new
+    /// slab. O(1).
     #[inline]
-    pub(super) fn take(&mut self, geometry: Geometry, class: usize) -> Option<NonNull<u8>> {
+    pub(super) fn take(&mut self, class: usize) -> Option<NonNull<u8>> {
         let header = NonNull::new(self.with_room)?.as_ptr();
         // SAFETY: slabs on the room list are live slabs of ours, reached through our pointer.
         unsafe {
@@ -100,7 +100,7 @@ impl ClassPool {
                 self.unlink(header);
             }
             self.in_use += 1;
-            let offset = geometry.first_block(class) + (index << size_shift(class));
+            let offset = usize::from((*header).first_block) + (index << size_shift(class));
             NonNull::new(header.cast::<u8>().wrapping_add(offset))
         }
     }
@@ -151,17 +151,24 @@ impl ClassPool {
         }
     }
 
-    /// The index of the block at `address` in its slab of `geometry`, for an address known to
-    /// be a block start of class `class` (a trusted free): a mask, a subtraction and a shift,
-    /// no checks.
+    /// The index of the block at `address` in the slab at `header`, for an address known to
+    /// be a block start of class `class` there (a trusted free): a load, two subtractions and a
+    /// shift, no checks.
+    ///
+    /// # Safety
+    /// `header` must be our pointer to a live slab header of class `class`.
     #[inline(always)]
-    pub(super) const fn block_index_trusted(
-        geometry: Geometry,
+    pub(super) unsafe fn block_index_trusted(
+        header: *mut SlabHeader,
         class: usize,
         address: usize,
     ) -> usize {
-        let offset = address & (geometry.size() - 1);
-        offset.wrapping_sub(geometry.first_block(class)) >> size_shift(class)
+        // SAFETY: the caller's contract: a live header, reached through our pointer.
+        let first_block = usize::from(unsafe { (*header).first_block });
+        address
+            .wrapping_sub(header.addr())
+            .wrapping_sub(first_block)
+            >> size_shift(class)
     }
 
     /// Marks block `index` of the slab at `header` free, puts the slab back on the room list if

@@ -9,7 +9,8 @@
 //! block and rounds blocks to 16 bytes, so a slab of exactly the slab size would need 16 bytes
 //! more and leave almost a whole slab's gap before the next aligned one; 16 bytes less fill one
 //! aligned step exactly, and consecutive slabs pack end to end. It starts with a header (the
-//! links of its class's list of slabs with room, its class, how many of its blocks are in use,
+//! links of its class's list of slabs with room, its class and where its first block starts
+//! (so that the hot paths find a block with one load), how many of its blocks are in use,
 //! a summary word of the bitmap words with a clear bit, then the bitmap of the blocks in use,
 //! one word per 1 KiB of slab), followed by blocks of one class, the first at the first
 //! multiple of the block size after the header:
@@ -18,6 +19,7 @@
 //!   slab (32 KiB - 16 bytes, 32 KiB-aligned, by default)
 //!   ┌─────────────────────────────────────┬───────┬─────────┬─────┬─────────┬──────┐
 //!   │ header: next/prev with room, class, │ (pad) │ block 0 │ ... │ block k │(rest)│
+//!   │  first block,                       │       │         │     │         │      │
 //!   │  blocks in use, words_with_room,    │       │         │     │         │      │
 //!   │  in_use[32]                         │       │         │     │         │      │
 //!   └─────────────────────────────────────┴───────┴─────────┴─────┴─────────┴──────┘
@@ -59,7 +61,10 @@ pub(super) struct SlabHeader {
     /// The previous slab on that list, or null when this one heads it.
     pub(super) prev_with_room: *mut SlabHeader,
     /// The size class of every block of the slab.
-    pub(super) class: usize,
+    pub(super) class: u16,
+    /// Where block 0 starts, in bytes from the header ([`Geometry::first_block`] of the class,
+    /// kept here so that finding a block takes one load, not the geometry's arithmetic).
+    pub(super) first_block: u16,
     /// How many blocks of the slab are handed out.
     pub(super) blocks_in_use: usize,
     /// Bit `w` set: bitmap word `w` has a clear bit, so the slab has a free block.
@@ -196,7 +201,9 @@ pub(super) unsafe fn init_header(
         header.write(SlabHeader {
             next_with_room: core::ptr::null_mut(),
             prev_with_room: core::ptr::null_mut(),
-            class,
+            // A class is below 8 and a slab at most 32 KiB: both fit 16 bits.
+            class: class as u16,
+            first_block: geometry.first_block(class) as u16,
             blocks_in_use: 0,
             words_with_room,
         });
