@@ -1054,7 +1054,7 @@ mod tests {
         #[test]
         fn first_fit_takes_the_lowest_run_that_fits(
             steps in proptest::collection::vec(
-                (0..3u8, 1..100usize, 0..3u32, proptest::prelude::any::<usize>()),
+                (0..3u8, 1..160usize, 0..3u32, proptest::prelude::any::<usize>()),
                 1..if cfg!(miri) { 20 } else { 200 },
             )
         ) {
@@ -1068,7 +1068,7 @@ mod tests {
                     unsafe { allocator.deallocate_trusted(block, layout) };
                     continue;
                 }
-                let chunks = size_chunks.min(40);
+                let chunks = size_chunks.min(150);
                 let layout = layout(chunks * CS, CS << align_shift);
                 let expected = naive_first_fit(&allocator, chunks, 1 << align_shift);
                 let got = allocator.allocate(layout).ok();
