@@ -267,6 +267,20 @@ impl<A: Inspect, I, R: RawMutex, const N: usize> Cached<A, I, R, N> {
     }
 }
 
+#[cfg(target_os = "linux")]
+impl<I, R: RawMutex, const N: usize> Cached<crate::Heap<crate::MmapGrower>, I, R, N> {
+    /// Tells the shared heap's grower the kernel's page size, as
+    /// [`Locked::set_page_size`](crate::Locked::set_page_size): safe, since only the setting
+    /// changes (no memory is given back, so the caches' roots stay valid). O(1) plus the lock.
+    ///
+    /// # Errors
+    /// [`BadPageSize`](crate::grower::BadPageSize) when `page_size` is not a valid page size;
+    /// nothing changes then.
+    pub fn set_page_size(&self, page_size: usize) -> Result<(), crate::grower::BadPageSize> {
+        self.shared.set_page_size(page_size)
+    }
+}
+
 /// The layout every block of `class` is allocated from the shared heap with: the block size as
 /// size and alignment.
 const fn class_layout(class: usize) -> Layout {

@@ -474,3 +474,21 @@ fn roots_rebase_inside_their_spans_until_the_heap_gives_memory_back() {
     assert!(roots.rebase(address(1, 8), 1).is_some());
     assert_eq!(roots.rebase(address(4, 8), 1), None, "forgotten");
 }
+
+#[cfg(all(target_os = "linux", not(miri)))]
+#[test]
+fn the_page_size_behind_the_caches_is_set_without_unsafe() {
+    use crate::{Heap, MmapGrower};
+
+    struct OneThread;
+    impl CacheIndex for OneThread {
+        fn current(&self) -> usize {
+            0
+        }
+    }
+    let heap: Cached<_, _> = Cached::new(Heap::new(MmapGrower::new()), OneThread);
+    assert!(heap.set_page_size(3000).is_err(), "not a power of two");
+    heap.set_page_size(64 * 1024).unwrap();
+    let page = heap.inspect(|heap| heap.free_list().grower().page_size());
+    assert_eq!(page, 64 * 1024);
+}
