@@ -663,7 +663,8 @@ unsafe impl<F: RawAllocator> RawAllocator for SizeClassPools<F> {
             if let Some((header, class)) = self.trusted_slab_at(address) {
                 // Our slab of class `class`, holding the address of one of its blocks (the
                 // caller's contract): the address is a block start.
-                // SAFETY: our slab of class `class`, and `index` the freed block's.
+                // SAFETY: `header` is our live slab of class `class` (the fallback's own
+                // pointer to it), as both calls need; `index` is then the freed block's.
                 unsafe {
                     let index = ClassPool::block_index_trusted(header, class, address);
                     self.give_back(header, class, index);
