@@ -338,7 +338,7 @@ mod tests {
 
     /// `bytes` of memory the heap may keep for good (see [`unleak`]).
     fn leaked(bytes: usize) -> &'static mut [MaybeUninit<u8>] {
-        Box::leak(vec![MaybeUninit::new(0u8); bytes].into_boxed_slice())
+        Box::leak(Box::new_uninit_slice(bytes))
     }
 
     /// Frees memory from [`leaked`] once the heap that held it is gone (Miri reports leaks).
@@ -489,8 +489,7 @@ mod tests {
                 Step::Claim(bytes) => {
                     // A raw pointer, not a `Box`: moving a `Box` would assert it is the only
                     // way to its memory, which the heap's pointer into it contradicts.
-                    let buffer =
-                        Box::into_raw(vec![MaybeUninit::new(0u8); bytes].into_boxed_slice());
+                    let buffer = Box::into_raw(Box::new_uninit_slice(bytes));
                     // SAFETY: the buffer is ours alone and outlives the heap (freed after it,
                     // below).
                     let _ = unsafe { heap.claim(Region::from(&mut *buffer)) };

@@ -348,8 +348,7 @@ unsafe impl<A: RawAllocator, R: RawMutex> Allocator for Locked<A, R> {
 
 #[cfg(test)]
 mod tests {
-    use core::mem::MaybeUninit;
-    use std::vec;
+    use std::boxed::Box;
 
     use super::*;
     use crate::test_lock::CountingLock;
@@ -362,7 +361,7 @@ mod tests {
 
     #[test]
     fn a_large_block_that_moves_is_copied_outside_the_lock() {
-        let mut memory = vec![MaybeUninit::new(0u8); 256 * 1024];
+        let mut memory = Box::new_uninit_slice(256 * 1024);
         let heap: Locked<_, CountingLock> =
             Locked::new(FreeListAllocator::new(StaticGrower::new(&mut memory)));
         let large = Layout::from_size_align(20 * 1024, 8).unwrap();

@@ -255,6 +255,35 @@ impl Bitmap {
             .sum()
     }
 
+    /// Checks the start bits against the used bits, a word at a time: every start is a used
+    /// chunk, and every run of used chunks begins with a start. `Ok((used chunks, starts))`, or
+    /// what is wrong and at which chunk. O(chunks/64).
+    pub(crate) fn audit(&self) -> Result<(usize, usize), (&'static str, usize)> {
+        let (mut used_chunks, mut starts) = (0, 0);
+        // Whether the chunk just before the current word is used: a run that crosses into the
+        // word does not begin in it.
+        let mut carried = 0;
+        for w in (0..self.level0).filter(|_| self.ready) {
+            let used = self.word(w) & Self::range_mask(w, 0, self.chunks);
+            let start = self.word(self.starts_base() + w);
+            let first_of = |bits: u64| w * WORD_BITS + bits.trailing_zeros() as usize;
+            if start & !used != 0 {
+                return Err(("a block starts on a free chunk", first_of(start & !used)));
+            }
+            let run_begins = used & !(used << 1 | carried);
+            if run_begins & !start != 0 {
+                return Err((
+                    "used chunks that no block covers",
+                    first_of(run_begins & !start),
+                ));
+            }
+            used_chunks += used.count_ones() as usize;
+            starts += start.count_ones() as usize;
+            carried = used >> (WORD_BITS - 1);
+        }
+        Ok((used_chunks, starts))
+    }
+
     /// Whether every chunk of `from..to` (non-empty) is free. O((to-from)/64 + 1).
     pub(crate) fn all_free(&self, from: usize, to: usize) -> bool {
         self.count_used(from, to) == 0
@@ -488,6 +517,74 @@ mod tests {
         map.mark_start(60);
         assert_eq!(map.next_boundary(61, 70), 70);
         assert_eq!(map.find_run(0, 70, 60, StartRule::ANY), Some(0));
+    }
+
+    /// The fault `audit` may report at chunk `index`, found from single bits, if any.
+    fn naive_fault(map: &Bitmap, index: usize) -> Option<&'static str> {
+        let used = map.is_used(index);
+        let run_begins = used && (index == 0 || !map.is_used(index - 1));
+        if map.is_start(index) && !used {
+            Some("a block starts on a free chunk")
+        } else if run_begins && !map.is_start(index) {
+            Some("used chunks that no block covers")
+        } else {
+            None
+        }
+    }
+
+    #[test]
+    fn audit_agrees_with_a_chunk_by_chunk_check() {
+        let mut words = Vec::new();
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let rounds = if cfg!(miri) { 24 } else { 2000 };
+        let mut outcomes = [0; 2];
+        for round in 0..rounds {
+            let chunks = [1, 63, 64, 65, 130, 300][round % 6];
+            let mut map = bitmap(&mut words, chunks);
+            // Random words, thinned so that many patterns are consistent: a start bit is kept
+            // on a used chunk always, on a free chunk rarely.
+            for w in 0..map.level0 {
+                let used = next() & Bitmap::range_mask(w, 0, chunks);
+                let noise = if next() % 4 == 0 {
+                    next() & next() & next()
+                } else {
+                    0
+                };
+                let begins = used & !(used << 1 | u64::from(w > 0 && map.is_used(w * 64 - 1)));
+                let start =
+                    (begins | (used & next() & next()) | noise) & Bitmap::range_mask(w, 0, chunks);
+                let start = if next() % 3 == 0 {
+                    start & !(begins & next())
+                } else {
+                    start
+                };
+                map.set_word(w, used | (map.word(w) & !Bitmap::range_mask(w, 0, chunks)));
+                map.set_word(map.starts_base() + w, start);
+            }
+            let faults: Vec<usize> = (0..chunks)
+                .filter(|&i| naive_fault(&map, i).is_some())
+                .collect();
+            let audit = map.audit();
+            outcomes[usize::from(audit.is_err())] += 1;
+            match audit {
+                Ok((used, starts)) => {
+                    assert!(faults.is_empty(), "missed faults at {faults:?}");
+                    assert_eq!(used, (0..chunks).filter(|&i| map.is_used(i)).count());
+                    assert_eq!(starts, (0..chunks).filter(|&i| map.is_start(i)).count());
+                }
+                Err((what, index)) => assert_eq!(naive_fault(&map, index), Some(what)),
+            }
+        }
+        assert!(
+            outcomes.iter().all(|&n| n > 0),
+            "both answers tried: {outcomes:?}"
+        );
     }
 
     #[test]

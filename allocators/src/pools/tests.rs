@@ -346,7 +346,7 @@ fn allocator_api_grows_and_shrinks_a_vec_from_a_static() {
 
 #[test]
 fn slabs_from_the_free_list_pack_end_to_end() {
-    let mut arena = std::vec![core::mem::MaybeUninit::<u8>::uninit(); 8 * SLAB_SIZE];
+    let mut arena = std::boxed::Box::new_uninit_slice(8 * SLAB_SIZE);
     let mut pools = SizeClassPools::new(FreeListAllocator::new(StaticGrower::new(&mut arena)));
     let mut slabs = std::vec::Vec::new();
     for class in 0..4 {
