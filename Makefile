@@ -10,7 +10,7 @@ MIRIFLAGS_COMMON := -Zmiri-strict-provenance
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS := chunk fixed pools free_list heap
 
-.PHONY: help build run run-debug qemu test lint doc targets test-host test-i686 test-wasm test-qemu firmware miri miri-pair miri-open-question miri-setup bench bench-quick fuzz fuzz-setup clean size size-check size-run size-tools
+.PHONY: help build run run-debug qemu qemu-user test lint doc targets test-host test-i686 test-wasm test-qemu firmware miri miri-pair miri-open-question miri-setup bench bench-quick fuzz fuzz-setup clean size size-check size-run size-tools
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -25,9 +25,18 @@ run-debug: ## Build and run the demo (debug build)
 	$(CARGO) build --bin bareheap-demo
 	./target/debug/bareheap-demo $(DEMO_ARGS)
 
-qemu: build ## Run the demo under qemu-user (an emulated x86_64 CPU)
-	@command -v $(QEMU) >/dev/null || { echo "$(QEMU) not found: install Debian's qemu-user"; exit 1; }
+qemu: build qemu-user ## Run the demo under qemu-user (an emulated x86_64 CPU; installs qemu-user as root)
+	@command -v $(QEMU) >/dev/null || { echo "$(QEMU) not found: install Debian's qemu-user (apt-get install qemu-user, as root)"; exit 1; }
 	$(QEMU) ./target/release/bareheap-demo $(DEMO_ARGS)
+
+# Installs Debian's qemu-user when qemu-x86_64 is missing and that is possible (root and
+# apt-get); otherwise the targets that need it say what to install.
+qemu-user: ## (used by qemu, test-qemu) Install qemu-x86_64 (Debian's qemu-user) when missing, as root
+	@if ! command -v $(QEMU) >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "== $(QEMU) not found: installing Debian's qemu-user"; \
+		apt-get install -y --no-install-recommends qemu-user >/dev/null 2>&1 || \
+		{ apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends qemu-user >/dev/null 2>&1; } || true; \
+	fi
 
 # Targets the library builds for with no default features (firmware and kernels), and the
 # 32-bit target its tests also run on.
@@ -120,17 +129,12 @@ firmware: ## Build the Cortex-M3 firmware example and run it under qemu-system-a
 		echo "SKIPPED: the firmware run (qemu-system-arm not found; install Debian's qemu-system-arm)"; \
 	fi
 
-# The qemu run needs qemu-user. Installed here when missing and possible (root + apt-get);
-# otherwise skipped with a message, except under CI, where a missing qemu is a failure.
-test-qemu: ## The demo binary's tests under qemu-user
-	@if ! command -v $(QEMU) >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "== $(QEMU) not found: installing Debian's qemu-user"; \
-		apt-get install -y --no-install-recommends qemu-user >/dev/null 2>&1 || \
-		{ apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends qemu-user >/dev/null 2>&1; } || true; \
-	fi
+# Without qemu-user (see qemu-user above) the run is skipped with a message, except under CI,
+# where a missing qemu is a failure.
+test-qemu: qemu-user ## The demo's and section 9's static programs, tested under qemu-user
 	@if command -v $(QEMU) >/dev/null; then \
-		echo "== the demo under $(QEMU)"; \
-		BAREHEAP_RUNNER=$(QEMU) $(CARGO) test --release --test demo --test readme; \
+		echo "== the demo and section 9's program under $(QEMU)"; \
+		BAREHEAP_RUNNER=$(QEMU) $(CARGO) test --release --test demo --test readme --test nolibc; \
 	elif [ "$$CI" = true ]; then \
 		echo "FAILED: $(QEMU) is missing and could not be installed (CI needs the qemu run)"; exit 1; \
 	else \
@@ -168,7 +172,7 @@ miri: miri-setup ## The library's tests under Miri: Stacked and Tree Borrows, i6
 
 # Two Miri runs at once (used by `make miri`): FIRST_* and SECOND_* give a name, the arguments of
 # `cargo miri test` and extra MIRIFLAGS.
-miri-pair:
+miri-pair: ## (used by miri) Two Miri runs side by side: FIRST_ARGS, SECOND_ARGS, their MIRIFLAGS
 	@mkdir -p target
 	@echo "== under Miri, side by side: $(FIRST_NAME) and $(SECOND_NAME)"
 	@( MIRIFLAGS="$(MIRIFLAGS_COMMON) $(FIRST_FLAGS)" $(CARGO) +$(NIGHTLY) miri test $(FIRST_ARGS) \
@@ -220,7 +224,7 @@ size: ## Code size (Cortex-M3 at opt-level s and z, wasm) and wasm speed vs the 
 	@$(MAKE) --no-print-directory size-run SIZE_MODE=all SIZE_TOOLS="qemu-system-arm wasm-opt node"
 
 # wasm-opt comes from Debian's binaryen: installed here when missing and possible (root + apt-get).
-size-tools:
+size-tools: ## (used by test) Install wasm-opt (Debian's binaryen) when missing, as root
 	@if ! command -v wasm-opt >/dev/null && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "== wasm-opt not found: installing Debian's binaryen"; \
 		apt-get install -y --no-install-recommends binaryen >/dev/null 2>&1 || \
@@ -231,7 +235,7 @@ size-check: ## Fails if a bareheap build (Cortex-M3 at z, wasm) is over its size
 	@$(MAKE) --no-print-directory size-run SIZE_MODE=check SIZE_TOOLS="wasm-opt"
 
 # Used by size and size-check: SIZE_MODE is size-report's mode, SIZE_TOOLS the programs it needs.
-size-run:
+size-run: ## (used by size, size-check) Build and measure: SIZE_MODE, SIZE_TOOLS
 	@missing=""; for tool in $(SIZE_TOOLS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$CI" = true ]; then \

@@ -3,11 +3,14 @@
 //! Set `BAREHEAP_RUNNER` to run it through an emulator instead of natively, e.g.
 //! `BAREHEAP_RUNNER=qemu-x86_64 cargo test --test demo` (what `make test` does for qemu-user).
 
+use std::path::Path;
 use std::process::{Command, Output};
 
 mod common;
+mod elf;
 
 use common::{DEMO, demo, runner};
+use elf::Executable;
 
 /// Runs the demo with `args` from `sh`, after the shell commands `setup` (a `ulimit`) and with
 /// the redirections `redirect` on its `exec` line, through `$BAREHEAP_RUNNER` when it is set.
@@ -202,35 +205,24 @@ fn allocation_failure_names_the_size_and_exits_101() {
     );
 }
 
-/// Reads the ELF program headers: a static executable has no PT_INTERP (no dynamic loader) and
-/// every loadable segment starts on a page boundary.
+/// A static executable has no INTERP header (no dynamic loader) and every loadable segment
+/// starts on a page boundary.
 #[test]
 fn the_binary_is_static_with_page_aligned_segments() {
-    const ET_EXEC: u16 = 2;
-    const PT_LOAD: u32 = 1;
-    const PT_INTERP: u32 = 3;
-    let elf = std::fs::read(DEMO).unwrap();
-    let u16_at = |at: usize| u16::from_le_bytes(elf[at..at + 2].try_into().unwrap());
-    let u32_at = |at: usize| u32::from_le_bytes(elf[at..at + 4].try_into().unwrap());
-    let u64_at = |at: usize| u64::from_le_bytes(elf[at..at + 8].try_into().unwrap());
-    assert_eq!(&elf[..4], b"\x7fELF");
-    assert_eq!(u16_at(16), ET_EXEC, "a fixed-address executable, not PIE");
-    let (phoff, phentsize, phnum) = (u64_at(32) as usize, u16_at(54) as usize, u16_at(56));
-    let mut loads = 0;
-    for index in 0..usize::from(phnum) {
-        let header = phoff + index * phentsize;
-        let kind = u32_at(header);
-        assert_ne!(kind, PT_INTERP, "a static binary asks for no interpreter");
-        if kind == PT_LOAD {
-            loads += 1;
-            assert_eq!(
-                u64_at(header + 16) % 4096,
-                0,
-                "segment {index} is page-aligned"
-            );
-        }
+    let elf = Executable::read(Path::new(DEMO));
+    assert!(
+        elf.is_fixed_address(),
+        "a fixed-address executable, not PIE"
+    );
+    assert!(
+        !elf.asks_for_interpreter(),
+        "a static binary asks for no interpreter"
+    );
+    let loads: Vec<u64> = elf.loadable_addresses().collect();
+    for (index, address) in loads.iter().enumerate() {
+        assert_eq!(address % 4096, 0, "segment {index} is page-aligned");
     }
-    assert_eq!(loads, 3, "text, rodata and data segments");
+    assert_eq!(loads.len(), 3, "text, rodata and data segments");
 }
 
 #[test]
