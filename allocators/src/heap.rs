@@ -358,7 +358,7 @@ mod tests {
             (64 << 10, 8192),
             (1 << 20, 32768),
         ];
-        // Under Miri, zeroing the largest buffers would take most of the test's time.
+        // Under Miri, the largest heaps would take most of the test's time.
         for (bytes, slab) in sizes.into_iter().take(if cfg!(miri) { 2 } else { 4 }) {
             let mut heap = Heap::empty();
             assert_eq!(
@@ -426,7 +426,7 @@ mod tests {
     }
 
     /// The memory a step hands over: around every slab size the heap may choose (smaller
-    /// under Miri, where zeroing a buffer costs much).
+    /// under Miri, where every step over a large heap costs much).
     fn claim_sizes() -> Vec<usize> {
         let sizes = vec![4096, 16 << 10, 24 << 10, 64 << 10, 256 << 10, 1 << 20];
         sizes

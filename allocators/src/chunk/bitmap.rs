@@ -256,26 +256,31 @@ impl Bitmap {
     }
 
     /// Checks the start bits against the used bits, a word at a time: every start is a used
-    /// chunk, and every run of used chunks begins with a start. `Ok((used chunks, starts))`, or
-    /// what is wrong and at which chunk. O(chunks/64).
+    /// chunk of the heap, and every run of used chunks begins with a start. `Ok((used chunks,
+    /// starts))`, or what is wrong at the lowest chunk where something is (`chunks` itself for a
+    /// start bit past the heap's end). O(chunks/64).
     pub(crate) fn audit(&self) -> Result<(usize, usize), (&'static str, usize)> {
         let (mut used_chunks, mut starts) = (0, 0);
         // Whether the chunk just before the current word is used: a run that crosses into the
         // word does not begin in it.
         let mut carried = 0;
         for w in (0..self.level0).filter(|_| self.ready) {
-            let used = self.word(w) & Self::range_mask(w, 0, self.chunks);
+            let in_heap = Self::range_mask(w, 0, self.chunks);
+            let used = self.word(w) & in_heap;
             let start = self.word(self.starts_base() + w);
-            let first_of = |bits: u64| w * WORD_BITS + bits.trailing_zeros() as usize;
-            if start & !used != 0 {
-                return Err(("a block starts on a free chunk", first_of(start & !used)));
+            let on_free = start & !used & in_heap;
+            let uncovered = used & !(used << 1 | carried) & !start;
+            if on_free | uncovered != 0 {
+                let lowest = (on_free | uncovered).trailing_zeros();
+                let what = if on_free >> lowest & 1 != 0 {
+                    "a block starts on a free chunk"
+                } else {
+                    "used chunks that no block covers"
+                };
+                return Err((what, w * WORD_BITS + lowest as usize));
             }
-            let run_begins = used & !(used << 1 | carried);
-            if run_begins & !start != 0 {
-                return Err((
-                    "used chunks that no block covers",
-                    first_of(run_begins & !start),
-                ));
+            if start & !in_heap != 0 {
+                return Err(("a block starts past the heap's end", self.chunks));
             }
             used_chunks += used.count_ones() as usize;
             starts += start.count_ones() as usize;
@@ -519,7 +524,7 @@ mod tests {
         assert_eq!(map.find_run(0, 70, 60, StartRule::ANY), Some(0));
     }
 
-    /// The fault `audit` may report at chunk `index`, found from single bits, if any.
+    /// The fault `audit` must report at chunk `index` if it is the lowest, from single bits.
     fn naive_fault(map: &Bitmap, index: usize) -> Option<&'static str> {
         let used = map.is_used(index);
         let run_begins = used && (index == 0 || !map.is_used(index - 1));
@@ -542,49 +547,75 @@ mod tests {
             seed ^= seed << 17;
             seed
         };
-        let rounds = if cfg!(miri) { 24 } else { 2000 };
-        let mut outcomes = [0; 2];
+        let rounds = if cfg!(miri) { 36 } else { 3000 };
+        let mut outcomes = [0; 3];
         for round in 0..rounds {
             let chunks = [1, 63, 64, 65, 130, 300][round % 6];
             let mut map = bitmap(&mut words, chunks);
             // Random words, thinned so that many patterns are consistent: a start bit is kept
-            // on a used chunk always, on a free chunk rarely.
+            // on a used chunk always, on a free chunk rarely, past the heap's end more rarely.
             for w in 0..map.level0 {
-                let used = next() & Bitmap::range_mask(w, 0, chunks);
+                let in_heap = Bitmap::range_mask(w, 0, chunks);
+                let used = next() & in_heap;
                 let noise = if next() % 4 == 0 {
                     next() & next() & next()
                 } else {
                     0
                 };
+                let stray = if next() % 16 == 0 {
+                    noise & !in_heap
+                } else {
+                    0
+                };
                 let begins = used & !(used << 1 | u64::from(w > 0 && map.is_used(w * 64 - 1)));
-                let start =
-                    (begins | (used & next() & next()) | noise) & Bitmap::range_mask(w, 0, chunks);
+                let start = (begins | (used & next() & next()) | noise) & in_heap;
                 let start = if next() % 3 == 0 {
                     start & !(begins & next())
                 } else {
                     start
                 };
-                map.set_word(w, used | (map.word(w) & !Bitmap::range_mask(w, 0, chunks)));
-                map.set_word(map.starts_base() + w, start);
+                map.set_word(w, used | (map.word(w) & !in_heap));
+                map.set_word(map.starts_base() + w, start | stray);
             }
-            let faults: Vec<usize> = (0..chunks)
-                .filter(|&i| naive_fault(&map, i).is_some())
+            let stray = (0..map.level0)
+                .any(|w| map.word(map.starts_base() + w) & !Bitmap::range_mask(w, 0, chunks) != 0);
+            let faults: Vec<(&str, usize)> = (0..chunks)
+                .filter_map(|i| Some((naive_fault(&map, i)?, i)))
                 .collect();
             let audit = map.audit();
-            outcomes[usize::from(audit.is_err())] += 1;
             match audit {
                 Ok((used, starts)) => {
-                    assert!(faults.is_empty(), "missed faults at {faults:?}");
+                    assert!(
+                        faults.is_empty() && !stray,
+                        "missed {faults:?}, stray {stray}"
+                    );
                     assert_eq!(used, (0..chunks).filter(|&i| map.is_used(i)).count());
                     assert_eq!(starts, (0..chunks).filter(|&i| map.is_start(i)).count());
+                    outcomes[0] += 1;
                 }
-                Err((what, index)) => assert_eq!(naive_fault(&map, index), Some(what)),
+                Err(fault) if faults.is_empty() => {
+                    assert!(stray, "a fault where there is none: {fault:?}");
+                    assert_eq!(fault, ("a block starts past the heap's end", chunks));
+                    outcomes[1] += 1;
+                }
+                Err(fault) => {
+                    assert_eq!(Some(&fault), faults.first(), "the lowest fault");
+                    outcomes[2] += 1;
+                }
             }
         }
         assert!(
             outcomes.iter().all(|&n| n > 0),
-            "both answers tried: {outcomes:?}"
+            "every answer tried: {outcomes:?}"
         );
+    }
+
+    #[test]
+    fn a_bitmap_not_yet_used_audits_as_empty() {
+        let words = &mut [u64::MAX; 8];
+        // SAFETY: eight aligned words, enough for 64 chunks, outlive the bitmap.
+        let map = unsafe { Bitmap::new(NonNull::from(words).cast(), 64) };
+        assert_eq!(map.audit(), Ok((0, 0)));
     }
 
     #[test]
