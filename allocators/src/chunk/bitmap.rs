@@ -552,24 +552,19 @@ mod tests {
         for round in 0..rounds {
             let chunks = [1, 63, 64, 65, 130, 300][round % 6];
             let mut map = bitmap(&mut words, chunks);
-            // Random words, thinned so that many patterns are consistent: a start bit is kept
-            // on a used chunk always, on a free chunk rarely, past the heap's end more rarely.
+            // Random used words. Every fourth round keeps the start bits consistent, and every
+            // fourth adds a stray start bit past the heap's end to consistent ones; the other
+            // rounds add noise: start bits on free chunks, missing starts of runs.
+            let (consistent, stray_round) = (round % 4 == 1, round % 4 == 2);
             for w in 0..map.level0 {
                 let in_heap = Bitmap::range_mask(w, 0, chunks);
                 let used = next() & in_heap;
-                let noise = if next() % 4 == 0 {
-                    next() & next() & next()
-                } else {
-                    0
-                };
-                let stray = if next() % 16 == 0 {
-                    noise & !in_heap
-                } else {
-                    0
-                };
+                let noisy = !consistent && !stray_round;
+                let noise = if noisy { next() & next() & next() } else { 0 };
+                let stray = if stray_round { next() & !in_heap } else { 0 };
                 let begins = used & !(used << 1 | u64::from(w > 0 && map.is_used(w * 64 - 1)));
                 let start = (begins | (used & next() & next()) | noise) & in_heap;
-                let start = if next() % 3 == 0 {
+                let start = if noisy && next() % 2 == 0 {
                     start & !(begins & next())
                 } else {
                     start
