@@ -12,16 +12,16 @@
 //!   <!-- nolibc: output of nolibc a b -->     what the program prints when run as `nolibc a b`
 //! ```
 //!
-//! The crate (`target/nolibc/PROFILE/crate`) starts from this workspace's `Cargo.lock` and builds
-//! `--offline`, as `tests/section2.rs` does.
+//! The crate is `target/nolibc/PROFILE/crate`, built as `tests/fresh_crate` builds every
+//! crate made from the README.
 
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 
 #[allow(dead_code)] // this test runs its own program, not the demo
 mod common;
 mod elf;
+mod fresh_crate;
 
 use elf::Executable;
 
@@ -153,21 +153,7 @@ fn the_listing_of_section_9_builds_a_static_program_that_prints_what_the_readme_
         }
         fs::write(dir.join(path), text).unwrap();
     }
-    fs::copy(workspace.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
-
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let target = dir.parent().unwrap().join("target");
-    let build = Command::new(cargo)
-        .args(["build", "--offline", "--quiet", "--release"])
-        .env("CARGO_TARGET_DIR", &target)
-        .current_dir(&dir)
-        .output()
-        .expect("cargo runs");
-    assert!(
-        build.status.success(),
-        "section 9's listing does not build:\n{}",
-        String::from_utf8_lossy(&build.stderr)
-    );
+    let target = fresh_crate::build(&dir, &["--release"], "section 9's listing");
 
     let program = target.join("release/nolibc");
     let elf = Executable::read(&program);

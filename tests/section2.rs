@@ -8,13 +8,14 @@
 //!                        src/bin/example_N.rs   the N-th ```rust block
 //! ```
 //!
-//! The crate starts from this workspace's `Cargo.lock` and builds `--offline`, so it uses the
-//! versions the workspace was tested with and needs no network (the workspace's own build has
-//! fetched them).
+//! The crate is built as `tests/fresh_crate` builds every crate made from the README: from
+//! this workspace's `Cargo.lock`, `--offline`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+mod fresh_crate;
 
 const README: &str = include_str!("../README.md");
 const CHECKOUT_PLACEHOLDER: &str = "/path/to/bareheap";
@@ -60,7 +61,6 @@ fn write_crate(blocks: &[Block]) -> (PathBuf, Vec<String>) {
         toml.text.replace(CHECKOUT_PLACEHOLDER, checkout)
     );
     fs::write(dir.join("Cargo.toml"), manifest).unwrap();
-    fs::copy(workspace.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
     let mut to_run = Vec::new();
     // What rustdoc would not run is not run here either; what it would not build (`ignore`,
     // `compile_fail`), and a hidden `# ` line, which a reader does not see, have no place in a
@@ -102,19 +102,7 @@ fn every_program_of_section_2_builds_and_runs_as_pasted() {
         programs >= 4,
         "section 2 has its programs ({programs} found)"
     );
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let target = dir.parent().unwrap().join("target");
-    let build = Command::new(&cargo)
-        .args(["build", "--offline", "--quiet", "--bins"])
-        .env("CARGO_TARGET_DIR", &target)
-        .current_dir(&dir)
-        .output()
-        .expect("cargo runs");
-    assert!(
-        build.status.success(),
-        "section 2's programs do not build as pasted:\n{}",
-        String::from_utf8_lossy(&build.stderr)
-    );
+    let target = fresh_crate::build(&dir, &["--bins"], "section 2's programs, as pasted,");
     for name in to_run {
         let run = Command::new(target.join("debug").join(&name))
             .output()
