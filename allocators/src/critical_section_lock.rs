@@ -157,6 +157,7 @@ unsafe impl lock_api::RawMutex for CriticalSectionLock {
 mod tests {
     use core::alloc::{GlobalAlloc, Layout};
     use core::mem::MaybeUninit;
+    use std::boxed::Box;
     use std::format;
     use std::thread;
     use std::vec::Vec;
@@ -213,9 +214,8 @@ mod tests {
     /// context inside a critical section exactly while at least one heap is held.
     fn locks_in_any_order(steps: &[(usize, bool)]) {
         let _serial = one_at_a_time();
-        let mut memory: Vec<std::boxed::Box<[MaybeUninit<u8>]>> = (0..3)
-            .map(|_| std::boxed::Box::new_uninit_slice(4096))
-            .collect();
+        let mut memory: Vec<Box<[MaybeUninit<u8>]>> =
+            (0..3).map(|_| Box::new_uninit_slice(4096)).collect();
         let heaps: Vec<Heap<'_>> = memory.iter_mut().map(|m| heap(m)).collect();
         let mut guards: Vec<Option<LockedGuard<'_, _, _>>> = (0..3).map(|_| None).collect();
         for &(which, take) in steps {
@@ -258,8 +258,8 @@ mod tests {
     fn guards_released_out_of_order_while_other_threads_allocate() {
         let _serial = one_at_a_time();
         let rounds = if cfg!(miri) { 6 } else { 2000 };
-        let mut first = std::boxed::Box::new_uninit_slice(16 * 1024);
-        let mut second = std::boxed::Box::new_uninit_slice(16 * 1024);
+        let mut first = Box::new_uninit_slice(16 * 1024);
+        let mut second = Box::new_uninit_slice(16 * 1024);
         let heaps = [heap(&mut first), heap(&mut second)];
         let layout = Layout::new::<[u64; 4]>();
         thread::scope(|scope| {
@@ -295,7 +295,7 @@ mod tests {
     #[test]
     fn a_guard_that_escapes_a_critical_section_leaves_the_locks_consistent() {
         let _serial = one_at_a_time();
-        let mut memory = std::boxed::Box::new_uninit_slice(16 * 1024);
+        let mut memory = Box::new_uninit_slice(16 * 1024);
         let heap = heap(&mut memory);
         let rounds = if cfg!(miri) { 4 } else { 500 };
         thread::scope(|scope| {
@@ -321,7 +321,7 @@ mod tests {
     fn threads_share_a_heap_behind_it() {
         let _serial = one_at_a_time();
         let size = if cfg!(miri) { 64 * 1024 } else { 1 << 20 };
-        let mut memory = std::boxed::Box::new_uninit_slice(size);
+        let mut memory = Box::new_uninit_slice(size);
         let heap = heap(&mut memory);
         let threads = if cfg!(miri) { 2 } else { 4 };
         let rounds = if cfg!(miri) { 20 } else { 2000 };

@@ -3,6 +3,7 @@
 use core::alloc::{GlobalAlloc, Layout};
 use core::ptr::NonNull;
 use core::sync::atomic::Ordering;
+use std::boxed::Box;
 
 use allocator_api2::vec::Vec as ApiVec;
 
@@ -346,7 +347,7 @@ fn allocator_api_grows_and_shrinks_a_vec_from_a_static() {
 
 #[test]
 fn slabs_from_the_free_list_pack_end_to_end() {
-    let mut arena = std::boxed::Box::new_uninit_slice(8 * SLAB_SIZE);
+    let mut arena = Box::new_uninit_slice(8 * SLAB_SIZE);
     let mut pools = SizeClassPools::new(FreeListAllocator::new(StaticGrower::new(&mut arena)));
     let mut slabs = std::vec::Vec::new();
     for class in 0..4 {
