@@ -1,7 +1,7 @@
 //! Segregated free lists ("bins") and the fit policy: which free block serves a request.
 //!
 //! Free blocks are kept in one doubly linked list per *size class*. Classes are linear below
-//! 256 bytes (one per 16-byte granule) and then split every power of two into 16 equal steps,
+//! 1 KiB (one per 16-byte granule) and then split every power of two into 16 equal steps,
 //! like TLSF. Two bitmaps record which lists are non-empty: one bit per power of two (the first
 //! level) and, for each, one bit per step (the second level).
 //!
@@ -12,7 +12,7 @@
 //!                                              │ │
 //!   heads[f·16+s] ──► [free block] ⇄ [free block] ⇄ … (newest first)
 //!
-//!   class:  0…15 → sizes 0,16,…,240 (exact)   16…31 → 256…496 by 16   32…47 → 512…992 by 32 …
+//!   class:  0…63 → sizes 0,16,…,1008 (exact)   64…79 → 1024…1984 by 64   80…95 → 2048… by 128 …
 //! ```
 //!
 //! *Finding* a fit is two bit scans: round the request up to the next class boundary, so that
@@ -24,26 +24,29 @@
 //! O(1) search fails, the first [`OWN_CLASS_SCAN`] blocks of that class are tried before the heap
 //! grows, a bounded cost.
 //!
-//! *Cost*: 400 list heads (one word each: 3.2 KiB on 64-bit) plus 25 half-words of bitmap. Sizes
+//! *Cost*: 416 list heads (one word each: 3.3 KiB on 64-bit) plus 26 half-words of bitmap. Sizes
 //! of 4 GiB and more share the last class; for them only the bounded scan applies.
 
-use super::block::{Block, GRANULE, Links};
+use super::block::{Block, GRANULE, Links, Prev};
 
 /// Second-level bits: each power of two is split into `1 << SL_BITS` classes.
 const SL_BITS: u32 = 4;
 /// Classes per first-level entry.
 const SL_COUNT: usize = 1 << SL_BITS;
-/// Sizes below this have one class per granule.
-const LINEAR_LIMIT: usize = GRANULE << SL_BITS;
-/// First-level entries: up to sizes of 2^32.
-const FL_COUNT: usize = 25;
+/// Sizes below this have one class per granule (64 classes), found with one shift: most
+/// requests and most free blocks are this small.
+const LINEAR_LIMIT: usize = 1024;
+/// The classes of sizes below [`LINEAR_LIMIT`]: four first-level entries' worth.
+const LINEAR_CLASSES: usize = LINEAR_LIMIT / GRANULE;
+/// First-level entries: the linear classes', then one per power of two up to sizes of 2^32.
+const FL_COUNT: usize = LINEAR_CLASSES / SL_COUNT + (32 - LINEAR_LIMIT.ilog2() as usize);
 /// Number of size classes.
 pub(super) const CLASS_COUNT: usize = FL_COUNT * SL_COUNT;
 /// How many blocks of the request's own class are tried when the O(1) search fails.
 pub(super) const OWN_CLASS_SCAN: usize = 16;
 
-/// The class a free block of `size` bytes belongs to. Small blocks, the most common, take a
-/// short branch (one shift).
+/// The class a free block of `size` bytes belongs to. Blocks below 1 KiB, the most common,
+/// take a short branch (one shift).
 #[inline]
 pub(super) fn class_of(size: usize) -> usize {
     if size < LINEAR_LIMIT {
@@ -52,46 +55,47 @@ pub(super) fn class_of(size: usize) -> usize {
     geometric_class(size).min(CLASS_COUNT - 1)
 }
 
-/// The class of `size` without the cap at the last class. Branch-free, one bit scan: with
-/// `log` the power of two of `size` (at least that of [`LINEAR_LIMIT`]), `size >> (log -
+/// The class of a `size` of at least [`LINEAR_LIMIT`] bytes, without the cap at the last
+/// class. Branch-free, one bit scan: with `log` the power of two of `size`, `size >> (log -
 /// SL_BITS)` runs from `SL_COUNT` to `2 * SL_COUNT - 1` within a level, so adding the level's
-/// base gives the class; below [`LINEAR_LIMIT`] the same formula gives `size / GRANULE`.
+/// base gives the class. (Smaller sizes give a class number that means nothing, and no
+/// overflow.)
 #[inline]
 fn geometric_class(size: usize) -> usize {
-    let log = level_log(size);
+    let log = (size | LINEAR_LIMIT).ilog2();
     level_base(log) + (size >> (log - SL_BITS))
 }
 
-/// `size`'s power of two, but at least [`LINEAR_LIMIT`]'s (so that the linear classes share
-/// the geometric formula).
-#[inline]
-fn level_log(size: usize) -> u32 {
-    (size | LINEAR_LIMIT).ilog2()
-}
-
 /// The class number that, added to `size >> (log - SL_BITS)`, gives the class of a size whose
-/// power of two is `log`: the level's first class minus `SL_COUNT`.
+/// power of two is `log` (at least [`LINEAR_LIMIT`]'s): the level's first class minus
+/// `SL_COUNT`.
 #[inline]
 fn level_base(log: u32) -> usize {
-    (log - LINEAR_LIMIT.ilog2()) as usize * SL_COUNT
+    (log - LINEAR_LIMIT.ilog2()) as usize * SL_COUNT + LINEAR_CLASSES - SL_COUNT
 }
 
 /// The smallest size of class `class`.
 pub(super) fn class_floor(class: usize) -> usize {
-    if class < SL_COUNT {
+    if class < LINEAR_CLASSES {
         return class * GRANULE;
     }
-    let level = class / SL_COUNT;
+    let level = (class - LINEAR_CLASSES) / SL_COUNT;
     let step = class % SL_COUNT;
-    (SL_COUNT + step) << (level as u32 + LINEAR_LIMIT.ilog2() - SL_BITS - 1)
+    (SL_COUNT + step) << (level as u32 + LINEAR_LIMIT.ilog2() - SL_BITS)
 }
 
 /// Whether blocks of sizes `a` and `b` share a class, without computing either class: both
-/// sizes agree on their bits from the larger one's class step up (one bit scan). Sizes of the
-/// last class that differ in those bits count as different: callers then take the general path.
+/// sizes agree on their bits from the larger one's class step up (a granule below
+/// [`LINEAR_LIMIT`], else one bit scan). Sizes of the last class that differ in those bits
+/// count as different: callers then take the general path.
 #[inline]
 fn same_class(a: usize, b: usize) -> bool {
-    let shift = level_log(a | b) - SL_BITS;
+    let either = a | b;
+    let shift = if either < LINEAR_LIMIT {
+        GRANULE.ilog2()
+    } else {
+        either.ilog2() - SL_BITS
+    };
     a >> shift == b >> shift
 }
 
@@ -187,9 +191,12 @@ impl Bins {
         let next = self.heads[class];
         // SAFETY: `block` is free, so its payload holds the links; `next` is a listed free block.
         unsafe {
-            block.links().write(Links { next, prev: None });
+            block.links().write(Links {
+                next,
+                prev: Prev::list(class),
+            });
             match next {
-                Some(next) => (*next.links()).prev = Some(block),
+                Some(next) => (*next.links()).prev = Prev::block(block),
                 // The class was empty: only now does its bit change.
                 None => self.mark(class),
             }
@@ -197,49 +204,35 @@ impl Bins {
         self.heads[class] = Some(block);
     }
 
-    /// Takes a free block of `size` bytes out of its list. O(1).
+    /// Takes a listed free block out of its list. O(1), and no size needed: the first block of
+    /// a list names its list (see [`Prev`]).
     ///
     /// # Safety
-    /// `block` must be a listed free block of `size` bytes.
+    /// `block` must be a listed free block.
     #[inline]
-    pub(super) unsafe fn unlink(&mut self, block: Block, size: usize) {
-        // SAFETY: forwarded to the caller.
-        unsafe { self.unlink_from(block, || class_of(size)) }
-    }
-
-    /// Takes a listed free block out of its list; its class (computed only when the block
-    /// heads its list) says which head and bit may change.
-    ///
-    /// # Safety
-    /// `block` must be a listed free block of the class `class` returns.
-    #[inline]
-    unsafe fn unlink_from(&mut self, block: Block, class: impl FnOnce() -> usize) {
+    pub(super) unsafe fn unlink(&mut self, block: Block) {
         // SAFETY: `block` and its list neighbours are listed free blocks, whose payloads hold
         // valid links.
         unsafe {
             let Links { next, prev } = block.links().read();
             if let Some(next) = next {
+                // The successor of a list's first block becomes first, with the same `prev`.
                 (*next.links()).prev = prev;
             }
-            match prev {
-                Some(prev) => (*prev.links()).next = next,
-                None => self.pop_to(class(), next),
+            match prev.get() {
+                Ok(prev) => (*prev.links()).next = next,
+                Err(class) => self.pop_to(class, next),
             }
         }
     }
 
     /// Takes the head of class `class`'s list off it, leaving `next` (the head's successor)
-    /// first.
-    ///
-    /// # Safety
-    /// `next` must be the head's successor, a listed free block or `None`.
-    #[inline]
-    unsafe fn pop_to(&mut self, class: usize, next: Option<Block>) {
+    /// first; a `next` that was the head's successor already points back at the list.
+    #[inline(always)]
+    fn pop_to(&mut self, class: usize, next: Option<Block>) {
         self.heads[class] = next;
-        match next {
-            // SAFETY: a listed free block holds valid links.
-            Some(next) => unsafe { (*next.links()).prev = None },
-            None => self.unmark(class),
+        if next.is_none() {
+            self.unmark(class);
         }
     }
 
@@ -250,8 +243,8 @@ impl Bins {
     /// [`scan_own_class`](Self::scan_own_class), with no change to the bins since.
     #[inline]
     pub(super) unsafe fn take(&mut self, fit: Fit) {
-        // SAFETY: the fit's block is a listed free block of class `fit.class`.
-        unsafe { self.unlink_from(fit.block, || fit.class) }
+        // SAFETY: the fit's block is a listed free block.
+        unsafe { self.unlink(fit.block) }
     }
 
     /// Takes the block `fit` found, the head of its list, off that list. O(1), and shorter than
@@ -262,7 +255,13 @@ impl Bins {
     #[inline(always)]
     pub(super) unsafe fn take_head(&mut self, fit: Fit) {
         // SAFETY: the fit heads its list; its successor, if any, is listed.
-        unsafe { self.pop_to(fit.class, (*fit.block.links()).next) }
+        unsafe {
+            let next = (*fit.block.links()).next;
+            if let Some(next) = next {
+                (*next.links()).prev = Prev::list(fit.class);
+            }
+            self.pop_to(fit.class, next);
+        }
     }
 
     /// Replaces the block `fit` found, the head of its list, by the unlisted free block `new`
@@ -276,20 +275,23 @@ impl Bins {
     #[inline(always)]
     pub(super) unsafe fn replace_head(&mut self, fit: Fit, new: Block, new_size: usize) {
         let class = class_of(new_size);
-        // SAFETY: the fit heads its list, so its `prev` is `None`; its successor is listed.
-        unsafe {
-            let next = (*fit.block.links()).next;
-            if class == fit.class {
-                new.links().write(Links { next, prev: None });
-                if let Some(next) = next {
-                    (*next.links()).prev = Some(new);
-                }
-                self.heads[class] = Some(new);
-            } else {
-                self.pop_to(fit.class, next);
+        if class != fit.class {
+            // SAFETY: forwarded to the caller.
+            unsafe {
+                self.take_head(fit);
                 self.push_to(new, class);
             }
+            return;
         }
+        // SAFETY: the fit heads its list, so its `prev` is the list; its successor is listed.
+        unsafe {
+            let links = fit.block.links().read();
+            new.links().write(links);
+            if let Some(next) = links.next {
+                (*next.links()).prev = Prev::block(new);
+            }
+        }
+        self.heads[class] = Some(new);
     }
 
     /// Replaces the listed free block `old` (`old_size` bytes) by the unlisted free block `new`
@@ -311,7 +313,7 @@ impl Bins {
         if !same_class(old_size, new_size) {
             // SAFETY: forwarded to the caller.
             unsafe {
-                self.unlink(old, old_size);
+                self.unlink(old);
                 self.push(new, new_size);
             }
             return;
@@ -325,11 +327,11 @@ impl Bins {
             let links = old.links().read();
             new.links().write(links);
             if let Some(next) = links.next {
-                (*next.links()).prev = Some(new);
+                (*next.links()).prev = Prev::block(new);
             }
-            match links.prev {
-                Some(prev) => (*prev.links()).next = Some(new),
-                None => self.heads[class_of(old_size)] = Some(new),
+            match links.prev.get() {
+                Ok(prev) => (*prev.links()).next = Some(new),
+                Err(class) => self.heads[class] = Some(new),
             }
         }
     }
@@ -397,14 +399,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn classes_are_exact_below_256_then_geometric() {
+    fn classes_are_exact_below_1_kib_then_geometric() {
         assert_eq!(class_of(32), 2);
         assert_eq!(class_of(240), 15);
-        assert_eq!(class_of(256), 16);
-        assert_eq!(class_of(272), 17);
-        assert_eq!(class_of(511), 31);
         assert_eq!(class_of(512), 32);
-        assert_eq!(class_of(544), 33);
+        assert_eq!(class_of(1008), 63);
+        assert_eq!(class_of(1023), 63);
+        assert_eq!(class_of(1024), 64);
+        assert_eq!(class_of(1087), 64);
+        assert_eq!(class_of(1088), 65);
+        assert_eq!(class_of(2048), 80);
+        assert_eq!(class_of(2048 + 128), 81);
         // Sizes past the last level (only 64-bit targets have them) share the last class.
         assert!(class_of(usize::MAX / 2) < CLASS_COUNT);
         #[cfg(target_pointer_width = "64")]

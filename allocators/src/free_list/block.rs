@@ -113,7 +113,46 @@ impl Tag {
 #[derive(Clone, Copy)]
 pub(super) struct Links {
     pub(super) next: Option<Block>,
-    pub(super) prev: Option<Block>,
+    pub(super) prev: Prev,
+}
+
+/// What precedes a listed free block: the block before it in its list, or, for the first
+/// block, the list itself, named by its class. So any block leaves its list without its
+/// class being computed from its size (a list's first block says which head and bit to
+/// change), the way talc's links point at the previous link rather than at a block.
+///
+/// ```text
+///   heads[c] ──► A ⇄ B ⇄ C        A.prev = list c  (the odd word 2c + 1: no block is there)
+///                                 B.prev = A, C.prev = B
+/// ```
+///
+/// A list is encoded as an odd address without provenance: blocks are word-aligned, so it is
+/// never a block's, and it is never dereferenced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Prev(*mut u8);
+
+impl Prev {
+    /// The predecessor of list `class`'s first block: the list.
+    pub(super) const fn list(class: usize) -> Self {
+        Self(core::ptr::without_provenance_mut(class << 1 | 1))
+    }
+
+    /// The predecessor `block`.
+    pub(super) const fn block(block: Block) -> Self {
+        Self(block.0.as_ptr())
+    }
+
+    /// The block before, `Err(class)` when the block heads list `class`.
+    #[inline(always)]
+    pub(super) fn get(self) -> Result<Block, usize> {
+        let addr = self.0.addr();
+        if addr & 1 != 0 {
+            return Err(addr >> 1);
+        }
+        // SAFETY: an even predecessor is a block (made by `Prev::block`), whose address is
+        // never null.
+        Ok(Block(unsafe { NonNull::new_unchecked(self.0) }))
+    }
 }
 
 /// A block, named by the address of its tag. Carries the provenance of its region.

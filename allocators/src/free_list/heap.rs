@@ -28,7 +28,6 @@ use super::block::{Block, GRANULE, Links, MIN_BLOCK, Tag, WORD};
 use super::inspect::Stats;
 use super::region::{Adopted, REGION_OVERHEAD, RegionKind, RegionList, RegionView};
 use crate::grower::{HeapGrower, NoGrowth, Region};
-use crate::raw_allocator::move_block;
 use crate::{FreeError, OutOfMemory, RawAllocator, ResizeError};
 
 /// When the heap takes whole regions for large blocks and when it gives regions back.
@@ -550,7 +549,7 @@ impl<G: HeapGrower> FreeListAllocator<G> {
                     unsafe {
                         let prev_size = block.prev_size();
                         let prev = block.backward(prev_size);
-                        self.bins.unlink(prev, prev_size);
+                        self.bins.unlink(prev);
                         (prev, prev_size + size)
                     }
                 } else {
@@ -678,7 +677,7 @@ impl<G: HeapGrower> FreeListAllocator<G> {
                 let prev_size = block.prev_size();
                 start = block.backward(prev_size);
                 total += prev_size;
-                self.bins.unlink(start, prev_size);
+                self.bins.unlink(start);
                 // A stale free tag, so that freeing `block` again reads as a double free.
                 block.set_tag(Tag::free(size));
             }
@@ -688,7 +687,7 @@ impl<G: HeapGrower> FreeListAllocator<G> {
             } else {
                 let next_size = next_tag.size();
                 total += next_size;
-                self.bins.unlink(next, next_size);
+                self.bins.unlink(next);
                 next.forward(next_size).tag()
             };
             start.set_tag(Tag::free(total));
@@ -806,6 +805,7 @@ impl<G: HeapGrower> FreeListAllocator<G> {
     /// # Safety
     /// `block` must be an allocated block of this heap that `old` fits, reached through its
     /// region's provenance.
+    #[inline(always)]
     unsafe fn resize_block(
         &mut self,
         block: Block,
@@ -817,7 +817,32 @@ impl<G: HeapGrower> FreeListAllocator<G> {
             return Ok(resized);
         }
         // SAFETY: forwarded from the caller.
-        unsafe { move_block(self, block.payload(), old, new) }
+        unsafe { self.resize_by_moving(block, old, new) }
+    }
+
+    /// Moves an allocated block to a new block for `new`: allocate, copy, free. The old block
+    /// is freed through `block`, found already: its region is not looked up a second time.
+    ///
+    /// # Safety
+    /// As for [`resize_block`](Self::resize_block).
+    #[inline(never)]
+    unsafe fn resize_by_moving(
+        &mut self,
+        block: Block,
+        old: Layout,
+        new: Layout,
+    ) -> Result<NonNull<[u8]>, OutOfMemory> {
+        let moved = self.allocate(new)?;
+        // SAFETY: the old block holds at least `old.size()` bytes and the new one at least
+        // `new.size()`; both are live, distinct blocks of this heap (no overlap), reached
+        // through their regions' provenance. The old block is still allocated.
+        unsafe {
+            block
+                .payload()
+                .copy_to_nonoverlapping(moved.cast::<u8>(), old.size().min(new.size()));
+            self.release_block(block);
+        }
+        Ok(moved)
     }
 
     /// Resizes an allocated block to `new` where it is, if its address suits `new`'s alignment
@@ -879,7 +904,7 @@ impl<G: HeapGrower> FreeListAllocator<G> {
                 tail.set_tag(Tag::free(tail_size));
                 tail.set_footer(tail_size);
             } else {
-                self.bins.unlink(next, next_free);
+                self.bins.unlink(next);
                 tail.set_tag(tail.tag().with_prev_free(false));
             }
             block.set_tag(Tag::allocated(kept, tag.prev_free()));

@@ -6,7 +6,7 @@
 //! per-class counts are O(free blocks).
 
 use super::bins::{CLASS_COUNT, class_floor, class_of};
-use super::block::{Block, GRANULE, MIN_BLOCK, WORD};
+use super::block::{Block, GRANULE, MIN_BLOCK, Prev, WORD};
 use super::heap::FreeListAllocator;
 use super::region::{RegionKind, RegionView, Regions};
 use crate::grower::HeapGrower;
@@ -249,7 +249,8 @@ impl<G: HeapGrower> FreeListAllocator<G> {
                     "block in the wrong bin",
                     block.addr(),
                 )?;
-                corrupt_if(back != prev, "broken bin back link", block.addr())?;
+                let expected = prev.map_or(Prev::list(class), Prev::block);
+                corrupt_if(back != expected, "broken bin back link", block.addr())?;
                 prev = Some(block);
                 binned += 1;
             }
