@@ -163,11 +163,16 @@ impl Bins {
         self.fl_map |= 1 << level;
     }
 
+    /// # Safety
+    /// `class` must be below [`CLASS_COUNT`].
     #[inline]
-    fn unmark(&mut self, class: usize) {
+    unsafe fn unmark(&mut self, class: usize) {
         let level = class / SL_COUNT;
-        self.sl_map[level] &= !(1 << (class % SL_COUNT));
-        if self.sl_map[level] == 0 {
+        debug_assert!(level < FL_COUNT);
+        // SAFETY: `class < CLASS_COUNT`, so `level < FL_COUNT` (the caller's promise).
+        let second = unsafe { self.sl_map.get_unchecked_mut(level) };
+        *second &= !(1 << (class % SL_COUNT));
+        if *second == 0 {
             self.fl_map &= !(1 << level);
         }
     }
@@ -228,11 +233,19 @@ impl Bins {
 
     /// Takes the head of class `class`'s list off it, leaving `next` (the head's successor)
     /// first; a `next` that was the head's successor already points back at the list.
+    ///
+    /// # Safety
+    /// `class` must be below [`CLASS_COUNT`]: a [`Fit`]'s, or one a [`Prev`] named (both come
+    /// from classes the bins use).
     #[inline(always)]
-    fn pop_to(&mut self, class: usize, next: Option<Block>) {
-        self.heads[class] = next;
-        if next.is_none() {
-            self.unmark(class);
+    unsafe fn pop_to(&mut self, class: usize, next: Option<Block>) {
+        debug_assert!(class < CLASS_COUNT);
+        // SAFETY: the caller's promise.
+        unsafe {
+            *self.heads.get_unchecked_mut(class) = next;
+            if next.is_none() {
+                self.unmark(class);
+            }
         }
     }
 
@@ -254,11 +267,12 @@ impl Bins {
     /// `fit` must come from [`find_head`](Self::find_head) with no change to the bins since.
     #[inline(always)]
     pub(super) unsafe fn take_head(&mut self, fit: Fit) {
-        // SAFETY: the fit heads its list; its successor, if any, is listed.
+        // SAFETY: the fit heads its list, so its `prev` names the list; its successor, if any,
+        // is listed.
         unsafe {
-            let next = (*fit.block.links()).next;
+            let Links { next, prev } = fit.block.links().read();
             if let Some(next) = next {
-                (*next.links()).prev = Prev::list(fit.class);
+                (*next.links()).prev = prev;
             }
             self.pop_to(fit.class, next);
         }
@@ -331,7 +345,8 @@ impl Bins {
             }
             match links.prev.get() {
                 Ok(prev) => (*prev.links()).next = Some(new),
-                Err(class) => self.heads[class] = Some(new),
+                // A list a `Prev` names is below `CLASS_COUNT`.
+                Err(class) => *self.heads.get_unchecked_mut(class) = Some(new),
             }
         }
     }
@@ -349,7 +364,11 @@ impl Bins {
             return None;
         }
         let level = above.trailing_zeros() as usize;
-        Some(level * SL_COUNT + self.sl_map[level].trailing_zeros() as usize)
+        debug_assert!(level < FL_COUNT);
+        // SAFETY: `fl_map` has bits only for levels of marked classes, all below `FL_COUNT`
+        // (`mark` sets them from classes below `CLASS_COUNT`).
+        let second = unsafe { self.sl_map.get_unchecked(level) };
+        Some(level * SL_COUNT + second.trailing_zeros() as usize)
     }
 
     /// The head of the first non-empty class whose blocks are all at least `size` bytes, with
@@ -361,8 +380,10 @@ impl Bins {
     #[inline(always)]
     pub(super) unsafe fn find_head(&self, size: usize) -> Option<Fit> {
         let class = self.first_marked_from(class_at_least(size)?)?;
-        // SAFETY: a marked class has a head.
-        let block = unsafe { self.heads[class].unwrap_unchecked() };
+        debug_assert!(class < CLASS_COUNT);
+        // SAFETY: a marked class is a class (below `CLASS_COUNT`, as `mark` had it) and has a
+        // head.
+        let block = unsafe { self.heads.get_unchecked(class).unwrap_unchecked() };
         // SAFETY: listed blocks are free blocks with valid tags (the caller's promise).
         let size = unsafe { block.tag() }.size();
         Some(Fit { block, size, class })

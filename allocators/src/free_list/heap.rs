@@ -820,12 +820,11 @@ impl<G: HeapGrower> FreeListAllocator<G> {
         unsafe { self.resize_by_moving(block, old, new) }
     }
 
-    /// Moves an allocated block to a new block for `new`: allocate, copy, free. The old block
-    /// is freed through `block`, found already: its region is not looked up a second time.
+    /// Moves an allocated block to a new block for `new`: allocate, copy, free.
     ///
     /// # Safety
     /// As for [`resize_block`](Self::resize_block).
-    #[inline(never)]
+    #[inline]
     unsafe fn resize_by_moving(
         &mut self,
         block: Block,
@@ -835,12 +834,12 @@ impl<G: HeapGrower> FreeListAllocator<G> {
         let moved = self.allocate(new)?;
         // SAFETY: the old block holds at least `old.size()` bytes and the new one at least
         // `new.size()`; both are live, distinct blocks of this heap (no overlap), reached
-        // through their regions' provenance. The old block is still allocated.
+        // through their regions' provenance. The old block is still allocated, with `old`.
         unsafe {
             block
                 .payload()
                 .copy_to_nonoverlapping(moved.cast::<u8>(), old.size().min(new.size()));
-            self.release_block(block);
+            self.deallocate_trusted(block.payload(), old);
         }
         Ok(moved)
     }
