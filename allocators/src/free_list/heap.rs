@@ -573,7 +573,7 @@ impl<G: HeapGrower> FreeListAllocator<G> {
     /// `block` must be a free block of `size >= search_size(need, align)` bytes, listed as
     /// `listed` says (the fit that found it) or in no list, whose previous block is allocated
     /// and whose next tag has the P flag.
-    #[inline(always)]
+    #[inline]
     unsafe fn place(
         &mut self,
         block: Block,
