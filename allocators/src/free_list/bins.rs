@@ -477,3 +477,228 @@ mod tests {
         assert_eq!(class_at_least(1 << 40), None);
     }
 }
+
+/// The bins against a model of their lists, over random sequences of every list operation: after
+/// each one, every list holds the model's blocks in the model's order, every `next` and `prev`
+/// link agrees (a list's first block names its list), and the bitmaps mark exactly the non-empty
+/// classes. The blocks are fake: 32-byte slots of one buffer, each with a tag whose size picks
+/// its class (the bins read nothing else of a block but its links).
+#[cfg(test)]
+mod list_model {
+    use core::mem::MaybeUninit;
+    use core::ptr::NonNull;
+    use std::boxed::Box;
+    use std::vec::Vec;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::free_list::block::{Tag, WORD};
+
+    /// Fake blocks in the buffer.
+    const SLOTS: usize = 24;
+    /// Bytes per fake block: a tag and two links, rounded to the granule.
+    const SLOT: usize = 32;
+
+    /// Block sizes to pick from: several per class, in the linear classes and across levels.
+    const SIZES: [usize; 12] = [
+        32,
+        48,
+        1008,
+        1024,
+        1056,
+        1088,
+        4096,
+        4160,
+        1 << 20,
+        (1 << 20) + 4096,
+        3 << 19,
+        1 << 30,
+    ];
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        /// Push slot `.0` (when unlisted) with size `SIZES[.1]`.
+        Push(usize, usize),
+        /// Unlink slot `.0` (when listed): the head, the last block or one in between.
+        Unlink(usize),
+        /// Take the fit for `SIZES[.0]` off its list.
+        TakeFit(usize),
+        /// Replace the fit for `SIZES[.0]` by slot `.1` (when unlisted) of size `SIZES[.2]`.
+        ReplaceFit(usize, usize, usize),
+        /// Relocate slot `.0` (when listed) to slot `.1` (when unlisted) of size `SIZES[.2]`.
+        Relocate(usize, usize, usize),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let slot = 0..SLOTS;
+        let size = 0..SIZES.len();
+        prop_oneof![
+            3 => (slot.clone(), size.clone()).prop_map(|(s, z)| Op::Push(s, z)),
+            2 => slot.clone().prop_map(Op::Unlink),
+            1 => size.clone().prop_map(Op::TakeFit),
+            1 => (size.clone(), slot.clone(), size.clone())
+                .prop_map(|(f, s, z)| Op::ReplaceFit(f, s, z)),
+            1 => (slot.clone(), slot, size).prop_map(|(a, b, z)| Op::Relocate(a, b, z)),
+        ]
+    }
+
+    /// The bins, their fake blocks, and the model: each class's slots, first block first.
+    struct Harness {
+        bins: Bins,
+        _buffer: Box<[MaybeUninit<u128>]>,
+        base: NonNull<u8>,
+        sizes: [usize; SLOTS],
+        lists: Vec<Vec<usize>>,
+    }
+
+    impl Harness {
+        fn new() -> Self {
+            let mut buffer = Box::new_uninit_slice(SLOTS * SLOT / 16 + 1);
+            // One word past a granule boundary, as real blocks sit.
+            let base = NonNull::new(buffer.as_mut_ptr().cast::<u8>()).unwrap();
+            // SAFETY: the buffer has a spare 16 bytes for the offset.
+            let base = unsafe { base.byte_add(16 - WORD) };
+            Self {
+                bins: Bins::new(),
+                _buffer: buffer,
+                base,
+                sizes: [0; SLOTS],
+                lists: (0..CLASS_COUNT).map(|_| Vec::new()).collect(),
+            }
+        }
+
+        fn block(&self, slot: usize) -> Block {
+            // SAFETY: every slot lies inside the buffer.
+            Block::at(unsafe { self.base.byte_add(slot * SLOT) })
+        }
+
+        fn slot_of(&self, block: Block) -> usize {
+            (block.addr() - self.base.addr().get()) / SLOT
+        }
+
+        fn listed(&self, slot: usize) -> bool {
+            self.lists.iter().any(|list| list.contains(&slot))
+        }
+
+        /// Gives `slot` the tag of a free block of `size` bytes.
+        fn tag(&mut self, slot: usize, size: usize) {
+            self.sizes[slot] = size;
+            // SAFETY: the slot's first word is inside the buffer, word-aligned.
+            unsafe { self.block(slot).set_tag(Tag::free(size)) };
+        }
+
+        fn remove(&mut self, slot: usize) {
+            for list in &mut self.lists {
+                list.retain(|&s| s != slot);
+            }
+        }
+
+        /// The model's answer to `find_head(size)`: the first block of the first non-empty
+        /// class whose blocks all fit.
+        fn model_fit(&self, size: usize) -> Option<(usize, usize)> {
+            let from = class_at_least(size)?;
+            (from..CLASS_COUNT).find_map(|class| self.lists[class].first().map(|&s| (s, class)))
+        }
+
+        fn apply(&mut self, op: Op) {
+            match op {
+                Op::Push(slot, size) if !self.listed(slot) => {
+                    let size = SIZES[size];
+                    self.tag(slot, size);
+                    // SAFETY: an unlisted fake block whose payload holds its links.
+                    unsafe { self.bins.push(self.block(slot), size) };
+                    self.lists[class_of(size)].insert(0, slot);
+                }
+                Op::Unlink(slot) if self.listed(slot) => {
+                    // SAFETY: a listed block.
+                    unsafe { self.bins.unlink(self.block(slot)) };
+                    self.remove(slot);
+                }
+                Op::TakeFit(size) => {
+                    let size = SIZES[size];
+                    // SAFETY: the bins hold fake blocks with valid tags and links.
+                    let fit = unsafe { self.bins.find_head(size) };
+                    let found = fit.map(|fit| (self.slot_of(fit.block), fit.class));
+                    assert_eq!(found, self.model_fit(size), "fit for {size}");
+                    if let Some(fit) = fit {
+                        // SAFETY: a fit just found.
+                        unsafe { self.bins.take_head(fit) };
+                        self.lists[fit.class].remove(0);
+                    }
+                }
+                Op::ReplaceFit(size, slot, new_size) if !self.listed(slot) => {
+                    let (size, new_size) = (SIZES[size], SIZES[new_size]);
+                    // SAFETY: as above.
+                    let Some(fit) = (unsafe { self.bins.find_head(size) }) else {
+                        return;
+                    };
+                    self.tag(slot, new_size);
+                    // SAFETY: a fit just found; `slot` is unlisted and another slot (it is not
+                    // listed, the fit is), so their links do not overlap.
+                    unsafe { self.bins.replace_head(fit, self.block(slot), new_size) };
+                    self.lists[fit.class].remove(0);
+                    self.lists[class_of(new_size)].insert(0, slot);
+                }
+                Op::Relocate(old, new, new_size) if self.listed(old) && !self.listed(new) => {
+                    let new_size = SIZES[new_size];
+                    let old_size = self.sizes[old];
+                    self.tag(new, new_size);
+                    // SAFETY: `old` is listed with its size; `new` an unlisted other slot.
+                    unsafe {
+                        self.bins
+                            .relocate(self.block(old), old_size, self.block(new), new_size);
+                    }
+                    let (from, to) = (class_of(old_size), class_of(new_size));
+                    let place = self.lists[from].iter().position(|&s| s == old).unwrap();
+                    if same_class(old_size, new_size) {
+                        self.lists[from][place] = new;
+                    } else {
+                        self.lists[from].remove(place);
+                        self.lists[to].insert(0, new);
+                    }
+                }
+                _ => {}
+            }
+        }
+
+        /// Every list, link and bit against the model.
+        fn check(&self) {
+            for (class, list) in self.lists.iter().enumerate() {
+                let mut found = Vec::new();
+                let mut expected_prev = Prev::list(class);
+                let mut cursor = self.bins.head(class);
+                while let Some(block) = cursor {
+                    // SAFETY: a listed fake block: its links are initialized.
+                    let links = unsafe { block.links().read() };
+                    assert_eq!(links.prev, expected_prev, "prev link in class {class}");
+                    found.push(self.slot_of(block));
+                    assert!(found.len() <= SLOTS, "a cycle in class {class}");
+                    expected_prev = Prev::block(block);
+                    cursor = links.next;
+                }
+                assert_eq!(&found, list, "list of class {class}");
+                assert_eq!(self.bins.is_marked(class), !list.is_empty(), "bit {class}");
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: if cfg!(miri) { 4 } else { 256 },
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn lists_links_and_bitmaps_follow_the_model(
+            ops in proptest::collection::vec(op(), 1..if cfg!(miri) { 40 } else { 200 })
+        ) {
+            let mut harness = Harness::new();
+            for op in ops {
+                harness.apply(op);
+                harness.check();
+            }
+        }
+    }
+}
