@@ -24,8 +24,10 @@
 //! O(1) search fails, the first [`OWN_CLASS_SCAN`] blocks of that class are tried before the heap
 //! grows, a bounded cost.
 //!
-//! *Cost*: 416 list heads (one word each: 3.3 KiB on 64-bit) plus 26 half-words of bitmap. Sizes
-//! of 4 GiB and more share the last class; for them only the bounded scan applies.
+//! *Cost*: 416 list heads (one word each: 3.3 KiB on 64-bit) plus 56 bytes of bitmap (a word
+//! and 26 half-words). The last class starts at 3.875 GiB and takes every larger size: for a
+//! request above its start no class holds only blocks that fit, and only the bounded scan
+//! applies.
 
 use super::block::{Block, GRANULE, Links, Prev};
 
@@ -261,7 +263,7 @@ impl Bins {
     }
 
     /// Takes the block `fit` found, the head of its list, off that list. O(1), and shorter than
-    /// [`take`](Self::take): a head has no predecessor.
+    /// [`take`](Self::take): a head's predecessor is its list, known from the fit.
     ///
     /// # Safety
     /// `fit` must come from [`find_head`](Self::find_head) with no change to the bins since.

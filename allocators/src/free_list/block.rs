@@ -11,7 +11,7 @@
 //!   │ tag: size|A|P        │              │ tag: size            │
 //!   ├──────────────────────┤ ◄ payload    ├──────────────────────┤
 //!   │ user data            │  (16-aligned)│ next free (same bin) │
-//!   │                      │              │ prev free (same bin) │
+//!   │                      │              │ prev (block, or bin) │
 //!   │                      │              │ ...                  │
 //!   │                      │              │ footer: size         │
 //!   └──────────────────────┘              └──────────────────────┘
@@ -122,19 +122,27 @@ pub(super) struct Links {
 /// change), the way talc's links point at the previous link rather than at a block.
 ///
 /// ```text
-///   heads[c] ──► A ⇄ B ⇄ C        A.prev = list c  (the odd word 2c + 1: no block is there)
+///   heads[c] ──► A ⇄ B ⇄ C        A.prev = list c  (the word 16c + 9: no block is there)
 ///                                 B.prev = A, C.prev = B
 /// ```
 ///
-/// A list is encoded as an odd address without provenance: blocks are word-aligned, so it is
-/// never a block's, and it is never dereferenced.
+/// A list is encoded as `class << 4 | 0b1001`, an address without provenance that is never
+/// dereferenced. It is odd, so it is never a block's (blocks are word-aligned). And it has bit 3
+/// set, a flag no tag may carry, so it is never shaped like a tag either: a free block's links
+/// lie where a block's tag once was, and a checked free of that block's old payload reads them
+/// as its tag (see [`Tag::has_block_shape`]). A block address has bit 3 set too on 64-bit targets
+/// (blocks start 8 bytes past a granule boundary), and on 32-bit ones the link never lies
+/// where a tag could.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Prev(*mut u8);
+
+/// The low bits of a list's [`Prev`]: odd (never a block) and with bit 3, a flag no tag has.
+const LIST_MARK: usize = 0b1001;
 
 impl Prev {
     /// The predecessor of list `class`'s first block: the list.
     pub(super) const fn list(class: usize) -> Self {
-        Self(core::ptr::without_provenance_mut(class << 1 | 1))
+        Self(core::ptr::without_provenance_mut(class << 4 | LIST_MARK))
     }
 
     /// The predecessor `block`.
@@ -147,7 +155,7 @@ impl Prev {
     pub(super) fn get(self) -> Result<Block, usize> {
         let addr = self.0.addr();
         if addr & 1 != 0 {
-            return Err(addr >> 1);
+            return Err(addr >> 4);
         }
         // SAFETY: an even predecessor is a block (made by `Prev::block`), whose address is
         // never null.
@@ -272,5 +280,18 @@ mod tests {
         assert!(Tag::SENTINEL.is_sentinel() && Tag::SENTINEL.with_prev_free(true).is_sentinel());
         assert!(!Tag::SENTINEL.has_block_shape() && !Tag::allocated(64, false).is_sentinel());
         assert!(MIN_BLOCK >= 4 * WORD && MIN_BLOCK.is_multiple_of(GRANULE));
+    }
+
+    /// A list's `Prev` lies where a block's tag once was: it must never read as a tag that a
+    /// checked free would take, nor as a block.
+    #[test]
+    fn a_list_never_looks_like_a_tag_or_a_block() {
+        for class in 0..4096 {
+            let word = Prev::list(class).0.addr();
+            assert!(!Tag(word).has_block_shape(), "class {class}");
+            assert!(!Tag(word).is_sentinel(), "class {class}");
+            assert!(!word.is_multiple_of(WORD), "class {class}");
+            assert_eq!(Prev::list(class).get().err(), Some(class));
+        }
     }
 }

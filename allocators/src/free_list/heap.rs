@@ -566,8 +566,8 @@ impl<G: HeapGrower> FreeListAllocator<G> {
     }
 
     /// Carves an allocated block of `need` bytes, `align`-aligned payload, out of the free block
-    /// `block` of `size` bytes; the front gap and the tail go back to the bins. A tail that
-    /// stays in the listed block's class takes its place in the list (no bitmap work).
+    /// `block` of `size` bytes; the front gap and the tail go back to the bins (the listed
+    /// block leaves its list, and each piece joins its own).
     ///
     /// # Safety
     /// `block` must be a free block of `size >= search_size(need, align)` bytes, listed as

@@ -845,9 +845,21 @@ mod with_mmap {
 /// One step of the model test.
 #[derive(Debug, Clone)]
 enum Op {
-    Alloc { size: usize, align_shift: u32 },
-    Free { pick: usize },
-    Realloc { pick: usize, size: usize },
+    Alloc {
+        size: usize,
+        align_shift: u32,
+    },
+    Free {
+        pick: usize,
+    },
+    Realloc {
+        pick: usize,
+        size: usize,
+    },
+    /// A checked free of every address of a block freed or moved earlier that no live block
+    /// has now, with the smallest layout (which fits any block, so the layout check catches
+    /// nothing): each refused, nothing changed.
+    FreeStale,
 }
 
 fn max_size() -> usize {
@@ -860,6 +872,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(size, align_shift)| Op::Alloc { size, align_shift }),
         3 => any::<usize>().prop_map(|pick| Op::Free { pick }),
         2 => (any::<usize>(), 0..max_size()).prop_map(|(pick, size)| Op::Realloc { pick, size }),
+        2 => Just(Op::FreeStale),
     ]
 }
 
@@ -895,7 +908,8 @@ fn check_model(heap: &FreeListAllocator<StaticGrower<'_>>, live: &[Live]) {
 }
 
 fn run_model(ops: &[Op]) {
-    let mut memory = buffer(if cfg!(miri) { 48 * 1024 } else { 512 * 1024 });
+    // Zeroed: a stale free reads words no block may have written since.
+    let mut memory = Box::new_zeroed_slice(if cfg!(miri) { 48 * 1024 } else { 512 * 1024 });
     let policy = Policy {
         dedicated_threshold: max_size() / 2,
         ..Policy::DEFAULT
@@ -903,6 +917,8 @@ fn run_model(ops: &[Op]) {
     let grower = StaticGrower::with_piece_size(&mut memory, 4096);
     let mut heap = FreeListAllocator::with_policy(grower, policy);
     let mut live: Vec<Live> = Vec::new();
+    // Addresses of blocks freed or moved away from.
+    let mut dead: Vec<usize> = Vec::new();
     for (id, op) in ops.iter().enumerate() {
         match *op {
             Op::Alloc { size, align_shift } => {
@@ -917,6 +933,7 @@ fn run_model(ops: &[Op]) {
                 assert!(holds_pattern(block.ptr, block.layout.size(), block.id));
                 // SAFETY: the block is live and freed once.
                 unsafe { heap.deallocate(block.ptr.as_ptr(), block.layout) }.unwrap();
+                dead.push(block.ptr.addr().get());
             }
             Op::Realloc { pick, size } if !live.is_empty() => {
                 let index = pick % live.len();
@@ -927,10 +944,29 @@ fn run_model(ops: &[Op]) {
                     Ok(ptr) => {
                         assert!(holds_pattern(ptr, old.min(size), block.id));
                         fill(ptr, size, block.id);
+                        if ptr != block.ptr {
+                            dead.push(block.ptr.addr().get());
+                        }
                         block.ptr = ptr;
                         block.layout = layout(size, block.layout.align());
                     }
                     Err(error) => assert_eq!(error, ResizeError::OutOfMemory),
+                }
+            }
+            // Natively only: under Miri, blocks carry their pattern on some bytes only, and
+            // the others may imitate a tag (which no check can tell from one).
+            Op::FreeStale if !cfg!(miri) => {
+                let before = heap.stats();
+                for &address in &dead {
+                    if live.iter().any(|block| block.ptr.addr().get() == address) {
+                        continue;
+                    }
+                    let ptr = core::ptr::without_provenance_mut(address);
+                    // SAFETY: the checked free: the address lies in the heap, and the word
+                    // before it is initialized (the buffer started zeroed).
+                    let refused = unsafe { heap.deallocate(ptr, layout(1, 8)) };
+                    assert!(refused.is_err(), "a stale free at {address:#x} was taken");
+                    assert_eq!(heap.stats(), before);
                 }
             }
             _ => {}
@@ -1231,5 +1267,39 @@ fn growth_joins_adjacent_pieces_of_a_static_buffer() {
         unsafe { heap.deallocate_trusted(block, layout(600, 8)) };
     }
     assert_eq!(heap.free_block_count(), 1);
+    heap.validate().unwrap();
+}
+
+/// A free block's links lie where a block's tag could have been: a checked double free of a
+/// block whose old tag is now the `prev` link of a list's first block must be refused, and
+/// change nothing. (The first encoding of a list in that link, `class * 2 + 1`, read as an
+/// allocated block of `class * 2` bytes for some classes: the checked free took it.)
+#[test]
+fn a_double_free_onto_a_free_blocks_links_is_refused() {
+    let mut memory = buffer(16 * 1024);
+    let mut heap = FreeListAllocator::new(StaticGrower::new(&mut memory));
+    let [first, freed, merged] =
+        [56, 24, 200].map(|size| allocate(&mut heap, layout(size, 8)).unwrap());
+    let last = allocate(&mut heap, layout(8, 8)).unwrap();
+    // SAFETY: each block is live with its layout and freed once.
+    unsafe {
+        heap.deallocate(freed.as_ptr(), layout(24, 8)).unwrap();
+        heap.deallocate(merged.as_ptr(), layout(200, 8)).unwrap();
+        heap.deallocate(first.as_ptr(), layout(56, 8)).unwrap();
+    }
+    // Carves 48 bytes off the merged free block: the rest heads its list, its links where
+    // `freed`'s tag was.
+    let carved = allocate(&mut heap, layout(40, 8)).unwrap();
+    let before = heap.stats();
+    // SAFETY: a checked free of a freed block: refused by the checks.
+    let refused = unsafe { heap.deallocate(freed.as_ptr(), layout(24, 8)) };
+    assert!(refused.is_err(), "{refused:?}");
+    assert_eq!(heap.stats(), before);
+    heap.validate().unwrap();
+    // SAFETY: both blocks are live with these layouts.
+    unsafe {
+        heap.deallocate(carved.as_ptr(), layout(40, 8)).unwrap();
+        heap.deallocate(last.as_ptr(), layout(8, 8)).unwrap();
+    }
     heap.validate().unwrap();
 }
