@@ -122,27 +122,31 @@ pub(super) struct Links {
 /// change), the way talc's links point at the previous link rather than at a block.
 ///
 /// ```text
-///   heads[c] ──► A ⇄ B ⇄ C        A.prev = list c  (the word 16c + 9: no block is there)
+///   heads[c] ──► A ⇄ B ⇄ C        A.prev = list c  (2c + 1 − 2³¹, wrapping: no block is there)
 ///                                 B.prev = A, C.prev = B
 /// ```
 ///
-/// A list is encoded as `class << 4 | 0b1001`, an address without provenance that is never
-/// dereferenced. It is odd, so it is never a block's (blocks are word-aligned). And it has bit 3
-/// set, a flag no tag may carry, so it is never shaped like a tag either: a free block's links
-/// lie where a block's tag once was, and a checked free of that block's old payload reads them
-/// as its tag (see [`Tag::has_block_shape`]). A block address has bit 3 set too on 64-bit targets
-/// (blocks start 8 bytes past a granule boundary), and on 32-bit ones the link never lies
-/// where a tag could.
+/// A list is encoded as `(2 * class + 1).wrapping_sub(1 << 31)`, an address without
+/// provenance that is never dereferenced. It is odd, so it is never a block's (blocks are
+/// word-aligned). And its top bit is set, a size no tag may hold, so it is never shaped like a
+/// tag either: a free block's links lie where a block's tag once was, and a checked free of
+/// that block's old payload reads them as its tag (see [`Tag::has_block_shape`]). A block
+/// address is never shaped like a tag either: on 64-bit targets it has bit 3 set (blocks start
+/// 8 bytes past a granule boundary), and on 32-bit ones the link never lies where a tag could.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Prev(*mut u8);
 
-/// The low bits of a list's [`Prev`]: odd (never a block) and with bit 3, a flag no tag has.
-const LIST_MARK: usize = 0b1001;
+/// Subtracted from a list's odd number, so that the word's top bit is set: never a size a tag
+/// may hold. (One `lea` makes the word; a constant that fits an instruction's 32-bit
+/// displacement.)
+const LIST_BIAS: usize = 1 << 31;
 
 impl Prev {
     /// The predecessor of list `class`'s first block: the list.
     pub(super) const fn list(class: usize) -> Self {
-        Self(core::ptr::without_provenance_mut(class << 4 | LIST_MARK))
+        Self(core::ptr::without_provenance_mut(
+            (class << 1 | 1).wrapping_sub(LIST_BIAS),
+        ))
     }
 
     /// The predecessor `block`.
@@ -155,7 +159,7 @@ impl Prev {
     pub(super) fn get(self) -> Result<Block, usize> {
         let addr = self.0.addr();
         if addr & 1 != 0 {
-            return Err(addr >> 4);
+            return Err(addr.wrapping_add(LIST_BIAS) >> 1);
         }
         // SAFETY: an even predecessor is a block (made by `Prev::block`), whose address is
         // never null.
