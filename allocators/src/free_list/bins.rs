@@ -86,21 +86,6 @@ pub(super) fn class_floor(class: usize) -> usize {
     (SL_COUNT + step) << (level as u32 + LINEAR_LIMIT.ilog2() - SL_BITS)
 }
 
-/// Whether blocks of sizes `a` and `b` share a class, without computing either class: both
-/// sizes agree on their bits from the larger one's class step up (a granule below
-/// [`LINEAR_LIMIT`], else one bit scan). Sizes of the last class that differ in those bits
-/// count as different: callers then take the general path.
-#[inline]
-fn same_class(a: usize, b: usize) -> bool {
-    let either = a | b;
-    let shift = if either < LINEAR_LIMIT {
-        GRANULE.ilog2()
-    } else {
-        either.ilog2() - SL_BITS
-    };
-    a >> shift == b >> shift
-}
-
 /// The first class whose blocks are all at least `size` bytes (a multiple of the granule, at
 /// least one), if there is one: the class after that of `size - 1`. A class holds every size
 /// from its floor up to the next class's floor, so the class after the one holding `size - 1`
@@ -280,79 +265,6 @@ impl Bins {
         }
     }
 
-    /// Replaces the block `fit` found, the head of its list, by the unlisted free block `new`
-    /// of `new_size` bytes (the tail left when a block is carved from the front of the fit):
-    /// in the same list when the class is the same (no bitmap change), else the fit leaves its
-    /// list and `new` joins its own. O(1).
-    ///
-    /// # Safety
-    /// `fit` must come from [`find_head`](Self::find_head) with no change to the bins since;
-    /// `new` a free block of `new_size` bytes in no list, whose links do not overlap the fit's.
-    #[inline(always)]
-    pub(super) unsafe fn replace_head(&mut self, fit: Fit, new: Block, new_size: usize) {
-        let class = class_of(new_size);
-        if class != fit.class {
-            // SAFETY: forwarded to the caller.
-            unsafe {
-                self.take_head(fit);
-                self.push_to(new, class);
-            }
-            return;
-        }
-        // SAFETY: the fit heads its list, so its `prev` is the list; its successor is listed.
-        unsafe {
-            let links = fit.block.links().read();
-            new.links().write(links);
-            if let Some(next) = links.next {
-                (*next.links()).prev = Prev::block(new);
-            }
-        }
-        self.heads[class] = Some(new);
-    }
-
-    /// Replaces the listed free block `old` (`old_size` bytes) by the unlisted free block `new`
-    /// (`new_size` bytes), the block a free merged it into: when both sizes share a class,
-    /// `new` takes `old`'s place in the list (nothing at all to do when `new` starts at `old`),
-    /// else `old` is unlinked and `new` pushed. O(1).
-    ///
-    /// # Safety
-    /// `old` must be a listed free block of `old_size` bytes; `new` a free block of `new_size`
-    /// bytes in no list, whose links do not overlap `old`'s unless `new == old`.
-    #[inline(always)]
-    pub(super) unsafe fn relocate(
-        &mut self,
-        old: Block,
-        old_size: usize,
-        new: Block,
-        new_size: usize,
-    ) {
-        if !same_class(old_size, new_size) {
-            // SAFETY: forwarded to the caller.
-            unsafe {
-                self.unlink(old);
-                self.push(new, new_size);
-            }
-            return;
-        }
-        if old == new {
-            return;
-        }
-        // SAFETY: `old` and its list neighbours are listed free blocks with valid links;
-        // `new`'s payload is free memory that holds links.
-        unsafe {
-            let links = old.links().read();
-            new.links().write(links);
-            if let Some(next) = links.next {
-                (*next.links()).prev = Prev::block(new);
-            }
-            match links.prev.get() {
-                Ok(prev) => (*prev.links()).next = Some(new),
-                // A list a `Prev` names is below `CLASS_COUNT`.
-                Err(class) => *self.heads.get_unchecked_mut(class) = Some(new),
-            }
-        }
-    }
-
     /// The first non-empty class at or above `class`: two bit scans.
     #[inline(always)]
     fn first_marked_from(&self, class: usize) -> Option<usize> {
@@ -374,8 +286,8 @@ impl Bins {
     }
 
     /// The head of the first non-empty class whose blocks are all at least `size` bytes, with
-    /// its size; it stays listed (the caller [`take`](Self::take)s or
-    /// [`replace_head`](Self::replace_head)s it). O(1): two bit scans.
+    /// its size; it stays listed (the caller [`take_head`](Self::take_head)s or
+    /// [`take`](Self::take)s it). O(1): two bit scans.
     ///
     /// # Safety
     /// The bins must hold only valid free blocks whose tags give their sizes.
@@ -449,20 +361,6 @@ mod tests {
     }
 
     #[test]
-    fn same_class_agrees_with_class_of() {
-        let sizes = (32..4096)
-            .step_by(16)
-            .chain([1 << 20, (1 << 20) + 4096, 3 << 19]);
-        let sizes: std::vec::Vec<usize> = sizes.collect();
-        let step = if cfg!(miri) { 37 } else { 1 };
-        for &a in sizes.iter().step_by(step) {
-            for &b in &sizes {
-                assert_eq!(same_class(a, b), class_of(a) == class_of(b), "{a} {b}");
-            }
-        }
-    }
-
-    #[test]
     fn rounding_up_only_reaches_classes_that_fit() {
         let limit = if cfg!(miri) { 5_000 } else { 100_000 };
         for size in (32..limit).step_by(16) {
@@ -526,10 +424,6 @@ mod list_model {
         Unlink(usize),
         /// Take the fit for `SIZES[.0]` off its list.
         TakeFit(usize),
-        /// Replace the fit for `SIZES[.0]` by slot `.1` (when unlisted) of size `SIZES[.2]`.
-        ReplaceFit(usize, usize, usize),
-        /// Relocate slot `.0` (when listed) to slot `.1` (when unlisted) of size `SIZES[.2]`.
-        Relocate(usize, usize, usize),
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -537,11 +431,8 @@ mod list_model {
         let size = 0..SIZES.len();
         prop_oneof![
             3 => (slot.clone(), size.clone()).prop_map(|(s, z)| Op::Push(s, z)),
-            2 => slot.clone().prop_map(Op::Unlink),
-            1 => size.clone().prop_map(Op::TakeFit),
-            1 => (size.clone(), slot.clone(), size.clone())
-                .prop_map(|(f, s, z)| Op::ReplaceFit(f, s, z)),
-            1 => (slot.clone(), slot, size).prop_map(|(a, b, z)| Op::Relocate(a, b, z)),
+            2 => slot.prop_map(Op::Unlink),
+            1 => size.prop_map(Op::TakeFit),
         ]
     }
 
@@ -638,39 +529,6 @@ mod list_model {
                         // SAFETY: a fit just found.
                         unsafe { self.bins.take_head(fit) };
                         self.remove(self.lists[fit.class][0]);
-                    }
-                }
-                Op::ReplaceFit(size, slot, new_size) if !self.listed(slot) => {
-                    let (size, new_size) = (SIZES[size], SIZES[new_size]);
-                    // SAFETY: as above.
-                    let Some(fit) = (unsafe { self.bins.find_head(size) }) else {
-                        return;
-                    };
-                    self.tag(slot, new_size);
-                    // SAFETY: a fit just found; `slot` is unlisted and another slot (it is not
-                    // listed, the fit is), so their links do not overlap.
-                    unsafe { self.bins.replace_head(fit, self.block(slot), new_size) };
-                    self.remove(self.lists[fit.class][0]);
-                    self.insert_first(class_of(new_size), slot);
-                }
-                Op::Relocate(old, new, new_size) if self.listed(old) && !self.listed(new) => {
-                    let new_size = SIZES[new_size];
-                    let old_size = self.sizes[old];
-                    self.tag(new, new_size);
-                    // SAFETY: `old` is listed with its size; `new` an unlisted other slot.
-                    unsafe {
-                        self.bins
-                            .relocate(self.block(old), old_size, self.block(new), new_size);
-                    }
-                    let (from, to) = (class_of(old_size), class_of(new_size));
-                    let place = self.lists[from].iter().position(|&s| s == old).unwrap();
-                    if same_class(old_size, new_size) {
-                        self.lists[from][place] = new;
-                        self.class_of_slot[old] = None;
-                        self.class_of_slot[new] = Some(from);
-                    } else {
-                        self.remove(old);
-                        self.insert_first(to, new);
                     }
                 }
                 _ => {}

@@ -389,8 +389,10 @@ impl<G: HeapGrower> FreeListAllocator<G> {
         self.allocate_slow(layout, need)
     }
 
-    /// Carves an allocated block of `need` bytes from the front of `fit`; the tail, when it can
-    /// form a block, replaces the fit in the bins.
+    /// Carves an allocated block of `need` bytes from the front of `fit`: the fit leaves its
+    /// list, and the tail, when it can form a block, joins its own. (Giving the tail the fit's
+    /// place when both share a class saves the bitmap updates but measured slower, 68.7 against
+    /// 66.5 instructions per action: with 16-byte classes below 1 KiB they seldom share one.)
     ///
     /// # Safety
     /// `fit` must come from [`Bins::find_head`] with no change since, and hold `need` bytes.
@@ -399,19 +401,19 @@ impl<G: HeapGrower> FreeListAllocator<G> {
         let (block, size) = (fit.block, fit.size);
         let rest = size - need;
         // SAFETY: the fit is a listed free block of `size >= need` bytes: its previous block is
-        // allocated and the tag after it has the P flag; the tail lies inside it and its links
-        // start at least MIN_BLOCK bytes after the fit's.
+        // allocated and the tag after it has the P flag; the tail lies inside it, its links at
+        // least MIN_BLOCK bytes after the fit's, which are read first.
         unsafe {
+            self.bins.take_head(fit);
             if rest >= MIN_BLOCK {
                 let tail = block.forward(need);
-                self.bins.replace_head(fit, tail, rest);
+                self.bins.push(tail, rest);
                 tail.set_tag(Tag::free(rest));
                 tail.set_footer(rest);
                 block.set_tag(Tag::allocated(need, false));
                 self.count_allocated(need);
                 (block, need)
             } else {
-                self.bins.take_head(fit);
                 let next = block.forward(size);
                 next.set_tag(next.tag().with_prev_free(false));
                 block.set_tag(Tag::allocated(size, false));
@@ -895,14 +897,15 @@ impl<G: HeapGrower> FreeListAllocator<G> {
             let tail = block.forward(kept);
             let tail_size = total - kept;
             if tail_size > 0 {
-                // Relinked first: a tail that starts inside the next block may cover its
-                // links with its tag.
+                // The next block leaves its list first: a tail that starts inside it may
+                // cover its links. (Giving the tail the next block's place in its list when
+                // both share a class measured slower: with 16-byte classes they seldom do.)
                 if next_free > 0 {
-                    self.bins.relocate(next, next_free, tail, tail_size);
+                    self.bins.unlink(next);
                 } else {
                     next.set_tag(next_tag.with_prev_free(true));
-                    self.bins.push(tail, tail_size);
                 }
+                self.bins.push(tail, tail_size);
                 tail.set_tag(Tag::free(tail_size));
                 tail.set_footer(tail_size);
             } else {
