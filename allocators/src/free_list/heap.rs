@@ -568,8 +568,8 @@ impl<G: HeapGrower> FreeListAllocator<G> {
     }
 
     /// Carves an allocated block of `need` bytes, `align`-aligned payload, out of the free block
-    /// `block` of `size` bytes; the front gap and the tail go back to the bins (the listed
-    /// block leaves its list, and each piece joins its own).
+    /// `block` of `size` bytes; the block leaves its list (when `listed`), and the front gap and
+    /// the tail each join their own.
     ///
     /// # Safety
     /// `block` must be a free block of `size >= search_size(need, align)` bytes, listed as
@@ -584,17 +584,18 @@ impl<G: HeapGrower> FreeListAllocator<G> {
         need: usize,
         align: usize,
     ) -> (Block, usize) {
-        let (mut block, mut size, mut listed) = (block, size, listed);
+        if let Some(fit) = listed {
+            // SAFETY: the fit's block is listed, with no change to the bins since.
+            unsafe { self.bins.take(fit) };
+        }
+        let (mut block, mut size) = (block, size);
         let mut prev_free = false;
         if align > GRANULE {
             let gap = front_gap(block, align);
             if gap > 0 {
                 // SAFETY: `gap + need <= size` by `search_size`; the gap is a block of at least
-                // MIN_BLOCK bytes at the front of the free block, unlisted before re-binning.
+                // MIN_BLOCK bytes at the front of the free block, which is in no list now.
                 unsafe {
-                    if let Some(fit) = listed.take() {
-                        self.bins.take(fit);
-                    }
                     block.set_tag(Tag::free(gap));
                     block.set_footer(gap);
                     self.bins.push(block, gap);
@@ -613,18 +614,9 @@ impl<G: HeapGrower> FreeListAllocator<G> {
                 let tail = block.forward(need);
                 tail.set_tag(Tag::free(rest));
                 tail.set_footer(rest);
-                match listed {
-                    Some(fit) => {
-                        self.bins.take(fit);
-                        self.bins.push(tail, rest);
-                    }
-                    None => self.bins.push(tail, rest),
-                }
+                self.bins.push(tail, rest);
                 size = need;
             } else {
-                if let Some(fit) = listed {
-                    self.bins.take(fit);
-                }
                 let next = block.forward(size);
                 next.set_tag(next.tag().with_prev_free(false));
             }
