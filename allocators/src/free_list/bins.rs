@@ -2,15 +2,15 @@
 //!
 //! Free blocks are kept in one doubly linked list per *size class*. Classes are linear below
 //! 1 KiB (one per 16-byte granule) and then split every power of two into 16 equal steps,
-//! like TLSF. Two bitmaps record which lists are non-empty: one bit per power of two (the first
-//! level) and, for each, one bit per step (the second level).
+//! like TLSF. Two bitmaps record which lists are non-empty: one bit per class, in machine
+//! words (the class map), and one bit per word of it that is not zero (the word map).
 //!
 //! ```text
-//!   first level  fl_map: 0b…0110          (bit f: some class of level f is non-empty)
-//!                              │
-//!   second level sl_map[f]: 0b0000_0000_0001_0100   (bit s: class f·16+s is non-empty)
-//!                                              │ │
-//!   heads[f·16+s] ──► [free block] ⇄ [free block] ⇄ … (newest first)
+//!   word map   0b…0101               (bit w: word w of the class map is not zero)
+//!                    │
+//!   class map  word 0: 0b…0001_0100   (bit b of word w: class w·64+b is non-empty, 64-bit)
+//!                          │ │
+//!   heads[c] ──► [free block] ⇄ [free block] ⇄ … (newest first)
 //!
 //!   class:  0…63 → sizes 0,16,…,1008 (exact)   64…79 → 1024…1984 by 64   80…95 → 2048… by 128 …
 //! ```
@@ -24,26 +24,26 @@
 //! O(1) search fails, the first [`OWN_CLASS_SCAN`] blocks of that class are tried before the heap
 //! grows, a bounded cost.
 //!
-//! *Cost*: 416 list heads (one word each: 3.3 KiB on 64-bit) plus 56 bytes of bitmap (a word
-//! and 26 half-words). The last class starts at 3.875 GiB and takes every larger size: for a
+//! *Cost*: 416 list heads (one word each: 3.3 KiB on 64-bit) plus 8 words of bitmap (64 bytes
+//! on 64-bit, 56 on 32-bit, where the class map takes 13 words of 32 bits). The last class starts at 3.875 GiB and takes every larger size: for a
 //! request above its start no class holds only blocks that fit, and only the bounded scan
 //! applies.
 
 use super::block::{Block, GRANULE, Links, Prev};
 
-/// Second-level bits: each power of two is split into `1 << SL_BITS` classes.
-const SL_BITS: u32 = 4;
-/// Classes per first-level entry.
-const SL_COUNT: usize = 1 << SL_BITS;
+/// Each power of two from [`LINEAR_LIMIT`] on is split into `1 << STEP_BITS` classes.
+const STEP_BITS: u32 = 4;
+/// Classes per level: per power of two, and per group of the linear classes.
+const STEPS: usize = 1 << STEP_BITS;
 /// Sizes below this have one class per granule (64 classes), found with one shift: most
 /// requests and most free blocks are this small.
 const LINEAR_LIMIT: usize = 1024;
-/// The classes of sizes below [`LINEAR_LIMIT`]: four first-level entries' worth.
+/// The classes of sizes below [`LINEAR_LIMIT`]: four levels' worth.
 const LINEAR_CLASSES: usize = LINEAR_LIMIT / GRANULE;
-/// First-level entries: the linear classes', then one per power of two up to sizes of 2^32.
-const FL_COUNT: usize = LINEAR_CLASSES / SL_COUNT + (32 - LINEAR_LIMIT.ilog2() as usize);
+/// Levels: the linear classes' four, then one per power of two up to sizes of 2^32.
+const LEVELS: usize = LINEAR_CLASSES / STEPS + (32 - LINEAR_LIMIT.ilog2() as usize);
 /// Number of size classes.
-pub(super) const CLASS_COUNT: usize = FL_COUNT * SL_COUNT;
+pub(super) const CLASS_COUNT: usize = LEVELS * STEPS;
 /// How many blocks of the request's own class are tried when the O(1) search fails.
 pub(super) const OWN_CLASS_SCAN: usize = 16;
 
@@ -59,21 +59,21 @@ pub(super) fn class_of(size: usize) -> usize {
 
 /// The class of a `size` of at least [`LINEAR_LIMIT`] bytes, without the cap at the last
 /// class. Branch-free, one bit scan: with `log` the power of two of `size`, `size >> (log -
-/// SL_BITS)` runs from `SL_COUNT` to `2 * SL_COUNT - 1` within a level, so adding the level's
+/// STEP_BITS)` runs from `STEPS` to `2 * STEPS - 1` within a level, so adding the level's
 /// base gives the class. (Smaller sizes give a class number that means nothing, and no
 /// overflow.)
 #[inline]
 fn geometric_class(size: usize) -> usize {
     let log = (size | LINEAR_LIMIT).ilog2();
-    level_base(log) + (size >> (log - SL_BITS))
+    level_base(log) + (size >> (log - STEP_BITS))
 }
 
-/// The class number that, added to `size >> (log - SL_BITS)`, gives the class of a size whose
+/// The class number that, added to `size >> (log - STEP_BITS)`, gives the class of a size whose
 /// power of two is `log` (at least [`LINEAR_LIMIT`]'s): the level's first class minus
-/// `SL_COUNT`.
+/// `STEPS`.
 #[inline]
 fn level_base(log: u32) -> usize {
-    (log - LINEAR_LIMIT.ilog2()) as usize * SL_COUNT + LINEAR_CLASSES - SL_COUNT
+    (log - LINEAR_LIMIT.ilog2()) as usize * STEPS + LINEAR_CLASSES - STEPS
 }
 
 /// The smallest size of class `class`.
@@ -81,9 +81,9 @@ pub(super) fn class_floor(class: usize) -> usize {
     if class < LINEAR_CLASSES {
         return class * GRANULE;
     }
-    let level = (class - LINEAR_CLASSES) / SL_COUNT;
-    let step = class % SL_COUNT;
-    (SL_COUNT + step) << (level as u32 + LINEAR_LIMIT.ilog2() - SL_BITS)
+    let level = (class - LINEAR_CLASSES) / STEPS;
+    let step = class % STEPS;
+    (STEPS + step) << (level as u32 + LINEAR_LIMIT.ilog2() - STEP_BITS)
 }
 
 /// The first class whose blocks are all at least `size` bytes (a multiple of the granule, at
@@ -118,17 +118,29 @@ pub(super) struct Fit {
 /// The free lists with their bitmaps.
 pub(super) struct Bins {
     heads: [Option<Block>; CLASS_COUNT],
-    fl_map: u32,
-    sl_map: [u16; FL_COUNT],
+    /// Bit `w`: word `w` of `class_map` is not zero.
+    word_map: usize,
+    /// Bit `c % MAP_BITS` of word `c / MAP_BITS`: class `c`'s list is non-empty.
+    class_map: [usize; MAP_WORDS],
 }
+
+/// Classes per word of the class map: whole machine words, so that a mask or a bit scan over
+/// them is one instruction, and the 64 classes below 1 KiB share one word on 64-bit targets.
+const MAP_BITS: usize = usize::BITS as usize;
+/// Words of the class map.
+const MAP_WORDS: usize = CLASS_COUNT.div_ceil(MAP_BITS);
+const _: () = assert!(
+    MAP_WORDS <= MAP_BITS,
+    "the word map has a bit per class-map word"
+);
 
 impl Bins {
     /// Empty bins.
     pub(super) const fn new() -> Self {
         Self {
             heads: [None; CLASS_COUNT],
-            fl_map: 0,
-            sl_map: [0; FL_COUNT],
+            word_map: 0,
+            class_map: [0; MAP_WORDS],
         }
     }
 
@@ -139,28 +151,28 @@ impl Bins {
 
     /// Whether the bitmaps mark class `class` as non-empty.
     pub(super) fn is_marked(&self, class: usize) -> bool {
-        let level = class / SL_COUNT;
-        self.fl_map & (1 << level) != 0 && self.sl_map[level] & (1 << (class % SL_COUNT)) != 0
+        let word = class / MAP_BITS;
+        self.word_map & (1 << word) != 0 && self.class_map[word] & (1 << (class % MAP_BITS)) != 0
     }
 
     #[inline]
     fn mark(&mut self, class: usize) {
-        let level = class / SL_COUNT;
-        self.sl_map[level] |= 1 << (class % SL_COUNT);
-        self.fl_map |= 1 << level;
+        let word = class / MAP_BITS;
+        self.class_map[word] |= 1 << (class % MAP_BITS);
+        self.word_map |= 1 << word;
     }
 
     /// # Safety
     /// `class` must be below [`CLASS_COUNT`].
     #[inline]
     unsafe fn unmark(&mut self, class: usize) {
-        let level = class / SL_COUNT;
-        debug_assert!(level < FL_COUNT);
-        // SAFETY: `class < CLASS_COUNT`, so `level < FL_COUNT` (the caller's promise).
-        let second = unsafe { self.sl_map.get_unchecked_mut(level) };
-        *second &= !(1 << (class % SL_COUNT));
-        if *second == 0 {
-            self.fl_map &= !(1 << level);
+        let word = class / MAP_BITS;
+        debug_assert!(word < MAP_WORDS);
+        // SAFETY: `class < CLASS_COUNT`, so `word < MAP_WORDS` (the caller's promise).
+        let bits = unsafe { self.class_map.get_unchecked_mut(word) };
+        *bits &= !(1 << (class % MAP_BITS));
+        if *bits == 0 {
+            self.word_map &= !(1 << word);
         }
     }
 
@@ -265,24 +277,26 @@ impl Bins {
         }
     }
 
-    /// The first non-empty class at or above `class`: two bit scans.
+    /// The first non-empty class at or above `class`: one bit scan when its word of the class
+    /// map has one, else two more.
     #[inline(always)]
     fn first_marked_from(&self, class: usize) -> Option<usize> {
-        let level = class / SL_COUNT;
-        let here = self.sl_map[level] & (u16::MAX << (class % SL_COUNT));
+        let word = class / MAP_BITS;
+        let here = self.class_map[word] & (usize::MAX << (class % MAP_BITS));
         if here != 0 {
-            return Some(level * SL_COUNT + here.trailing_zeros() as usize);
+            return Some(word * MAP_BITS + here.trailing_zeros() as usize);
         }
-        let above = self.fl_map & (u32::MAX.checked_shl(level as u32 + 1).unwrap_or(0));
+        // `word + 1 <= MAP_WORDS <= MAP_BITS`: the shift stays below the word's width, or
+        // clears it whole.
+        let above = self.word_map & (usize::MAX << word << 1);
         if above == 0 {
             return None;
         }
-        let level = above.trailing_zeros() as usize;
-        debug_assert!(level < FL_COUNT);
-        // SAFETY: `fl_map` has bits only for levels of marked classes, all below `FL_COUNT`
-        // (`mark` sets them from classes below `CLASS_COUNT`).
-        let second = unsafe { self.sl_map.get_unchecked(level) };
-        Some(level * SL_COUNT + second.trailing_zeros() as usize)
+        let word = above.trailing_zeros() as usize;
+        debug_assert!(word < MAP_WORDS);
+        // SAFETY: `word_map` has bits only for words that `mark` set, all below `MAP_WORDS`.
+        let bits = unsafe { self.class_map.get_unchecked(word) };
+        Some(word * MAP_BITS + bits.trailing_zeros() as usize)
     }
 
     /// The head of the first non-empty class whose blocks are all at least `size` bytes, with

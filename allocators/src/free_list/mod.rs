@@ -34,7 +34,7 @@
 //! before the tag), so freeing with merging is O(1) too.
 //!
 //! **What it costs:** one word per allocated block; blocks are multiples of 16 bytes, at least
-//! 32 (on 64-bit targets); 416 bin heads (3.3 KiB on 64-bit) and 56 bytes of bitmaps in the
+//! 32 (on 64-bit targets); 416 bin heads (3.3 KiB on 64-bit) and 64 bytes of bitmaps in the
 //! allocator; about 64 bytes per region (header, sentinel, alignment). In time, counted by
 //! callgrind on the benchmark's random actions (M = 1000, with realloc): 69 instructions per
 //! action, where talc takes 58 and rlsf 75 (`make bench`, section 1b). The common paths are
