@@ -158,8 +158,12 @@ impl Bins {
     #[inline]
     fn mark(&mut self, class: usize) {
         let word = class / MAP_BITS;
-        self.class_map[word] |= 1 << (class % MAP_BITS);
-        self.word_map |= 1 << word;
+        let bits = &mut self.class_map[word];
+        // The word map changes only when the word was empty: seldom, with 64 classes a word.
+        if *bits == 0 {
+            self.word_map |= 1 << word;
+        }
+        *bits |= 1 << (class % MAP_BITS);
     }
 
     /// # Safety
