@@ -15,19 +15,21 @@
 //!   class:  0…63 → sizes 0,16,…,1008 (exact)   64…79 → 1024…1984 by 64   80…95 → 2048… by 128 …
 //! ```
 //!
-//! *Finding* a fit is two bit scans: round the request up to the next class boundary, so that
-//! every block of the first non-empty class at or above it is large enough, and take that list's
-//! head. This is O(1) whatever the number of free blocks, where the textbook single
+//! *Finding* a fit is one bit scan, or three: round the request up to the next class boundary,
+//! so that every block of the first non-empty class at or above it is large enough, and take
+//! that list's head. The scan of the request's word of the class map finds that class when the
+//! word has one; otherwise the word map gives the next word that is not zero, and a scan of it
+//! the class. This is O(1) whatever the number of free blocks, where the textbook single
 //! address-ordered list (`linked_list_allocator`, the `basic_allocator` seed) walks every block
 //! smaller than the request, O(n) per allocation (and per free, to find the insertion point).
 //! Rounding up can miss a block of the request's own class that would have fitted; only when the
 //! O(1) search fails, the first [`OWN_CLASS_SCAN`] blocks of that class are tried before the heap
 //! grows, a bounded cost.
 //!
-//! *Cost*: 416 list heads (one word each: 3.3 KiB on 64-bit) plus 8 words of bitmap (64 bytes
-//! on 64-bit, 56 on 32-bit, where the class map takes 13 words of 32 bits). The last class starts at 3.875 GiB and takes every larger size: for a
-//! request above its start no class holds only blocks that fit, and only the bounded scan
-//! applies.
+//! *Cost*: 416 list heads (one word each: 3.3 KiB on 64-bit) plus the bitmaps: a word map and
+//! a class map of 7 words on 64-bit (64 bytes), of 13 words on 32-bit (56 bytes). The last
+//! class starts at 3.875 GiB and takes every larger size: for a request above its start no
+//! class holds only blocks that fit, and only the bounded scan applies.
 
 use super::block::{Block, GRANULE, Links, Prev};
 
@@ -155,6 +157,20 @@ impl Bins {
         self.word_map & (1 << word) != 0 && self.class_map[word] & (1 << (class % MAP_BITS)) != 0
     }
 
+    /// Whether the word map has a bit exactly for the class-map words that are not zero: the
+    /// invariant that [`mark`](Self::mark) and [`unmark`](Self::unmark) keep, and that makes a
+    /// search's bit scans land on a marked class. O(words).
+    pub(super) fn maps_agree(&self) -> bool {
+        let nonzero = self
+            .class_map
+            .iter()
+            .enumerate()
+            .fold(0, |map, (word, &bits)| map | usize::from(bits != 0) << word);
+        self.word_map == nonzero
+    }
+
+    /// Marks class `class` non-empty. The word map's bit changes only when the class's word
+    /// was zero (bit `w` of the word map is set exactly when word `w` is not zero).
     #[inline]
     fn mark(&mut self, class: usize) {
         let word = class / MAP_BITS;
@@ -166,6 +182,8 @@ impl Bins {
         *bits |= 1 << (class % MAP_BITS);
     }
 
+    /// Marks class `class` empty; the word map's bit goes when the class's word becomes zero.
+    ///
     /// # Safety
     /// `class` must be below [`CLASS_COUNT`].
     #[inline]
@@ -297,15 +315,18 @@ impl Bins {
             return None;
         }
         let word = above.trailing_zeros() as usize;
-        debug_assert!(word < MAP_WORDS);
-        // SAFETY: `word_map` has bits only for words that `mark` set, all below `MAP_WORDS`.
+        debug_assert!(word < MAP_WORDS && self.class_map[word] != 0);
+        // SAFETY: bit `w` of `word_map` is set exactly when `class_map[w]` is not zero (`mark`
+        // and `unmark` keep it so), so `word < MAP_WORDS`, and the word has a bit: the class
+        // its scan finds is a marked one, below `CLASS_COUNT`.
         let bits = unsafe { self.class_map.get_unchecked(word) };
         Some(word * MAP_BITS + bits.trailing_zeros() as usize)
     }
 
     /// The head of the first non-empty class whose blocks are all at least `size` bytes, with
     /// its size; it stays listed (the caller [`take_head`](Self::take_head)s or
-    /// [`take`](Self::take)s it). O(1): two bit scans.
+    /// [`take`](Self::take)s it). O(1): one bit scan when the request's word of the class map
+    /// has a class at or above it, else three.
     ///
     /// # Safety
     /// The bins must hold only valid free blocks whose tags give their sizes.
@@ -313,8 +334,9 @@ impl Bins {
     pub(super) unsafe fn find_head(&self, size: usize) -> Option<Fit> {
         let class = self.first_marked_from(class_at_least(size)?)?;
         debug_assert!(class < CLASS_COUNT);
-        // SAFETY: a marked class is a class (below `CLASS_COUNT`, as `mark` had it) and has a
-        // head.
+        // SAFETY: `first_marked_from` returns a marked class: below `CLASS_COUNT` (`mark` only
+        // marks classes), and with a head (a class is marked exactly while its list is not
+        // empty).
         let block = unsafe { self.heads.get_unchecked(class).unwrap_unchecked() };
         // SAFETY: listed blocks are free blocks with valid tags (the caller's promise).
         let size = unsafe { block.tag() }.size();
@@ -419,7 +441,7 @@ mod list_model {
     const SLOT: usize = 32;
 
     /// Block sizes to pick from: several per class, in the linear classes and across levels.
-    const SIZES: [usize; 12] = [
+    const SIZES: [usize; 14] = [
         32,
         48,
         1008,
@@ -432,6 +454,9 @@ mod list_model {
         (1 << 20) + 4096,
         3 << 19,
         1 << 30,
+        // The first classes, and the last (from 3.875 GiB: the top bits of the last word).
+        16,
+        0xF800_0000,
     ];
 
     #[derive(Debug, Clone)]
@@ -579,6 +604,10 @@ mod list_model {
                 );
                 assert_eq!(self.bins.is_marked(class), !list.is_empty(), "bit {class}");
             }
+            assert!(
+                self.bins.maps_agree(),
+                "the word map disagrees with the class map"
+            );
         }
     }
 

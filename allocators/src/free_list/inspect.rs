@@ -261,6 +261,11 @@ impl<G: HeapGrower> FreeListAllocator<G> {
             )?;
         }
         corrupt_if(
+            !self.bins().maps_agree(),
+            "bin word map disagrees with the class map",
+            0,
+        )?;
+        corrupt_if(
             binned != found.free_blocks,
             "free block missing from the bins",
             0,

@@ -29,19 +29,20 @@
 //! `basic_allocator` this module replaces) keeps every free block in one list sorted by address:
 //! allocation walks it until a block fits and freeing walks it to find the insertion point and
 //! the neighbours, both O(n) in the number of free blocks, and a fragmented heap makes n large.
-//! Here, a fit is found with two bit scans (O(1)), and the neighbours of a freed block are found
-//! through the tags (the next block starts `size` bytes on; the previous one's footer is just
-//! before the tag), so freeing with merging is O(1) too.
+//! Here, a fit is found with one to three bit scans (O(1)), and the neighbours of a freed block
+//! are found through the tags (the next block starts `size` bytes on; the previous one's footer
+//! is just before the tag), so freeing with merging is O(1) too.
 //!
 //! **What it costs:** one word per allocated block; blocks are multiples of 16 bytes, at least
-//! 32 (on 64-bit targets); 416 bin heads (3.3 KiB on 64-bit) and 64 bytes of bitmaps in the
-//! allocator; about 64 bytes per region (header, sentinel, alignment). In time, counted by
-//! callgrind on the benchmark's random actions (M = 1000, with realloc): 69 instructions per
-//! action, where talc takes 58 and rlsf 75 (`make bench`, section 1b). The common paths are
-//! short and inline: an allocation of at most 16-byte alignment served by a bin head (two bit
-//! scans, one split), a free whose neighbours are both in use (two tag reads, one push). Merging,
-//! higher alignments and growth run out of line. A block leaves its list in O(1) without its
-//! size class being computed: the first block of a list names the list in its `prev` link.
+//! 32 (on 64-bit targets); 416 bin heads (3.3 KiB on 64-bit) and 64 bytes of bitmaps (56 on
+//! 32-bit) in the allocator; about 64 bytes per region (header, sentinel, alignment). In time,
+//! counted by callgrind on the benchmark's random actions (M = 1000, with realloc): 65
+//! instructions per action, where talc takes 58 and rlsf 75 (`make bench`, section 1b). The
+//! common paths are short and inline: an allocation of at most 16-byte alignment served by a
+//! bin head (a bit scan, one split), a free whose neighbours are both in use (two tag reads, one
+//! push). Merging, higher alignments and growth run out of line. A block leaves its list in O(1)
+//! without its size class being computed: the first block of a list names the list in its
+//! `prev` link.
 //!
 //! **Growth and release:** when no block fits, the grower provides a region (for `MmapGrower`,
 //! in doubling steps, so O(log heap) regions); a piece of a `StaticGrower`'s buffer that starts

@@ -859,6 +859,13 @@ enum Op {
         pick: usize,
         size: usize,
     },
+    /// A realloc to the block's size plus `granules` × 16 bytes (at least 0): the resizes
+    /// whose tail starts a granule into, or before, a free next block, where the tail's words
+    /// lie over that block's tag and links.
+    Nudge {
+        pick: usize,
+        granules: isize,
+    },
     /// A checked free of every address of a block freed or moved earlier that no live block
     /// has now, with the smallest layout (which fits any block, so the layout check catches
     /// nothing): each refused, nothing changed.
@@ -875,6 +882,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(size, align_shift)| Op::Alloc { size, align_shift }),
         3 => any::<usize>().prop_map(|pick| Op::Free { pick }),
         2 => (any::<usize>(), 0..max_size()).prop_map(|(pick, size)| Op::Realloc { pick, size }),
+        2 => (any::<usize>(), -3..=3isize).prop_map(|(pick, granules)| Op::Nudge { pick, granules }),
         2 => Just(Op::FreeStale),
     ]
 }
@@ -923,7 +931,15 @@ fn run_model(ops: &[Op]) {
     // Addresses of blocks freed or moved away from.
     let mut dead: Vec<usize> = Vec::new();
     for (id, op) in ops.iter().enumerate() {
-        match *op {
+        let op = match *op {
+            Op::Nudge { pick, granules } if !live.is_empty() => {
+                let old = live[pick % live.len()].layout.size();
+                let size = old.saturating_add_signed(granules * 16).min(max_size());
+                Op::Realloc { pick, size }
+            }
+            ref other => other.clone(),
+        };
+        match op {
             Op::Alloc { size, align_shift } => {
                 let l = layout(size, 1 << align_shift);
                 if let Some(ptr) = allocate(&mut heap, l) {
