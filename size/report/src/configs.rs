@@ -63,14 +63,14 @@ pub const CORTEX_M: [Config; 8] = [
     Config {
         feature: "bareheap-free-list",
         package: Some("bareheap"),
-        form: "`Locked<FreeListAllocator<StaticGrower>, CriticalSectionLock>`",
+        form: "`Locked<FreeListAllocator<NoGrowth>>` (spin lock), the buffer handed over with `claim_static`",
         kind: Kind::Arena,
         budgeted: true,
     },
     Config {
         feature: "bareheap-heap",
         package: Some("bareheap"),
-        form: "`Locked<Heap<StaticGrower>, CriticalSectionLock>`",
+        form: "`Locked<Heap<NoGrowth>>` (spin lock), the buffer handed over with `claim_static`",
         kind: Kind::Arena,
         budgeted: true,
     },
