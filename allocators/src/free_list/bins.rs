@@ -301,10 +301,16 @@ impl Bins {
 
     /// The first non-empty class at or above `class`: one bit scan when its word of the class
     /// map has one, else two more.
+    ///
+    /// # Safety
+    /// `class` must be below [`CLASS_COUNT`].
     #[inline(always)]
-    fn first_marked_from(&self, class: usize) -> Option<usize> {
+    unsafe fn first_marked_from(&self, class: usize) -> Option<usize> {
         let word = class / MAP_BITS;
-        let here = self.class_map[word] & (usize::MAX << (class % MAP_BITS));
+        debug_assert!(word < MAP_WORDS);
+        // SAFETY: `class < CLASS_COUNT` (the caller's promise), so `word < MAP_WORDS`.
+        let here =
+            unsafe { self.class_map.get_unchecked(word) } & (usize::MAX << (class % MAP_BITS));
         if here != 0 {
             return Some(word * MAP_BITS + here.trailing_zeros() as usize);
         }
@@ -332,7 +338,8 @@ impl Bins {
     /// The bins must hold only valid free blocks whose tags give their sizes.
     #[inline(always)]
     pub(super) unsafe fn find_head(&self, size: usize) -> Option<Fit> {
-        let class = self.first_marked_from(class_at_least(size)?)?;
+        // SAFETY: `class_at_least` gives a class below `CLASS_COUNT`, or none.
+        let class = unsafe { self.first_marked_from(class_at_least(size)?) }?;
         debug_assert!(class < CLASS_COUNT);
         // SAFETY: `first_marked_from` returns a marked class: below `CLASS_COUNT` (`mark` only
         // marks classes), and with a head (a class is marked exactly while its list is not
