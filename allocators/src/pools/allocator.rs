@@ -374,6 +374,37 @@ impl<F: RawAllocator> SizeClassPools<F> {
         }
     }
 
+    /// Checks every slab's header: its bitmap agrees with its count of blocks in use and with
+    /// its summary word, its class uses slabs, and the classes' counts of blocks in use are
+    /// the sums of their slabs'. [`Inspect::validate`] runs it; it needs nothing of the
+    /// fallback. O(slabs × bitmap words).
+    ///
+    /// # Errors
+    /// [`HeapCorruption`] naming the first slab found wrong, or the counts.
+    pub fn check_slabs(&self) -> Result<(), HeapCorruption> {
+        let geometry = self.geometry();
+        let mut in_use = [0; CLASS_COUNT];
+        for header in self.slab_table.slabs() {
+            // SAFETY: the table holds our live slab headers, reached through our pointers.
+            let agrees = unsafe { super::slab::bitmap_agrees(header, geometry) };
+            corrupt_if(
+                !agrees,
+                "a slab's bitmap disagrees with its header",
+                header.addr(),
+            )?;
+            // SAFETY: as above; `bitmap_agrees` checked the class.
+            unsafe { in_use[(*header).class] += (*header).blocks_in_use };
+        }
+        let stats = self.stats();
+        let counts_agree =
+            (0..CLASS_COUNT).all(|class| stats.classes[class].blocks_in_use == in_use[class]);
+        corrupt_if(
+            !counts_agree,
+            "a class's blocks in use are not its slabs'",
+            0,
+        )
+    }
+
     /// A block of class `class`, taking a new slab from the fallback if the class is empty.
     #[inline]
     fn allocate_in_class(&mut self, class: usize) -> Result<NonNull<[u8]>, OutOfMemory> {
@@ -433,7 +464,7 @@ impl<F: RawAllocator> SizeClassPools<F> {
     fn slab_at(&self, address: usize) -> Option<(*mut SlabHeader, usize)> {
         let header = self.slab_table.find(address, self.geometry())?;
         // SAFETY: the table holds only our live slab headers, reached through our pointers.
-        Some((header, usize::from(unsafe { (*header).class })))
+        Some((header, unsafe { (*header).class }))
     }
 
     /// Where a trusted resize of the live block at `ptr` from `old` to `new` is served. O(1)
@@ -464,14 +495,11 @@ impl<F: RawAllocator> SizeClassPools<F> {
     /// own pointer to its start reaches the header with our provenance, in O(1) for the
     /// allocators of this crate; the slab table when the fallback gives no pointer.
     #[inline(always)]
-    fn trusted_slab_at(&mut self, address: usize) -> Option<(*mut SlabHeader, usize)> {
-        let Some(slab) = self.fallback.pointer_to(address & self.policy.slab_mask()) else {
-            return self.slab_at(address);
-        };
-        let header = slab.as_ptr().cast::<SlabHeader>();
-        // SAFETY: the slab is live (it holds the caller's live block), and the fallback's
-        // pointer may be used for it as the one the pools got from `allocate`.
-        Some((header, usize::from(unsafe { (*header).class })))
+    fn trusted_slab_at(&mut self, address: usize) -> Option<NonNull<SlabHeader>> {
+        match self.fallback.pointer_to(address & self.policy.slab_mask()) {
+            Some(slab) => Some(slab.cast::<SlabHeader>()),
+            None => NonNull::new(self.slab_table.find(address, self.geometry())?),
+        }
     }
 
     /// The checks of a checked free or resize of `ptr` with `layout`, changing nothing:
@@ -511,9 +539,23 @@ impl<F: RawAllocator> SizeClassPools<F> {
     /// `header` must be our slab of class `class` and `index` one of its blocks.
     #[inline(always)]
     unsafe fn give_back(&mut self, header: *mut SlabHeader, class: usize, index: usize) {
+        // SAFETY: forwarded from the caller.
+        if unsafe { self.classes[class].give_back(header, index) } {
+            // SAFETY: forwarded from the caller; the slab just emptied.
+            unsafe { self.slab_emptied(header, class) };
+        }
+    }
+
+    /// Keeps our slab `header` of class `class`, just emptied, as one of the class's reserve,
+    /// or gives it back to the fallback.
+    ///
+    /// # Safety
+    /// `header` must be our slab of class `class`, on its room list, with no block in use.
+    #[cold]
+    unsafe fn slab_emptied(&mut self, header: *mut SlabHeader, class: usize) {
         let kept = self.kept_empty_slabs();
         // SAFETY: forwarded from the caller.
-        if let Returned::Release = unsafe { self.classes[class].give_back(header, index, kept) } {
+        if let Returned::Release = unsafe { self.classes[class].emptied(header, kept) } {
             // SAFETY: the class unlinked the slab, which holds no live block.
             unsafe { self.release_slab(header) };
         }
@@ -566,11 +608,13 @@ impl<F: RawAllocator + Inspect> Inspect for SizeClassPools<F> {
         }
     }
 
-    /// The fallback's check, then the pools' counts against it: every live block of the
-    /// fallback is a slab, the slab table or a block the pools handed out from it. It does not
-    /// read the slabs' bitmaps. The fallback's cost plus its `usage`.
+    /// The fallback's check, then the pools' own ([`check_slabs`](SizeClassPools::check_slabs))
+    /// and their counts against the fallback's: every live block of the fallback is a slab,
+    /// the slab table or a block the pools handed out from it. The fallback's cost plus its
+    /// `usage`, plus O(slabs × bitmap words).
     fn validate(&self) -> Result<(), HeapCorruption> {
         self.fallback.validate()?;
+        self.check_slabs()?;
         let stats = self.stats();
         for class in &stats.classes {
             corrupt_if(class.empty_slabs > class.slabs, "empty slabs miscounted", 0)?;
@@ -658,17 +702,18 @@ unsafe impl<F: RawAllocator> RawAllocator for SizeClassPools<F> {
     /// free otherwise.
     #[inline]
     unsafe fn deallocate_trusted(&mut self, ptr: NonNull<u8>, layout: Layout) {
-        if self.slab_class(layout).is_some() && self.small_block_in_slab(ptr.addr().get()) {
-            let address = ptr.addr().get();
-            if let Some((header, class)) = self.trusted_slab_at(address) {
-                // Our slab of class `class`, holding the address of one of its blocks (the
-                // caller's contract): the address is a block start.
+        let address = ptr.addr().get();
+        if let Some(class) = self.slab_class(layout)
+            && self.small_block_in_slab(address)
+        {
+            // A slab block of `layout`'s class (the caller's contract: the layout it was
+            // allocated with), so its slab is of that class and the address a block start.
+            if let Some(header) = self.trusted_slab_at(address) {
+                let header = header.as_ptr();
+                let index = ClassPool::block_index_trusted(header, class, address);
                 // SAFETY: `header` is our live slab of class `class` (the fallback's own
-                // pointer to it), as both calls need; `index` is then the freed block's.
-                unsafe {
-                    let index = ClassPool::block_index_trusted(header, class, address);
-                    self.give_back(header, class, index);
-                }
+                // pointer to it, or the slab table's), and `index` the freed block's.
+                unsafe { self.give_back(header, class, index) };
             }
         } else {
             // SAFETY: forwarded from the caller: a fallback block.

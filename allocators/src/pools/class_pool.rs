@@ -22,14 +22,8 @@
 use core::ptr::{self, NonNull};
 
 use super::class::block_size;
-use super::slab::{self, Geometry, SlabHeader};
+use super::slab::{self, Geometry, SlabHeader, size_shift};
 use crate::FreeError;
-
-/// log2 of the block size of class `class`: a block's index in its slab is its offset past
-/// the first block shifted right by this.
-const fn size_shift(class: usize) -> u32 {
-    block_size(class).trailing_zeros()
-}
 
 /// The slabs of one size class (its index is the caller's to give: the pools keep one per
 /// class in an array).
@@ -63,10 +57,10 @@ pub struct ClassStats {
     pub slabs_released: usize,
 }
 
-/// What returning a block did to its slab.
+/// What becomes of a slab that lost its last block in use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Returned {
-    /// The slab still has blocks in use, or the class keeps it empty.
+    /// The class keeps it, empty, for later requests.
     Kept,
     /// The slab is empty and beyond the class's reserve: it is unlinked from the class and
     /// the caller must give it back to the fallback.
@@ -100,8 +94,7 @@ impl ClassPool {
                 self.unlink(header);
             }
             self.in_use += 1;
-            let offset = usize::from((*header).first_block) + (index << size_shift(class));
-            NonNull::new(header.cast::<u8>().wrapping_add(offset))
+            NonNull::new(header.cast::<u8>().wrapping_add(index << size_shift(class)))
         }
     }
 
@@ -151,55 +144,39 @@ impl ClassPool {
         }
     }
 
-    /// The index of the block at `address` in the slab at `header`, for an address known to
-    /// be a block start of class `class` there (a trusted free): a load, two subtractions and a
-    /// shift, no checks.
-    ///
-    /// # Safety
-    /// `header` must be our pointer to a live slab header of class `class`.
+    /// The number of the block at `address` in the slab at `header`, for an address known to
+    /// be a block start of class `class` there (a trusted free): a subtraction and a shift, no
+    /// checks.
     #[inline(always)]
-    pub(super) unsafe fn block_index_trusted(
+    pub(super) fn block_index_trusted(
         header: *mut SlabHeader,
         class: usize,
         address: usize,
     ) -> usize {
-        // SAFETY: the caller's contract: a live header, reached through our pointer.
-        let first_block = usize::from(unsafe { (*header).first_block });
-        address
-            .wrapping_sub(header.addr())
-            .wrapping_sub(first_block)
-            >> size_shift(class)
+        address.wrapping_sub(header.addr()) >> size_shift(class)
     }
 
-    /// Marks block `index` of the slab at `header` free, puts the slab back on the room list if
-    /// it was full, and unlinks it when it becomes empty beyond `kept_empty` empty slabs. Only
-    /// the header is written, through our pointer. O(1); a block not in use (impossible under
-    /// the callers' contracts) changes nothing and reads as [`Returned::Kept`].
+    /// Marks block `index` of the slab at `header` free and puts the slab back on the room list
+    /// if it was full; returns whether the slab is now empty (then the caller must call
+    /// [`emptied`](Self::emptied)). Only the header is written, through our pointer. O(1); a
+    /// block not in use (impossible under the callers' contracts) changes nothing.
     ///
     /// # Safety
     /// `header` must be our pointer to one of this class's slabs and `index` one of its blocks.
     #[inline(always)]
-    pub(super) unsafe fn give_back(
-        &mut self,
-        header: *mut SlabHeader,
-        index: usize,
-        kept_empty: usize,
-    ) -> Returned {
+    pub(super) unsafe fn give_back(&mut self, header: *mut SlabHeader, index: usize) -> bool {
         // SAFETY: `header` is one of our live slab headers (the caller's contract) and `index`
         // one of its blocks.
         unsafe {
             let was_full = !slab::has_room(header);
             if slab::mark_free(header, index).is_err() {
-                return Returned::Kept;
+                return false;
             }
             self.in_use -= 1;
             if was_full {
                 self.link(header);
             }
-            if (*header).blocks_in_use > 0 {
-                return Returned::Kept;
-            }
-            self.emptied(header, kept_empty)
+            (*header).blocks_in_use == 0
         }
     }
 
@@ -208,8 +185,11 @@ impl ClassPool {
     ///
     /// # Safety
     /// `header` must be our pointer to one of this class's slabs, on the room list.
-    #[cold]
-    unsafe fn emptied(&mut self, header: *mut SlabHeader, kept_empty: usize) -> Returned {
+    pub(super) unsafe fn emptied(
+        &mut self,
+        header: *mut SlabHeader,
+        kept_empty: usize,
+    ) -> Returned {
         if self.empty_slabs < kept_empty {
             self.empty_slabs += 1;
             return Returned::Kept;

@@ -15,7 +15,7 @@
 //!   ┌──────┐
 //!   │ 16 B │──► [hdr|■|□|■|■|□|...] ⇄ [hdr|□|□|□|...]      slabs with room
 //!   │ 32 B │──► [hdr|□ |■ |■ |...]      (full slabs are on no list)
-//!   │  ..  │    hdr: links, class, first block, blocks in use, words_with_room, in_use[32]  (■ = bit set)
+//!   │  ..  │    hdr: links, class, blocks in use, words_with_room, in_use[32]  (■ = bit set)
 //!   │ 2 KiB│──► null                  (no slab until the first request)
 //!   └──────┘
 //!   larger / more aligned ──────────► fallback.alloc(layout)

@@ -73,9 +73,9 @@ fn intact(block: &Live, len: usize) -> bool {
     })
 }
 
-/// Every live block: inside fallback memory, aligned, disjoint, intact; counters exact; no
-/// class keeps more empty slabs than the policy allows, and the fallback holds exactly the
-/// slabs, the fallback blocks and the slab table.
+/// Every live block: inside fallback memory, aligned, disjoint, intact; every slab's bitmap
+/// agrees with its counts; counters exact; no class keeps more empty slabs than the policy
+/// allows, and the fallback holds exactly the slabs, the fallback blocks and the slab table.
 fn check(pools: &SizeClassPools<&Ledger>, live: &BTreeMap<usize, Live>) {
     let mut in_use = [0; CLASS_COUNT];
     let mut fallback_blocks = 0;
@@ -92,6 +92,7 @@ fn check(pools: &SizeClassPools<&Ledger>, live: &BTreeMap<usize, Live>) {
             None => fallback_blocks += 1,
         }
     }
+    pools.check_slabs().unwrap();
     let stats = pools.stats();
     let kept = pools.policy().kept_empty_slabs;
     for (class, count) in in_use.into_iter().enumerate() {

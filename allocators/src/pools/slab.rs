@@ -9,8 +9,7 @@
 //! block and rounds blocks to 16 bytes, so a slab of exactly the slab size would need 16 bytes
 //! more and leave almost a whole slab's gap before the next aligned one; 16 bytes less fill one
 //! aligned step exactly, and consecutive slabs pack end to end. It starts with a header (the
-//! links of its class's list of slabs with room, its class and where its first block starts
-//! (so that the hot paths find a block with one load), how many of its blocks are in use,
+//! links of its class's list of slabs with room, its class, how many of its blocks are in use,
 //! a summary word of the bitmap words with a clear bit, then the bitmap of the blocks in use,
 //! one word per 1 KiB of slab), followed by blocks of one class, the first at the first
 //! multiple of the block size after the header:
@@ -18,8 +17,7 @@
 //! ```text
 //!   slab (32 KiB - 16 bytes, 32 KiB-aligned, by default)
 //!   ┌─────────────────────────────────────┬───────┬─────────┬─────┬─────────┬──────┐
-//!   │ header: next/prev with room, class, │ (pad) │ block 0 │ ... │ block k │(rest)│
-//!   │  first block,                       │       │         │     │         │      │
+//!   │ header: next/prev with room, class, │ (pad) │ block f │ ... │ block k │(rest)│
 //!   │  blocks in use, words_with_room,    │       │         │     │         │      │
 //!   │  in_use[32]                         │       │         │     │         │      │
 //!   └─────────────────────────────────────┴───────┴─────────┴─────┴─────────┴──────┘
@@ -29,9 +27,14 @@
 //! With 32 KiB slabs the header costs 296 bytes, so a slab holds 2028 blocks of 16 bytes, 14 of
 //! 2048 bytes (the short end costs the 2 KiB class one block in 15, and no other class
 //! anything but its last 16 bytes); with 2 KiB slabs, 56 bytes, and the classes up to 256 bytes
-//! (those with at least 4 blocks a slab: [`Geometry::top_class`]). Bits past a slab's last block
-//! are set for good, so they are never handed out. Finding the lowest free block (two
-//! trailing-zero counts), marking and checking a block are O(1).
+//! (those with at least 4 blocks a slab: [`Geometry::top_class`]).
+//!
+//! A block's number is its offset in the slab divided by its size: block `i` starts at byte
+//! `i << log2(block size)`, so the hot paths turn a number into an address and back with one
+//! shift, and no load. The numbers the header covers (below `f`, the first block's) and those
+//! past the slab's last block have their bits set for good, so they are never handed out.
+//! Finding the lowest free block (two trailing-zero counts), marking and checking a block are
+//! O(1).
 
 use core::alloc::Layout;
 use core::ptr::NonNull;
@@ -61,10 +64,7 @@ pub(super) struct SlabHeader {
     /// The previous slab on that list, or null when this one heads it.
     pub(super) prev_with_room: *mut SlabHeader,
     /// The size class of every block of the slab.
-    pub(super) class: u16,
-    /// Where block 0 starts, in bytes from the header ([`Geometry::first_block`] of the class,
-    /// kept here so that finding a block takes one load, not the geometry's arithmetic).
-    pub(super) first_block: u16,
+    pub(super) class: usize,
     /// How many blocks of the slab are handed out.
     pub(super) blocks_in_use: usize,
     /// Bit `w` set: bitmap word `w` has a clear bit, so the slab has a free block.
@@ -180,30 +180,28 @@ pub(super) unsafe fn init_header(
     geometry: Geometry,
     class: usize,
 ) -> *mut SlabHeader {
-    let blocks = geometry.blocks(class);
+    let first = geometry.first_block(class) >> size_shift(class);
+    let end = first + geometry.blocks(class);
     let header = slab.as_ptr().cast::<SlabHeader>();
     let mut words_with_room = 0;
     for word in 0..geometry.words() {
-        let free = blocks.saturating_sub(word * WORD_BITS).min(WORD_BITS);
-        if free > 0 {
-            words_with_room |= 1 << word;
-        }
+        // The numbers below `end` are free, but for the header's (below).
+        let free = bits_below(end.saturating_sub(word * WORD_BITS));
+        words_with_room |= u64::from(free != 0) << word;
         // SAFETY: word `word` of the bitmap lies in the header, inside the fresh slab.
-        unsafe {
-            bitmap(header)
-                .add(word)
-                .write(u64::MAX.checked_shl(free as u32).unwrap_or(0));
-        }
+        unsafe { bitmap(header).add(word).write(!free) };
     }
+    // The header's numbers are all in word 0 (a header of at most 296 bytes covers at most
+    // 19 blocks of 16), whose room stays: the slab holds at least 4 blocks from `first` on.
+    // SAFETY: as above.
+    unsafe { *bitmap(header) |= bits_below(first) };
     // SAFETY: the slab is at least a header long and aligned to its size, far more than the
     // header needs; the caller owns it.
     unsafe {
         header.write(SlabHeader {
             next_with_room: core::ptr::null_mut(),
             prev_with_room: core::ptr::null_mut(),
-            // A class is below 8 and a slab at most 32 KiB: both fit 16 bits.
-            class: class as u16,
-            first_block: geometry.first_block(class) as u16,
+            class,
             blocks_in_use: 0,
             words_with_room,
         });
@@ -211,7 +209,21 @@ pub(super) unsafe fn init_header(
     header
 }
 
-/// The index of the block of class `class` at `block` in its slab. O(1).
+/// log2 of the block size of class `class`: a block's number is its offset in the slab
+/// shifted right by this.
+pub(super) const fn size_shift(class: usize) -> u32 {
+    class as u32 + MIN_BLOCK_SIZE.trailing_zeros()
+}
+
+/// The bits of a bitmap word below bit `count`: all of them from 64 on.
+const fn bits_below(count: usize) -> u64 {
+    match u64::MAX.checked_shl(count as u32) {
+        Some(high) => !high,
+        None => u64::MAX,
+    }
+}
+
+/// The number of the block of class `class` at `block` in its slab. O(1).
 ///
 /// # Errors
 /// [`FreeError::UnalignedFree`] when `block` is in the header, not at a block start, or past
@@ -223,15 +235,18 @@ pub(super) fn block_index(
 ) -> Result<usize, FreeError> {
     let block_size = block_size(class);
     let offset = block.addr() & (geometry.size() - 1);
-    let first = geometry.first_block(class);
-    // `first` is a multiple of the block size, so block starts are the multiples of it.
-    if offset < first || offset & (block_size - 1) != 0 || offset + block_size > geometry.len() {
+    // The first block starts at a multiple of the block size, so block starts are the
+    // multiples of it.
+    if offset < geometry.first_block(class)
+        || offset & (block_size - 1) != 0
+        || offset + block_size > geometry.len()
+    {
         return Err(FreeError::UnalignedFree);
     }
-    Ok((offset - first) >> block_size.trailing_zeros())
+    Ok(offset >> size_shift(class))
 }
 
-/// Marks the lowest free block of the slab in use and returns its index, or `None` when the
+/// Marks the lowest free block of the slab in use and returns its number, or `None` when the
 /// slab is full. O(1): two trailing-zero counts.
 ///
 /// # Safety
@@ -298,6 +313,40 @@ pub(super) unsafe fn is_in_use(header: *mut SlabHeader, index: usize) -> bool {
     unsafe { *bitmap(header).add(word) & bit != 0 }
 }
 
+/// Whether the bitmap of the slab at `header`, of `geometry`, agrees with the rest of its
+/// header: a class that uses slabs, the bits of the numbers that are no block set, as many
+/// other bits set as blocks in use, and `words_with_room` marking exactly the words with a
+/// clear bit. O(bitmap words); for checks, off every hot path.
+///
+/// # Safety
+/// As [`take_free`].
+pub(super) unsafe fn bitmap_agrees(header: *mut SlabHeader, geometry: Geometry) -> bool {
+    // SAFETY: the caller guarantees a live header and our provenance.
+    let (class, in_use, room) = unsafe {
+        (
+            (*header).class,
+            (*header).blocks_in_use,
+            (*header).words_with_room,
+        )
+    };
+    if class > geometry.top_class() {
+        return false;
+    }
+    let first = geometry.first_block(class) >> size_shift(class);
+    let end = first + geometry.blocks(class);
+    let (mut set, mut with_room, mut no_block_clear) = (0, 0, false);
+    for word in 0..geometry.words() {
+        // SAFETY: word `word` of the bitmap lies in the header.
+        let bits = unsafe { *bitmap(header).add(word) };
+        let base = word * WORD_BITS;
+        let blocks = bits_below(end.saturating_sub(base)) & !bits_below(first.saturating_sub(base));
+        no_block_clear |= !bits & !blocks != 0;
+        set += (bits & blocks).count_ones() as usize;
+        with_room |= u64::from(bits != u64::MAX) << word;
+    }
+    !no_block_clear && set == in_use && with_room == room
+}
+
 /// The bitmap word and bit mask of block `index`.
 const fn bit_position(index: usize) -> (usize, u64) {
     (index / WORD_BITS, 1 << (index % WORD_BITS))
@@ -336,6 +385,7 @@ mod tests {
                     "{size}"
                 );
                 assert!(geometry.blocks(class) >= MIN_BLOCKS);
+                assert!(geometry.first_block(class) >> size_shift(class) < WORD_BITS - MIN_BLOCKS);
                 assert!(geometry.blocks(class) <= geometry.words() * WORD_BITS);
             }
         }
@@ -348,8 +398,9 @@ mod tests {
         let slab = NonNull::from(std::boxed::Box::leak(slab)).cast::<u8>();
         // SAFETY: a leaked, suitably aligned and sized buffer owned by this test.
         let header = unsafe { init_header(slab, geometry, 2) };
-        let block = slab.as_ptr().wrapping_add(geometry.first_block(2) + 3 * 64);
-        assert_eq!(block_index(block, geometry, 2), Ok(3));
+        let first = geometry.first_block(2) / 64;
+        let block = slab.as_ptr().wrapping_add((first + 3) * 64);
+        assert_eq!(block_index(block, geometry, 2), Ok(first + 3));
         assert_eq!(
             block_index(block.wrapping_add(8), geometry, 2),
             Err(FreeError::UnalignedFree)
@@ -365,17 +416,18 @@ mod tests {
         );
         // SAFETY: the header was just written through our pointer; 3 is a block of the slab.
         unsafe {
-            assert_eq!(mark_free(header, 3), Err(FreeError::DoubleFree));
-            for index in 0..geometry.blocks(2) {
-                assert_eq!(take_free(header), Some(index));
+            assert_eq!(mark_free(header, first + 3), Err(FreeError::DoubleFree));
+            for number in first..first + geometry.blocks(2) {
+                assert_eq!(take_free(header), Some(number));
             }
             assert_eq!(take_free(header), None);
             assert!(!has_room(header));
             assert_eq!((*header).blocks_in_use, geometry.blocks(2));
-            assert_eq!(mark_free(header, 3), Ok(()));
-            assert!(has_room(header) && !is_in_use(header, 3) && is_in_use(header, 4));
-            assert_eq!(mark_free(header, 3), Err(FreeError::DoubleFree));
-            assert_eq!(take_free(header), Some(3));
+            assert_eq!(mark_free(header, first + 3), Ok(()));
+            assert!(has_room(header) && !is_in_use(header, first + 3));
+            assert!(is_in_use(header, first + 4));
+            assert_eq!(mark_free(header, first + 3), Err(FreeError::DoubleFree));
+            assert_eq!(take_free(header), Some(first + 3));
         }
         // SAFETY: the buffer came from `Box::leak` above and nothing uses it any more.
         drop(unsafe { std::boxed::Box::from_raw(slab.as_ptr().cast::<Aligned>()) });
