@@ -405,12 +405,22 @@ impl<F: RawAllocator> SizeClassPools<F> {
         )
     }
 
-    /// A block of class `class`, taking a new slab from the fallback if the class is empty.
-    #[inline]
-    fn allocate_in_class(&mut self, class: usize) -> Result<NonNull<[u8]>, OutOfMemory> {
+    /// A block for `layout`, of its class `class`: from a slab, taking a new one from the
+    /// fallback if the class is empty, or from the fallback if no slab can be had. A function
+    /// of its own, so that `allocate` is only the class and a call (inlined into its callers),
+    /// and a request the fallback serves does not pay for the registers this path saves.
+    #[inline(never)]
+    fn allocate_small(
+        &mut self,
+        layout: Layout,
+        class: usize,
+    ) -> Result<NonNull<[u8]>, OutOfMemory> {
         let block = match self.classes[class].take(class) {
             Some(block) => block,
-            None => self.allocate_in_new_slab(class)?,
+            None => match self.allocate_in_new_slab(class) {
+                Ok(block) => block,
+                Err(OutOfMemory) => return self.allocate_small_from_fallback(layout),
+            },
         };
         Ok(NonNull::slice_from_raw_parts(block, block_size(class)))
     }
@@ -639,10 +649,7 @@ unsafe impl<F: RawAllocator> RawAllocator for SizeClassPools<F> {
     #[inline]
     fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, OutOfMemory> {
         match self.slab_class(layout) {
-            Some(class) => match self.allocate_in_class(class) {
-                Ok(block) => Ok(block),
-                Err(OutOfMemory) => self.allocate_small_from_fallback(layout),
-            },
+            Some(class) => self.allocate_small(layout, class),
             None => self.allocate_from_fallback(layout),
         }
     }
