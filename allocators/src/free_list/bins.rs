@@ -151,10 +151,10 @@ impl Bins {
         self.heads[class]
     }
 
-    /// Whether the bitmaps mark class `class` as non-empty.
+    /// Whether the class map marks class `class` as non-empty (the word map follows the class
+    /// map where [`maps_agree`](Self::maps_agree)).
     pub(super) fn is_marked(&self, class: usize) -> bool {
-        let word = class / MAP_BITS;
-        self.word_map & (1 << word) != 0 && self.class_map[word] & (1 << (class % MAP_BITS)) != 0
+        self.class_map[class / MAP_BITS] & (1 << (class % MAP_BITS)) != 0
     }
 
     /// Whether the word map has a bit exactly for the class-map words that are not zero: the
