@@ -215,7 +215,9 @@ impl<G: HeapGrower, R: RawMutex> Locked<Heap<G>, R> {
 
 /// The pools' answers over the free list's: one walk of the free list's blocks (large blocks
 /// and slabs, not the small blocks inside slabs), O(large blocks + slabs + regions); the
-/// check is the free list's, O(blocks + regions²), plus the pools' counts against it.
+/// check is the free list's, O(blocks + regions²), then the pools' own
+/// ([`SizeClassPools::check_slabs`]: every slab's bitmap and the classes' counts, O(slabs ×
+/// bitmap words)) and their counts against the free list's.
 impl<G: HeapGrower> Inspect for Heap<G> {
     fn usage(&self) -> Usage {
         self.pools.usage()
@@ -334,7 +336,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::Heap;
-    use crate::{NoGrowth, RawAllocator, Region, free_list, pools};
+    use crate::{Inspect, NoGrowth, RawAllocator, Region, free_list, pools};
 
     /// `bytes` of memory the heap may keep for good (see [`unleak`]).
     fn leaked(bytes: usize) -> &'static mut [MaybeUninit<u8>] {
@@ -443,17 +445,18 @@ mod tests {
         ]
     }
 
-    /// A live block: where, its layout, its fill byte, and what the pools said of its layout
-    /// when it was handed out.
+    /// A live block: where, its layout, its fill byte, what the pools said of its layout when
+    /// it was handed out, and the length they returned with it.
     struct Live {
         ptr: NonNull<u8>,
         layout: Layout,
         fill: u8,
         usable: usize,
+        len: usize,
     }
 
-    /// Frees `block`, checked or trusted, after checking its bytes and that the pools still
-    /// route its layout as when it was handed out.
+    /// Frees `block`, checked or trusted, with a layout that fits it, after checking its bytes
+    /// and that the pools still route its layout as when it was handed out.
     fn free(heap: &mut Heap<NoGrowth>, block: Live, checked: bool) {
         // SAFETY: a live block of `heap`, `layout.size()` bytes written with `fill`.
         let bytes = unsafe { core::slice::from_raw_parts(block.ptr.as_ptr(), block.layout.size()) };
@@ -468,12 +471,16 @@ mod tests {
             block.usable,
             "the pools' answer for a live block's layout changed"
         );
-        // SAFETY: a live block of `heap` with this layout, freed once.
+        // Any layout that fits the block: a size up to the length returned with it.
+        let extra = usize::from(block.fill) % (block.len - block.layout.size() + 1);
+        let layout = Layout::from_size_align(block.layout.size() + extra, block.layout.align());
+        let layout = layout.unwrap();
+        // SAFETY: a live block of `heap` with a layout that fits it, freed once.
         unsafe {
             if checked {
-                heap.deallocate(block.ptr.as_ptr(), block.layout).unwrap();
+                heap.deallocate(block.ptr.as_ptr(), layout).unwrap();
             } else {
-                heap.deallocate_trusted(block.ptr, block.layout);
+                heap.deallocate_trusted(block.ptr, layout);
             }
         }
     }
@@ -517,6 +524,7 @@ mod tests {
                         layout,
                         fill,
                         usable,
+                        len: block.len(),
                     });
                 }
                 Step::Free(which, checked) => {
@@ -526,6 +534,7 @@ mod tests {
                     }
                 }
             }
+            heap.validate().unwrap();
         }
         for block in live.drain(..) {
             free(&mut heap, block, true);

@@ -374,16 +374,19 @@ impl<F: RawAllocator> SizeClassPools<F> {
         }
     }
 
-    /// Checks every slab's header: its bitmap agrees with its count of blocks in use and with
-    /// its summary word, its class uses slabs, and the classes' counts of blocks in use are
-    /// the sums of their slabs'. [`Inspect::validate`] runs it; it needs nothing of the
-    /// fallback. O(slabs × bitmap words).
+    /// Checks every slab's header and the classes' records of their slabs: each bitmap agrees
+    /// with its slab's count of blocks in use and its summary word, and its class uses slabs;
+    /// each class's counts of blocks in use, of slabs and of empty slabs are its slabs'; and
+    /// its room list holds exactly its slabs with a free block. [`Inspect::validate`] runs it;
+    /// it needs nothing of the fallback. O(slab table slots + slabs × bitmap words).
     ///
     /// # Errors
-    /// [`HeapCorruption`] naming the first slab found wrong, or the counts.
+    /// [`HeapCorruption`] naming the first slab found wrong, or the class whose counts or room
+    /// list are wrong.
     pub fn check_slabs(&self) -> Result<(), HeapCorruption> {
         let geometry = self.geometry();
-        let mut in_use = [0; CLASS_COUNT];
+        // Per class: blocks in use, slabs, empty slabs, slabs with room.
+        let mut found = [[0; 4]; CLASS_COUNT];
         for header in self.slab_table.slabs() {
             // SAFETY: the table holds our live slab headers, reached through our pointers.
             let agrees = unsafe { super::slab::bitmap_agrees(header, geometry) };
@@ -393,16 +396,37 @@ impl<F: RawAllocator> SizeClassPools<F> {
                 header.addr(),
             )?;
             // SAFETY: as above; `bitmap_agrees` checked the class.
-            unsafe { in_use[(*header).class] += (*header).blocks_in_use };
+            unsafe {
+                let counts = &mut found[(*header).class];
+                counts[0] += (*header).blocks_in_use;
+                counts[1] += 1;
+                counts[2] += usize::from((*header).blocks_in_use == 0);
+                counts[3] += usize::from(super::slab::has_room(header));
+            }
         }
         let stats = self.stats();
-        let counts_agree =
-            (0..CLASS_COUNT).all(|class| stats.classes[class].blocks_in_use == in_use[class]);
-        corrupt_if(
-            !counts_agree,
-            "a class's blocks in use are not its slabs'",
-            0,
-        )
+        for (class, pool) in self.classes.iter().enumerate() {
+            let (slabs, empty) = pool.slab_counts();
+            let in_use = stats.classes[class].blocks_in_use;
+            corrupt_if(
+                found[class][..3] != [in_use, slabs, empty],
+                "a class's counts are not its slabs'",
+                class,
+            )?;
+            let mut listed = 0;
+            for header in pool.slabs_with_room() {
+                // SAFETY: the room list holds live slab headers of ours.
+                let fits = unsafe { (*header).class == class && super::slab::has_room(header) };
+                corrupt_if(!fits || listed == slabs, "a room list is wrong", class)?;
+                listed += 1;
+            }
+            corrupt_if(
+                listed != found[class][3],
+                "a room list misses a slab",
+                class,
+            )?;
+        }
+        Ok(())
     }
 
     /// A block for `layout`, of its class `class`: from a slab, taking a new one from the
@@ -621,7 +645,7 @@ impl<F: RawAllocator + Inspect> Inspect for SizeClassPools<F> {
     /// The fallback's check, then the pools' own ([`check_slabs`](SizeClassPools::check_slabs))
     /// and their counts against the fallback's: every live block of the fallback is a slab,
     /// the slab table or a block the pools handed out from it. The fallback's cost plus its
-    /// `usage`, plus O(slabs × bitmap words).
+    /// `usage`, plus O(slab table slots + slabs × bitmap words).
     fn validate(&self) -> Result<(), HeapCorruption> {
         self.fallback.validate()?;
         self.check_slabs()?;
@@ -717,6 +741,12 @@ unsafe impl<F: RawAllocator> RawAllocator for SizeClassPools<F> {
             // allocated with), so its slab is of that class and the address a block start.
             if let Some(header) = self.trusted_slab_at(address) {
                 let header = header.as_ptr();
+                // SAFETY: our live slab header (see below); a read, for debug builds.
+                debug_assert_eq!(
+                    unsafe { (*header).class },
+                    class,
+                    "a layout of another class"
+                );
                 let index = ClassPool::block_index_trusted(header, class, address);
                 // SAFETY: `header` is our live slab of class `class` (the fallback's own
                 // pointer to it, or the slab table's), and `index` the freed block's.

@@ -4,7 +4,8 @@
 //!   with_room ──► [slab 1] ⇄ [slab 0] ⇄ [slab 3] ──► null    (doubly linked, in the headers)
 //!                  full slabs are on no list; the pools' slab table knows every slab
 //!
-//!   slab 1's header: words_with_room 0b0101 ─► in_use[0] = 1101…1111 ─► block 1 is free
+//!   slab 1's header: words_with_room 0b0101 ─► in_use[0] = 1111…1011 ─► block 2 is free
+//!                    (bit 0 on the right; the header's own numbers, here 0 and 1, stay set)
 //! ```
 //!
 //! All bookkeeping lives in the slab headers: the pools never read or write a block's own
@@ -184,7 +185,8 @@ impl ClassPool {
     /// empty slabs, or unlinked for the caller to give back.
     ///
     /// # Safety
-    /// `header` must be our pointer to one of this class's slabs, on the room list.
+    /// `header` must be our pointer to one of this class's slabs, on the room list, with no
+    /// block in use.
     pub(super) unsafe fn emptied(
         &mut self,
         header: *mut SlabHeader,
@@ -199,6 +201,20 @@ impl ClassPool {
         self.slab_count -= 1;
         self.released += 1;
         Returned::Release
+    }
+
+    /// The slabs on the room list, first to last. O(slabs with room) to walk; for checks.
+    pub(super) fn slabs_with_room(&self) -> impl Iterator<Item = *mut SlabHeader> + '_ {
+        // SAFETY: every header on the room list is a live header of ours.
+        core::iter::successors(NonNull::new(self.with_room), |header| unsafe {
+            NonNull::new((*header.as_ptr()).next_with_room)
+        })
+        .map(NonNull::as_ptr)
+    }
+
+    /// How many slabs the class holds, and how many of them have no block in use. O(1).
+    pub(super) const fn slab_counts(&self) -> (usize, usize) {
+        (self.slab_count, self.empty_slabs)
     }
 
     /// The counters of this pool, of class `class` and slabs of `geometry`. O(1).

@@ -46,6 +46,8 @@ struct Live {
     ptr: NonNull<u8>,
     layout: Layout,
     id: u64,
+    /// The length the pools returned with the block: a layout fits it up to this size.
+    len: usize,
 }
 
 /// The byte at `offset` of the block with this id.
@@ -117,6 +119,20 @@ fn check(pools: &SizeClassPools<&Ledger>, live: &BTreeMap<usize, Live>) {
     );
 }
 
+/// A layout that fits the block, as the allocator traits allow a free or resize to pass: for a
+/// pool block, a size from the requested one to the length the pools returned (picked by the
+/// block's id), the same alignment; for a fallback block, the requested layout (the ledger
+/// wants it).
+fn fitting(pools: &SizeClassPools<&Ledger>, block: &Live) -> Layout {
+    let layout = block.layout;
+    if pools.slab_class(layout).is_none() {
+        return layout;
+    }
+    let room = block.len - layout.size();
+    let extra = usize::try_from(block.id).unwrap() % (room + 1);
+    Layout::from_size_align(layout.size() + extra, layout.align()).unwrap()
+}
+
 /// The block's pointer re-borrowed for its requested bytes alone, as `Box` and `&mut` give it.
 fn narrowed(block: &Live) -> NonNull<u8> {
     // SAFETY: the block is live, `layout.size()` bytes long, and nothing else uses it now.
@@ -137,11 +153,13 @@ fn run(ops: Vec<Op>, kept_empty_slabs: usize, slab_size: usize) {
         match op {
             Op::Alloc(size, shift) => {
                 let layout = Layout::from_size_align(size, 1 << shift).unwrap();
-                let ptr = pools.allocate(layout).unwrap().cast::<u8>();
+                let block = pools.allocate(layout).unwrap();
+                let ptr = block.cast::<u8>();
                 let block = Live {
                     ptr,
                     layout,
                     id: next_id,
+                    len: block.len(),
                 };
                 next_id += 1;
                 fill(&block);
@@ -150,14 +168,13 @@ fn run(ops: Vec<Op>, kept_empty_slabs: usize, slab_size: usize) {
             Op::Free(at) | Op::DoubleFree(at) if !live.is_empty() => {
                 let address = *live.keys().nth(at % live.len()).unwrap();
                 let block = live.remove(&address).unwrap();
+                let layout = fitting(&pools, &block);
                 if block.id % 2 == 0 {
-                    pools
-                        .free_checked(block.ptr.as_ptr(), block.layout)
-                        .unwrap();
+                    pools.free_checked(block.ptr.as_ptr(), layout).unwrap();
                 } else {
-                    // SAFETY: a live block with its layout, passed as `dealloc` gets it from a
-                    // `Box`: with permission for its own bytes only.
-                    unsafe { pools.deallocate_trusted(narrowed(&block), block.layout) };
+                    // SAFETY: a live block with a layout that fits it, passed as `dealloc`
+                    // gets it from a `Box`: with permission for its own bytes only.
+                    unsafe { pools.deallocate_trusted(narrowed(&block), layout) };
                 }
                 if matches!(op, Op::DoubleFree(_)) && pools.slab_class(block.layout).is_some() {
                     // The block's slab may have gone back to the fallback with it.
@@ -179,9 +196,10 @@ fn run(ops: Vec<Op>, kept_empty_slabs: usize, slab_size: usize) {
                 } else {
                     block.ptr
                 };
-                // SAFETY: a live block with its layout.
-                let ptr = unsafe { pools.resize_trusted(old, block.layout, layout) }.unwrap();
-                let ptr = ptr.cast::<u8>();
+                // SAFETY: a live block with a layout that fits it.
+                let ptr =
+                    unsafe { pools.resize_trusted(old, fitting(&pools, &block), layout) }.unwrap();
+                let (ptr, len) = (ptr.cast::<u8>(), ptr.len());
                 if pools.slab_class(block.layout).is_some()
                     && pools.slab_class(block.layout) == pools.slab_class(layout)
                 {
@@ -191,6 +209,7 @@ fn run(ops: Vec<Op>, kept_empty_slabs: usize, slab_size: usize) {
                     ptr,
                     layout,
                     id: block.id,
+                    len,
                 };
                 assert!(
                     intact(&moved, block.layout.size().min(size)),

@@ -386,7 +386,8 @@ mod tests {
                 );
                 assert!(geometry.blocks(class) >= MIN_BLOCKS);
                 assert!(geometry.first_block(class) >> size_shift(class) < WORD_BITS - MIN_BLOCKS);
-                assert!(geometry.blocks(class) <= geometry.words() * WORD_BITS);
+                let first = geometry.first_block(class) >> size_shift(class);
+                assert!(first + geometry.blocks(class) <= geometry.words() * WORD_BITS);
             }
         }
     }
@@ -414,7 +415,8 @@ mod tests {
             block_index(past_end, geometry, 0),
             Err(FreeError::UnalignedFree)
         );
-        // SAFETY: the header was just written through our pointer; 3 is a block of the slab.
+        // SAFETY: the header was just written through our pointer; `first + 3` is a block of
+        // the slab.
         unsafe {
             assert_eq!(mark_free(header, first + 3), Err(FreeError::DoubleFree));
             for number in first..first + geometry.blocks(2) {
@@ -428,6 +430,90 @@ mod tests {
             assert!(is_in_use(header, first + 4));
             assert_eq!(mark_free(header, first + 3), Err(FreeError::DoubleFree));
             assert_eq!(take_free(header), Some(first + 3));
+        }
+        // SAFETY: the buffer came from `Box::leak` above and nothing uses it any more.
+        drop(unsafe { std::boxed::Box::from_raw(slab.as_ptr().cast::<Aligned>()) });
+    }
+
+    /// Block numbers for every slab size and class: the header's and the short end's
+    /// addresses are refused, every block start from the first to the last is its offset over
+    /// the block size, and the bitmap of a fresh slab agrees with its header.
+    #[test]
+    fn block_numbers_are_offsets_over_the_block_size_for_every_geometry() {
+        let slab = std::boxed::Box::new(Aligned([0; SLAB_SIZE]));
+        let slab = NonNull::from(std::boxed::Box::leak(slab)).cast::<u8>();
+        let at = |offset: usize| slab.as_ptr().wrapping_add(offset);
+        for shift in MIN_SLAB_SIZE.trailing_zeros()..=SLAB_SIZE.trailing_zeros() {
+            let geometry = Geometry::from_shift(shift);
+            for class in 0..=geometry.top_class() {
+                let size = block_size(class);
+                let first = geometry.first_block(class);
+                let end = first + geometry.blocks(class) * size;
+                for offset in (0..first).step_by(size) {
+                    assert_eq!(
+                        block_index(at(offset), geometry, class),
+                        Err(FreeError::UnalignedFree)
+                    );
+                }
+                let step = if cfg!(miri) { size * 7 } else { size };
+                for offset in (first..end).step_by(step).chain([end - size]) {
+                    assert_eq!(block_index(at(offset), geometry, class), Ok(offset / size));
+                }
+                for offset in (end..geometry.size()).step_by(size) {
+                    assert_eq!(
+                        block_index(at(offset), geometry, class),
+                        Err(FreeError::UnalignedFree)
+                    );
+                }
+                // SAFETY: the buffer is ours, slab-aligned and at least a slab long.
+                unsafe {
+                    let header = init_header(slab, geometry, class);
+                    assert!(bitmap_agrees(header, geometry), "{shift} {class}");
+                    assert_eq!(take_free(header), Some(first / size));
+                }
+            }
+        }
+        // SAFETY: the buffer came from `Box::leak` above and nothing uses it any more.
+        drop(unsafe { std::boxed::Box::from_raw(slab.as_ptr().cast::<Aligned>()) });
+    }
+
+    /// `bitmap_agrees` refuses each way a header can go wrong: a header number, a block past
+    /// the end or a free block marked without its count, a count without its bit, a wrong
+    /// summary word, a class that uses no slabs.
+    #[test]
+    fn a_bitmap_that_disagrees_with_its_header_is_found() {
+        let geometry = Geometry::new(2048);
+        let slab = std::boxed::Box::new(Aligned([0; SLAB_SIZE]));
+        let slab = NonNull::from(std::boxed::Box::leak(slab)).cast::<u8>();
+        // SAFETY: the buffer is ours, slab-aligned and at least a slab long; every change below
+        // is undone before the next.
+        unsafe {
+            let header = init_header(slab, geometry, 1);
+            let taken = take_free(header).unwrap();
+            assert!(bitmap_agrees(header, geometry));
+            let word = bitmap(header);
+            let last = geometry.words() - 1;
+            let flips: [(*mut u64, u64); 4] = [
+                (word, 1),                 // the header's first number, cleared
+                (word, 1 << (taken + 1)),  // a free block marked without its count
+                (word, 1 << taken),        // a block in use cleared
+                (word.add(last), 1 << 63), // past the last block, cleared
+            ];
+            for (at, mask) in flips {
+                *at ^= mask;
+                assert!(!bitmap_agrees(header, geometry), "{mask:#x}");
+                *at ^= mask;
+            }
+            (*header).words_with_room ^= 1 << last;
+            assert!(!bitmap_agrees(header, geometry));
+            (*header).words_with_room ^= 1 << last;
+            (*header).blocks_in_use += 1;
+            assert!(!bitmap_agrees(header, geometry));
+            (*header).blocks_in_use -= 1;
+            (*header).class = geometry.top_class() + 1;
+            assert!(!bitmap_agrees(header, geometry));
+            (*header).class = 1;
+            assert!(bitmap_agrees(header, geometry));
         }
         // SAFETY: the buffer came from `Box::leak` above and nothing uses it any more.
         drop(unsafe { std::boxed::Box::from_raw(slab.as_ptr().cast::<Aligned>()) });
