@@ -742,11 +742,8 @@ unsafe impl<F: RawAllocator> RawAllocator for SizeClassPools<F> {
             if let Some(header) = self.trusted_slab_at(address) {
                 let header = header.as_ptr();
                 // SAFETY: our live slab header (see below); a read, for debug builds.
-                debug_assert_eq!(
-                    unsafe { (*header).class },
-                    class,
-                    "a layout of another class"
-                );
+                let slab_class = unsafe { (*header).class };
+                debug_assert_eq!(slab_class, class, "a layout of another class");
                 let index = ClassPool::block_index_trusted(header, class, address);
                 // SAFETY: `header` is our live slab of class `class` (the fallback's own
                 // pointer to it, or the slab table's), and `index` the freed block's.
