@@ -19,7 +19,7 @@
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
-use super::class::{CLASS_COUNT, block_size, class_of};
+use super::class::{CLASS_COUNT, MAX_BLOCK_SIZE, block_size, class_of};
 use super::class_pool::{ClassPool, ClassStats, Returned};
 use super::slab::{Geometry, MIN_SLAB_SIZE, SLAB_SIZE, SlabHeader};
 use super::slab_table::SlabTable;
@@ -505,6 +505,10 @@ impl<F: RawAllocator> SizeClassPools<F> {
     /// (a slab-table lookup only when small blocks may live in the fallback).
     #[inline(always)]
     fn resize_route(&self, ptr: NonNull<u8>, old: Layout, new: Layout) -> ResizeRoute {
+        // Sizes above every class: the fallback's, without computing a class.
+        if old.size().min(new.size()) > MAX_BLOCK_SIZE {
+            return ResizeRoute::Fallback;
+        }
         // A small block counts as the fallback's when it is not in a slab.
         let old_class = self
             .slab_class(old)
