@@ -505,7 +505,7 @@ impl<F: RawAllocator> SizeClassPools<F> {
     /// (a slab-table lookup only when small blocks may live in the fallback).
     #[inline(always)]
     fn resize_route(&self, ptr: NonNull<u8>, old: Layout, new: Layout) -> ResizeRoute {
-        // Sizes above every class: the fallback's, without computing a class.
+        // Both sizes above every class: the fallback's, without computing a class.
         if old.size().min(new.size()) > MAX_BLOCK_SIZE {
             return ResizeRoute::Fallback;
         }
