@@ -429,22 +429,15 @@ impl<F: RawAllocator> SizeClassPools<F> {
         Ok(())
     }
 
-    /// A block for `layout`, of its class `class`: from a slab, taking a new one from the
-    /// fallback if the class is empty, or from the fallback if no slab can be had. A function
-    /// of its own, so that `allocate` is only the class and a call (inlined into its callers),
-    /// and a request the fallback serves does not pay for the registers this path saves.
+    /// A block of class `class` from a slab, taking a new slab from the fallback if the class
+    /// has no free block; `Err` when no slab can be had. A function of its own, so that
+    /// `allocate` is only the class and a call (inlined into its callers), and a request the
+    /// fallback serves does not pay for the registers this path saves.
     #[inline(never)]
-    fn allocate_small(
-        &mut self,
-        layout: Layout,
-        class: usize,
-    ) -> Result<NonNull<[u8]>, OutOfMemory> {
+    fn allocate_small(&mut self, class: usize) -> Result<NonNull<[u8]>, OutOfMemory> {
         let block = match self.classes[class].take(class) {
             Some(block) => block,
-            None => match self.allocate_in_new_slab(class) {
-                Ok(block) => block,
-                Err(OutOfMemory) => return self.allocate_small_from_fallback(layout),
-            },
+            None => self.allocate_in_new_slab(class)?,
         };
         Ok(NonNull::slice_from_raw_parts(block, block_size(class)))
     }
@@ -677,7 +670,10 @@ unsafe impl<F: RawAllocator> RawAllocator for SizeClassPools<F> {
     #[inline]
     fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, OutOfMemory> {
         match self.slab_class(layout) {
-            Some(class) => self.allocate_small(layout, class),
+            Some(class) => match self.allocate_small(class) {
+                Ok(block) => Ok(block),
+                Err(OutOfMemory) => self.allocate_small_from_fallback(layout),
+            },
             None => self.allocate_from_fallback(layout),
         }
     }
