@@ -102,6 +102,9 @@ struct StoredPolicy {
     kept_empty_now: usize,
     /// The largest class served from slabs.
     top_class: usize,
+    /// Its block size minus one: a layout is a slab class's exactly when
+    /// `(size - 1) | (align - 1)` is at most this.
+    class_limit: usize,
 }
 
 impl StoredPolicy {
@@ -121,6 +124,7 @@ impl StoredPolicy {
             slab_mask: 0,
             kept_empty_now: 0,
             top_class: 0,
+            class_limit: 0,
         }
         .with_geometry(geometry)
     }
@@ -140,6 +144,7 @@ impl StoredPolicy {
             slab_mask: !(geometry.size() - 1) ^ !(default.size() - 1),
             kept_empty_now: kept_now ^ kept,
             top_class: geometry.top_class() ^ default.top_class(),
+            class_limit: class_limit(geometry) ^ class_limit(default),
             ..self
         }
     }
@@ -179,6 +184,17 @@ impl StoredPolicy {
     const fn top_class(self) -> usize {
         self.top_class ^ Self::DEFAULT_GEOMETRY.top_class()
     }
+
+    /// The largest `(size - 1) | (align - 1)` of a layout served from slabs.
+    #[inline(always)]
+    const fn class_limit(self) -> usize {
+        self.class_limit ^ class_limit(Self::DEFAULT_GEOMETRY)
+    }
+}
+
+/// The block size of the largest class that slabs of `geometry` serve, minus one.
+const fn class_limit(geometry: Geometry) -> usize {
+    block_size(geometry.top_class()) - 1
 }
 
 /// Eight power-of-two pools (16 B to 2 KiB) in front of a fallback allocator `F`, which is any
@@ -734,19 +750,21 @@ unsafe impl<F: RawAllocator> RawAllocator for SizeClassPools<F> {
     #[inline]
     unsafe fn deallocate_trusted(&mut self, ptr: NonNull<u8>, layout: Layout) {
         let address = ptr.addr().get();
-        if let Some(class) = self.slab_class(layout)
-            && self.small_block_in_slab(address)
-        {
-            // A slab block of `layout`'s class (the caller's contract: the layout it was
-            // allocated with), so its slab is of that class and the address a block start.
+        // `layout` has a slab class (the test `slab_class` makes, without the class itself:
+        // the slab's header gives it), and its block is in a slab (the caller's contract: the
+        // layout it was allocated with), unless small blocks went to the fallback.
+        let bits = layout.size().saturating_sub(1) | (layout.align() - 1);
+        if bits <= self.policy.class_limit() && self.small_block_in_slab(address) {
             if let Some(header) = self.trusted_slab_at(address) {
                 let header = header.as_ptr();
-                // SAFETY: our live slab header (see below); a read, for debug builds.
-                let slab_class = unsafe { (*header).class };
-                debug_assert_eq!(slab_class, class, "a layout of another class");
+                // SAFETY: our live slab header: the fallback's own pointer to the slab that
+                // holds the caller's live block, or the slab table's. A header's class is below
+                // `CLASS_COUNT`; the mask only tells the compiler so (no bounds check below).
+                let class = unsafe { (*header).class } % CLASS_COUNT;
+                debug_assert_eq!(self.slab_class(layout), Some(class), "another class");
                 let index = ClassPool::block_index_trusted(header, class, address);
-                // SAFETY: `header` is our live slab of class `class` (the fallback's own
-                // pointer to it, or the slab table's), and `index` the freed block's.
+                // SAFETY: `header` is our live slab, of class `class`, and `index` the freed
+                // block's.
                 unsafe { self.give_back(header, class, index) };
             }
         } else {
@@ -827,5 +845,34 @@ impl<F: RawAllocator> Drop for SizeClassPools<F> {
         }
         // SAFETY: every growth of the table took its memory from this fallback.
         unsafe { self.slab_table.release(&mut self.fallback) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The free's one comparison against `class_limit` agrees with `slab_class`, for every slab
+    /// size and layout.
+    #[test]
+    fn the_class_limit_tells_slab_layouts_from_the_fallbacks() {
+        for shift in MIN_SLAB_SIZE.trailing_zeros()..=SLAB_SIZE.trailing_zeros() {
+            let policy = StoredPolicy::new(Policy {
+                slab_size: 1 << shift,
+                ..Policy::DEFAULT
+            });
+            for size in (0..=4200).step_by(if cfg!(miri) { 61 } else { 1 }) {
+                for align in [1, 8, 16, 64, 256, 2048, 4096] {
+                    let layout = Layout::from_size_align(size, align).unwrap();
+                    let by_class = class_of(layout).filter(|&class| class <= policy.top_class());
+                    let bits = size.saturating_sub(1) | (align - 1);
+                    assert_eq!(
+                        bits <= policy.class_limit(),
+                        by_class.is_some(),
+                        "{layout:?}"
+                    );
+                }
+            }
+        }
     }
 }
