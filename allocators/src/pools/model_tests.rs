@@ -133,10 +133,12 @@ fn fitting(pools: &SizeClassPools<&Ledger>, block: &Live) -> Layout {
     Layout::from_size_align(layout.size() + extra, layout.align()).unwrap()
 }
 
-/// The block's pointer re-borrowed for its requested bytes alone, as `Box` and `&mut` give it.
-fn narrowed(block: &Live) -> NonNull<u8> {
-    // SAFETY: the block is live, `layout.size()` bytes long, and nothing else uses it now.
-    let bytes = unsafe { core::slice::from_raw_parts_mut(block.ptr.as_ptr(), block.layout.size()) };
+/// The block's pointer re-borrowed for its first `len` bytes alone, as `Box` and `&mut` give
+/// it (for the layout they hold, which a free or resize then passes).
+fn narrowed(block: &Live, len: usize) -> NonNull<u8> {
+    // SAFETY: the block is live, at least `len` bytes long (`len` is at most what the pools
+    // returned with it), and nothing else uses it now.
+    let bytes = unsafe { core::slice::from_raw_parts_mut(block.ptr.as_ptr(), len) };
     NonNull::from(bytes).cast()
 }
 
@@ -174,7 +176,7 @@ fn run(ops: Vec<Op>, kept_empty_slabs: usize, slab_size: usize) {
                 } else {
                     // SAFETY: a live block with a layout that fits it, passed as `dealloc`
                     // gets it from a `Box`: with permission for its own bytes only.
-                    unsafe { pools.deallocate_trusted(narrowed(&block), layout) };
+                    unsafe { pools.deallocate_trusted(narrowed(&block, layout.size()), layout) };
                 }
                 if matches!(op, Op::DoubleFree(_)) && pools.slab_class(block.layout).is_some() {
                     // The block's slab may have gone back to the fallback with it.
@@ -189,16 +191,17 @@ fn run(ops: Vec<Op>, kept_empty_slabs: usize, slab_size: usize) {
                 let address = *live.keys().nth(at % live.len()).unwrap();
                 let block = live.remove(&address).unwrap();
                 let layout = Layout::from_size_align(size, block.layout.align()).unwrap();
-                // Pool blocks come back narrowed, as `Box` and `&mut` give them: the resized
-                // block must be usable whole through the returned pointer.
+                // Pool blocks come back narrowed to the layout passed, as `Box` and `&mut`
+                // give them: the resized block must be usable whole through the returned
+                // pointer.
+                let old_layout = fitting(&pools, &block);
                 let old = if pools.slab_class(block.layout).is_some() {
-                    narrowed(&block)
+                    narrowed(&block, old_layout.size())
                 } else {
                     block.ptr
                 };
                 // SAFETY: a live block with a layout that fits it.
-                let ptr =
-                    unsafe { pools.resize_trusted(old, fitting(&pools, &block), layout) }.unwrap();
+                let ptr = unsafe { pools.resize_trusted(old, old_layout, layout) }.unwrap();
                 let (ptr, len) = (ptr.cast::<u8>(), ptr.len());
                 if pools.slab_class(block.layout).is_some()
                     && pools.slab_class(block.layout) == pools.slab_class(layout)
