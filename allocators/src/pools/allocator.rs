@@ -103,7 +103,7 @@ struct StoredPolicy {
     /// The largest class served from slabs.
     top_class: usize,
     /// Its block size minus one: a layout is a slab class's exactly when
-    /// `(size - 1) | (align - 1)` is at most this.
+    /// `size.saturating_sub(1) | (align - 1)` is at most this.
     class_limit: usize,
 }
 
@@ -446,9 +446,9 @@ impl<F: RawAllocator> SizeClassPools<F> {
     }
 
     /// A block of class `class` from a slab, taking a new slab from the fallback if the class
-    /// has no free block; `Err` when no slab can be had. A function of its own, so that
-    /// `allocate` is only the class and a call (inlined into its callers), and a request the
-    /// fallback serves does not pay for the registers this path saves.
+    /// has no free block; `Err` when no slab can be had. A function of its own that needs no
+    /// layout, so that `allocate` (the class, this call, and the fallback's on `Err`) inlines
+    /// into its callers, and this path keeps few values alive: it saves one register.
     #[inline(never)]
     fn allocate_small(&mut self, class: usize) -> Result<NonNull<[u8]>, OutOfMemory> {
         let block = match self.classes[class].take(class) {
@@ -751,17 +751,19 @@ unsafe impl<F: RawAllocator> RawAllocator for SizeClassPools<F> {
     unsafe fn deallocate_trusted(&mut self, ptr: NonNull<u8>, layout: Layout) {
         let address = ptr.addr().get();
         // `layout` has a slab class (the test `slab_class` makes, without the class itself:
-        // the slab's header gives it), and its block is in a slab (the caller's contract: the
-        // layout it was allocated with), unless small blocks went to the fallback.
+        // the slab's header gives it), and its block is in a slab of that class (the caller's
+        // contract: a layout that fits the block), unless small blocks went to the fallback.
         let bits = layout.size().saturating_sub(1) | (layout.align() - 1);
         if bits <= self.policy.class_limit() && self.small_block_in_slab(address) {
             if let Some(header) = self.trusted_slab_at(address) {
                 let header = header.as_ptr();
                 // SAFETY: our live slab header: the fallback's own pointer to the slab that
-                // holds the caller's live block, or the slab table's. A header's class is below
-                // `CLASS_COUNT`; the mask only tells the compiler so (no bounds check below).
-                let class = unsafe { (*header).class } % CLASS_COUNT;
+                // holds the caller's live block, or the slab table's.
+                let class = unsafe { (*header).class };
                 debug_assert_eq!(self.slab_class(layout), Some(class), "another class");
+                // A header's class is below `CLASS_COUNT` (a power of two): the remainder
+                // changes nothing, and tells the compiler so (no bounds check below).
+                let class = class % CLASS_COUNT;
                 let index = ClassPool::block_index_trusted(header, class, address);
                 // SAFETY: `header` is our live slab, of class `class`, and `index` the freed
                 // block's.
