@@ -134,12 +134,17 @@ fn fitting(pools: &SizeClassPools<&Ledger>, block: &Live) -> Layout {
     Layout::from_size_align(layout.size() + extra, layout.align()).unwrap()
 }
 
-/// The block's pointer re-borrowed for its first `len` bytes alone, as `Box` and `&mut` give
-/// it (for the layout they hold, which a free or resize then passes).
-fn narrowed(block: &Live, len: usize) -> NonNull<u8> {
-    // SAFETY: the block is live, at least `len` bytes long (`len` is at most what the pools
+/// The pointer a free or resize of `block` with `layout` passes: for a pool block, re-borrowed
+/// for `layout`'s bytes alone, as `Box` and `&mut` give it, since the pools must use it only as
+/// an address; for a fallback block the pointer the pools returned, since the ledger frees it
+/// through `System`, which needs the whole allocation's.
+fn as_passed(pools: &SizeClassPools<&Ledger>, block: &Live, layout: Layout) -> NonNull<u8> {
+    if pools.slab_class(block.layout).is_none() {
+        return block.ptr;
+    }
+    // SAFETY: the block is live, at least `layout.size()` bytes long (at most what the pools
     // returned with it), and nothing else uses it now.
-    let bytes = unsafe { core::slice::from_raw_parts_mut(block.ptr.as_ptr(), len) };
+    let bytes = unsafe { core::slice::from_raw_parts_mut(block.ptr.as_ptr(), layout.size()) };
     NonNull::from(bytes).cast()
 }
 
@@ -175,9 +180,9 @@ fn run(ops: Vec<Op>, kept_empty_slabs: usize, slab_size: usize) {
                 if block.id % 2 == 0 {
                     pools.free_checked(block.ptr.as_ptr(), layout).unwrap();
                 } else {
-                    // SAFETY: a live block with a layout that fits it, passed as `dealloc`
-                    // gets it from a `Box`: with permission for its own bytes only.
-                    unsafe { pools.deallocate_trusted(narrowed(&block, layout.size()), layout) };
+                    let ptr = as_passed(&pools, &block, layout);
+                    // SAFETY: a live block with a layout that fits it.
+                    unsafe { pools.deallocate_trusted(ptr, layout) };
                 }
                 if matches!(op, Op::DoubleFree(_)) && pools.slab_class(block.layout).is_some() {
                     // The block's slab may have gone back to the fallback with it.
@@ -192,15 +197,10 @@ fn run(ops: Vec<Op>, kept_empty_slabs: usize, slab_size: usize) {
                 let address = *live.keys().nth(at % live.len()).unwrap();
                 let block = live.remove(&address).unwrap();
                 let layout = Layout::from_size_align(size, block.layout.align()).unwrap();
-                // Pool blocks come back narrowed to the layout passed, as `Box` and `&mut`
-                // give them: the resized block must be usable whole through the returned
-                // pointer.
+                // The resized block must be usable whole through the returned pointer, even
+                // from a narrowed one.
                 let old_layout = fitting(&pools, &block);
-                let old = if pools.slab_class(block.layout).is_some() {
-                    narrowed(&block, old_layout.size())
-                } else {
-                    block.ptr
-                };
+                let old = as_passed(&pools, &block, old_layout);
                 // SAFETY: a live block with a layout that fits it.
                 let ptr = unsafe { pools.resize_trusted(old, old_layout, layout) }.unwrap();
                 let (ptr, len) = (ptr.cast::<u8>(), ptr.len());
