@@ -65,11 +65,12 @@ const fn padding_bits(count: usize) -> u64 {
 }
 
 /// The set bits `s` of the result are the starts of `n` consecutive set bits of `free` that
-/// end inside the word (1 <= n <= 64). O(log n): each step doubles the length already checked.
+/// end inside the word (1 <= n <= 64). O(log n): each step doubles the length already checked,
+/// and a word with no run that long (most words a long search visits) stops early.
 fn run_starts(free: u64, n: usize) -> u64 {
     let mut starts = free;
     let mut checked = 1;
-    while checked < n {
+    while checked < n && starts != 0 {
         let shift = checked.min(n - checked);
         starts &= starts >> shift;
         checked += shift;
@@ -83,43 +84,57 @@ fn run_starts(free: u64, n: usize) -> u64 {
 pub(crate) struct StartRule {
     stride: usize,
     phase: usize,
+    /// The allowed starts inside every level-0 word when `stride < 64` (a word starts at a
+    /// multiple of 64, hence of the stride, so the pattern repeats); unused otherwise. Kept
+    /// so that a search does not recompute it for each word it visits.
+    pattern: u64,
 }
 
 impl StartRule {
     /// Every chunk index may start a block.
-    pub(crate) const ANY: Self = Self {
-        stride: 1,
-        phase: 0,
-    };
+    pub(crate) const ANY: Self = Self::new(1, 0);
 
     /// Starts at `phase`, `phase + stride`, ...; `stride` is a power of two above `phase`.
     pub(crate) const fn new(stride: usize, phase: usize) -> Self {
-        Self { stride, phase }
+        let pattern = if stride < WORD_BITS {
+            // One bit every `stride` bits: all ones divided by `stride` ones.
+            (u64::MAX / ((1 << stride) - 1)) << phase
+        } else {
+            0
+        };
+        Self {
+            stride,
+            phase,
+            pattern,
+        }
     }
 
     /// The first allowed start at or after `index` (saturates at `usize::MAX`).
     pub(crate) fn first_at_or_after(self, index: usize) -> usize {
         let past_phase = index.saturating_sub(self.phase);
         let steps = past_phase
-            .checked_next_multiple_of(self.stride)
-            .unwrap_or(usize::MAX);
+            .checked_add(self.stride - 1)
+            .map_or(usize::MAX, |rounded| rounded & !(self.stride - 1));
         self.phase.saturating_add(steps)
+    }
+
+    /// The first allowed start of a run of `n` chunks from `start` that ends by `end`.
+    fn fit(self, start: usize, n: usize, end: usize) -> Option<usize> {
+        let aligned = self.first_at_or_after(start);
+        (aligned.saturating_add(n) <= end).then_some(aligned)
     }
 
     /// The allowed starts inside level-0 word `word`, as a bit mask.
     fn mask_in_word(self, word: usize) -> u64 {
         if self.stride < WORD_BITS {
-            // A word starts at a multiple of 64, hence of the stride: the pattern is the same
-            // in every word, one bit every `stride` bits, shifted by the phase.
-            (u64::MAX / ((1u64 << self.stride) - 1)) << self.phase
+            return self.pattern;
+        }
+        let first = word * WORD_BITS;
+        let start = self.first_at_or_after(first);
+        if start - first < WORD_BITS {
+            1 << (start - first)
         } else {
-            let first = word * WORD_BITS;
-            let start = self.first_at_or_after(first);
-            if start - first < WORD_BITS {
-                1 << (start - first)
-            } else {
-                0
-            }
+            0
         }
     }
 }
@@ -132,6 +147,9 @@ pub(crate) struct Bitmap {
     chunks: usize,
     /// Number of level-0 words (and of start words); the summary starts at this word index.
     level0: usize,
+    /// The index of the first start word: the start level follows the summary. Kept, not
+    /// derived, since every allocation and free reads a start word.
+    starts_base: usize,
     /// Whether the memory has been cleared (it is not cleared at construction, see module docs).
     ready: bool,
 }
@@ -144,10 +162,12 @@ impl Bitmap {
     /// [`bitmap_words`]`(chunks)` words for as long as the bitmap exists, and nothing else may
     /// access that memory meanwhile.
     pub(crate) const unsafe fn new(words: NonNull<u64>, chunks: usize) -> Self {
+        let level0 = words_for(chunks);
         Self {
             words,
             chunks,
-            level0: words_for(chunks),
+            level0,
+            starts_base: level0 + words_for(level0),
             ready: false,
         }
     }
@@ -157,9 +177,9 @@ impl Bitmap {
         bitmap_words(self.chunks)
     }
 
-    /// The index of the first start word (the start level follows the summary).
+    /// The index of the first start word.
     fn starts_base(&self) -> usize {
-        self.level0 + words_for(self.level0)
+        self.starts_base
     }
 
     /// Reads word `index` (level 0 below `level0`, then the summary, then the starts).
@@ -222,9 +242,9 @@ impl Bitmap {
         if from >= to {
             return to;
         }
-        for w in Self::words_of(from, to) {
+        for (w, in_range) in Self::word_masks(from, to) {
             let continues = self.word(w) & !self.word(self.starts_base() + w);
-            let boundaries = !continues & Self::range_mask(w, from, to);
+            let boundaries = !continues & in_range;
             if boundaries != 0 {
                 return w * WORD_BITS + boundaries.trailing_zeros() as usize;
             }
@@ -232,17 +252,19 @@ impl Bitmap {
         to
     }
 
-    /// The bits of level-0 word `word` that belong to chunk range `from..to`.
-    fn range_mask(word: usize, from: usize, to: usize) -> u64 {
-        let first = word * WORD_BITS;
-        let low = bits_from(from.saturating_sub(first));
-        let high = !bits_from(to.saturating_sub(first));
-        low & high
-    }
-
-    /// The level-0 words that chunk range `from..to` (non-empty) touches.
-    fn words_of(from: usize, to: usize) -> core::ops::RangeInclusive<usize> {
-        from / WORD_BITS..=(to - 1) / WORD_BITS
+    /// The level-0 words that chunk range `from..to` (non-empty) touches, each with the bits
+    /// of the range in it: all ones but in the first and the last word, so a loop over a
+    /// range computes its two end masks once.
+    fn word_masks(from: usize, to: usize) -> impl Iterator<Item = (usize, u64)> {
+        let (first, last) = (from / WORD_BITS, (to - 1) / WORD_BITS);
+        let head = u64::MAX << (from % WORD_BITS);
+        // `to - last * 64` is 1..=64 bits of the last word.
+        let tail = u64::MAX >> ((last + 1) * WORD_BITS - to);
+        (first..last + 1).map(move |w| {
+            let head = if w == first { head } else { u64::MAX };
+            let tail = if w == last { tail } else { u64::MAX };
+            (w, head & tail)
+        })
     }
 
     /// Number of used chunks in `from..to` (non-empty, inside the heap). O((to-from)/64 + 1).
@@ -250,22 +272,23 @@ impl Bitmap {
         if !self.ready {
             return 0;
         }
-        Self::words_of(from, to)
-            .map(|w| (self.word(w) & Self::range_mask(w, from, to)).count_ones() as usize)
+        Self::word_masks(from, to)
+            .map(|(w, in_range)| (self.word(w) & in_range).count_ones() as usize)
             .sum()
     }
 
     /// Checks the start bits against the used bits, a word at a time: every start is a used
-    /// chunk of the heap, and every run of used chunks begins with a start. `Ok((used chunks,
-    /// starts))`, or what is wrong at the lowest chunk where something is (`chunks` itself for a
-    /// start bit past the heap's end). O(chunks/64).
+    /// chunk of the heap, and every run of used chunks begins with a start; and the searches'
+    /// own premises: the chunks past the heap's end read as used, and a word's summary bit is
+    /// set exactly when the word is full. `Ok((used chunks, starts))`, or what is wrong at the
+    /// lowest chunk where something is (the first chunk of the word for a summary bit, `chunks`
+    /// itself for the end). O(chunks/64).
     pub(crate) fn audit(&self) -> Result<(usize, usize), (&'static str, usize)> {
         let (mut used_chunks, mut starts) = (0, 0);
         // Whether the chunk just before the current word is used: a run that crosses into the
         // word does not begin in it.
         let mut carried = 0;
-        for w in (0..self.level0).filter(|_| self.ready) {
-            let in_heap = Self::range_mask(w, 0, self.chunks);
+        for (w, in_heap) in Self::word_masks(0, self.chunks).filter(|_| self.ready) {
             let used = self.word(w) & in_heap;
             let start = self.word(self.starts_base() + w);
             let on_free = start & !used & in_heap;
@@ -279,8 +302,15 @@ impl Bitmap {
                 };
                 return Err((what, w * WORD_BITS + lowest as usize));
             }
+            let (summary, bit) = self.summary_slot(w);
+            if (self.word(summary) & bit != 0) != (self.word(w) == u64::MAX) {
+                return Err(("a summary bit disagrees with its word", w * WORD_BITS));
+            }
             if start & !in_heap != 0 {
                 return Err(("a block starts past the heap's end", self.chunks));
+            }
+            if self.word(w) | in_heap != u64::MAX {
+                return Err(("a chunk past the heap's end reads as free", self.chunks));
             }
             used_chunks += used.count_ones() as usize;
             starts += start.count_ones() as usize;
@@ -291,14 +321,14 @@ impl Bitmap {
 
     /// Whether every chunk of `from..to` (non-empty) is free. O((to-from)/64 + 1).
     pub(crate) fn all_free(&self, from: usize, to: usize) -> bool {
-        self.count_used(from, to) == 0
+        !self.ready || Self::word_masks(from, to).all(|(w, in_range)| self.word(w) & in_range == 0)
     }
 
     /// Marks `from..to` (non-empty) used and records newly full words in the summary.
     /// O((to-from)/64 + 1).
     pub(crate) fn set_range(&mut self, from: usize, to: usize) {
-        for w in Self::words_of(from, to) {
-            let value = self.word(w) | Self::range_mask(w, from, to);
+        for (w, in_range) in Self::word_masks(from, to) {
+            let value = self.word(w) | in_range;
             self.set_word(w, value);
             if value == u64::MAX {
                 let (index, bit) = self.summary_slot(w);
@@ -308,15 +338,17 @@ impl Bitmap {
     }
 
     /// Marks `from..to` (non-empty) free, and clears its start bits (a free chunk starts
-    /// nothing); the touched words are no longer full. O((to-from)/64 + 1).
+    /// nothing); a touched word that was full no longer is. O((to-from)/64 + 1).
     pub(crate) fn clear_range(&mut self, from: usize, to: usize) {
         let starts_base = self.starts_base();
-        for w in Self::words_of(from, to) {
-            let keep = !Self::range_mask(w, from, to);
-            self.set_word(w, self.word(w) & keep);
-            self.set_word(starts_base + w, self.word(starts_base + w) & keep);
-            let (index, bit) = self.summary_slot(w);
-            self.set_word(index, self.word(index) & !bit);
+        for (w, in_range) in Self::word_masks(from, to) {
+            let used = self.word(w);
+            self.set_word(w, used & !in_range);
+            self.set_word(starts_base + w, self.word(starts_base + w) & !in_range);
+            if used == u64::MAX {
+                let (index, bit) = self.summary_slot(w);
+                self.set_word(index, self.word(index) & !bit);
+            }
         }
     }
 
@@ -340,7 +372,9 @@ impl Bitmap {
     /// free and end by `to`, or `None`. `n >= 1`; call only after [`Self::ensure_ready`].
     ///
     /// O(words(from..to)/64 + visited words * log(min(n, 64))): full words are skipped through
-    /// the summary; every other word in the range is visited once, at constant cost.
+    /// the summary; every other word in the range is visited once, at constant cost. A visit
+    /// is the hot loop of every allocation: the range's ends are masked once, not per word,
+    /// and the summary is read only when the next word is full.
     pub(crate) fn find_run(
         &self,
         from: usize,
@@ -351,46 +385,48 @@ impl Bitmap {
         if from >= to || to - from < n {
             return None;
         }
-        let fits = |start: usize, end: usize| {
-            let aligned = rule.first_at_or_after(start);
-            (aligned.saturating_add(n) <= end).then_some(aligned)
-        };
-        let end_word = (to - 1) / WORD_BITS + 1;
+        let last = (to - 1) / WORD_BITS;
+        // Chunks outside `from..to` count as used, so no run leaves the range: those from
+        // `to` on in the last word, and those before `from` in the first.
+        let past_end = bits_from(to - last * WORD_BITS);
         let mut word = from / WORD_BITS;
+        let mut used = self.word(word) | !bits_from(from % WORD_BITS);
+        // The start of the free run that reaches the top of the previous word, if any.
         let mut carry: Option<usize> = None;
-        while word < end_word {
-            let base = word * WORD_BITS;
-            // Chunks outside `from..to` count as used, so no run leaves the range.
-            let used = self.word(word) | !Self::range_mask(word, from, to);
-            if used == 0 {
-                let start = *carry.get_or_insert(base);
-                if let Some(found) = fits(start, base + WORD_BITS) {
-                    return Some(found);
-                }
-            } else {
-                if let Some(found) =
-                    carry.and_then(|start| fits(start, base + used.trailing_zeros() as usize))
-                {
-                    return Some(found);
-                }
-                if n <= WORD_BITS {
-                    let starts = run_starts(!used, n) & rule.mask_in_word(word);
-                    if starts != 0 {
-                        return Some(base + starts.trailing_zeros() as usize);
-                    }
-                }
-                carry = match used.leading_zeros() as usize {
-                    0 => None,
-                    free_top => Some(base + WORD_BITS - free_top),
-                };
+        loop {
+            if word == last {
+                used |= past_end;
             }
-            let next = self.next_open_word(word + 1, end_word);
-            if next != word + 1 {
+            let base = word * WORD_BITS;
+            let run_end = base + used.trailing_zeros() as usize;
+            if let Some(found) = carry.and_then(|start| rule.fit(start, n, run_end)) {
+                return Some(found);
+            }
+            if n <= WORD_BITS {
+                let starts = run_starts(!used, n) & rule.mask_in_word(word);
+                if starts != 0 {
+                    return Some(base + starts.trailing_zeros() as usize);
+                }
+            }
+            carry = match used.leading_zeros() as usize {
+                0 => None,
+                WORD_BITS => carry.or(Some(base)),
+                free_top => Some(base + WORD_BITS - free_top),
+            };
+            if word == last {
+                return None;
+            }
+            word += 1;
+            used = self.word(word);
+            if used == u64::MAX {
+                word = self.next_open_word(word + 1, last + 1);
+                if word > last {
+                    return None;
+                }
+                used = self.word(word);
                 carry = None;
             }
-            word = next;
         }
-        None
     }
 
     /// The length of the longest run of free chunks (the whole heap before first use).
@@ -524,6 +560,13 @@ mod tests {
         assert_eq!(map.find_run(0, 70, 60, StartRule::ANY), Some(0));
     }
 
+    /// The bits of level-0 word `w` that lie in a heap of `chunks` chunks, bit by bit.
+    fn in_heap(w: usize, chunks: usize) -> u64 {
+        (0..64)
+            .filter(|bit| w * 64 + bit < chunks)
+            .fold(0, |mask, bit| mask | 1 << bit)
+    }
+
     /// The fault `audit` must report at chunk `index` if it is the lowest, from single bits.
     fn naive_fault(map: &Bitmap, index: usize) -> Option<&'static str> {
         let used = map.is_used(index);
@@ -557,7 +600,7 @@ mod tests {
             // rounds add noise: start bits on free chunks, missing starts of runs.
             let (consistent, stray_round) = (round % 4 == 1, round % 4 == 2);
             for w in 0..map.level0 {
-                let in_heap = Bitmap::range_mask(w, 0, chunks);
+                let in_heap = in_heap(w, chunks);
                 let used = next() & in_heap;
                 let noisy = !consistent && !stray_round;
                 let noise = if noisy { next() & next() & next() } else { 0 };
@@ -572,8 +615,14 @@ mod tests {
                 map.set_word(w, used | (map.word(w) & !in_heap));
                 map.set_word(map.starts_base() + w, start | stray);
             }
-            let stray = (0..map.level0)
-                .any(|w| map.word(map.starts_base() + w) & !Bitmap::range_mask(w, 0, chunks) != 0);
+            for w in 0..map.level0 {
+                let (summary, bit) = map.summary_slot(w);
+                let others = map.word(summary) & !bit;
+                let full = if map.word(w) == u64::MAX { bit } else { 0 };
+                map.set_word(summary, others | full);
+            }
+            let stray =
+                (0..map.level0).any(|w| map.word(map.starts_base() + w) & !in_heap(w, chunks) != 0);
             let faults: Vec<(&str, usize)> = (0..chunks)
                 .filter_map(|i| Some((naive_fault(&map, i)?, i)))
                 .collect();
@@ -603,6 +652,26 @@ mod tests {
             outcomes.iter().all(|&n| n > 0),
             "every answer tried: {outcomes:?}"
         );
+    }
+
+    #[test]
+    fn audit_finds_a_wrong_summary_bit_and_free_padding() {
+        let mut words = Vec::new();
+        let mut map = bitmap(&mut words, 130);
+        map.set_range(0, 64);
+        map.mark_start(0);
+        assert_eq!(map.audit(), Ok((64, 1)));
+        let (summary, _) = map.summary_slot(0);
+        let full_word_summary = map.word(summary);
+        map.set_word(summary, full_word_summary & !1);
+        let wrong = "a summary bit disagrees with its word";
+        assert_eq!(map.audit(), Err((wrong, 0)));
+        map.set_word(summary, full_word_summary | 2);
+        assert_eq!(map.audit(), Err((wrong, 64)));
+        map.set_word(summary, full_word_summary);
+        map.set_word(2, map.word(2) & !(1 << 5));
+        let free_padding = "a chunk past the heap's end reads as free";
+        assert_eq!(map.audit(), Err((free_padding, 130)));
     }
 
     #[test]
@@ -646,7 +715,13 @@ mod tests {
                     StartRule::new(64, 10),
                     StartRule::new(128, 0),
                 ] {
-                    for (from, to) in [(0, chunks), (17, 290), (130, 200)] {
+                    // Fixed ranges, and random ones (either end inside a word or on its edge).
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    let ends = [(seed % 301) as usize, (seed >> 32) as usize % 301];
+                    let random = (ends[0].min(ends[1]), ends[0].max(ends[1]));
+                    for (from, to) in [(0, chunks), (17, 290), (130, 200), (64, 128), random] {
                         let expected = naive_find(&used, from, to, n, rule);
                         assert_eq!(
                             map.find_run(from, to, n, rule),

@@ -12,9 +12,14 @@
 //!   stats    used chunks, live / total allocations, peak: exact, whatever fitting layout
 //!            (any size up to the returned span) a block is freed with
 //!   failures an allocation fails only if the model has no aligned free run for it
+//!   audit    `validate` agrees: starts, summary and padding bits, counters
 //! ```
+//!
+//! Frees and resizes go through the checked calls or the trusted ones (`GlobalAlloc`'s), at
+//! random.
 
 use core::alloc::Layout;
+use core::ptr::NonNull;
 use std::vec;
 use std::vec::Vec;
 
@@ -23,7 +28,7 @@ use proptest::prelude::*;
 use super::test_support::Arena;
 use super::{ChunkAllocator, Placement};
 use crate::test_checked::CheckedCalls;
-use crate::{FreeError, OutOfMemory, RawAllocator, ResizeError};
+use crate::{FreeError, Inspect, OutOfMemory, RawAllocator, ResizeError};
 
 /// Chunk size and chunk count of the model heap: not a multiple of 64 chunks, so the padding
 /// of the last bitmap word is exercised, and long enough for runs of more than 64 chunks.
@@ -40,11 +45,15 @@ enum Op {
         pick: usize,
         /// Added to the requested size, within the span: any fitting layout frees the block.
         extra: usize,
+        /// Through `deallocate_trusted` (the `GlobalAlloc` path) instead of the checked free.
+        trusted: bool,
     },
     Realloc {
         pick: usize,
         size: usize,
         align_shift: u32,
+        /// Through `resize_trusted` instead of the checked resize.
+        trusted: bool,
     },
     BadFree {
         pick: usize,
@@ -59,9 +68,11 @@ fn size() -> impl Strategy<Value = usize> {
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => (size(), 0..10u32).prop_map(|(size, align_shift)| Op::Allocate { size, align_shift }),
-        2 => (any::<usize>(), any::<usize>()).prop_map(|(pick, extra)| Op::Free { pick, extra }),
-        1 => (any::<usize>(), size(), 0..10u32)
-            .prop_map(|(pick, size, align_shift)| Op::Realloc { pick, size, align_shift }),
+        2 => (any::<usize>(), any::<usize>(), any::<bool>())
+            .prop_map(|(pick, extra, trusted)| Op::Free { pick, extra, trusted }),
+        1 => (any::<usize>(), size(), 0..10u32, any::<bool>()).prop_map(
+            |(pick, size, align_shift, trusted)| Op::Realloc { pick, size, align_shift, trusted }
+        ),
         1 => (any::<usize>(), any::<usize>()).prop_map(|(pick, skew)| Op::BadFree { pick, skew }),
     ]
 }
@@ -154,7 +165,13 @@ impl Model {
         }
     }
 
-    fn free(&mut self, allocator: &mut ChunkAllocator<CS>, pick: usize, extra: usize) {
+    fn free(
+        &mut self,
+        allocator: &mut ChunkAllocator<CS>,
+        pick: usize,
+        extra: usize,
+        trusted: bool,
+    ) {
         if self.live.is_empty() {
             return;
         }
@@ -163,16 +180,35 @@ impl Model {
         let span = Self::chunks_of(block.layout) * CS;
         let size = block.layout.size() + extra % (span - block.layout.size() + 1);
         let fitting = Layout::from_size_align(size, block.layout.align()).unwrap();
-        allocator.free_checked(block.ptr, fitting).unwrap();
+        if trusted {
+            let ptr = NonNull::new(block.ptr).unwrap();
+            // SAFETY: the block is live, allocated by this allocator, and `fitting` fits it.
+            unsafe { allocator.deallocate_trusted(ptr, fitting) };
+        } else {
+            allocator.free_checked(block.ptr, fitting).unwrap();
+        }
     }
 
-    fn realloc(&mut self, allocator: &mut ChunkAllocator<CS>, pick: usize, new: Layout) {
+    fn realloc(
+        &mut self,
+        allocator: &mut ChunkAllocator<CS>,
+        pick: usize,
+        new: Layout,
+        trusted: bool,
+    ) {
         if self.live.is_empty() {
             return;
         }
         let index = pick % self.live.len();
         let (ptr, old) = (self.live[index].ptr, self.live[index].layout);
-        match allocator.resize_checked(ptr, old, new) {
+        let resized = if trusted {
+            let ptr = NonNull::new(ptr).unwrap();
+            // SAFETY: the block is live, allocated by this allocator, with layout `old`.
+            unsafe { allocator.resize_trusted(ptr, old, new) }.map_err(ResizeError::from)
+        } else {
+            allocator.resize_checked(ptr, old, new)
+        };
+        match resized {
             Ok(span) => {
                 assert_eq!(span.len(), Self::chunks_of(new) * CS);
                 let block = &mut self.live[index];
@@ -244,6 +280,7 @@ impl Model {
         assert_eq!(stats.live_allocations, self.live.len());
         assert_eq!(stats.total_allocations, self.total_allocations);
         assert_eq!(stats.peak_used_bytes, self.peak_chunks * CS);
+        allocator.validate().unwrap();
     }
 }
 
@@ -269,14 +306,16 @@ proptest! {
         for op in ops {
             match op {
                 Op::Allocate { size, align_shift } => model.allocate(&mut allocator, layout(size, align_shift)),
-                Op::Free { pick, extra } => model.free(&mut allocator, pick, extra),
-                Op::Realloc { pick, size, align_shift } => model.realloc(&mut allocator, pick, layout(size, align_shift)),
+                Op::Free { pick, extra, trusted } => model.free(&mut allocator, pick, extra, trusted),
+                Op::Realloc { pick, size, align_shift, trusted } => {
+                    model.realloc(&mut allocator, pick, layout(size, align_shift), trusted);
+                }
                 Op::BadFree { pick, skew } => model.bad_free(&mut allocator, pick, skew),
             }
             model.check(&allocator);
         }
         while !model.live.is_empty() {
-            model.free(&mut allocator, 0, 0);
+            model.free(&mut allocator, 0, 0, false);
         }
         prop_assert_eq!(allocator.stats().used_chunks, 0);
         prop_assert_eq!(allocator.largest_free_run(), CHUNKS);
