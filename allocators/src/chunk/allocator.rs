@@ -83,10 +83,10 @@ struct Counters {
 
 /// The run lengths first-fit keeps a hint for: a search for a run of `n` chunks starts at the
 /// hint of the longest of these that is at most `n`: the lowest free chunk, or, for a long
-/// run, past the fragmented low end of the heap where only shorter runs are left. Every
-/// allocation and free updates every hint, so each length costs all calls a few instructions;
-/// more lengths (1, 8, 64, 512 and 4096 before) cost more than their shorter searches saved
-/// (bench/notes.md).
+/// run, past the fragmented low end of the heap where only shorter runs are left. Every free
+/// lowers every hint, and an allocation raises the hints of its length and longer ones, so
+/// each length costs those calls a few instructions; more lengths (1, 8, 64, 512 and 4096
+/// before) cost more than their shorter searches saved (bench/notes.md).
 const HINT_RUNS: [usize; 2] = [1, 32];
 
 /// Where the chunk allocator looks for free chunks (see the module docs of [`chunk`](super)).
@@ -757,8 +757,9 @@ impl<const CHUNK_SIZE: usize> Inspect for ChunkAllocator<CHUNK_SIZE> {
     }
 
     /// Every block start is a used chunk, every run of used chunks begins with a block start,
-    /// and the counters of used chunks and live blocks agree with the bitmap. O(C/64) for C
-    /// chunks: the bitmap is read a word at a time.
+    /// the searches' premises hold (a word's summary bit is set exactly when the word is full,
+    /// the bits past the heap's end read as used), and the counters of used chunks and live
+    /// blocks agree with the bitmap. O(C/64) for C chunks: the bitmap is read a word at a time.
     fn validate(&self) -> Result<(), HeapCorruption> {
         let (used, starts) = self
             .bitmap
@@ -1064,7 +1065,7 @@ mod tests {
                     unsafe { allocator.deallocate_trusted(block, layout) };
                     continue;
                 }
-                // Runs of 64 chunks and more exercise the longer runs' hints; under Miri, where
+                // Runs of 32 chunks and more exercise the longer runs' hint; under Miri, where
                 // the naive search's chunk-by-chunk check is slow, runs stay short.
                 let chunks = size_chunks.min(if cfg!(miri) { 40 } else { 150 });
                 let layout = layout(chunks * CS, CS << align_shift);

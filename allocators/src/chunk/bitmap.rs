@@ -96,6 +96,7 @@ impl StartRule {
 
     /// Starts at `phase`, `phase + stride`, ...; `stride` is a power of two above `phase`.
     pub(crate) const fn new(stride: usize, phase: usize) -> Self {
+        debug_assert!(stride.is_power_of_two() && phase < stride);
         let pattern = if stride < WORD_BITS {
             // One bit every `stride` bits: all ones divided by `stride` ones.
             (u64::MAX / ((1 << stride) - 1)) << phase
@@ -258,7 +259,8 @@ impl Bitmap {
     fn word_masks(from: usize, to: usize) -> impl Iterator<Item = (usize, u64)> {
         let (first, last) = (from / WORD_BITS, (to - 1) / WORD_BITS);
         let head = u64::MAX << (from % WORD_BITS);
-        // `to - last * 64` is 1..=64 bits of the last word.
+        // The range holds the low `to - last * 64` (1..=64) bits of the last word, so the
+        // shift, 64 minus that, is 0..=63.
         let tail = u64::MAX >> ((last + 1) * WORD_BITS - to);
         (first..last + 1).map(move |w| {
             let head = if w == first { head } else { u64::MAX };
@@ -280,9 +282,10 @@ impl Bitmap {
     /// Checks the start bits against the used bits, a word at a time: every start is a used
     /// chunk of the heap, and every run of used chunks begins with a start; and the searches'
     /// own premises: the chunks past the heap's end read as used, and a word's summary bit is
-    /// set exactly when the word is full. `Ok((used chunks, starts))`, or what is wrong at the
-    /// lowest chunk where something is (the first chunk of the word for a summary bit, `chunks`
-    /// itself for the end). O(chunks/64).
+    /// set exactly when the word is full. `Ok((used chunks, starts))`, or the first fault
+    /// found, word by word from the start of the heap: within a word, the lowest chunk where a
+    /// start or used bit is wrong, then a wrong summary bit (reported at the word's first
+    /// chunk), then the heap's end (`chunks` itself). O(chunks/64).
     pub(crate) fn audit(&self) -> Result<(usize, usize), (&'static str, usize)> {
         let (mut used_chunks, mut starts) = (0, 0);
         // Whether the chunk just before the current word is used: a run that crosses into the
@@ -682,12 +685,47 @@ mod tests {
         assert_eq!(map.audit(), Ok((0, 0)));
     }
 
+    /// A xorshift step: the tests' random numbers.
+    fn next_random(seed: &mut u64) -> u64 {
+        *seed ^= *seed << 13;
+        *seed ^= *seed >> 7;
+        *seed ^= *seed << 17;
+        *seed
+    }
+
+    /// A random range end in `0..=chunks`: half the time within one chunk of a word's edge.
+    fn random_end(seed: &mut u64, chunks: usize) -> usize {
+        let r = next_random(seed);
+        if r.is_multiple_of(2) {
+            (r >> 8) as usize % (chunks + 1)
+        } else {
+            let edge = ((r >> 8) as usize % (chunks / 64 + 1)) * 64;
+            (edge + (r >> 40) as usize % 3)
+                .saturating_sub(1)
+                .min(chunks)
+        }
+    }
+
+    #[test]
+    fn a_run_does_not_carry_over_a_full_word() {
+        let mut words = Vec::new();
+        let mut map = bitmap(&mut words, 300);
+        for (from, to) in [(0, 60), (64, 128), (130, 300)] {
+            map.set_range(from, to);
+        }
+        // Chunks 60..64 and 128..130 are free, but a full word lies between them.
+        assert_eq!(map.find_run(0, 300, 6, StartRule::ANY), None);
+        assert_eq!(map.find_run(0, 300, 4, StartRule::ANY), Some(60));
+        assert_eq!(map.find_run(61, 300, 4, StartRule::ANY), None);
+        assert_eq!(map.find_run(61, 300, 2, StartRule::ANY), Some(61));
+    }
+
     #[test]
     fn find_run_agrees_with_a_chunk_by_chunk_search() {
         let chunks = 300;
         let mut words = Vec::new();
         let mut seed = 0x2545_F491_4F6C_DD1Du64;
-        let patterns = if cfg!(miri) { 3 } else { 40 };
+        let patterns = if cfg!(miri) { 3 } else { 60 };
         for pattern in 0..patterns {
             let mut map = bitmap(&mut words, chunks);
             let mut used = vec![false; chunks];
@@ -695,18 +733,24 @@ mod tests {
             // Runs of used and free chunks of random lengths, denser in later patterns.
             let mut index = 0;
             while index < chunks {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                let length = (seed % 90) as usize + 1;
+                let r = next_random(&mut seed);
+                let length = (r % 90) as usize + 1;
                 let end = (index + length).min(chunks);
-                if seed % 10 < 3 + pattern % 6 {
+                if r % 10 < 3 + pattern % 6 {
                     map.set_range(index, end);
                     map.mark_start(index);
-                    used[index..end].iter_mut().for_each(|u| *u = true);
+                    used[index..end].fill(true);
                     starts[index] = true;
                 }
                 index = end;
+            }
+            // Then a few random ranges freed, as frees and shrinking resizes do.
+            for _ in 0..pattern % 4 {
+                let from = (next_random(&mut seed) % chunks as u64) as usize;
+                let to = (from + (next_random(&mut seed) % 70) as usize + 1).min(chunks);
+                map.clear_range(from, to);
+                used[from..to].fill(false);
+                starts[from..to].fill(false);
             }
             for n in [1, 2, 5, 31, 63, 64, 65, 100, 129] {
                 for rule in [
@@ -714,12 +758,11 @@ mod tests {
                     StartRule::new(4, 3),
                     StartRule::new(64, 10),
                     StartRule::new(128, 0),
+                    StartRule::new(128, 100),
+                    StartRule::new(256, 70),
                 ] {
-                    // Fixed ranges, and random ones (either end inside a word or on its edge).
-                    seed ^= seed << 13;
-                    seed ^= seed >> 7;
-                    seed ^= seed << 17;
-                    let ends = [(seed % 301) as usize, (seed >> 32) as usize % 301];
+                    // Fixed ranges, and random ones, often with an end at a word's edge.
+                    let ends = [random_end(&mut seed, chunks), random_end(&mut seed, chunks)];
                     let random = (ends[0].min(ends[1]), ends[0].max(ends[1]));
                     for (from, to) in [(0, chunks), (17, 290), (130, 200), (64, 128), random] {
                         let expected = naive_find(&used, from, to, n, rule);
@@ -740,12 +783,26 @@ mod tests {
                 map.count_used(0, chunks),
                 used.iter().filter(|&&u| u).count()
             );
+            for _ in 0..8 {
+                let ends = [random_end(&mut seed, chunks), random_end(&mut seed, chunks)];
+                let (from, to) = (ends[0].min(ends[1]), ends[0].max(ends[1]) + 1);
+                let to = to.min(chunks);
+                if from < to {
+                    let free = used[from..to].iter().all(|&u| !u);
+                    assert_eq!(map.all_free(from, to), free, "{from}..{to}");
+                }
+            }
             let after_starts = (0..chunks).filter(|&i| starts[i]).map(|i| (i + 1, chunks));
             let fixed = [(1, chunks), (64, chunks), (100, 230), (299, 300)];
             for (from, to) in after_starts.chain(fixed) {
                 let expected = (from..to).find(|&i| !used[i] || starts[i]).unwrap_or(to);
                 assert_eq!(map.next_boundary(from, to), expected, "{from}..{to}");
             }
+            let consistent_summary = (0..map.level0).all(|w| {
+                let (summary, bit) = map.summary_slot(w);
+                (map.word(summary) & bit != 0) == (map.word(w) == u64::MAX)
+            });
+            assert!(consistent_summary, "pattern {pattern}");
         }
     }
 }
