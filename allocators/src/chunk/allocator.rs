@@ -533,7 +533,7 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
     }
 
     /// Next-fit: from the cursor to the end, then from the start to just past the cursor.
-    fn find_next_fit(&self, chunks: usize, rule: StartRule) -> Option<usize> {
+    fn find_next_fit(&mut self, chunks: usize, rule: StartRule) -> Option<usize> {
         let cursor = self.cursor;
         self.bitmap
             .find_run(cursor, self.chunks, chunks, rule)

@@ -2,14 +2,16 @@
 //!
 //! Level 0 has one bit per chunk (1 = used), packed into 64-bit words; level 1, the summary,
 //! has one bit per level-0 word, set exactly when that word is full; level 2, the starts, has
-//! one bit per chunk again, set exactly when a live block begins at that chunk. All three live
-//! in the caller's bitmap memory, in that order:
+//! one bit per chunk again, set exactly when a live block begins at that chunk; the run record
+//! has one byte per level-0 word, the longest run of free chunks in it plus one, or 0 when not
+//! known. All four live in the caller's bitmap memory, in that order:
 //!
 //! ```text
 //!   chunks:   0 ........ 63 | 64 ....... 127 | 128 ...... 191 | ...
 //!   level 0:  [ word 0      ] [ word 1       ] [ word 2       ]  ...   bit i%64 of word i/64
 //!   summary:  [ bit 0 = word 0 full, bit 1 = word 1 full, ... ]  ...   bit w%64 of word w/64
 //!   starts:   [ word 0      ] [ word 1       ] [ word 2       ]  ...   bit i%64 of word i/64
+//!   runs:     [ byte 0 = word 0's longest free run + 1, byte 1, ... ]  byte w%8 of word w/8
 //!
 //!   e.g.  used    1 1 1 1 0 1 1 0        blocks: 0..3, 3..4, 5..7
 //!         starts  1 0 0 1 0 1 0 0
@@ -20,6 +22,11 @@
 //! free chunks are found with a few shifts and `trailing_zeros`, without walking bits. A run
 //! that crosses word boundaries is followed as a "carry": the free top of one word, any number
 //! of empty words, and the free bottom of the next.
+//!
+//! A long search walks past many words that hold free chunks but no run long enough. The run
+//! record answers "can this word hold a run of `n`?" with one byte: a word's record is
+//! forgotten whenever its used bits change and computed again when a search next asks, so it
+//! costs every allocation and free one byte written, and a search one byte read per word.
 //!
 //! The start bits make a block's extent readable: a block starting at chunk `s` ends at the
 //! first chunk after `s` that is free or starts another block (a "boundary"). That chunk is
@@ -38,16 +45,21 @@ use core::ptr::NonNull;
 /// Bits in one bitmap word.
 const WORD_BITS: usize = u64::BITS as usize;
 
+/// The shortest run a search asks the run record about. Shorter runs take the word's own test
+/// (at most two steps): the record of a word near the heap's busy low end is rarely known, and
+/// computing it costs more than those steps (measured: bench/notes.md).
+const RECORDED_RUNS_FROM: usize = 8;
+
 /// How many 64-bit words hold one bit for each of `bits` items.
 const fn words_for(bits: usize) -> usize {
     bits.div_ceil(WORD_BITS)
 }
 
-/// How many 64-bit words the bitmap of `chunks` chunks needs: level 0, the summary and the
-/// start bits.
+/// How many 64-bit words the bitmap of `chunks` chunks needs: level 0, the summary, the
+/// start bits and the run record (one byte per level-0 word).
 pub(crate) const fn bitmap_words(chunks: usize) -> usize {
     let level0 = words_for(chunks);
-    level0 + words_for(level0) + level0
+    level0 + words_for(level0) + level0 + level0.div_ceil(size_of::<u64>())
 }
 
 /// The bits of a word at positions `from..64`.
@@ -151,6 +163,8 @@ pub(crate) struct Bitmap {
     /// The index of the first start word: the start level follows the summary. Kept, not
     /// derived, since every allocation and free reads a start word.
     starts_base: usize,
+    /// The index of the first word of the run record, which follows the start level.
+    runs_base: usize,
     /// Whether the memory has been cleared (it is not cleared at construction, see module docs).
     ready: bool,
 }
@@ -164,11 +178,13 @@ impl Bitmap {
     /// access that memory meanwhile.
     pub(crate) const unsafe fn new(words: NonNull<u64>, chunks: usize) -> Self {
         let level0 = words_for(chunks);
+        let starts_base = level0 + words_for(level0);
         Self {
             words,
             chunks,
             level0,
-            starts_base: level0 + words_for(level0),
+            starts_base,
+            runs_base: starts_base + level0,
             ready: false,
         }
     }
@@ -196,6 +212,36 @@ impl Bitmap {
         debug_assert!(index < self.total_words());
         // SAFETY: as in `word`; `&mut self` makes this the only access to the memory.
         unsafe { self.words.add(index).write(value) }
+    }
+
+    /// The run record's byte for level-0 word `word`.
+    fn run_record(&self, word: usize) -> NonNull<u8> {
+        debug_assert!(word < self.level0);
+        // SAFETY: the record's words follow the start level inside the caller's memory, one
+        // byte per level-0 word (`bitmap_words` counts them), so the byte lies in it.
+        unsafe { self.words.add(self.runs_base).cast::<u8>().add(word) }
+    }
+
+    /// The longest run of free chunks in level-0 word `word` (padding reads as used), from
+    /// the run record, or computed and recorded when the record does not know it. O(1).
+    fn longest_free_in(&mut self, word: usize) -> usize {
+        let record = self.run_record(word);
+        // SAFETY: `run_record` points into the memory the constructor's contract makes valid
+        // and exclusively ours; `&mut self` makes this the only access to it.
+        let recorded = unsafe { record.read() };
+        if let Some(longest) = recorded.checked_sub(1) {
+            return usize::from(longest);
+        }
+        let longest = longest_ones(!self.word(word));
+        // SAFETY: as above. `longest + 1` is at most 65.
+        unsafe { record.write(longest as u8 + 1) };
+        longest
+    }
+
+    /// Forgets the recorded longest run of level-0 word `word`, whose used bits change.
+    fn forget_longest_free_in(&mut self, word: usize) {
+        // SAFETY: as in `longest_free_in`.
+        unsafe { self.run_record(word).write(0) }
     }
 
     /// The summary word and bit that record whether level-0 word `word` is full.
@@ -309,6 +355,15 @@ impl Bitmap {
             if (self.word(summary) & bit != 0) != (self.word(w) == u64::MAX) {
                 return Err(("a summary bit disagrees with its word", w * WORD_BITS));
             }
+            // SAFETY: the record's byte lies in our memory (see `run_record`).
+            let record = unsafe { self.run_record(w).read() };
+            let longest = longest_ones(!self.word(w));
+            if record
+                .checked_sub(1)
+                .is_some_and(|recorded| usize::from(recorded) != longest)
+            {
+                return Err(("a word's longest free run is recorded wrong", w * WORD_BITS));
+            }
             if start & !in_heap != 0 {
                 return Err(("a block starts past the heap's end", self.chunks));
             }
@@ -333,6 +388,7 @@ impl Bitmap {
         for (w, in_range) in Self::word_masks(from, to) {
             let value = self.word(w) | in_range;
             self.set_word(w, value);
+            self.forget_longest_free_in(w);
             if value == u64::MAX {
                 let (index, bit) = self.summary_slot(w);
                 self.set_word(index, self.word(index) | bit);
@@ -347,6 +403,7 @@ impl Bitmap {
         for (w, in_range) in Self::word_masks(from, to) {
             let used = self.word(w);
             self.set_word(w, used & !in_range);
+            self.forget_longest_free_in(w);
             self.set_word(starts_base + w, self.word(starts_base + w) & !in_range);
             if used == u64::MAX {
                 let (index, bit) = self.summary_slot(w);
@@ -379,7 +436,7 @@ impl Bitmap {
     /// is the hot loop of every allocation: the range's ends are masked once, not per word,
     /// and the summary is read only when the next word is full.
     pub(crate) fn find_run(
-        &self,
+        &mut self,
         from: usize,
         to: usize,
         n: usize,
@@ -405,7 +462,10 @@ impl Bitmap {
             if let Some(found) = carry.and_then(|start| rule.fit(start, n, run_end)) {
                 return Some(found);
             }
-            if n <= WORD_BITS {
+            // For a long run the record says at once whether the word can hold it, where the
+            // test below costs a step per doubling of `n`. (The record is for the whole word,
+            // so at the range's ends it may promise a run the test then does not find.)
+            if n <= WORD_BITS && (n < RECORDED_RUNS_FROM || self.longest_free_in(word) >= n) {
                 let starts = run_starts(!used, n) & rule.mask_in_word(word);
                 if starts != 0 {
                     return Some(base + starts.trailing_zeros() as usize);
@@ -454,8 +514,13 @@ impl Bitmap {
     }
 }
 
-/// The length of the longest run of set bits in `bits`. O(that length).
+/// The length of the longest run of set bits in `bits`. O(that length), O(1) for all ones.
+/// (A binary search over lengths costs O(log 64) but 160 more bytes of Cortex-M code, for
+/// no fewer instructions in the benchmarks: a run record is computed rarely.)
 fn longest_ones(bits: u64) -> usize {
+    if bits == u64::MAX {
+        return WORD_BITS;
+    }
     let mut remaining = bits;
     let mut length = 0;
     while remaining != 0 {
@@ -678,6 +743,52 @@ mod tests {
     }
 
     #[test]
+    fn longest_ones_agrees_with_a_bit_by_bit_count() {
+        let mut seed = 0x1234_5678_9ABC_DEF1u64;
+        let fixed = [
+            0,
+            1,
+            1 << 63,
+            u64::MAX,
+            u64::MAX >> 1,
+            u64::MAX << 1,
+            0xF0F0,
+        ];
+        let random = (0..2000).map(|_| {
+            let r = next_random(&mut seed);
+            // Denser and sparser words: ones and-ed or or-ed together.
+            match r % 3 {
+                0 => r,
+                1 => r | next_random(&mut seed) | next_random(&mut seed),
+                _ => r & next_random(&mut seed),
+            }
+        });
+        for bits in fixed.into_iter().chain(random) {
+            let naive = (0..64)
+                .map(|b| (b..64).take_while(|&i| bits >> i & 1 != 0).count())
+                .max()
+                .unwrap_or(0);
+            assert_eq!(longest_ones(bits), naive, "{bits:#x}");
+        }
+    }
+
+    #[test]
+    fn audit_finds_a_wrong_run_record() {
+        let mut words = Vec::new();
+        let mut map = bitmap(&mut words, 128);
+        map.set_range(0, 10);
+        map.mark_start(0);
+        assert_eq!(map.longest_free_in(0), 54);
+        assert_eq!(map.audit(), Ok((10, 1)));
+        // SAFETY: the record's byte lies in the test's buffer.
+        unsafe { map.run_record(0).write(54) };
+        let wrong = "a word's longest free run is recorded wrong";
+        assert_eq!(map.audit(), Err((wrong, 0)));
+        map.forget_longest_free_in(0);
+        assert_eq!(map.audit(), Ok((10, 1)));
+    }
+
+    #[test]
     fn a_bitmap_not_yet_used_audits_as_empty() {
         let words = &mut [u64::MAX; 8];
         // SAFETY: eight aligned words, enough for 64 chunks, outlive the bitmap.
@@ -744,35 +855,24 @@ mod tests {
                 }
                 index = end;
             }
-            // Then a few random ranges freed, as frees and shrinking resizes do.
-            for _ in 0..pattern % 4 {
-                let from = (next_random(&mut seed) % chunks as u64) as usize;
-                let to = (from + (next_random(&mut seed) % 70) as usize + 1).min(chunks);
-                map.clear_range(from, to);
-                used[from..to].fill(false);
-                starts[from..to].fill(false);
-            }
-            for n in [1, 2, 5, 31, 63, 64, 65, 100, 129] {
-                for rule in [
-                    StartRule::ANY,
-                    StartRule::new(4, 3),
-                    StartRule::new(64, 10),
-                    StartRule::new(128, 0),
-                    StartRule::new(128, 100),
-                    StartRule::new(256, 70),
-                ] {
-                    // Fixed ranges, and random ones, often with an end at a word's edge.
-                    let ends = [random_end(&mut seed, chunks), random_end(&mut seed, chunks)];
-                    let random = (ends[0].min(ends[1]), ends[0].max(ends[1]));
-                    for (from, to) in [(0, chunks), (17, 290), (130, 200), (64, 128), random] {
-                        let expected = naive_find(&used, from, to, n, rule);
-                        assert_eq!(
-                            map.find_run(from, to, n, rule),
-                            expected,
-                            "n {n} {rule:?} {from}..{to}"
-                        );
+            // Then a few random ranges freed, as frees and shrinking resizes do, and in a
+            // second round (after searches have filled the run record) some freed and some
+            // taken.
+            for round in 0..2 {
+                for change in 0..pattern % 4 + round {
+                    let from = (next_random(&mut seed) % chunks as u64) as usize;
+                    let to = (from + (next_random(&mut seed) % 70) as usize + 1).min(chunks);
+                    if round == 1 && change % 2 == 0 {
+                        map.set_range(from, to);
+                        used[from..to].fill(true);
+                    } else {
+                        map.clear_range(from, to);
+                        used[from..to].fill(false);
+                        starts[from..to].fill(false);
                     }
                 }
+                check_searches(&mut map, &used, &mut seed);
+                assert!(records_agree(&map), "pattern {pattern} round {round}");
             }
             let longest = (0..chunks)
                 .map(|s| used[s..].iter().take_while(|&&u| !u).count())
@@ -803,6 +903,48 @@ mod tests {
                 (map.word(summary) & bit != 0) == (map.word(w) == u64::MAX)
             });
             assert!(consistent_summary, "pattern {pattern}");
+        }
+    }
+
+    /// Whether every known run record holds its word's longest free run, found bit by bit.
+    fn records_agree(map: &Bitmap) -> bool {
+        (0..map.level0).all(|w| {
+            // SAFETY: the record's byte lies in the test's buffer.
+            let record = unsafe { map.run_record(w).read() };
+            let free = !map.word(w);
+            let longest = (0..64)
+                .map(|b| (b..64).take_while(|&i| free >> i & 1 != 0).count())
+                .max()
+                .unwrap_or(0);
+            record == 0 || usize::from(record) == longest + 1
+        })
+    }
+
+    /// `find_run` against the naive search, for run lengths on both sides of the run record's
+    /// threshold and of a word, every kind of start rule, fixed ranges and random ones.
+    fn check_searches(map: &mut Bitmap, used: &[bool], seed: &mut u64) {
+        let chunks = used.len();
+        for n in [1, 2, 5, 7, 8, 9, 31, 63, 64, 65, 100, 129] {
+            for rule in [
+                StartRule::ANY,
+                StartRule::new(4, 3),
+                StartRule::new(64, 10),
+                StartRule::new(128, 0),
+                StartRule::new(128, 100),
+                StartRule::new(256, 70),
+            ] {
+                // Fixed ranges, and random ones, often with an end at a word's edge.
+                let ends = [random_end(seed, chunks), random_end(seed, chunks)];
+                let random = (ends[0].min(ends[1]), ends[0].max(ends[1]));
+                for (from, to) in [(0, chunks), (17, 290), (130, 200), (64, 128), random] {
+                    let expected = naive_find(used, from, to, n, rule);
+                    assert_eq!(
+                        map.find_run(from, to, n, rule),
+                        expected,
+                        "n {n} {rule:?} {from}..{to}"
+                    );
+                }
+            }
         }
     }
 }

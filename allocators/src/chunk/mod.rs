@@ -15,7 +15,8 @@
 //! Freeing clears bits; allocating searches for a long enough run of zeros. The search works
 //! on 64-bit words, not bits, and a summary level (one bit per bitmap word, set when the word
 //! is full) lets it skip 64 full words at a time, so a nearly full heap does not cost a walk
-//! over every chunk. The [`Placement`] says where searches begin: next-fit (the default) where
+//! over every chunk; a record of each word's longest free run (one byte, kept up to date
+//! lazily) lets a search for a long run pass a fragmented word with one byte read. The [`Placement`] says where searches begin: next-fit (the default) where
 //! the last one ended, wrapping around once; first-fit at the start of the heap, which keeps
 //! long-lived blocks packed at the low end.
 //!
@@ -106,10 +107,10 @@ pub const DEFAULT_CHUNK_SIZE: usize = 256;
 pub const DEFAULT_CHUNK_AMOUNT: usize = 4096;
 
 /// The exact bitmap length, in bytes, for a heap of `chunks` chunks: one used bit per chunk,
-/// one summary bit per 64 chunks and one start bit per chunk, each level rounded up to whole
-/// 64-bit words, about `chunks / 4` bytes. O(1).
+/// one summary bit per 64 chunks, one start bit per chunk and one run-record byte per 64
+/// chunks, each level rounded up to whole 64-bit words, about `chunks / 4` bytes. O(1).
 ///
-/// For 4096 chunks that is 64 + 1 + 64 words, 1032 bytes.
+/// For 4096 chunks that is 64 + 1 + 64 + 8 words, 1096 bytes.
 pub const fn bitmap_len(chunks: usize) -> usize {
     bitmap::bitmap_words(chunks) * size_of::<u64>()
 }
