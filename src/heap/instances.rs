@@ -9,7 +9,7 @@
 //!        │ chunk 0 │ chunk 1 │ chunk 2 │ ...          │ chunk 32767   │  256 B each
 //!        └─────────────────────────────────────────────────────────────┘
 //!        CHUNK_BITMAP: a used bit and a block-start bit per chunk (8 KiB), one summary bit
-//!                      per 64 chunks
+//!                      and one longest-free-run byte per 64 chunks (8,768 bytes in all)
 //!
 //!        ┌──────────────────── POOLS_HEAP: 8 MiB ─────────────────────┐
 //!        │ 32 KiB slab │ 32 KiB slab │ large block │ ...               │  the pools' fallback

@@ -305,7 +305,7 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
     /// // SAFETY: BUFFER is named nowhere else: the allocator gets it for good.
     /// let buffer = unsafe { &mut *(&raw mut BUFFER) };
     /// let chunks = ChunkAllocator::<256>::from_buffer(&mut buffer[..]).expect("room");
-    /// assert_eq!(chunks.chunk_count(), 390); // 390 * 256 bytes, then a 120-byte bitmap
+    /// assert_eq!(chunks.chunk_count(), 390); // 390 * 256 bytes, then a 128-byte bitmap
     /// ```
     ///
     /// # Errors
@@ -758,7 +758,8 @@ impl<const CHUNK_SIZE: usize> Inspect for ChunkAllocator<CHUNK_SIZE> {
 
     /// Every block start is a used chunk, every run of used chunks begins with a block start,
     /// the searches' premises hold (a word's summary bit is set exactly when the word is full,
-    /// the bits past the heap's end read as used), and the counters of used chunks and live
+    /// every known longest-run record is right, the bits past the heap's end read as used),
+    /// and the counters of used chunks and live
     /// blocks agree with the bitmap. O(C/64) for C chunks: the bitmap is read a word at a time.
     fn validate(&self) -> Result<(), HeapCorruption> {
         let (used, starts) = self

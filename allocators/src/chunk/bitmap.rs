@@ -1,4 +1,4 @@
-//! The three-level chunk bitmap: the mechanism under the chunk allocator's policy.
+//! The chunk bitmap and its summaries: the mechanism under the chunk allocator's policy.
 //!
 //! Level 0 has one bit per chunk (1 = used), packed into 64-bit words; level 1, the summary,
 //! has one bit per level-0 word, set exactly when that word is full; level 2, the starts, has
@@ -152,9 +152,10 @@ impl StartRule {
     }
 }
 
-/// The three-level bitmap over caller memory. All operations are O(1) per word they touch.
+/// The chunk bitmap over caller memory: used bits, summary, start bits and run record. All
+/// operations are O(1) per word they touch.
 pub(crate) struct Bitmap {
-    /// The caller's bitmap memory: level 0, then the summary, then the start bits.
+    /// The caller's bitmap memory: level 0, then the summary, the start bits and the run record.
     words: NonNull<u64>,
     /// Number of chunks tracked.
     chunks: usize,
@@ -189,7 +190,7 @@ impl Bitmap {
         }
     }
 
-    /// Number of words, all three levels.
+    /// Number of words, all four parts.
     fn total_words(&self) -> usize {
         bitmap_words(self.chunks)
     }
@@ -328,10 +329,12 @@ impl Bitmap {
     /// Checks the start bits against the used bits, a word at a time: every start is a used
     /// chunk of the heap, and every run of used chunks begins with a start; and the searches'
     /// own premises: the chunks past the heap's end read as used, and a word's summary bit is
-    /// set exactly when the word is full. `Ok((used chunks, starts))`, or the first fault
-    /// found, word by word from the start of the heap: within a word, the lowest chunk where a
-    /// start or used bit is wrong, then a wrong summary bit (reported at the word's first
-    /// chunk), then the heap's end (`chunks` itself). O(chunks/64).
+    /// set exactly when the word is full, and a known run record holds the word's longest free
+    /// run. `Ok((used chunks, starts))`, or the first fault found, word by word from the start
+    /// of the heap: within a word, the lowest chunk where a start or used bit is wrong, then a
+    /// wrong summary bit, then a wrong record (both reported at the word's first chunk), then
+    /// the heap's end (`chunks` itself). O(chunks/64) word steps, plus up to 64 steps for each
+    /// known record.
     pub(crate) fn audit(&self) -> Result<(usize, usize), (&'static str, usize)> {
         let (mut used_chunks, mut starts) = (0, 0);
         // Whether the chunk just before the current word is used: a run that crosses into the
@@ -357,11 +360,8 @@ impl Bitmap {
             }
             // SAFETY: the record's byte lies in our memory (see `run_record`).
             let record = unsafe { self.run_record(w).read() };
-            let longest = longest_ones(!self.word(w));
-            if record
-                .checked_sub(1)
-                .is_some_and(|recorded| usize::from(recorded) != longest)
-            {
+            let wrong = |recorded: u8| usize::from(recorded) != longest_ones(!self.word(w));
+            if record.checked_sub(1).is_some_and(wrong) {
                 return Err(("a word's longest free run is recorded wrong", w * WORD_BITS));
             }
             if start & !in_heap != 0 {
@@ -779,6 +779,12 @@ mod tests {
         map.set_range(0, 10);
         map.mark_start(0);
         assert_eq!(map.longest_free_in(0), 54);
+        // SAFETY: the record's byte lies in the test's buffer.
+        assert_eq!(
+            unsafe { map.run_record(0).read() },
+            55,
+            "recorded, plus one"
+        );
         assert_eq!(map.audit(), Ok((10, 1)));
         // SAFETY: the record's byte lies in the test's buffer.
         unsafe { map.run_record(0).write(54) };

@@ -10,15 +10,17 @@
 //!   used       1    1    1    0    1    1    0    0   ...
 //!   starts     1    0    0    0    1    0    0    0   ...
 //!   summary [ word 0 full? word 1 full? ... ]   one bit per 64 chunks
+//!   runs    [ word 0's longest free run, ... ]  one byte per 64 chunks
 //! ```
 //!
 //! Freeing clears bits; allocating searches for a long enough run of zeros. The search works
 //! on 64-bit words, not bits, and a summary level (one bit per bitmap word, set when the word
 //! is full) lets it skip 64 full words at a time, so a nearly full heap does not cost a walk
 //! over every chunk; a record of each word's longest free run (one byte, kept up to date
-//! lazily) lets a search for a long run pass a fragmented word with one byte read. The [`Placement`] says where searches begin: next-fit (the default) where
-//! the last one ended, wrapping around once; first-fit at the start of the heap, which keeps
-//! long-lived blocks packed at the low end.
+//! lazily) lets a search for a long run pass a fragmented word with one byte read. The
+//! [`Placement`] says where searches begin: first-fit (the default) at the start of the heap,
+//! which keeps long-lived blocks packed at the low end; next-fit where the last one ended,
+//! wrapping around once.
 //!
 //! The start bits make invalid frees exact: a block's extent is read from the bitmap (it ends
 //! at the next free chunk or the next start), so a pointer inside a block, a freed block, or
@@ -26,7 +28,7 @@
 //!
 //! Costs, for a heap of C chunks and a request of n chunks: allocation O(C/4096 + visited
 //! non-full words) word steps, at most O(C/64), plus O(n/64) to mark; free O(n/64 + 1),
-//! checks included; statistics O(1). Memory overhead: [`bitmap_len`]`(C)` bytes, about C/4
+//! checks included; statistics O(1). Memory overhead: [`bitmap_len`]`(C)` bytes, about C/4 + C/64
 //! (0.1 % of the heap with 256-byte chunks), plus up to `CHUNK_SIZE - 1` bytes of rounding per
 //! block.
 //!
@@ -108,7 +110,8 @@ pub const DEFAULT_CHUNK_AMOUNT: usize = 4096;
 
 /// The exact bitmap length, in bytes, for a heap of `chunks` chunks: one used bit per chunk,
 /// one summary bit per 64 chunks, one start bit per chunk and one run-record byte per 64
-/// chunks, each level rounded up to whole 64-bit words, about `chunks / 4` bytes. O(1).
+/// chunks, each level rounded up to whole 64-bit words, about `chunks / 4 + chunks / 64`
+/// bytes. O(1).
 ///
 /// For 4096 chunks that is 64 + 1 + 64 + 8 words, 1096 bytes.
 pub const fn bitmap_len(chunks: usize) -> usize {

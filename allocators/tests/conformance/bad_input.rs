@@ -349,14 +349,15 @@ fn constructors() {
 
     // One buffer, carved into heap and bitmap: too small for a chunk and its bitmap, then
     // just large enough for one.
-    let buffer = Arena::new(CHUNK_SIZE + 24, 4096);
+    let one = CHUNK_SIZE + bitmap_len(1);
+    let buffer = Arena::new(one, 4096);
     // SAFETY: the arena outlives the allocators (dropped at once); nothing else uses it.
     let carve = |len: usize| unsafe {
         let raw = std::ptr::slice_from_raw_parts_mut(buffer.start().as_ptr().cast(), len);
         ChunkAllocator::<CHUNK_SIZE>::from_raw_buffer(raw).map(|chunks| chunks.chunk_count())
     };
-    assert_eq!(describe(carve(CHUNK_SIZE + 23)), "BufferTooSmall");
-    assert_eq!(carve(CHUNK_SIZE + 24), Ok(1));
+    assert_eq!(describe(carve(one - 1)), "BufferTooSmall");
+    assert_eq!(carve(one), Ok(1));
 
     // A pool of zero blocks is allowed and never serves anything (S = 0 fails to compile).
     let mut blocks = FixedBlocks::<16, 0>::new(false);
