@@ -754,7 +754,8 @@ mod tests {
             u64::MAX << 1,
             0xF0F0,
         ];
-        let random = (0..2000).map(|_| {
+        let words = if cfg!(miri) { 40 } else { 2000 };
+        let random = (0..words).map(|_| {
             let r = next_random(&mut seed);
             // Denser and sparser words: ones and-ed or or-ed together.
             match r % 3 {
@@ -780,11 +781,8 @@ mod tests {
         map.mark_start(0);
         assert_eq!(map.longest_free_in(0), 54);
         // SAFETY: the record's byte lies in the test's buffer.
-        assert_eq!(
-            unsafe { map.run_record(0).read() },
-            55,
-            "recorded, plus one"
-        );
+        let record = unsafe { map.run_record(0).read() };
+        assert_eq!(record, 55, "recorded, plus one");
         assert_eq!(map.audit(), Ok((10, 1)));
         // SAFETY: the record's byte lies in the test's buffer.
         unsafe { map.run_record(0).write(54) };
@@ -842,7 +840,8 @@ mod tests {
         let chunks = 300;
         let mut words = Vec::new();
         let mut seed = 0x2545_F491_4F6C_DD1Du64;
-        let patterns = if cfg!(miri) { 3 } else { 60 };
+        // Under Miri, which looks for undefined behaviour more than wrong answers, one pattern.
+        let patterns = if cfg!(miri) { 1 } else { 60 };
         for pattern in 0..patterns {
             let mut map = bitmap(&mut words, chunks);
             let mut used = vec![false; chunks];
