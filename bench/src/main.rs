@@ -53,25 +53,53 @@ pub struct Results {
     tsc_overhead: u64,
 }
 
+/// The command line of a whole run.
+const USAGE: &str =
+    "usage: bareheap-bench [--quick] [--out BENCHMARKS.md] [--svg bench/random-actions.svg]";
+
+/// A whole run's options: quick counts, the report's path and the chart's.
+struct Options {
+    quick: bool,
+    out: String,
+    svg: String,
+}
+
+/// Reads a whole run's command line; `None` for anything it does not know (a run of several
+/// minutes that ends by overwriting the report should not start on a typo).
+fn parse_options(args: &[String]) -> Option<Options> {
+    let mut options = Options {
+        quick: false,
+        out: "BENCHMARKS.md".to_owned(),
+        svg: "bench/random-actions.svg".to_owned(),
+    };
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--quick" => options.quick = true,
+            "--out" => options.out = args.next()?.clone(),
+            "--svg" => options.svg = args.next()?.clone(),
+            _ => return None,
+        }
+    }
+    Some(options)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let quick = args.iter().any(|a| a == "--quick");
-    let config = if quick { Config::QUICK } else { Config::FULL };
     if args.first().is_some_and(|a| a == "--child") {
-        child(&args, &config);
+        let quick = args.iter().any(|a| a == "--quick");
+        child(&args, if quick { &Config::QUICK } else { &Config::FULL });
         return;
     }
-    let option = |name: &str, default: &str| {
-        args.iter()
-            .position(|a| a == name)
-            .and_then(|i| args.get(i + 1))
-            .map_or(default, |v| v.as_str())
-            .to_owned()
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return;
+    }
+    let Some(Options { quick, out, svg }) = parse_options(&args) else {
+        eprintln!("{USAGE}");
+        std::process::exit(2);
     };
-    let (out, svg) = (
-        option("--out", "BENCHMARKS.md"),
-        option("--svg", "bench/random-actions.svg"),
-    );
+    let config = if quick { Config::QUICK } else { Config::FULL };
     assert!(
         timer::has_rdtscp(),
         "this benchmark needs an x86_64 CPU with rdtscp"
@@ -121,5 +149,34 @@ fn size_block(out: &str) -> String {
     match (old.find(BEGIN), old.find(END)) {
         (Some(begin), Some(end)) if begin < end => format!("\n{}\n", &old[begin..end + END.len()]),
         _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Option<(bool, String, String)> {
+        let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+        parse_options(&args).map(|o| (o.quick, o.out, o.svg))
+    }
+
+    #[test]
+    fn the_command_line_takes_its_three_options_and_nothing_else() {
+        let defaults = (
+            "BENCHMARKS.md".to_owned(),
+            "bench/random-actions.svg".to_owned(),
+        );
+        assert_eq!(
+            parse(&[]),
+            Some((false, defaults.0.clone(), defaults.1.clone()))
+        );
+        assert_eq!(
+            parse(&["--svg", "c.svg", "--quick", "--out", "r.md"]),
+            Some((true, "r.md".to_owned(), "c.svg".to_owned()))
+        );
+        assert_eq!(parse(&["--out"]), None, "an option without its value");
+        assert_eq!(parse(&["--quick", "--help"]), None);
+        assert_eq!(parse(&["BENCHMARKS.md"]), None);
     }
 }
