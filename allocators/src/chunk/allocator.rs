@@ -759,8 +759,8 @@ impl<const CHUNK_SIZE: usize> Inspect for ChunkAllocator<CHUNK_SIZE> {
     /// Every block start is a used chunk, every run of used chunks begins with a block start,
     /// the searches' premises hold (a word's summary bit is set exactly when the word is full,
     /// every known longest-run record is right, the bits past the heap's end read as used),
-    /// and the counters of used chunks and live
-    /// blocks agree with the bitmap. O(C/64) for C chunks: the bitmap is read a word at a time.
+    /// and the counters of used chunks and live blocks agree with the bitmap. O(C/64) word
+    /// steps for C chunks, plus up to 64 steps for each known record.
     fn validate(&self) -> Result<(), HeapCorruption> {
         let (used, starts) = self
             .bitmap

@@ -164,7 +164,8 @@ pub(crate) struct Bitmap {
     /// The index of the first start word: the start level follows the summary. Kept, not
     /// derived, since every allocation and free reads a start word.
     starts_base: usize,
-    /// The index of the first word of the run record, which follows the start level.
+    /// The index of the first word of the run record, which follows the start level. Kept, as
+    /// `starts_base`, since every allocation and free writes a record byte.
     runs_base: usize,
     /// Whether the memory has been cleared (it is not cleared at construction, see module docs).
     ready: bool,
@@ -224,7 +225,8 @@ impl Bitmap {
     }
 
     /// The longest run of free chunks in level-0 word `word` (padding reads as used), from
-    /// the run record, or computed and recorded when the record does not know it. O(1).
+    /// the run record, or computed and recorded when the record does not know it. O(1): one
+    /// byte read when known, at most 64 steps to compute.
     fn longest_free_in(&mut self, word: usize) -> usize {
         let record = self.run_record(word);
         // SAFETY: `run_record` points into the memory the constructor's contract makes valid
@@ -742,6 +744,14 @@ mod tests {
         assert_eq!(map.audit(), Err((free_padding, 130)));
     }
 
+    /// The longest run of set bits in `bits`, counted from every bit.
+    fn naive_longest_ones(bits: u64) -> usize {
+        (0..64)
+            .map(|b| (b..64).take_while(|&i| bits >> i & 1 != 0).count())
+            .max()
+            .unwrap_or(0)
+    }
+
     #[test]
     fn longest_ones_agrees_with_a_bit_by_bit_count() {
         let mut seed = 0x1234_5678_9ABC_DEF1u64;
@@ -765,11 +775,7 @@ mod tests {
             }
         });
         for bits in fixed.into_iter().chain(random) {
-            let naive = (0..64)
-                .map(|b| (b..64).take_while(|&i| bits >> i & 1 != 0).count())
-                .max()
-                .unwrap_or(0);
-            assert_eq!(longest_ones(bits), naive, "{bits:#x}");
+            assert_eq!(longest_ones(bits), naive_longest_ones(bits), "{bits:#x}");
         }
     }
 
@@ -916,12 +922,7 @@ mod tests {
         (0..map.level0).all(|w| {
             // SAFETY: the record's byte lies in the test's buffer.
             let record = unsafe { map.run_record(w).read() };
-            let free = !map.word(w);
-            let longest = (0..64)
-                .map(|b| (b..64).take_while(|&i| free >> i & 1 != 0).count())
-                .max()
-                .unwrap_or(0);
-            record == 0 || usize::from(record) == longest + 1
+            record == 0 || usize::from(record) == naive_longest_ones(!map.word(w)) + 1
         })
     }
 

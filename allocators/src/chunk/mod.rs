@@ -28,9 +28,9 @@
 //!
 //! Costs, for a heap of C chunks and a request of n chunks: allocation O(C/4096 + visited
 //! non-full words) word steps, at most O(C/64), plus O(n/64) to mark; free O(n/64 + 1),
-//! checks included; statistics O(1). Memory overhead: [`bitmap_len`]`(C)` bytes, about C/4 + C/64
-//! (0.1 % of the heap with 256-byte chunks), plus up to `CHUNK_SIZE - 1` bytes of rounding per
-//! block.
+//! checks included; statistics O(1). Memory overhead: [`bitmap_len`]`(C)` bytes, about
+//! C/4 + C/64 (0.1 % of the heap with 256-byte chunks), plus up to `CHUNK_SIZE - 1` bytes of
+//! rounding per block.
 //!
 //! Split by concern: `bitmap` the words and searches (mechanism), `allocator` the policy
 //! and statistics ([`ChunkAllocator`]), `global` the locked form ([`GlobalChunkAllocator`]),
