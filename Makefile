@@ -56,8 +56,9 @@ lint: ## cargo fmt --check, clippy -D warnings, rustdoc -D warnings
 	$(CARGO) clippy -p bareheap --lib --no-default-features --target wasm32-unknown-unknown -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
 
-test-host: ## The library's tests, and the demo binary run natively (debug and release)
+test-host: ## The library's tests (and the pools' without their magazines), and the demo binary run natively (debug and release)
 	$(CARGO) test --workspace
+	$(CARGO) test -p bareheap --no-default-features --features alloc --lib --test conformance -- pools heap
 	$(CARGO) test -p bareheap --features critical-section critical_section
 	$(CARGO) test -p bareheap --features std --doc
 	$(CARGO) test --release --test demo

@@ -109,6 +109,15 @@ impl<G: HeapGrower> Heap<G> {
         self.pools.fallback()
     }
 
+    /// Gives the small blocks the pools keep at hand, and their empty slabs, back to the free
+    /// list, which gives whole regions it no longer uses back to the grower (`munmap` for an
+    /// [`MmapGrower`](crate::MmapGrower)); returns whether a slab went back. With the
+    /// `magazines` feature (a default), the heap does this itself before it reports
+    /// exhaustion. See [`SizeClassPools::trim`] for the cost.
+    pub fn trim(&mut self) -> bool {
+        self.pools.trim()
+    }
+
     /// Hands `memory` over to the heap for good, as [`FreeListAllocator::claim`] does: a
     /// region of its own. Small and large requests alike can then use it. Before the first
     /// slab, the pools size their slabs for the whole heap (an eighth of it, from 1 KiB to
@@ -425,6 +434,8 @@ mod tests {
         Allocate(usize, usize),
         /// Free the live block at this index (modulo their number), checked or trusted.
         Free(usize, bool),
+        /// Give the pools' magazines and empty slabs back.
+        Trim,
     }
 
     /// The memory a step hands over: around every slab size the heap may choose (smaller
@@ -442,6 +453,7 @@ mod tests {
             prop::sample::select(claim_sizes()).prop_map(Step::Claim),
             (1..3000usize, 0..5u32).prop_map(|(size, shift)| Step::Allocate(size, 8 << shift)),
             (any::<usize>(), any::<bool>()).prop_map(|(which, checked)| Step::Free(which, checked)),
+            Just(Step::Trim),
         ]
     }
 
@@ -485,8 +497,104 @@ mod tests {
         }
     }
 
+    /// What an allocation that failed must leave: nothing kept at hand (no magazine block, no
+    /// empty slab), so that a trim finds nothing to give back.
+    fn assert_really_exhausted(heap: &mut Heap<NoGrowth>) {
+        let stats = heap.pools().stats();
+        assert!(
+            stats
+                .classes
+                .iter()
+                .all(|class| class.blocks_in_magazine == 0 && class.empty_slabs == 0),
+            "exhaustion reported with blocks or slabs kept at hand"
+        );
+        assert!(!heap.trim(), "exhaustion reported before a trim");
+    }
+
+    /// One step of [`an_allocation_fails_only_when_nothing_is_kept_at_hand`].
+    #[derive(Debug, Clone)]
+    enum Action {
+        /// Allocate this many bytes.
+        Allocate(usize),
+        /// Free the live block at this index (modulo their number), checked when even.
+        Free(usize),
+        /// Resize the live block at this index (modulo their number) to this many bytes.
+        Resize(usize, usize),
+    }
+
+    fn action() -> impl Strategy<Value = Action> {
+        let size = || prop_oneof![4 => 1..300usize, 1 => 300..40_000usize];
+        prop_oneof![
+            3 => size().prop_map(Action::Allocate),
+            2 => any::<usize>().prop_map(Action::Free),
+            1 => (any::<usize>(), size()).prop_map(|(which, size)| Action::Resize(which, size)),
+        ]
+    }
+
+    /// Small and large requests, frees and resizes on one small heap until it runs short:
+    /// every failure is a real one ([`assert_really_exhausted`]), and every live block keeps
+    /// its bytes (a failed resize leaves the block as it was).
+    fn exhaust(memory_bytes: usize, actions: &[Action]) {
+        let memory = leaked(memory_bytes);
+        let whole = &raw mut *memory;
+        let mut heap = Heap::empty();
+        heap.claim_static(memory).unwrap();
+        let mut live: Vec<Live> = Vec::new();
+        for (n, action) in actions.iter().enumerate() {
+            let (block, layout) = match *action {
+                Action::Allocate(size) => {
+                    let layout = Layout::from_size_align(size, 8).unwrap();
+                    (heap.allocate(layout), layout)
+                }
+                Action::Free(which) => {
+                    if !live.is_empty() {
+                        let block = live.swap_remove(which % live.len());
+                        free(&mut heap, block, which % 2 == 0);
+                    }
+                    continue;
+                }
+                Action::Resize(which, size) if !live.is_empty() => {
+                    let at = which % live.len();
+                    let layout = Layout::from_size_align(size, 8).unwrap();
+                    // SAFETY: a live block of `heap`, with the layout it was allocated with.
+                    let resized =
+                        unsafe { heap.resize_trusted(live[at].ptr, live[at].layout, layout) };
+                    if resized.is_ok() {
+                        live.swap_remove(at);
+                    }
+                    (resized, layout)
+                }
+                Action::Resize(..) => continue,
+            };
+            let Ok(block) = block else {
+                assert_really_exhausted(&mut heap);
+                continue;
+            };
+            let fill = n as u8;
+            // SAFETY: the block is ours and at least `layout.size()` bytes long.
+            unsafe { block.cast::<u8>().as_ptr().write_bytes(fill, layout.size()) };
+            let usable = heap.pools().usable_size(layout);
+            live.push(Live {
+                ptr: block.cast(),
+                layout,
+                fill,
+                usable,
+                len: block.len(),
+            });
+        }
+        heap.validate().unwrap();
+        for block in live.drain(..) {
+            free(&mut heap, block, false);
+        }
+        drop(heap);
+        // SAFETY: from `leaked`; the heap that used it is gone.
+        unsafe { unleak(whole) };
+    }
+
     /// Issue-review finding on the slab size chosen at run time: memory handed over after
-    /// the fallback served a block must not change how that block is routed when freed.
+    /// the fallback served a block must not change how that block is routed when freed. And
+    /// an allocation fails only when memory is really short: the blocks the pools keep at hand
+    /// and their empty slabs were given back first, so a trim after the failure finds nothing.
     fn claims_between_blocks(steps: &[Step]) {
         let mut memory: Vec<*mut [MaybeUninit<u8>]> = Vec::new();
         let mut heap = Heap::empty();
@@ -505,6 +613,7 @@ mod tests {
                 Step::Allocate(size, align) => {
                     let layout = Layout::from_size_align(size, align).unwrap();
                     let Ok(block) = heap.allocate(layout) else {
+                        assert_really_exhausted(&mut heap);
                         continue;
                     };
                     let ptr = block.cast::<u8>();
@@ -533,6 +642,14 @@ mod tests {
                         free(&mut heap, block, checked);
                     }
                 }
+                Step::Trim => {
+                    heap.trim();
+                    assert!(
+                        heap.pools().stats().classes.iter().all(|class| {
+                            class.blocks_in_magazine == 0 && class.empty_slabs == 0
+                        })
+                    );
+                }
             }
             heap.validate().unwrap();
         }
@@ -554,6 +671,14 @@ mod tests {
             failure_persistence: None,
             ..ProptestConfig::default()
         })]
+
+        #[test]
+        fn an_allocation_fails_only_when_nothing_is_kept_at_hand(
+            memory_bytes in prop::sample::select(vec![16 << 10, 64 << 10, 256 << 10]),
+            actions in prop::collection::vec(action(), 1..if cfg!(miri) { 40 } else { 400 }),
+        ) {
+            exhaust(memory_bytes, &actions);
+        }
 
         #[test]
         fn claims_between_blocks_never_change_a_live_blocks_answers(

@@ -207,6 +207,10 @@ unsafe impl<A: RawAllocator, R: RawMutex> RawAllocator for LockedGuard<'_, A, R>
         self.0.pointer_to(address)
     }
 
+    fn quick_pointer_to(&self, address: usize) -> Option<NonNull<u8>> {
+        self.0.quick_pointer_to(address)
+    }
+
     fn span_of(&mut self, address: usize) -> Option<Region> {
         self.0.span_of(address)
     }

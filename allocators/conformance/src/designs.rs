@@ -150,7 +150,7 @@ impl Design for Chunk {
         Ok(())
     }
 
-    fn check_all_free(allocator: &Self::Allocator) -> Result<(), String> {
+    fn check_all_free(allocator: &mut Self::Allocator) -> Result<(), String> {
         let stats = allocator.stats();
         if stats.used_chunks != 0 || allocator.largest_free_run() != stats.chunk_count {
             return Err(format!(
@@ -216,7 +216,7 @@ impl Design for Fixed {
         Ok(())
     }
 
-    fn check_all_free(allocator: &Self::Allocator) -> Result<(), String> {
+    fn check_all_free(allocator: &mut Self::Allocator) -> Result<(), String> {
         match allocator.allocated_blocks() {
             0 => Ok(()),
             left => Err(format!("{left} blocks still allocated")),
@@ -266,11 +266,12 @@ fn pool_held_bytes<F: bareheap::RawAllocator>(pools: &SizeClassPools<F>, layout:
         .map_or(0, |class| pools::MIN_BLOCK_SIZE << class)
 }
 
-/// Every class empty, and at most `kept` empty slabs per class.
-fn pools_all_free(stats: &PoolStats, kept: usize) -> Result<(), String> {
-    let busy = stats.classes.iter().any(|class| {
-        class.blocks_in_use != 0 || class.slabs != class.empty_slabs || class.slabs > kept
-    });
+/// After a trim with no block live: no slab held, no block in a magazine, no fallback block.
+fn pools_all_free(stats: &PoolStats) -> Result<(), String> {
+    let busy = stats
+        .classes
+        .iter()
+        .any(|class| class.blocks_in_use != 0 || class.slabs != 0 || class.blocks_in_magazine != 0);
     if busy || stats.fallback_blocks != 0 {
         return Err(format!("blocks or slabs still held: {stats:?}"));
     }
@@ -332,8 +333,9 @@ impl Design for Pools {
         Chunk::check_consistency_of(fallback)
     }
 
-    fn check_all_free(allocator: &Self::Allocator) -> Result<(), String> {
-        pools_all_free(&allocator.stats(), 0)
+    fn check_all_free(allocator: &mut Self::Allocator) -> Result<(), String> {
+        allocator.trim();
+        pools_all_free(&allocator.stats())
     }
 }
 
@@ -393,7 +395,7 @@ impl Design for FreeList {
             .map_err(|corruption| corruption.to_string())
     }
 
-    fn check_all_free(allocator: &Self::Allocator) -> Result<(), String> {
+    fn check_all_free(allocator: &mut Self::Allocator) -> Result<(), String> {
         let stats = allocator.stats();
         if stats.allocated_blocks != 0
             || stats.in_use_bytes != 0
@@ -474,9 +476,9 @@ impl Design for DefaultHeap {
         FreeList::check_consistency(free_list)
     }
 
-    fn check_all_free(allocator: &Self::Allocator) -> Result<(), String> {
-        let kept = allocator.pools().policy().kept_empty_slabs;
-        pools_all_free(&allocator.pools().stats(), kept)
+    fn check_all_free(allocator: &mut Self::Allocator) -> Result<(), String> {
+        allocator.trim();
+        pools_all_free(&allocator.pools().stats())
     }
 
     unsafe fn claim(
@@ -595,7 +597,7 @@ impl<G: Unbounded> Design for Growing<G> {
             .map_err(|corruption| corruption.to_string())
     }
 
-    fn check_all_free(allocator: &Self::Allocator) -> Result<(), String> {
+    fn check_all_free(allocator: &mut Self::Allocator) -> Result<(), String> {
         let stats = allocator.stats();
         if stats.allocated_blocks != 0 || stats.in_use_bytes != 0 {
             return Err(format!("blocks still allocated: {stats:?}"));

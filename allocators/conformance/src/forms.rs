@@ -26,6 +26,12 @@ pub trait Holder {
     /// Runs `read` on the allocator (under the lock for the locked form).
     fn with<T>(&self, read: impl FnOnce(&<Self::Design as Design>::Allocator) -> T) -> T;
 
+    /// Runs `write` on the allocator (under the lock for the locked form).
+    fn with_mut<T>(
+        &mut self,
+        write: impl FnOnce(&mut <Self::Design as Design>::Allocator) -> T,
+    ) -> T;
+
     /// The memory the allocator manages: what it was built over, then what it claimed.
     fn memory(&self) -> &[Arena];
 
@@ -81,8 +87,8 @@ impl<H: Holder> Inspect for H {
         self.with(usage_agrees::<H::Design>)
     }
 
-    fn check_all_free(&self) -> Result<(), String> {
-        self.with(H::Design::check_all_free)?;
+    fn check_all_free(&mut self) -> Result<(), String> {
+        self.with_mut(H::Design::check_all_free)?;
         self.with(|allocator| {
             bareheap::Inspect::validate(allocator).map_err(|problem| problem.to_string())
         })
@@ -161,6 +167,10 @@ impl<D: Design, Api> Holder for Raw<D, Api> {
 
     fn with<T>(&self, read: impl FnOnce(&D::Allocator) -> T) -> T {
         read(&self.allocator)
+    }
+
+    fn with_mut<T>(&mut self, write: impl FnOnce(&mut D::Allocator) -> T) -> T {
+        write(&mut self.allocator)
     }
 
     fn memory(&self) -> &[Arena] {
@@ -268,6 +278,10 @@ impl<D: Design> Holder for Shared<D> {
         self.allocator.inspect(read)
     }
 
+    fn with_mut<T>(&mut self, write: impl FnOnce(&mut D::Allocator) -> T) -> T {
+        write(self.allocator.get_mut())
+    }
+
     fn memory(&self) -> &[Arena] {
         &self.memory.arenas
     }
@@ -302,6 +316,10 @@ impl<D: Design> Holder for ViaGlobalAlloc<D> {
 
     fn with<T>(&self, read: impl FnOnce(&D::Allocator) -> T) -> T {
         self.0.with(read)
+    }
+
+    fn with_mut<T>(&mut self, write: impl FnOnce(&mut D::Allocator) -> T) -> T {
+        self.0.with_mut(write)
     }
 
     fn memory(&self) -> &[Arena] {
@@ -377,6 +395,10 @@ impl<D: Design> Holder for ViaAllocatorApi<D> {
 
     fn with<T>(&self, read: impl FnOnce(&D::Allocator) -> T) -> T {
         self.0.with(read)
+    }
+
+    fn with_mut<T>(&mut self, write: impl FnOnce(&mut D::Allocator) -> T) -> T {
+        self.0.with_mut(write)
     }
 
     fn memory(&self) -> &[Arena] {

@@ -107,11 +107,13 @@ pub trait Design: 'static {
         Ok(())
     }
 
-    /// With no block live: checks that everything is free again (nothing leaked).
+    /// With no block live: gives back what the allocator keeps at hand for later requests
+    /// (the pools' magazines and empty slabs: `trim`), then checks that everything is free
+    /// again (nothing leaked).
     ///
     /// # Errors
     /// A description of what is still held.
-    fn check_all_free(allocator: &Self::Allocator) -> Result<(), String>;
+    fn check_all_free(allocator: &mut Self::Allocator) -> Result<(), String>;
 
     /// Hands `memory` to the allocator at run time: `None` for designs that cannot take
     /// memory after they are built (the default), else the allocator's answer.
@@ -169,7 +171,7 @@ pub trait Inspect {
     ///
     /// # Errors
     /// A description of what is still held.
-    fn check_all_free(&self) -> Result<(), String>;
+    fn check_all_free(&mut self) -> Result<(), String>;
 
     /// Gives the allocator `bytes` bytes of fresh memory at run time ([`Design::claim`]);
     /// whether it took them. The memory lives as long as the subject.

@@ -1147,6 +1147,12 @@ unsafe impl<G: HeapGrower> RawAllocator for FreeListAllocator<G> {
         self.regions.rebase(address)
     }
 
+    /// O(1): inside the region the last lookup found, else `None`.
+    #[inline(always)]
+    fn quick_pointer_to(&self, address: usize) -> Option<NonNull<u8>> {
+        self.regions.rebase_recent(address)
+    }
+
     /// The region that holds `address`, as it was handed over (and joined). O(regions).
     fn span_of(&mut self, address: usize) -> Option<Region> {
         self.regions

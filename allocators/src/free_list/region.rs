@@ -326,13 +326,20 @@ impl RegionList {
     /// region does. O(1) when the region is the one the previous miss found, else O(regions).
     #[inline(always)]
     pub(super) fn rebase(&mut self, addr: usize) -> Option<NonNull<u8>> {
-        let offset = addr.wrapping_sub(self.recent_start.addr());
-        if offset < self.recent_len {
-            // SAFETY: `offset` is inside the remembered region's memory, whose start is not
-            // null (a region's never is), so neither is an address inside it.
-            return Some(unsafe { NonNull::new_unchecked(self.recent_start.byte_add(offset)) });
+        match self.rebase_recent(addr) {
+            Some(ptr) => Some(ptr),
+            None => self.rebase_by_walk(addr),
         }
-        self.rebase_by_walk(addr)
+    }
+
+    /// [`rebase`](Self::rebase) in the region the previous miss found, `None` outside it. O(1).
+    #[inline(always)]
+    pub(super) fn rebase_recent(&self, addr: usize) -> Option<NonNull<u8>> {
+        let offset = addr.wrapping_sub(self.recent_start.addr());
+        // SAFETY: `offset` is inside the remembered region's memory, whose start is not null
+        // (a region's never is), so neither is an address inside it.
+        (offset < self.recent_len)
+            .then(|| unsafe { NonNull::new_unchecked(self.recent_start.byte_add(offset)) })
     }
 
     /// [`rebase`](Self::rebase) when the remembered region does not hold `addr`: walks the list

@@ -2,14 +2,16 @@
 //! the rest to the fallback allocator; frees and resizes are routed by the layout.
 //!
 //! ```text
-//!   allocate(layout) ─► class_of(layout) ─┬─ Some(c) ─► classes[c].take()
-//!                                         │              └─ empty? one slab from fallback
+//!   allocate(layout) ─► class_of(layout) ─┬─ Some(c) ─► magazines[c].pop()
+//!                                         │              └─ empty? classes[c].take() (a slab)
+//!                                         │                  └─ none? a new slab from the fallback
 //!                                         └─ None ────► fallback.allocate(layout)
 //!
-//!   deallocate_trusted(ptr) ─► fallback.pointer_to(slab start) ─► a slab pointer of ours
-//!                                 └─► classes[c].give_back(slab, block index)
-//!                                       └─ slab empty beyond the reserve? back to the fallback
-//!   deallocate(ptr)         ─► slab_table.find(ptr.addr()) ─► checks ─► give_back
+//!   deallocate_trusted(ptr) ─► fallback.quick_pointer_to(address) ─► a pointer of ours
+//!                                 └─► magazines[c].push(block)
+//!                                       └─ full? the 8 oldest back to classes[c] (bitmaps)
+//!   deallocate(ptr)         ─► slab_table.find(ptr.addr()) ─► checks ─► magazines[c].push
+//!   out of memory           ─► trim() (magazines and empty slabs back), then once more
 //! ```
 //!
 //! A caller's pointer is only ever an address here: the fallback's own pointer, or the slab
@@ -19,8 +21,9 @@
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
-use super::class::{CLASS_COUNT, MAX_BLOCK_SIZE, block_size, class_of};
+use super::class::{CLASS_COUNT, MAX_BLOCK_SIZE, block_size, class_bits, class_index, class_of};
 use super::class_pool::{ClassPool, ClassStats, Returned};
+use super::magazine::{MAGAZINE_BLOCKS, Magazines};
 use super::slab::{Geometry, MIN_SLAB_SIZE, SLAB_SIZE, SlabHeader};
 use super::slab_table::SlabTable;
 use crate::raw_allocator::move_block;
@@ -28,6 +31,13 @@ use crate::usage::corrupt_if;
 use crate::{
     FreeError, HeapCorruption, Inspect, OutOfMemory, RawAllocator, Region, ResizeError, Usage,
 };
+
+/// Whether the pools [`trim`](SizeClassPools::trim) themselves and try again when the fallback
+/// has no memory for a request: with magazines, whose blocks keep their slabs, so that memory
+/// kept at hand never makes a request fail. Without them, only the empty slabs the policy
+/// keeps could go back (none on a heap that chose slabs under 32 KiB, as a microcontroller's
+/// does), and the code it takes (about 260 bytes on a Cortex-M) stays out.
+const TRIM_WHEN_SHORT: bool = cfg!(feature = "magazines");
 
 /// Where a trusted resize is served (see `SizeClassPools::resize_route`).
 enum ResizeRoute {
@@ -39,12 +49,10 @@ enum ResizeRoute {
     Move,
 }
 
-/// A live pool block, as a checked free or resize found it: its slab (our pointer), class and
-/// index in the slab.
+/// A live pool block, as a checked free or resize found it: our pointer to it, and its class.
 struct PoolBlock {
-    header: *mut SlabHeader,
+    block: NonNull<u8>,
     class: usize,
-    index: usize,
 }
 
 /// How big the pools' slabs are, and when they give an empty slab back to the fallback.
@@ -227,6 +235,8 @@ const fn class_limit(geometry: Geometry) -> usize {
 pub struct SizeClassPools<F: RawAllocator> {
     /// One pool per size class, smallest first.
     classes: [ClassPool; CLASS_COUNT],
+    /// Per class, blocks freed lately.
+    magazines: Magazines,
     /// Every slab of every class, by address: our pointer to it.
     slab_table: SlabTable,
     /// When empty slabs go back.
@@ -261,8 +271,8 @@ pub struct PoolStats {
     pub slab_table_bytes: usize,
 }
 
-// SAFETY: the raw pointers point into slabs and a slab table that this value owns
-// exclusively (taken from the fallback and never shared), so moving the value to another
+// SAFETY: the raw pointers (the magazines' among them) point into slabs and a slab table that
+// this value owns exclusively (taken from the fallback and never shared), so moving the value to another
 // thread moves sole ownership of them; the fallback itself must be `Send`.
 unsafe impl<F: RawAllocator + Send> Send for SizeClassPools<F> {}
 
@@ -277,6 +287,7 @@ impl<F: RawAllocator> SizeClassPools<F> {
     pub const fn with_policy(fallback: F, policy: Policy) -> Self {
         Self {
             classes: [const { ClassPool::new() }; CLASS_COUNT],
+            magazines: Magazines::new(),
             slab_table: SlabTable::new(),
             policy: StoredPolicy::new(policy),
             fallback,
@@ -376,7 +387,7 @@ impl<F: RawAllocator> SizeClassPools<F> {
         let mut class = 0;
         let classes = self.classes.each_ref().map(|pool| {
             class += 1;
-            pool.stats(geometry, class - 1)
+            pool.stats(geometry, class - 1, self.magazines.len(class - 1))
         });
         let slabs = classes.iter().map(|class| class.slabs).sum();
         PoolStats {
@@ -392,9 +403,10 @@ impl<F: RawAllocator> SizeClassPools<F> {
 
     /// Checks every slab's header and the classes' records of their slabs: each bitmap agrees
     /// with its slab's count of blocks in use and its summary word, and its class uses slabs;
-    /// each class's counts of blocks in use, of slabs and of empty slabs are its slabs'; and
-    /// its room list holds exactly its slabs with a free block. [`Inspect::validate`] runs it;
-    /// it needs nothing of the fallback. O(slab table slots + slabs × bitmap words).
+    /// each class's counts of blocks taken, of slabs and of empty slabs are its slabs'; its
+    /// room list holds exactly its slabs with a free block; and its magazine holds distinct
+    /// blocks of its own slabs, each in use there. [`Inspect::validate`] runs it; it needs
+    /// nothing of the fallback. O(slab table slots + slabs × bitmap words + classes × 16²).
     ///
     /// # Errors
     /// [`HeapCorruption`] naming the first slab found wrong, or the class whose counts or room
@@ -420,15 +432,14 @@ impl<F: RawAllocator> SizeClassPools<F> {
                 counts[3] += usize::from(super::slab::has_room(header));
             }
         }
-        let stats = self.stats();
         for (class, pool) in self.classes.iter().enumerate() {
             let (slabs, empty) = pool.slab_counts();
-            let in_use = stats.classes[class].blocks_in_use;
             corrupt_if(
-                found[class][..3] != [in_use, slabs, empty],
+                found[class][..3] != [pool.taken(), slabs, empty],
                 "a class's counts are not its slabs'",
                 class,
             )?;
+            self.check_magazine(class)?;
             let mut listed = 0;
             for header in pool.slabs_with_room() {
                 // SAFETY: the room list holds live slab headers of ours.
@@ -445,17 +456,181 @@ impl<F: RawAllocator> SizeClassPools<F> {
         Ok(())
     }
 
+    /// Checks class `class`'s magazine: each block is a block start of one of the class's
+    /// slabs, in use there, and held once. O(`MAGAZINE_BLOCKS`²).
+    fn check_magazine(&self, class: usize) -> Result<(), HeapCorruption> {
+        for (at, block) in self.magazines.blocks(class).enumerate() {
+            let address = block.addr().get();
+            let slab = self
+                .slab_at(address)
+                .filter(|&(_, slab_class)| slab_class == class);
+            corrupt_if(
+                slab.is_none(),
+                "a magazine block is not in its class's slab",
+                address,
+            )?;
+            if let Some((header, _)) = slab {
+                // SAFETY: `header` is our slab of class `class`, and its span holds `address`.
+                let live =
+                    unsafe { self.classes[class].check(self.geometry(), class, header, address) };
+                corrupt_if(
+                    live.is_err(),
+                    "a magazine block is not taken from its slab",
+                    address,
+                )?;
+            }
+            let again = self
+                .magazines
+                .blocks(class)
+                .skip(at + 1)
+                .any(|other| other == block);
+            corrupt_if(again, "a magazine holds a block twice", address)?;
+        }
+        Ok(())
+    }
+
+    /// Gives every block the magazines hold back to its slab, and every slab with no block in
+    /// use back to the fallback, those the policy keeps empty included; returns whether a slab
+    /// went back. With the `magazines` feature (a default), the pools call it themselves when
+    /// the fallback has no memory for a request, and try once more before reporting
+    /// exhaustion (without it, an empty slab the policy keeps stays). Call it to hand memory
+    /// back to the
+    /// fallback (and through it, to the system) after a phase of many small blocks.
+    /// O(classes × 16 + slabs given back), plus O(slabs with room) per kept empty slab.
+    pub fn trim(&mut self) -> bool {
+        let mut released = false;
+        for class in 0..CLASS_COUNT {
+            let before = self.classes[class].released();
+            while let Some(block) = self.magazines.pop(class) {
+                self.return_to_slab(class, block);
+            }
+            while let Some(header) = self.classes[class].take_empty_slab() {
+                // SAFETY: the class just unlinked the slab, which holds no block in use.
+                unsafe { self.release_slab(header) };
+            }
+            released |= self.classes[class].released() != before;
+        }
+        released
+    }
+
     /// A block of class `class` from a slab, taking a new slab from the fallback if the class
-    /// has no free block; `Err` when no slab can be had. A function of its own that needs no
-    /// layout, so that `allocate` (the class, this call, and the fallback's on `Err`) inlines
-    /// into its callers, and this path keeps few values alive: it saves one register.
+    /// has none with room, for a request of `layout` that the class's magazine could not serve.
+    /// When no slab can be had: the pools [`trim`](Self::trim) and try again, then ask the
+    /// fallback for the block itself. Out of line, so that `allocate` (the class, the magazine,
+    /// this call) inlines into its callers.
     #[inline(never)]
-    fn allocate_small(&mut self, class: usize) -> Result<NonNull<[u8]>, OutOfMemory> {
+    fn allocate_small(
+        &mut self,
+        class: usize,
+        layout: Layout,
+    ) -> Result<NonNull<[u8]>, OutOfMemory> {
         let block = match self.classes[class].take(class) {
             Some(block) => block,
-            None => self.allocate_in_new_slab(class)?,
+            None => match self.allocate_in_new_slab(class) {
+                Ok(block) => block,
+                Err(OutOfMemory) => return self.allocate_small_when_short(class, layout),
+            },
         };
         Ok(NonNull::slice_from_raw_parts(block, block_size(class)))
+    }
+
+    /// [`allocate_small`](Self::allocate_small) when no new slab could be had.
+    #[cold]
+    #[inline(never)]
+    fn allocate_small_when_short(
+        &mut self,
+        class: usize,
+        layout: Layout,
+    ) -> Result<NonNull<[u8]>, OutOfMemory> {
+        if TRIM_WHEN_SHORT
+            && self.trim()
+            && let Ok(block) = self.allocate_in_new_slab(class)
+        {
+            return Ok(NonNull::slice_from_raw_parts(block, block_size(class)));
+        }
+        let block = self.allocate_from_fallback(layout)?;
+        self.small_blocks_in_fallback = true;
+        Ok(block)
+    }
+
+    /// Keeps the freed block `block` (our pointer) of class `class` in the class's magazine,
+    /// giving its older half back to the slabs first when it is full; without the `magazines`
+    /// feature, gives the block straight back to its slab. O(1).
+    #[inline(always)]
+    fn keep_freed(&mut self, class: usize, block: NonNull<u8>) {
+        if MAGAZINE_BLOCKS == 0 {
+            self.return_to_slab(class, block);
+        } else if !self.magazines.push(class, block) {
+            self.make_room_and_keep(class, block);
+        }
+    }
+
+    /// [`keep_freed`](Self::keep_freed) when the magazine is full: its older half goes back to
+    /// the slabs. O(`MAGAZINE_BLOCKS`).
+    #[cold]
+    #[inline(never)]
+    fn make_room_and_keep(&mut self, class: usize, block: NonNull<u8>) {
+        for older in self.magazines.take_older_half(class).into_iter().flatten() {
+            self.return_to_slab(class, older);
+        }
+        let kept = self.magazines.push(class, block);
+        debug_assert!(kept, "room was just made");
+    }
+
+    /// Gives the block `block` (our pointer), of class `class` and out of its magazine, back
+    /// to its slab, and the slab back to the fallback if it empties beyond the reserve. O(1).
+    fn return_to_slab(&mut self, class: usize, block: NonNull<u8>) {
+        // Our pointers' provenance covers the block's slab.
+        let header = block
+            .as_ptr()
+            .map_addr(|a| a & self.policy.slab_mask())
+            .cast::<SlabHeader>();
+        let index = ClassPool::block_index_trusted(header, class, block.addr().get());
+        // SAFETY: a block that was in a magazine of class `class` is a block of one of our live
+        // slabs of that class, which still counts it in use; `index` is its number there.
+        unsafe { self.give_back(header, class, index) };
+    }
+
+    /// Our pointer to `address`, inside one of our slabs (a block the caller vouches for):
+    /// the fallback's own pointer (it handed the slab out: O(1) for every allocator of this
+    /// crate), else the slab table's.
+    #[inline(always)]
+    fn own_pointer(&mut self, address: usize) -> Option<NonNull<u8>> {
+        match self.fallback.pointer_to(address) {
+            Some(block) => Some(block),
+            None => self.own_pointer_from_table(address),
+        }
+    }
+
+    /// [`own_pointer`](Self::own_pointer) for a fallback that gives no pointer. Expected O(1).
+    #[cold]
+    #[inline(never)]
+    fn own_pointer_from_table(&self, address: usize) -> Option<NonNull<u8>> {
+        let header = self.slab_table.find(address, self.geometry())?;
+        NonNull::new(header.cast::<u8>().with_addr(address))
+    }
+
+    /// The trusted free of a block that is not class-sized, of any block once small blocks went
+    /// to the fallback, and of a slab block the fallback has no quick pointer to: out of line,
+    /// so that the common free needs no registers saved.
+    ///
+    /// # Safety
+    /// As [`RawAllocator::deallocate_trusted`].
+    #[inline(never)]
+    unsafe fn deallocate_trusted_elsewhere(&mut self, ptr: NonNull<u8>, layout: Layout) {
+        let address = ptr.addr().get();
+        match self.slab_class(layout) {
+            Some(class) if self.small_block_in_slab(address) => {
+                if let Some(block) = self.own_pointer(address) {
+                    self.keep_freed(class, block);
+                }
+            }
+            _ => {
+                // SAFETY: forwarded from the caller: a fallback block.
+                unsafe { self.fallback.deallocate_trusted(ptr, layout) };
+                self.fallback_blocks -= 1;
+            }
+        }
     }
 
     /// A block of class `class` from a new slab: the rare path, kept out of line so that the
@@ -475,18 +650,6 @@ impl<F: RawAllocator> SizeClassPools<F> {
         self.classes[class].take(class).ok_or(OutOfMemory)
     }
 
-    /// A class-sized block from the fallback, when its class could get no slab.
-    #[cold]
-    #[inline(never)]
-    fn allocate_small_from_fallback(
-        &mut self,
-        layout: Layout,
-    ) -> Result<NonNull<[u8]>, OutOfMemory> {
-        let block = self.allocate_from_fallback(layout)?;
-        self.small_blocks_in_fallback = true;
-        Ok(block)
-    }
-
     /// Whether the block at `address`, freed or resized with a class-sized layout, is in one
     /// of our slabs: always, until a small request went to the fallback; from then on, as the
     /// slab table says.
@@ -495,11 +658,40 @@ impl<F: RawAllocator> SizeClassPools<F> {
         !self.small_blocks_in_fallback || self.slab_table.find(address, self.geometry()).is_some()
     }
 
-    /// A block straight from the fallback.
+    /// A block the fallback serves, for a layout no class serves: out of line, so that the
+    /// common allocation needs no registers saved.
+    #[inline(never)]
+    fn allocate_large(&mut self, layout: Layout) -> Result<NonNull<[u8]>, OutOfMemory> {
+        self.allocate_from_fallback(layout)
+    }
+
+    /// A block straight from the fallback; when it has none, the pools
+    /// [`trim`](Self::trim) and ask once more.
     fn allocate_from_fallback(&mut self, layout: Layout) -> Result<NonNull<[u8]>, OutOfMemory> {
-        let block = self.fallback.allocate(layout)?;
+        let block = match self.fallback.allocate(layout) {
+            Ok(block) => block,
+            Err(OutOfMemory) if TRIM_WHEN_SHORT => {
+                self.allocate_from_fallback_after_trim(layout)?
+            }
+            Err(OutOfMemory) => return Err(OutOfMemory),
+        };
         self.fallback_blocks += 1;
         Ok(block)
+    }
+
+    /// The fallback's block for `layout` after a [`trim`](Self::trim), if the trim gave it
+    /// memory.
+    #[cold]
+    #[inline(never)]
+    fn allocate_from_fallback_after_trim(
+        &mut self,
+        layout: Layout,
+    ) -> Result<NonNull<[u8]>, OutOfMemory> {
+        if self.trim() {
+            self.fallback.allocate(layout)
+        } else {
+            Err(OutOfMemory)
+        }
     }
 
     /// Our slab at `address` and the class pool that owns it, if a slab of ours holds the
@@ -529,29 +721,17 @@ impl<F: RawAllocator> SizeClassPools<F> {
         }
     }
 
-    /// The whole block of `class` at `ptr`, through its slab's pointer: what a resize within
-    /// the class returns. Expected O(1).
-    fn block_in_class(&self, ptr: NonNull<u8>, class: usize) -> Option<NonNull<[u8]>> {
-        let (header, _) = self.slab_at(ptr.addr().get())?;
-        let block = NonNull::new(header.cast::<u8>().with_addr(ptr.addr().get()))?;
+    /// The whole block of `class` at `ptr`, through our pointer: what a resize within the class
+    /// returns. O(1) (expected O(1) for a fallback that gives no pointer).
+    fn block_in_class(&mut self, ptr: NonNull<u8>, class: usize) -> Option<NonNull<[u8]>> {
+        let block = self.own_pointer(ptr.addr().get())?;
         Some(NonNull::slice_from_raw_parts(block, block_size(class)))
     }
 
-    /// Our slab holding `address`, for an address the caller vouches is one of our pool
-    /// blocks (a trusted free): the slab is a block the fallback handed out, so the fallback's
-    /// own pointer to its start reaches the header with our provenance, in O(1) for the
-    /// allocators of this crate; the slab table when the fallback gives no pointer.
-    #[inline(always)]
-    fn trusted_slab_at(&mut self, address: usize) -> Option<NonNull<SlabHeader>> {
-        match self.fallback.pointer_to(address & self.policy.slab_mask()) {
-            Some(slab) => Some(slab.cast::<SlabHeader>()),
-            None => NonNull::new(self.slab_table.find(address, self.geometry())?),
-        }
-    }
-
     /// The checks of a checked free or resize of `ptr` with `layout`, changing nothing:
-    /// `Ok(Some((slab, class)))` for a live pool block of `layout`'s class, `Ok(None)` for a
-    /// pointer that only the fallback can judge (a fallback layout, outside every slab).
+    /// `Ok(Some(block))` for a live pool block of `layout`'s class (in use in its slab, and
+    /// not in its class's magazine), `Ok(None)` for a pointer that only the fallback can judge
+    /// (a fallback layout, outside every slab).
     fn check(&self, ptr: *mut u8, layout: Layout) -> Result<Option<PoolBlock>, FreeError> {
         let address = NonNull::new(ptr)
             .ok_or(FreeError::NullPtrFree)?
@@ -567,13 +747,15 @@ impl<F: RawAllocator> SizeClassPools<F> {
             };
         };
         // SAFETY: `header` is our slab of class `class`, and its span holds `address`.
-        let index = unsafe { self.classes[class].check(self.geometry(), class, header, address) }?;
+        unsafe { self.classes[class].check(self.geometry(), class, header, address) }?;
+        if self.magazines.holds(class, address) {
+            return Err(FreeError::DoubleFree);
+        }
         if self.slab_class(layout) == Some(class) {
-            Ok(Some(PoolBlock {
-                header,
-                class,
-                index,
-            }))
+            // Our pointer to the block (never null: the address is not).
+            let block = NonNull::new(header.cast::<u8>().with_addr(address));
+            let block = block.ok_or(FreeError::NullPtrFree)?;
+            Ok(Some(PoolBlock { block, class }))
         } else {
             Err(FreeError::LayoutMismatch)
         }
@@ -677,20 +859,24 @@ impl<F: RawAllocator + Inspect> Inspect for SizeClassPools<F> {
 
 // SAFETY: pool blocks are disjoint class-sized pieces of slabs the fallback handed over,
 // aligned to their class size (a multiple of the layout's alignment), tracked exactly by the
-// slab bitmaps, and reached through the slab pointers the fallback gave; a slab goes back only
-// when none of its blocks is live. Other blocks are the fallback's, which upholds the same
-// contract. Refused calls return before any change; nothing panics.
+// slab bitmaps (a bit is set while its block is handed out or in its class's magazine, and a
+// magazine hands out only blocks freed to it, each once), and reached through pointers the
+// fallback gave; a slab goes back only when none of its blocks is live or in a magazine. Other
+// blocks are the fallback's, which upholds the same contract. Refused calls return before any
+// change; nothing panics.
 unsafe impl<F: RawAllocator> RawAllocator for SizeClassPools<F> {
-    /// O(1) for class-sized layouts (plus one fallback call when a class needs a new slab, and
-    /// one more and O(slabs) when the slab table doubles); the fallback's cost otherwise.
+    /// O(1) for class-sized layouts: a pop from the class's magazine, else a block from a slab
+    /// (plus one fallback call when a class needs a new slab, and one more and O(slabs) when the
+    /// slab table doubles); the fallback's cost otherwise. Before reporting exhaustion, the
+    /// pools [`trim`](SizeClassPools::trim) and try once more.
     #[inline]
     fn allocate(&mut self, layout: Layout) -> Result<NonNull<[u8]>, OutOfMemory> {
         match self.slab_class(layout) {
-            Some(class) => match self.allocate_small(class) {
-                Ok(block) => Ok(block),
-                Err(OutOfMemory) => self.allocate_small_from_fallback(layout),
+            Some(class) => match self.magazines.pop(class) {
+                Some(block) => Ok(NonNull::slice_from_raw_parts(block, block_size(class))),
+                None => self.allocate_small(class, layout),
             },
-            None => self.allocate_from_fallback(layout),
+            None => self.allocate_large(layout),
         }
     }
 
@@ -702,12 +888,11 @@ unsafe impl<F: RawAllocator> RawAllocator for SizeClassPools<F> {
     /// layout outside every slab); [`FreeError::UnalignedFree`] (inside a slab, not at a block
     /// start); [`FreeError::DoubleFree`] (a pool block not in use);
     /// [`FreeError::LayoutMismatch`] (a pool block whose class is not `layout`'s); then the
-    /// fallback's.
+    /// fallback's. A pool block goes to its class's magazine, as a trusted free's does.
     unsafe fn deallocate(&mut self, ptr: *mut u8, layout: Layout) -> Result<(), FreeError> {
         match self.check(ptr, layout)? {
             Some(block) => {
-                // SAFETY: `check` confirmed our slab of this class and a live block in it.
-                unsafe { self.give_back(block.header, block.class, block.index) };
+                self.keep_freed(block.class, block.block);
                 Ok(())
             }
             None => {
@@ -719,8 +904,7 @@ unsafe impl<F: RawAllocator> RawAllocator for SizeClassPools<F> {
         }
     }
 
-    /// Within one class: the same block (the slab table gives it back with the slab's
-    /// provenance), expected O(1). Between fallback layouts: the fallback's own resize.
+    /// Within one class: the same block (re-based on our pointer), expected O(1). Between fallback layouts: the fallback's own resize.
     /// Otherwise allocate, copy, free. Checked as [`deallocate`](Self::deallocate).
     unsafe fn resize(
         &mut self,
@@ -729,7 +913,7 @@ unsafe impl<F: RawAllocator> RawAllocator for SizeClassPools<F> {
         new: Layout,
     ) -> Result<NonNull<[u8]>, ResizeError> {
         let source = match self.check(ptr, old)? {
-            Some(block) => block.header.cast::<u8>().with_addr(ptr.addr()),
+            Some(block) => block.block.as_ptr(),
             None if self.slab_class(new).is_none() => {
                 // SAFETY: forwarded from the caller: outside every slab, a fallback layout.
                 return unsafe { self.fallback.resize(ptr, old, new) };
@@ -744,40 +928,31 @@ unsafe impl<F: RawAllocator> RawAllocator for SizeClassPools<F> {
         Ok(unsafe { self.resize_trusted(NonNull::new_unchecked(source), old, new) }?)
     }
 
-    /// Expected O(1) for class-sized layouts: a slab-table lookup, then the bitmap (a free the
-    /// bitmap refuses, impossible under the contract, changes nothing). The fallback's trusted
-    /// free otherwise.
+    /// O(1) for class-sized layouts: the fallback's pointer to the block (the slab table's, for
+    /// a fallback that gives none), pushed on the class's magazine; when the magazine is full,
+    /// its older half first goes back to the slab bitmaps (8 blocks, at most once per 8 frees).
+    /// The fallback's trusted free otherwise.
     #[inline]
     unsafe fn deallocate_trusted(&mut self, ptr: NonNull<u8>, layout: Layout) {
-        let address = ptr.addr().get();
-        // `layout` has a slab class (the test `slab_class` makes, without the class itself:
-        // the slab's header gives it), and its block is in a slab of that class (the caller's
-        // contract: a layout that fits the block), unless small blocks went to the fallback.
-        let bits = layout.size().saturating_sub(1) | (layout.align() - 1);
-        if bits <= self.policy.class_limit() && self.small_block_in_slab(address) {
-            if let Some(header) = self.trusted_slab_at(address) {
-                let header = header.as_ptr();
-                // SAFETY: our live slab header: the fallback's own pointer to the slab that
-                // holds the caller's live block, or the slab table's.
-                let class = unsafe { (*header).class };
-                debug_assert_eq!(self.slab_class(layout), Some(class), "another class");
-                // A header's class is below `CLASS_COUNT` (a power of two): the remainder
-                // changes nothing, and tells the compiler so (no bounds check below).
-                let class = class % CLASS_COUNT;
-                let index = ClassPool::block_index_trusted(header, class, address);
-                // SAFETY: `header` is our live slab, of class `class`, and `index` the freed
-                // block's.
-                unsafe { self.give_back(header, class, index) };
-            }
-        } else {
-            // SAFETY: forwarded from the caller: a fallback block.
-            unsafe { self.fallback.deallocate_trusted(ptr, layout) };
-            self.fallback_blocks -= 1;
+        // A class-sized layout is a slab block's of that class (the caller's contract: a layout
+        // that fits the block), unless small blocks went to the fallback.
+        let bits = class_bits(layout);
+        // Without magazines a free calls out anyway (to its slab): one path is enough.
+        if MAGAZINE_BLOCKS == 0 || bits > self.policy.class_limit() || self.small_blocks_in_fallback
+        {
+            // SAFETY: forwarded from the caller.
+            return unsafe { self.deallocate_trusted_elsewhere(ptr, layout) };
+        }
+        match self.fallback.quick_pointer_to(ptr.addr().get()) {
+            Some(block) => self.keep_freed(class_index(bits), block),
+            // SAFETY: forwarded from the caller.
+            None => unsafe { self.deallocate_trusted_elsewhere(ptr, layout) },
         }
     }
 
-    /// Within one class: the same block, expected O(1). Between fallback layouts: the
-    /// fallback's trusted resize. Otherwise allocate, copy, free.
+    /// Within one class: the same block, O(1). Between fallback layouts: the
+    /// fallback's trusted resize (after a [`trim`](SizeClassPools::trim), if it had no
+    /// memory). Otherwise allocate, copy, free.
     unsafe fn resize_trusted(
         &mut self,
         ptr: NonNull<u8>,
@@ -786,8 +961,16 @@ unsafe impl<F: RawAllocator> RawAllocator for SizeClassPools<F> {
     ) -> Result<NonNull<[u8]>, OutOfMemory> {
         match self.resize_route(ptr, old, new) {
             ResizeRoute::SameClass(class) => self.block_in_class(ptr, class).ok_or(OutOfMemory),
-            // SAFETY: forwarded from the caller: a fallback block.
-            ResizeRoute::Fallback => unsafe { self.fallback.resize_trusted(ptr, old, new) },
+            // SAFETY: forwarded from the caller: a fallback block, unchanged by a refusal.
+            // A refused resize leaves the block as it was: after a trim that gave memory back,
+            // it can be asked again (a trim that gives nothing back ends the loop).
+            ResizeRoute::Fallback => loop {
+                // SAFETY: forwarded from the caller: a fallback block.
+                let resized = unsafe { self.fallback.resize_trusted(ptr, old, new) };
+                if resized.is_ok() || !TRIM_WHEN_SHORT || !self.trim() {
+                    return resized;
+                }
+            },
             // SAFETY: forwarded from the caller.
             ResizeRoute::Move => unsafe { move_block(self, ptr, old, new) },
         }

@@ -24,19 +24,32 @@ pub const MAX_BLOCK_SIZE: usize = 2048;
 pub const CLASS_COUNT: usize = 8;
 
 /// The index of the class that serves `layout`, or `None` when the fallback must. O(1), and
-/// branch-free but for the last comparison: the class block is the smallest power of two
-/// that is at least the size, the alignment and 16, and `log2` of it is one more than the
-/// highest bit set in `(size - 1) | (align - 1) | 15` (the alignment is a power of two, so
-/// `align - 1` is all ones below it).
+/// branch-free but for the last comparison: see [`class_index`].
 #[inline]
 pub(crate) const fn class_of(layout: Layout) -> Option<usize> {
-    let bits = layout.size().saturating_sub(1) | (layout.align() - 1) | (MIN_BLOCK_SIZE - 1);
-    let class = (bits.ilog2() + 1 - MIN_BLOCK_SIZE.trailing_zeros()) as usize;
+    let class = class_index(class_bits(layout));
     if class < CLASS_COUNT {
         Some(class)
     } else {
         None
     }
+}
+
+/// `(size - 1) | (align - 1)` of `layout` (0 for a zero size): the bits that decide its class.
+/// The class's block is the smallest power of two above them (and at least 16), and a layout
+/// is served by a class whose block size is at most `b` exactly when these bits are below `b`.
+#[inline(always)]
+pub(crate) const fn class_bits(layout: Layout) -> usize {
+    layout.size().saturating_sub(1) | (layout.align() - 1)
+}
+
+/// The class of a layout with class bits `bits` (see [`class_bits`]), [`CLASS_COUNT`] or more
+/// when no class is large enough: the class block is the smallest power of two that is at
+/// least the size, the alignment and 16, and `log2` of it is one more than the highest bit set
+/// in `bits | 15` (the alignment is a power of two, so `align - 1` is all ones below it). O(1).
+#[inline(always)]
+pub(crate) const fn class_index(bits: usize) -> usize {
+    ((bits | (MIN_BLOCK_SIZE - 1)).ilog2() + 1 - MIN_BLOCK_SIZE.trailing_zeros()) as usize
 }
 
 /// The block size of class `index`. O(1).

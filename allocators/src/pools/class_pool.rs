@@ -18,7 +18,8 @@
 //! its slab back if it was full, and reports whether the slab became empty: O(1), through a
 //! slab pointer with the pools' provenance (the fallback's own pointer, or the pools' slab
 //! table). The caller's pointer only ever gives the address, and blocks are handed out as our
-//! slab pointer re-based.
+//! slab pointer re-based. The class's magazine (see `magazine`) sits in front of this: a block
+//! freed into it stays taken here until the magazine gives it back.
 
 use core::ptr::{self, NonNull};
 
@@ -37,8 +38,9 @@ pub(super) struct ClassPool {
     empty_slabs: usize,
     /// How many slabs the class gave back to the fallback so far.
     released: usize,
-    /// Blocks handed out (the free ones are derived: every slab's blocks minus these).
-    in_use: usize,
+    /// Blocks taken from the slabs: handed out, or held in the class's magazine (the free
+    /// ones are derived: every slab's blocks minus these).
+    taken: usize,
 }
 
 /// Counters of one size class; all exact.
@@ -48,8 +50,11 @@ pub struct ClassStats {
     pub block_size: usize,
     /// Blocks handed out.
     pub blocks_in_use: usize,
-    /// Blocks ready to be handed out without a new slab.
+    /// Blocks ready to be handed out without a new slab (those in the magazine included).
     pub blocks_free: usize,
+    /// Freed blocks the class holds in its magazine, handed out again first; their slabs
+    /// count them in use until the magazine gives them back.
+    pub blocks_in_magazine: usize,
     /// Slabs the class holds now.
     pub slabs: usize,
     /// Slabs the class holds that have no block in use.
@@ -76,7 +81,7 @@ impl ClassPool {
             slab_count: 0,
             empty_slabs: 0,
             released: 0,
-            in_use: 0,
+            taken: 0,
         }
     }
 
@@ -94,7 +99,7 @@ impl ClassPool {
             if !slab::has_room(header) {
                 self.unlink(header);
             }
-            self.in_use += 1;
+            self.taken += 1;
             NonNull::new(header.cast::<u8>().wrapping_add(index << size_shift(class)))
         }
     }
@@ -173,7 +178,7 @@ impl ClassPool {
             if slab::mark_free(header, index).is_err() {
                 return false;
             }
-            self.in_use -= 1;
+            self.taken -= 1;
             if was_full {
                 self.link(header);
             }
@@ -203,6 +208,24 @@ impl ClassPool {
         Returned::Release
     }
 
+    /// Takes one slab with no block in use off this class, for the caller to give back to the
+    /// fallback; `None` when the class has none. O(slabs with room).
+    pub(super) fn take_empty_slab(&mut self) -> Option<*mut SlabHeader> {
+        if self.empty_slabs == 0 {
+            return None;
+        }
+        // SAFETY: every header on the room list is a live header of ours.
+        let empty = self
+            .slabs_with_room()
+            .find(|&header| unsafe { (*header).blocks_in_use == 0 })?;
+        // SAFETY: `empty` is on this class's room list.
+        unsafe { self.unlink(empty) };
+        self.slab_count -= 1;
+        self.empty_slabs -= 1;
+        self.released += 1;
+        Some(empty)
+    }
+
     /// The slabs on the room list, first to last. O(slabs with room) to walk; for checks.
     pub(super) fn slabs_with_room(&self) -> impl Iterator<Item = *mut SlabHeader> + '_ {
         // SAFETY: every header on the room list is a live header of ours.
@@ -217,12 +240,30 @@ impl ClassPool {
         (self.slab_count, self.empty_slabs)
     }
 
-    /// The counters of this pool, of class `class` and slabs of `geometry`. O(1).
-    pub(super) const fn stats(&self, geometry: Geometry, class: usize) -> ClassStats {
+    /// How many slabs the class gave back to the fallback so far. O(1).
+    pub(super) const fn released(&self) -> usize {
+        self.released
+    }
+
+    /// Blocks taken from the slabs: handed out, or in the class's magazine. O(1).
+    pub(super) const fn taken(&self) -> usize {
+        self.taken
+    }
+
+    /// The counters of this pool, of class `class` and slabs of `geometry`, whose magazine
+    /// holds `in_magazine` of its taken blocks. O(1).
+    pub(super) const fn stats(
+        &self,
+        geometry: Geometry,
+        class: usize,
+        in_magazine: usize,
+    ) -> ClassStats {
+        let in_use = self.taken - in_magazine;
         ClassStats {
             block_size: block_size(class),
-            blocks_in_use: self.in_use,
-            blocks_free: self.slab_count * geometry.blocks(class) - self.in_use,
+            blocks_in_use: in_use,
+            blocks_free: self.slab_count * geometry.blocks(class) - in_use,
+            blocks_in_magazine: in_magazine,
             slabs: self.slab_count,
             empty_slabs: self.empty_slabs,
             slabs_released: self.released,

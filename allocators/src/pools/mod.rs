@@ -6,18 +6,22 @@
 //! the fallback. Classes take memory from the fallback in slabs (by default 32 KiB, aligned to
 //! their size and 16 bytes short of it so that slabs from a boundary-tag fallback pack end to
 //! end; a heap handed a small memory uses smaller ones, down to 1 KiB, and then only the classes
-//! that fit at least 4 times in a slab use slabs) and cut them into blocks. All bookkeeping sits in the slab headers: a bitmap of the blocks in use, with a
-//! summary word of the bitmap words that have room, and a list per class of the slabs with a
-//! free block. The pools never read or write the bytes of a block, free or not:
+//! that fit at least 4 times in a slab use slabs) and cut them into blocks. All bookkeeping
+//! sits in the slab headers: a bitmap of the blocks in use, with a summary word of the bitmap
+//! words that have room, and a list per class of the slabs with a free block. In front of the
+//! slabs, each class keeps a *magazine*: a stack of the last 16 blocks freed to it, handed out
+//! again first, so that a program that frees and asks again (most do) costs a push and a pop,
+//! and the bitmaps change only when a magazine overflows or runs dry. The pools never read or
+//! write the bytes of a block, free or not:
 //!
 //! ```text
-//!   classes           slabs (32 KiB each, from the fallback)
+//!   classes   magazines (16 each)       slabs (32 KiB each, from the fallback)
 //!   ┌──────┐
-//!   │ 16 B │──► [hdr|■|□|■|■|□|...] ⇄ [hdr|□|□|□|...]      slabs with room
-//!   │ 32 B │──► [hdr|□ |■ |■ |...]      (full slabs are on no list)
-//!   │  ..  │    hdr: links, class, blocks in use, words_with_room, in_use[32]  (■ = bit set)
-//!   │ 2 KiB│──► null                  (no slab until the first request)
-//!   └──────┘
+//!   │ 16 B │─► [blk|blk|blk| . | . ]    [hdr|■|□|■|■|□|...] ⇄ [hdr|□|□|□|...]  slabs with room
+//!   │ 32 B │─► [ . | . | . | . | . ]    [hdr|□ |■ |■ |...]      (full slabs are on no list)
+//!   │  ..  │     ▲ free pushes,          hdr: links, class, blocks taken, words_with_room,
+//!   │ 2 KiB│     │ allocate pops          in_use[32]  (■ = bit set: handed out or in a magazine)
+//!   └──────┘     └ empty? take from a slab · full? its older half goes back to the slabs
 //!   larger / more aligned ──────────► fallback.alloc(layout)
 //!
 //!   slab table (open addressing, ≤ half full, from the fallback):
@@ -26,33 +30,45 @@
 //!
 //! A caller's pointer is used only for its address: it may carry permission for its own block
 //! alone (a `Box` or `&mut` handed back to `dealloc`), so a free never reaches the slab header
-//! through it. The trusted free asks the fallback for its own pointer to the slab (the
+//! through it. The trusted free asks the fallback for its own pointer to the block (the
 //! fallback handed the slab out, so it knows it: O(1) for every allocator of this crate), the
-//! checked free looks the slab up in the slab table; both then work on the header through a
-//! pointer with the provenance of the fallback's memory. Blocks are handed out as that pointer re-based, so they carry the pools'
-//! provenance. Keeping no link inside free blocks matters under Rust's aliasing rules too: a
-//! `Box` may be freed while a function that received it still runs, its permission still
-//! guarding the block's bytes, and an allocator that wrote a free-list link there (or handed
-//! the block out again under its own permission) would access them while that guard stands.
+//! checked free looks the slab up in the slab table; the magazine keeps that pointer, with the
+//! provenance of the fallback's memory, and every header is reached through one like it.
+//! Blocks are handed out as such pointers, so they carry the pools' provenance. Keeping no link
+//! inside free blocks matters under Rust's aliasing rules too: a `Box` may be freed while a
+//! function that received it still runs, its permission still guarding the block's bytes, and
+//! an allocator that wrote a free-list link there (or handed the block out again under the
+//! caller's permission) would access them while that guard stands.
 //!
 //! | operation | cost |
 //! |---|---|
-//! | allocate, class-sized | O(1): lowest free bit of the first slab with room (two trailing-zero counts); one fallback call per new slab, and O(slabs) to rehash when the slab table doubles (amortised O(1) per slab) |
-//! | deallocate via `GlobalAlloc` / `Allocator` | O(1): the fallback's pointer to the slab (the slab table, expected O(1), for a fallback without one), bitmap check and clear, relink a slab that was full; a slab that empties beyond the reserve goes back (one fallback call, amortised against the one that brought it) |
-//! | raw `deallocate` (fully checked) | expected O(1): a slab-table lookup (~1.5 probes), plus the class, block-start and bitmap checks |
-//! | realloc within a class | expected O(1): slab-table lookup, same address |
+//! | allocate, class-sized | O(1): a pop from the class's magazine; when it is empty, the lowest free bit of the first slab with room (two trailing-zero counts); one fallback call per new slab, and O(slabs) to rehash when the slab table doubles (amortised O(1) per slab) |
+//! | deallocate via `GlobalAlloc` / `Allocator` | O(1): the fallback's pointer to the block (the slab table, expected O(1), for a fallback without one), pushed on the magazine; when the magazine is full, its 8 oldest blocks go back to their slabs first (bitmap, counts, relinking a slab that was full; a slab that empties beyond the reserve goes back to the fallback) |
+//! | raw `deallocate` (fully checked) | expected O(1): a slab-table lookup (~1.5 probes), the class, block-start and bitmap checks, and a look through the class's magazine (at most 16 blocks), then as above |
+//! | realloc within a class | O(1): same address |
 //! | realloc across classes or pool <-> fallback | allocate + copy + free |
 //! | realloc fallback -> fallback | the fallback's `realloc` |
+//! | [`trim`](SizeClassPools::trim) | O(classes × 16 + slabs given back), plus O(slabs with room) per empty slab kept |
 //! | statistics | O(1) |
 //!
-//! Memory overhead: the header of each slab (296 bytes for 32 KiB slabs, 56 for 2 KiB) and its
-//! short end (under 1 % of a 32 KiB slab for 16-byte blocks; for 2 KiB blocks, header and short
-//! end cost two blocks in 16), the slab table (8 bytes per slot, 16 slots at first, doubling to
-//! stay at most half full: at most 32 bytes per slab once grown, 0.1 % of a 32 KiB slab; one more allocation from the fallback, shown as
-//! [`PoolStats::slab_table_bytes`]), rounding each request up to its class (less than half the
-//! block), and free blocks kept by their class: a slab goes back only once all its blocks are
-//! free (a single live block keeps its whole slab), and the table only when the pools are
-//! dropped.
+//! Memory overhead: the magazines (16 pointers and a length per class, inside the pools
+//! value: 1,032 bytes on 64-bit targets, 520 on 32-bit ones), the header of each slab (296
+//! bytes for 32 KiB slabs, 56 for 2 KiB) and its short end (under 1 % of a 32 KiB slab for
+//! 16-byte blocks; for 2 KiB blocks, header and short end cost two blocks in 16), the slab
+//! table (8 bytes per slot, 16 slots at first, doubling to stay at most half full: at most 32
+//! bytes per slab once grown, 0.1 % of a 32 KiB slab; one more allocation from the fallback,
+//! shown as [`PoolStats::slab_table_bytes`]), rounding each request up to its class (less than
+//! half the block), and free blocks kept by their class: up to 16 per class in its magazine,
+//! which keep their slabs; a slab goes back only once all its blocks are free and out of the
+//! magazine (a single live block keeps its whole slab), and the table only when the pools are
+//! dropped. When the fallback runs out of memory, the pools first [`trim`](SizeClassPools::trim)
+//! themselves (every magazine and every empty slab back) and try once more, so memory they keep
+//! at hand never makes a request fail.
+//!
+//! The magazines are the crate's `magazines` feature, on by default. Without it (a firmware
+//! build with `default-features = false`), a free goes straight back to its slab, the pools
+//! keep no memory at hand but the empty slabs the policy keeps, they do not trim by
+//! themselves, and the code is about 800 bytes smaller on a Cortex-M.
 //!
 //! **Why the fallback is a [`RawAllocator`](crate::RawAllocator), not any `GlobalAlloc`.** The
 //! pools' checked free refuses a bad pointer exactly; for a pointer outside every slab it asks
@@ -70,13 +86,14 @@
 //!
 //! Module layout: `class` (size-class arithmetic), `slab` (slab geometry, header, bitmap),
 //! `slab_table` (address to the pools' own slab pointer), `class_pool` (one class: its slabs
-//! with room and its counts), `allocator` ([`SizeClassPools`], routing and reallocation) and
+//! with room and its counts), `magazine` (the last blocks freed to each class), `allocator` ([`SizeClassPools`], routing and reallocation) and
 //! `locked` ([`LockedSizeClassPools`]).
 
 mod allocator;
 mod class;
 mod class_pool;
 mod locked;
+mod magazine;
 mod slab;
 mod slab_table;
 

@@ -9,6 +9,8 @@ use std::vec::Vec;
 use proptest::prelude::*;
 
 use super::class::CLASS_COUNT;
+use super::magazine::MAGAZINE_BLOCKS;
+use super::slab::Geometry;
 use super::test_fallback::Ledger;
 use super::{MIN_SLAB_SIZE, Policy, SLAB_SIZE, SizeClassPools};
 use crate::test_checked::CheckedCalls;
@@ -25,6 +27,8 @@ enum Op {
     Realloc(usize, usize),
     /// Free the live block at this position a second time after freeing it.
     DoubleFree(usize),
+    /// Give every magazine block and empty slab back.
+    Trim,
 }
 
 /// Sizes that cover every class, the class boundaries and the fallback.
@@ -38,6 +42,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => any::<usize>().prop_map(Op::Free),
         2 => (any::<usize>(), size()).prop_map(|(at, size)| Op::Realloc(at, size)),
         1 => any::<usize>().prop_map(Op::DoubleFree),
+        1 => Just(Op::Trim),
     ]
 }
 
@@ -100,6 +105,7 @@ fn check(pools: &SizeClassPools<&Ledger>, live: &BTreeMap<usize, Live>) {
     for (class, count) in in_use.into_iter().enumerate() {
         let class = stats.classes[class];
         assert_eq!(class.blocks_in_use, count);
+        assert!(class.blocks_in_magazine <= MAGAZINE_BLOCKS.min(class.blocks_free));
         assert!(class.empty_slabs <= kept.min(class.slabs), "{class:?}");
     }
     assert_eq!(stats.fallback_blocks, fallback_blocks);
@@ -222,6 +228,15 @@ fn run(ops: Vec<Op>, kept_empty_slabs: usize, slab_size: usize) {
                 fill(&moved);
                 assert!(live.insert(ptr.as_ptr().addr(), moved).is_none());
             }
+            Op::Trim => {
+                let released_before = pools.stats().slabs_released;
+                let trimmed = pools.trim();
+                let stats = pools.stats();
+                assert_eq!(trimmed, stats.slabs_released > released_before);
+                for class in stats.classes {
+                    assert_eq!((class.blocks_in_magazine, class.empty_slabs), (0, 0));
+                }
+            }
             Op::Free(_) | Op::DoubleFree(_) | Op::Realloc(..) => {}
         }
         check(&pools, &live);
@@ -232,18 +247,24 @@ fn run(ops: Vec<Op>, kept_empty_slabs: usize, slab_size: usize) {
             .unwrap();
     }
     let stats = pools.stats();
-    assert!(
-        stats
-            .classes
-            .iter()
-            .all(|class| class.slabs == class.empty_slabs)
+    assert!(stats.classes.iter().all(|class| class.blocks_in_use == 0));
+    assert!(stats.classes.iter().all(|class| {
+        class.blocks_in_magazine <= MAGAZINE_BLOCKS
+            && class.empty_slabs <= kept_empty_slabs
+            && class.blocks_free == class.slabs * blocks_per_slab(&pools, class.block_size)
+    }));
+    // Nothing live: a trim leaves the fallback only the slab table.
+    pools.trim();
+    assert_eq!(pools.stats().slabs, 0);
+    assert_eq!(
+        pools.fallback().live_count(),
+        usize::from(pools.stats().slab_table_bytes > 0)
     );
-    assert!(
-        stats
-            .classes
-            .iter()
-            .all(|class| class.slabs <= kept_empty_slabs)
-    );
+}
+
+/// How many blocks of `block_size` one slab of the pools holds.
+fn blocks_per_slab(pools: &SizeClassPools<&Ledger>, block_size: usize) -> usize {
+    Geometry::new(pools.slab_size()).blocks(block_size.trailing_zeros() as usize - 4)
 }
 
 proptest! {

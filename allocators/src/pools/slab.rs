@@ -65,7 +65,7 @@ pub(super) struct SlabHeader {
     pub(super) prev_with_room: *mut SlabHeader,
     /// The size class of every block of the slab.
     pub(super) class: usize,
-    /// How many blocks of the slab are handed out.
+    /// How many blocks of the slab are taken: handed out, or waiting in the class's magazine.
     pub(super) blocks_in_use: usize,
     /// Bit `w` set: bitmap word `w` has a clear bit, so the slab has a free block.
     words_with_room: u64,

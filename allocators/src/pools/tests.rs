@@ -13,6 +13,7 @@ use super::slab::Geometry;
 fn blocks_per_slab(size: usize) -> usize {
     Geometry::DEFAULT.blocks(size.trailing_zeros() as usize - 4)
 }
+use super::magazine::MAGAZINE_BLOCKS;
 use super::test_fallback::Ledger;
 use super::{LockedSizeClassPools, Policy, SLAB_SIZE, SLAB_TAIL, SizeClassPools};
 use crate::test_checked::CheckedCalls;
@@ -140,17 +141,44 @@ fn a_class_takes_new_slabs_when_it_runs_dry_and_reuses_freed_blocks() {
     pools.free_checked(blocks[3], big).unwrap();
     assert_eq!(start(pools.allocate(big).unwrap()), blocks[3]);
     assert_eq!(pools.stats().slabs, 2);
-    for block in blocks {
+    for &block in &blocks {
         pools.free_checked(block, big).unwrap();
     }
     let stats = pools.stats().classes[7];
+    let again = if MAGAZINE_BLOCKS == 0 {
+        // Every free reaches its slab: the first slab to empty is kept, the second goes back.
+        assert_eq!(
+            (stats.slabs, stats.empty_slabs, stats.slabs_released),
+            (1, 1, 1)
+        );
+        assert_eq!(stats.blocks_free, per_slab);
+        // The lowest free block is handed out first.
+        blocks[0]
+    } else {
+        // Fewer frees than a magazine holds: every block waits in it, and both slabs stay.
+        assert!(blocks.len() <= MAGAZINE_BLOCKS);
+        assert_eq!(
+            (stats.slabs, stats.blocks_in_use, stats.blocks_in_magazine),
+            (2, 0, per_slab + 1)
+        );
+        assert_eq!((stats.empty_slabs, stats.blocks_free), (0, 2 * per_slab));
+        // The block freed last is handed out first.
+        blocks[per_slab]
+    };
+    assert_eq!(start(pools.allocate(big).unwrap()), again);
+    pools.free_checked(again, big).unwrap();
+    assert!(pools.trim());
+    let stats = pools.stats().classes[7];
     assert_eq!(
         (stats.slabs, stats.empty_slabs, stats.slabs_released),
-        (1, 1, 1)
+        (0, 0, 2)
     );
-    assert_eq!(stats.blocks_free, per_slab);
+    assert_eq!((stats.blocks_free, stats.blocks_in_magazine), (0, 0));
+    assert!(!pools.trim(), "nothing left to give back");
 }
 
+/// Without magazines, every free reaches its slab at once.
+#[cfg(not(feature = "magazines"))]
 #[test]
 fn empty_slabs_beyond_the_reserve_go_back_to_the_fallback() {
     let ledger = Ledger::new();
@@ -187,6 +215,58 @@ fn empty_slabs_beyond_the_reserve_go_back_to_the_fallback() {
     assert_eq!(ledger.live_count(), 3);
 }
 
+#[cfg(feature = "magazines")]
+#[test]
+fn empty_slabs_beyond_the_reserve_go_back_to_the_fallback_as_magazines_overflow() {
+    let ledger = Ledger::new();
+    let mut pools = SizeClassPools::with_policy(
+        &ledger,
+        Policy {
+            kept_empty_slabs: 2,
+            ..Policy::DEFAULT
+        },
+    );
+    let block = layout(1024, 8);
+    let per_slab = blocks_per_slab(1024);
+    let blocks: std::vec::Vec<_> = (0..5 * per_slab)
+        .map(|_| start(pools.allocate(block).unwrap()))
+        .collect();
+    assert_eq!(ledger.live_count(), 5 + 1, "five slabs and the slab table");
+    for &freed in &blocks {
+        pools.free_checked(freed, block).unwrap();
+    }
+    // The magazine keeps the last blocks freed, all of the fifth slab; their older halves went
+    // back as the magazine filled, so the first four slabs emptied: two kept, two given back.
+    let stats = pools.stats();
+    let held = stats.classes[6].blocks_in_magazine;
+    assert!((MAGAZINE_BLOCKS / 2..=MAGAZINE_BLOCKS).contains(&held) && held < per_slab);
+    assert_eq!(stats.classes[6].blocks_in_use, 0);
+    assert_eq!(stats.classes[6].slabs, 3);
+    assert_eq!(stats.classes[6].empty_slabs, 2);
+    assert_eq!(stats.slabs_released, 2);
+    assert_eq!(
+        ledger.live_count(),
+        3 + 1,
+        "the reserve, the fifth slab and the slab table"
+    );
+    // The reserve serves again without the fallback: the magazine's blocks, the fifth slab's
+    // free blocks, then the two kept slabs.
+    let again: std::vec::Vec<_> = (0..3 * per_slab)
+        .map(|_| start(pools.allocate(block).unwrap()))
+        .collect();
+    assert_eq!(
+        (pools.stats().classes[6].slabs, ledger.live_count()),
+        (3, 4)
+    );
+    for freed in again {
+        pools.free_checked(freed, block).unwrap();
+    }
+    // Trimming gives back the kept slabs too, and the slab the magazine held.
+    assert!(pools.trim());
+    assert_eq!(pools.stats().slabs_released, 5);
+    assert_eq!(ledger.live_count(), 1, "only the slab table");
+}
+
 #[test]
 fn a_released_slab_leaves_the_slab_table() {
     let ledger = Ledger::new();
@@ -200,6 +280,10 @@ fn a_released_slab_leaves_the_slab_table() {
     let small = layout(16, 8);
     let first = start(pools.allocate(small).unwrap());
     pools.free_checked(first, small).unwrap();
+    if MAGAZINE_BLOCKS > 0 {
+        assert_eq!(pools.stats().slabs, 1, "the block waits in the magazine");
+        assert!(pools.trim());
+    }
     assert_eq!(pools.stats().slabs, 0);
     // The slab is gone: its old block address is no longer a pool block.
     assert_eq!(
@@ -387,10 +471,10 @@ fn trusted_frees_and_resizes_use_the_callers_pointer_only_as_an_address() {
         pools.deallocate_trusted(narrowed(first, 24), small);
         pools.deallocate_trusted(read_only(second, 24), small);
     }
-    // The lowest free block is handed out again with the pools' provenance: the whole
-    // 32-byte block is writable.
+    // The block freed last (with magazines; else the lowest free one) is handed out again with
+    // the pools' provenance: the whole 32-byte block is writable.
     let again = start(pools.allocate(small).unwrap());
-    assert_eq!(again, first);
+    assert_eq!(again, if MAGAZINE_BLOCKS > 0 { second } else { first });
     // SAFETY: a live 32-byte block.
     unsafe { again.write_bytes(1, 32) };
     // A resize within the class returns the same address, usable for the whole new size.

@@ -10,7 +10,7 @@ const THREADS: usize = 4;
 const OPERATIONS: usize = if cfg!(miri) { 200 } else { 1_000_000 };
 
 fn stress<D: Design>(bytes: usize, max_size: usize) {
-    let form = Shared::<D>::new(bytes);
+    let mut form = Shared::<D>::new(bytes);
     let report = hammer(form.allocator(), THREADS, OPERATIONS / THREADS, max_size);
     assert_eq!(report.operations, OPERATIONS);
     assert!(report.successes > report.failures, "{report:?}");

@@ -52,7 +52,7 @@ pub const CORTEX_M_BASELINE: &str = "null";
 pub const WASM_BASELINE: &str = "none";
 
 /// The Cortex-M firmware's allocators, the baseline first.
-pub const CORTEX_M: [Config; 8] = [
+pub const CORTEX_M: [Config; 9] = [
     Config {
         feature: "null",
         package: None,
@@ -71,6 +71,13 @@ pub const CORTEX_M: [Config; 8] = [
         feature: "bareheap-heap",
         package: Some("bareheap"),
         form: "`Locked<Heap<NoGrowth>>` (spin lock), the buffer handed over with `claim_static`",
+        kind: Kind::Arena,
+        budgeted: true,
+    },
+    Config {
+        feature: "bareheap-heap-magazines",
+        package: Some("bareheap"),
+        form: "the same heap with the `magazines` feature (a default of the library)",
         kind: Kind::Arena,
         budgeted: true,
     },
@@ -112,7 +119,7 @@ pub const CORTEX_M: [Config; 8] = [
 ];
 
 /// The WebAssembly module's allocators, the baseline first.
-pub const WASM: [Config; 10] = [
+pub const WASM: [Config; 11] = [
     Config {
         feature: "none",
         package: None,
@@ -131,6 +138,13 @@ pub const WASM: [Config; 10] = [
         feature: "bareheap-heap",
         package: Some("bareheap"),
         form: "`LockedHeap<WasmGrower>` (spin lock)",
+        kind: Kind::Growing,
+        budgeted: true,
+    },
+    Config {
+        feature: "bareheap-heap-magazines",
+        package: Some("bareheap"),
+        form: "the same heap with the `magazines` feature (a default of the library)",
         kind: Kind::Growing,
         budgeted: true,
     },
