@@ -54,8 +54,8 @@ use crate::{FreeError, HeapCorruption, Inspect, OutOfMemory, RawAllocator, Resiz
 /// rather than spin while the lock's holder is descheduled:
 /// `static HEAP: LockedHeap<MmapGrower, FutexLock> = LockedHeap::with_grower(MmapGrower::new());`.
 ///
-/// Costs: O(1) allocation and free for every size (a slab-table lookup for small frees, the
-/// bins' bitmaps for large requests), plus a grower call when the heap grows. Memory: the
+/// Costs: O(1) allocation and free for every size (for small blocks, a pop from and a push on
+/// the pools' magazines, most of the time; the bins' bitmaps for large requests), plus a grower call when the heap grows. Memory: the
 /// pools' slabs round small requests up to a power of two; the free list adds one word per
 /// large block.
 pub struct Heap<G: HeapGrower> {
@@ -111,7 +111,8 @@ impl<G: HeapGrower> Heap<G> {
 
     /// Gives the small blocks the pools keep at hand, and their empty slabs, back to the free
     /// list, which gives whole regions it no longer uses back to the grower (`munmap` for an
-    /// [`MmapGrower`](crate::MmapGrower)); returns whether a slab went back. With the
+    /// [`MmapGrower`](crate::MmapGrower); not the region that holds the pools' slab table,
+    /// kept until the heap is dropped); returns whether a slab went back. With the
     /// `magazines` feature (a default), the heap does this itself before it reports
     /// exhaustion. See [`SizeClassPools::trim`] for the cost.
     pub fn trim(&mut self) -> bool {
@@ -206,6 +207,14 @@ impl<G: HeapGrower, R: RawMutex> Locked<Heap<G>, R> {
         let mut heap = self.lock();
         // SAFETY: the heap stays in place, only gaining memory.
         unsafe { heap.get_mut() }.claim_static(memory)
+    }
+
+    /// [`Heap::trim`] under the lock: safe, since only blocks and slabs no caller holds go
+    /// back. Its cost plus the lock.
+    pub fn trim(&self) -> bool {
+        let mut heap = self.lock();
+        // SAFETY: the heap stays in place; a trim gives back only what no caller holds.
+        unsafe { heap.get_mut() }.trim()
     }
 
     /// [`Heap::extend`] under the lock. O(1) plus the lock.
@@ -345,7 +354,9 @@ mod tests {
     use proptest::prelude::*;
 
     use super::Heap;
-    use crate::{Inspect, NoGrowth, RawAllocator, Region, free_list, pools};
+    use crate::{
+        Inspect, NoGrowth, OutOfMemory, RawAllocator, Region, ResizeError, free_list, pools,
+    };
 
     /// `bytes` of memory the heap may keep for good (see [`unleak`]).
     fn leaked(bytes: usize) -> &'static mut [MaybeUninit<u8>] {
@@ -497,6 +508,24 @@ mod tests {
         }
     }
 
+    /// Issue-review finding on the magazines: a heap that chose slabs under 32 KiB keeps no
+    /// block in a magazine (it would keep its slab amid the free memory and split it), and one
+    /// that keeps magazines, under the default policy, chose slabs of 32 KiB.
+    fn assert_no_magazine_on_a_small_heap(heap: &Heap<NoGrowth>) {
+        let pools = heap.pools();
+        if pools.uses_magazines() {
+            assert_eq!(pools.slab_size(), pools::SLAB_SIZE);
+        } else {
+            let stats = pools.stats();
+            assert!(
+                stats
+                    .classes
+                    .iter()
+                    .all(|class| class.blocks_in_magazine == 0)
+            );
+        }
+    }
+
     /// What an allocation that failed must leave: nothing kept at hand (no magazine block, no
     /// empty slab), so that a trim finds nothing to give back.
     fn assert_really_exhausted(heap: &mut Heap<NoGrowth>) {
@@ -514,18 +543,20 @@ mod tests {
     /// One step of [`an_allocation_fails_only_when_nothing_is_kept_at_hand`].
     #[derive(Debug, Clone)]
     enum Action {
-        /// Allocate this many bytes.
-        Allocate(usize),
+        /// Allocate this many bytes, aligned to 8 << this.
+        Allocate(usize, u32),
         /// Free the live block at this index (modulo their number), checked when even.
         Free(usize),
-        /// Resize the live block at this index (modulo their number) to this many bytes.
+        /// Resize the live block at this index (modulo their number) to this many bytes,
+        /// checked when even.
         Resize(usize, usize),
     }
 
     fn action() -> impl Strategy<Value = Action> {
         let size = || prop_oneof![4 => 1..300usize, 1 => 300..40_000usize];
         prop_oneof![
-            3 => size().prop_map(Action::Allocate),
+            3 => (size(), prop_oneof![3 => Just(0u32), 1 => 0..10u32])
+                .prop_map(|(size, shift)| Action::Allocate(size, shift)),
             2 => any::<usize>().prop_map(Action::Free),
             1 => (any::<usize>(), size()).prop_map(|(which, size)| Action::Resize(which, size)),
         ]
@@ -542,8 +573,8 @@ mod tests {
         let mut live: Vec<Live> = Vec::new();
         for (n, action) in actions.iter().enumerate() {
             let (block, layout) = match *action {
-                Action::Allocate(size) => {
-                    let layout = Layout::from_size_align(size, 8).unwrap();
+                Action::Allocate(size, shift) => {
+                    let layout = Layout::from_size_align(size, 8 << shift).unwrap();
                     (heap.allocate(layout), layout)
                 }
                 Action::Free(which) => {
@@ -555,10 +586,19 @@ mod tests {
                 }
                 Action::Resize(which, size) if !live.is_empty() => {
                     let at = which % live.len();
-                    let layout = Layout::from_size_align(size, 8).unwrap();
+                    let (ptr, old) = (live[at].ptr, live[at].layout);
+                    let layout = Layout::from_size_align(size, old.align()).unwrap();
                     // SAFETY: a live block of `heap`, with the layout it was allocated with.
-                    let resized =
-                        unsafe { heap.resize_trusted(live[at].ptr, live[at].layout, layout) };
+                    let resized = unsafe {
+                        if which % 2 == 0 {
+                            heap.resize(ptr.as_ptr(), old, layout).map_err(|error| {
+                                assert_eq!(error, ResizeError::OutOfMemory);
+                                OutOfMemory
+                            })
+                        } else {
+                            heap.resize_trusted(ptr, old, layout)
+                        }
+                    };
                     if resized.is_ok() {
                         live.swap_remove(at);
                     }
@@ -566,6 +606,7 @@ mod tests {
                 }
                 Action::Resize(..) => continue,
             };
+            assert_no_magazine_on_a_small_heap(&heap);
             let Ok(block) = block else {
                 assert_really_exhausted(&mut heap);
                 continue;
@@ -651,6 +692,7 @@ mod tests {
                     );
                 }
             }
+            assert_no_magazine_on_a_small_heap(&heap);
             heap.validate().unwrap();
         }
         for block in live.drain(..) {

@@ -263,7 +263,11 @@ impl<A: RawAllocator, R: RawMutex> Locked<A, R> {
             before_unlock(&allocator);
             return Ok(resized);
         }
-        let moved = allocator.allocate(new)?;
+        // An allocation may give memory back (a heap's pools trim before they report
+        // exhaustion): `before_unlock` sees the heap after it, whatever its answer.
+        let moved = allocator.allocate(new);
+        before_unlock(&allocator);
+        let moved = moved?;
         drop(allocator);
         // SAFETY: the old block is live and the caller's (it stays allocated until the free
         // below), readable for `old.size()` bytes; the new one is a fresh block of at least

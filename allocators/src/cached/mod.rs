@@ -62,7 +62,8 @@
 //! the shared lock the first time a block of that span is freed into the cache (four per
 //! cache, most recently used first). A root is trusted only while the heap has given no memory
 //! back since it was learned ([`RawAllocator::memory_given_back`]); the layer reads that count
-//! under the shared lock after every call that can change it, and every such call goes through
+//! under the shared lock after every call that can change it (allocations included: a heap
+//! may give memory back before it reports exhaustion), and every such call goes through
 //! the layer (its [`inspect`](Cached::inspect) lends the shared heap read-only).
 //!
 //! Costs: a cached allocation is an index lookup, one atomic swap, one release store and a few
@@ -300,7 +301,7 @@ impl<A: RawAllocator, I: CacheIndex, R: RawMutex, const N: usize> Cached<A, I, R
     pub fn allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, OutOfMemory> {
         let Some(class) = class_of(layout) else {
             // A statement of its own: the shared lock must be released before a reclaim.
-            let large = self.shared.lock().allocate(layout);
+            let large = self.allocate_shared(layout);
             return large.or_else(|_| self.reclaim_and_allocate(layout));
         };
         let slot = self.my_slot();
@@ -316,7 +317,7 @@ impl<A: RawAllocator, I: CacheIndex, R: RawMutex, const N: usize> Cached<A, I, R
             }
             None => {
                 slot.note_bypass();
-                Ok(self.shared.lock().allocate(class_layout(class))?.cast())
+                Ok(self.allocate_shared(class_layout(class))?.cast())
             }
         };
         let block = match block {
@@ -391,6 +392,17 @@ impl<A: RawAllocator, I: CacheIndex, R: RawMutex, const N: usize> Cached<A, I, R
         drop(shared);
         cache.events.frees += 1;
         cache.magazines[class].push(block, magazine_limit(class));
+    }
+
+    /// A block for `layout` from the shared heap, under its lock, with the heap's count of
+    /// memory given back recorded after it: an allocation may give memory back too (a `Heap`'s
+    /// pools trim themselves before they report exhaustion, and the free list may then give a
+    /// region back).
+    fn allocate_shared(&self, layout: Layout) -> Result<NonNull<[u8]>, OutOfMemory> {
+        let mut shared = self.shared.lock();
+        let block = shared.allocate(layout);
+        self.note_given_back(&*shared);
+        block
     }
 
     /// Records the shared heap's count of memory given back, read under its lock, after a call
@@ -536,7 +548,13 @@ impl<A: RawAllocator, I: CacheIndex, R: RawMutex, const N: usize> Cached<A, I, R
     fn refill(&self, cache: &mut Cache, class: usize) -> Result<NonNull<u8>, OutOfMemory> {
         let layout = class_layout(class);
         let mut shared = self.shared.lock();
-        let first = shared.allocate(layout)?.cast::<u8>();
+        let first = match shared.allocate(layout) {
+            Ok(first) => first.cast::<u8>(),
+            Err(OutOfMemory) => {
+                self.note_given_back(&*shared);
+                return Err(OutOfMemory);
+            }
+        };
         let mut brought = 1;
         while brought < batch(class) {
             let Ok(block) = shared.allocate(layout) else {
@@ -545,6 +563,7 @@ impl<A: RawAllocator, I: CacheIndex, R: RawMutex, const N: usize> Cached<A, I, R
             cache.magazines[class].push(block.cast(), magazine_limit(class));
             brought += 1;
         }
+        self.note_given_back(&*shared);
         drop(shared);
         cache.events.refills += 1;
         cache.events.refilled_blocks += brought as u64;
@@ -596,7 +615,7 @@ impl<A: RawAllocator, I: CacheIndex, R: RawMutex, const N: usize> Cached<A, I, R
     #[cold]
     fn reclaim_and_allocate(&self, layout: Layout) -> Result<NonNull<[u8]>, OutOfMemory> {
         self.reclaim();
-        self.shared.lock().allocate(layout)
+        self.allocate_shared(layout)
     }
 
     /// Gives the blocks of every cache no thread is in back to the shared heap.

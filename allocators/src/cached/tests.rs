@@ -492,3 +492,147 @@ fn the_page_size_behind_the_caches_is_set_without_unsafe() {
     let page = heap.inspect(|heap| heap.free_list().grower().page_size());
     assert_eq!(page, 64 * 1024);
 }
+
+/// A grower that takes each region from the test's global allocator, at most `left` more of
+/// them, and frees a region given back at once (so a later region may land at its address, as
+/// after `munmap` and `mmap`).
+struct FreshRegions {
+    left: usize,
+}
+
+/// The smallest region [`FreshRegions`] hands out.
+const FRESH_REGION: usize = 64 * 1024;
+
+// SAFETY: every region is a fresh allocation of its own, valid until it is given back (then
+// freed, never used again by the grower).
+unsafe impl crate::HeapGrower for FreshRegions {
+    type Err = crate::grower::Exhausted;
+
+    const RELEASES: bool = true;
+    const SHARES_PROVENANCE: bool = false;
+
+    fn grow(&mut self, min_size: usize) -> Result<Region, Self::Err> {
+        self.left = self.left.checked_sub(1).ok_or(crate::grower::Exhausted)?;
+        let len = min_size.max(FRESH_REGION);
+        let region: *mut [MaybeUninit<u8>] = Box::into_raw(Box::new_uninit_slice(len));
+        // SAFETY: a fresh allocation, ours until `release`.
+        Ok(Region::from(unsafe { &mut *region }))
+    }
+
+    unsafe fn release(
+        &mut self,
+        region: Region,
+    ) -> Result<(), crate::grower::ReleaseError<Self::Err>> {
+        let slice = core::ptr::slice_from_raw_parts_mut(region.ptr().as_ptr(), region.len());
+        // SAFETY: `region` is one that `grow` handed out (from `Box::into_raw`, whole), given
+        // back once.
+        drop(unsafe { Box::from_raw(slice as *mut [MaybeUninit<u8>]) });
+        self.left += 1;
+        Ok(())
+    }
+}
+
+/// One step of [`the_layer_sees_every_region_the_heap_gives_back`].
+#[derive(Debug, Clone)]
+enum Step {
+    /// Allocate this many bytes (small or large).
+    Allocate(usize),
+    /// Free the live block at this index (modulo their number).
+    Free(usize),
+    /// Resize the live block at this index to this many bytes.
+    Resize(usize, usize),
+    /// Give every cache's blocks back to the shared heap.
+    ReleaseAll,
+}
+
+fn step() -> impl proptest::strategy::Strategy<Value = Step> {
+    use proptest::prelude::*;
+    let size = || prop_oneof![3 => 1..600usize, 1 => 2048..200_000usize];
+    prop_oneof![
+        4 => size().prop_map(Step::Allocate),
+        3 => any::<usize>().prop_map(Step::Free),
+        1 => (any::<usize>(), size()).prop_map(|(at, size)| Step::Resize(at, size)),
+        1 => Just(Step::ReleaseAll),
+    ]
+}
+
+/// Issue-review finding on the pools' magazines: an allocation can give memory back (the pools
+/// trim before they report exhaustion, and the free list gives the emptied region back), and a
+/// cache's root for that region must then be distrusted. Over random calls on a heap whose
+/// regions go back at once, the layer's count of memory given back always equals the heap's
+/// after a call, so no root outlives its region; and every live block keeps its bytes.
+fn layer_sees_every_region_given_back(steps: &[Step]) {
+    let policy = crate::free_list::Policy {
+        retained_bytes: 0,
+        ..crate::free_list::Policy::DEFAULT
+    };
+    let grower = FreshRegions { left: 3 };
+    let heap: Cached<Heap<FreshRegions>, Pick, CountingLock, 2> = Cached::new(
+        Heap::with_policies(grower, policy, crate::pools::Policy::DEFAULT),
+        Pick(AtomicUsize::new(0)),
+    );
+    let mut live: Vec<(NonNull<u8>, Layout, u8)> = Vec::new();
+    for (n, step) in steps.iter().enumerate() {
+        let fill = n as u8;
+        match *step {
+            Step::Allocate(size) => {
+                let layout = layout(size, 8);
+                if let Ok(block) = heap.allocate(layout) {
+                    // SAFETY: a fresh block of at least `size` bytes.
+                    unsafe { block.cast::<u8>().as_ptr().write_bytes(fill, size) };
+                    live.push((block.cast(), layout, fill));
+                }
+            }
+            Step::Free(at) if !live.is_empty() => {
+                let (ptr, layout, fill) = live.swap_remove(at % live.len());
+                // SAFETY: a live block, `layout.size()` bytes written with `fill`.
+                let bytes = unsafe { core::slice::from_raw_parts(ptr.as_ptr(), layout.size()) };
+                assert!(
+                    bytes.iter().all(|&byte| byte == fill),
+                    "a block lost its bytes"
+                );
+                // SAFETY: a live block of `heap` with its layout, freed once.
+                unsafe { heap.deallocate_trusted(ptr, layout) };
+            }
+            Step::Resize(at, size) if !live.is_empty() => {
+                let at = at % live.len();
+                let (ptr, old, _) = live[at];
+                let new = layout(size, 8);
+                // SAFETY: a live block of `heap` with its layout.
+                if let Ok(block) = unsafe { heap.resize_trusted(ptr, old, new) } {
+                    // SAFETY: the resized block holds at least `size` bytes.
+                    unsafe { block.cast::<u8>().as_ptr().write_bytes(fill, size) };
+                    live[at] = (block.cast(), new, fill);
+                }
+            }
+            Step::Free(_) | Step::Resize(..) => {}
+            Step::ReleaseAll => heap.release_all(),
+        }
+        let heap_count = heap.inspect(RawAllocator::memory_given_back);
+        assert_eq!(
+            heap.given_back.load(Ordering::Relaxed),
+            heap_count,
+            "the layer missed memory the heap gave back"
+        );
+    }
+    for (ptr, layout, _) in live {
+        // SAFETY: live blocks of `heap` with their layouts, freed once.
+        unsafe { heap.deallocate_trusted(ptr, layout) };
+    }
+    heap.release_all();
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: if cfg!(miri) { 2 } else { 128 },
+        failure_persistence: None,
+        ..proptest::prelude::ProptestConfig::default()
+    })]
+
+    #[test]
+    fn the_layer_sees_every_region_the_heap_gives_back(
+        steps in proptest::collection::vec(step(), 1..if cfg!(miri) { 30 } else { 200 })
+    ) {
+        layer_sees_every_region_given_back(&steps);
+    }
+}

@@ -33,8 +33,9 @@ use crate::{
 };
 
 /// Whether the pools [`trim`](SizeClassPools::trim) themselves and try again when the fallback
-/// has no memory for a request: with magazines, whose blocks keep their slabs, so that memory
-/// kept at hand never makes a request fail. Without them, only the empty slabs the policy
+/// has no memory for a request: with magazines, whose blocks keep their slabs, so that a
+/// request fails only when the fallback cannot serve it with every block and slab kept at hand
+/// given back. Without them, only the empty slabs the policy
 /// keeps could go back (none on a heap that chose slabs under 32 KiB, as a microcontroller's
 /// does), and the code it takes (about 260 bytes on a Cortex-M) stays out.
 const TRIM_WHEN_SHORT: bool = cfg!(feature = "magazines");
@@ -61,9 +62,11 @@ pub struct Policy {
     /// How many empty slabs each class keeps for later requests; a slab that empties beyond
     /// these goes back to the fallback at once. Default 1: a class that empties and refills
     /// repeatedly keeps its slab instead of asking the fallback each time. `usize::MAX` keeps
-    /// every slab (the pools never give memory back). When the heap chooses the slab size and
-    /// chooses less than 32 KiB (see [`slab_size`](Self::slab_size)), it keeps none, whatever
-    /// this says ([`SizeClassPools::kept_empty_slabs`]); name the slab size to keep some.
+    /// every slab (the pools give memory back only when [trimmed](SizeClassPools::trim)). When
+    /// the heap chooses the slab size and chooses less than 32 KiB (see
+    /// [`slab_size`](Self::slab_size)), it keeps none, whatever this says, and no magazines
+    /// ([`SizeClassPools::kept_empty_slabs`], [`SizeClassPools::uses_magazines`]); name the
+    /// slab size to keep some.
     pub kept_empty_slabs: usize,
     /// The size of every slab, a power of two from [`MIN_SLAB_SIZE`](super::MIN_SLAB_SIZE)
     /// (1 KiB) to [`SLAB_SIZE`](super::SLAB_SIZE) (32 KiB); another value is rounded down to a
@@ -108,6 +111,9 @@ struct StoredPolicy {
     /// that clears an address down to its slab, and how many empty slabs a class keeps.
     slab_mask: usize,
     kept_empty_now: usize,
+    /// Whether the classes keep no magazine: when the heap chose slabs below 32 KiB (see
+    /// [`SizeClassPools::uses_magazines`]).
+    magazines_off: bool,
     /// The largest class served from slabs.
     top_class: usize,
     /// Its block size minus one: a layout is a slab class's exactly when
@@ -131,6 +137,7 @@ impl StoredPolicy {
             slab_shift: 0,
             slab_mask: 0,
             kept_empty_now: 0,
+            magazines_off: false,
             top_class: 0,
             class_limit: 0,
         }
@@ -141,8 +148,10 @@ impl StoredPolicy {
     const fn with_geometry(self, geometry: Geometry) -> Self {
         let default = Self::DEFAULT_GEOMETRY;
         let kept = Policy::DEFAULT.kept_empty_slabs;
-        // None kept when the heap chose slabs below 32 KiB (see `kept_empty_slabs`).
-        let kept_now = if !self.slab_size_given && geometry.size() < SLAB_SIZE {
+        // None kept, and no magazines, when the heap chose slabs below 32 KiB (see
+        // `kept_empty_slabs`).
+        let small_heap = !self.slab_size_given && geometry.size() < SLAB_SIZE;
+        let kept_now = if small_heap {
             0
         } else {
             self.kept_empty_slabs ^ kept
@@ -151,6 +160,7 @@ impl StoredPolicy {
             slab_shift: geometry.shift() ^ default.shift(),
             slab_mask: !(geometry.size() - 1) ^ !(default.size() - 1),
             kept_empty_now: kept_now ^ kept,
+            magazines_off: small_heap,
             top_class: geometry.top_class() ^ default.top_class(),
             class_limit: class_limit(geometry) ^ class_limit(default),
             ..self
@@ -346,6 +356,8 @@ impl<F: RawAllocator> SizeClassPools<F> {
             1 << eighth.ilog2()
         };
         self.policy = self.policy.with_geometry(Geometry::new(size));
+        // Nothing was handed out yet, so every magazine is empty.
+        self.magazines.set_on(!self.policy.magazines_off);
         true
     }
 
@@ -355,6 +367,15 @@ impl<F: RawAllocator> SizeClassPools<F> {
     /// from 18 to 10 KiB). O(1).
     pub fn kept_empty_slabs(&self) -> usize {
         self.policy.kept_empty_now()
+    }
+
+    /// Whether the classes keep magazines of freed blocks (see the module docs): with the
+    /// `magazines` feature (a default), unless the heap chose slabs below 32 KiB (a heap under
+    /// 256 KiB), where a block kept in a magazine would keep its slab amid the free memory and
+    /// split it, as a kept empty slab would (see [`kept_empty_slabs`](Self::kept_empty_slabs)).
+    /// Name the slab size in the [`Policy`] to keep them. O(1).
+    pub const fn uses_magazines(&self) -> bool {
+        cfg!(feature = "magazines") && !self.policy.magazines_off
     }
 
     /// The usable length of the memory the pools hand out for `layout`: the whole block of its
@@ -558,6 +579,9 @@ impl<F: RawAllocator> SizeClassPools<F> {
     /// feature, gives the block straight back to its slab. O(1).
     #[inline(always)]
     fn keep_freed(&mut self, class: usize, block: NonNull<u8>) {
+        // SAFETY: our pointer to a block of one of our slabs reaches that slab's header.
+        let slab_class = || unsafe { (*self.header_of(block)).class };
+        debug_assert_eq!(slab_class(), class, "freed with a layout of another class");
         if MAGAZINE_BLOCKS == 0 {
             self.return_to_slab(class, block);
         } else if !self.magazines.push(class, block) {
@@ -570,6 +594,10 @@ impl<F: RawAllocator> SizeClassPools<F> {
     #[cold]
     #[inline(never)]
     fn make_room_and_keep(&mut self, class: usize, block: NonNull<u8>) {
+        if self.policy.magazines_off {
+            // Turned off, every magazine looks full: the block goes straight to its slab.
+            return self.return_to_slab(class, block);
+        }
         for older in self.magazines.take_older_half(class).into_iter().flatten() {
             self.return_to_slab(class, older);
         }
@@ -580,15 +608,18 @@ impl<F: RawAllocator> SizeClassPools<F> {
     /// Gives the block `block` (our pointer), of class `class` and out of its magazine, back
     /// to its slab, and the slab back to the fallback if it empties beyond the reserve. O(1).
     fn return_to_slab(&mut self, class: usize, block: NonNull<u8>) {
-        // Our pointers' provenance covers the block's slab.
-        let header = block
-            .as_ptr()
-            .map_addr(|a| a & self.policy.slab_mask())
-            .cast::<SlabHeader>();
+        let header = self.header_of(block);
         let index = ClassPool::block_index_trusted(header, class, block.addr().get());
         // SAFETY: a block that was in a magazine of class `class` is a block of one of our live
         // slabs of that class, which still counts it in use; `index` is its number there.
         unsafe { self.give_back(header, class, index) };
+    }
+
+    /// The header of the slab that holds the block `block` (our pointer, whose provenance
+    /// covers the slab): its address rounded down to the slab size. O(1).
+    fn header_of(&self, block: NonNull<u8>) -> *mut SlabHeader {
+        let slab_mask = self.policy.slab_mask();
+        block.as_ptr().map_addr(|a| a & slab_mask).cast()
     }
 
     /// Our pointer to `address`, inside one of our slabs (a block the caller vouches for):
@@ -914,10 +945,18 @@ unsafe impl<F: RawAllocator> RawAllocator for SizeClassPools<F> {
     ) -> Result<NonNull<[u8]>, ResizeError> {
         let source = match self.check(ptr, old)? {
             Some(block) => block.block.as_ptr(),
-            None if self.slab_class(new).is_none() => {
-                // SAFETY: forwarded from the caller: outside every slab, a fallback layout.
-                return unsafe { self.fallback.resize(ptr, old, new) };
-            }
+            None if self.slab_class(new).is_none() => loop {
+                // SAFETY: forwarded from the caller: outside every slab, a fallback layout (a
+                // refusal leaves the block as it was, so it can be asked again after a trim
+                // that gave memory back; a trim that gives nothing back ends the loop).
+                let resized = unsafe { self.fallback.resize(ptr, old, new) };
+                if !matches!(resized, Err(ResizeError::OutOfMemory))
+                    || !TRIM_WHEN_SHORT
+                    || !self.trim()
+                {
+                    return resized;
+                }
+            },
             // A resize to the layout the block already fits never moves it: this only checks.
             // SAFETY: forwarded from the caller.
             None => unsafe { self.fallback.resize(ptr, old, old) }?

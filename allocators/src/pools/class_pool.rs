@@ -57,7 +57,8 @@ pub struct ClassStats {
     pub blocks_in_magazine: usize,
     /// Slabs the class holds now.
     pub slabs: usize,
-    /// Slabs the class holds that have no block in use.
+    /// Slabs the class holds that have no block taken: none handed out and none in the
+    /// class's magazine.
     pub empty_slabs: usize,
     /// Slabs the class gave back to the fallback so far.
     pub slabs_released: usize,

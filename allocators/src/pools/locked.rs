@@ -15,6 +15,7 @@ use lock_api::RawMutex;
 use super::SizeClassPools;
 #[cfg(target_os = "linux")]
 use crate::FreeListAllocator;
+use crate::RawAllocator;
 use crate::chunk::{ChunkAllocator, Placement};
 #[cfg(target_os = "linux")]
 use crate::grower::{BadPageSize, MmapGrower};
@@ -39,6 +40,16 @@ use crate::locked::{DefaultLock, Locked};
 /// assert_eq!(POOLS.inspect(|pools| pools.stats().classes[0].blocks_in_use), 1);
 /// ```
 pub type LockedSizeClassPools<F, R = DefaultLock> = Locked<SizeClassPools<F>, R>;
+
+impl<F: RawAllocator, R: RawMutex> Locked<SizeClassPools<F>, R> {
+    /// [`SizeClassPools::trim`] under the lock: safe, since only blocks and slabs no caller
+    /// holds go back. Its cost plus the lock.
+    pub fn trim(&self) -> bool {
+        let mut pools = self.lock();
+        // SAFETY: the pools stay in place; a trim gives back only what no caller holds.
+        unsafe { pools.get_mut() }.trim()
+    }
+}
 
 impl<const CHUNK_SIZE: usize> SizeClassPools<ChunkAllocator<CHUNK_SIZE>> {
     /// Changes where the chunk heap behind the pools searches from now on, as

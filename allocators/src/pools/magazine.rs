@@ -40,7 +40,8 @@ pub(super) const HALF: usize = MAGAZINE_BLOCKS / 2;
 /// Recently freed blocks of every class: our pointers to blocks that their slabs still count in
 /// use. All zero bits when empty.
 pub(super) struct Magazines {
-    /// Per class, how many of its slots hold a block (the lowest ones).
+    /// Per class, how many of its slots hold a block (the lowest ones), or are empty slots of a
+    /// magazine turned off.
     lens: [u8; CLASS_COUNT],
     /// Per class, its slots; those below the length hold blocks, the oldest first.
     blocks: [[Option<NonNull<u8>>; MAGAZINE_BLOCKS]; CLASS_COUNT],
@@ -66,8 +67,10 @@ impl Magazines {
         // two: the remainders change nothing and spare the bounds checks.
         let class = class % CLASS_COUNT;
         let len = self.lens[class].checked_sub(1)?;
+        // An empty slot below the length: a magazine turned off (see `set_on`).
+        let block = self.blocks[class][usize::from(len) % MAGAZINE_BLOCKS]?;
         self.lens[class] = len;
-        self.blocks[class][usize::from(len) % MAGAZINE_BLOCKS]
+        Some(block)
     }
 
     /// Puts `block` into class `class`'s magazine; `false` (and nothing changes) when it is
@@ -114,12 +117,24 @@ impl Magazines {
             .copied()
     }
 
-    /// How many blocks class `class`'s magazine holds. O(1).
+    /// How many blocks class `class`'s magazine holds. O(`MAGAZINE_BLOCKS`).
     pub(super) fn len(&self, class: usize) -> usize {
-        if MAGAZINE_BLOCKS == 0 {
-            return 0;
-        }
-        usize::from(self.lens[class % CLASS_COUNT])
+        self.blocks(class).count()
+    }
+
+    /// Turns every magazine off (or back on): off, each looks full, of empty slots, so that a
+    /// push fails (its caller then returns the block to its slab) and a pop finds nothing,
+    /// and the hot paths need no test of their own. The magazines must hold no block (their
+    /// slots are cleared). O(classes × `MAGAZINE_BLOCKS`).
+    pub(super) fn set_on(&mut self, on: bool) {
+        debug_assert!(
+            (0..CLASS_COUNT).all(|class| self.len(class) == 0),
+            "no block held"
+        );
+        // No slot may keep a block popped long ago: off, every slot counts.
+        self.blocks = [[None; MAGAZINE_BLOCKS]; CLASS_COUNT];
+        let len = if on { 0 } else { MAGAZINE_BLOCKS as u8 };
+        self.lens = [len; CLASS_COUNT];
     }
 
     /// Whether class `class`'s magazine holds the block at `address`. O(`MAGAZINE_BLOCKS`).
@@ -159,6 +174,23 @@ mod tests {
             assert_eq!(magazines.pop(3), Some(block(number)));
         }
         assert_eq!(magazines.pop(3), None);
+    }
+
+    #[test]
+    fn a_magazine_turned_off_takes_nothing_and_gives_nothing_until_turned_on() {
+        let mut magazines = Magazines::new();
+        assert!(magazines.push(4, block(7)));
+        assert_eq!(magazines.pop(4), Some(block(7)));
+        magazines.set_on(false);
+        for class in 0..CLASS_COUNT {
+            assert!(!magazines.push(class, block(1)));
+            assert_eq!(magazines.pop(class), None);
+            assert_eq!(magazines.len(class), 0);
+            assert!(!magazines.holds(class, block(1).addr().get()));
+        }
+        magazines.set_on(true);
+        assert!(magazines.push(2, block(1)));
+        assert_eq!(magazines.pop(2), Some(block(1)));
     }
 
     #[test]

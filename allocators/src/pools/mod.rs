@@ -62,8 +62,11 @@
 //! which keep their slabs; a slab goes back only once all its blocks are free and out of the
 //! magazine (a single live block keeps its whole slab), and the table only when the pools are
 //! dropped. When the fallback runs out of memory, the pools first [`trim`](SizeClassPools::trim)
-//! themselves (every magazine and every empty slab back) and try once more, so memory they keep
-//! at hand never makes a request fail.
+//! themselves (every magazine and every empty slab back) and try once more: a request fails
+//! only when the fallback cannot serve it with all of that given back. (What a trim cannot
+//! undo: a slab kept where a large block would have gone leaves a hole when it goes. So a heap
+//! that chose slabs under 32 KiB, a microcontroller's, keeps neither magazines nor empty slabs:
+//! [`SizeClassPools::uses_magazines`].)
 //!
 //! The magazines are the crate's `magazines` feature, on by default. Without it (a firmware
 //! build with `default-features = false`), a free goes straight back to its slab, the pools

@@ -105,7 +105,11 @@ fn check(pools: &SizeClassPools<&Ledger>, live: &BTreeMap<usize, Live>) {
     for (class, count) in in_use.into_iter().enumerate() {
         let class = stats.classes[class];
         assert_eq!(class.blocks_in_use, count);
-        assert!(class.blocks_in_magazine <= MAGAZINE_BLOCKS.min(class.blocks_free));
+        assert!(class.blocks_in_magazine <= class.blocks_free);
+        assert!(
+            class.blocks_in_magazine.saturating_sub(MAGAZINE_BLOCKS) == 0,
+            "{class:?}"
+        );
         assert!(class.empty_slabs <= kept.min(class.slabs), "{class:?}");
     }
     assert_eq!(stats.fallback_blocks, fallback_blocks);
@@ -249,7 +253,7 @@ fn run(ops: Vec<Op>, kept_empty_slabs: usize, slab_size: usize) {
     let stats = pools.stats();
     assert!(stats.classes.iter().all(|class| class.blocks_in_use == 0));
     assert!(stats.classes.iter().all(|class| {
-        class.blocks_in_magazine <= MAGAZINE_BLOCKS
+        class.blocks_in_magazine.saturating_sub(MAGAZINE_BLOCKS) == 0
             && class.empty_slabs <= kept_empty_slabs
             && class.blocks_free == class.slabs * blocks_per_slab(&pools, class.block_size)
     }));
