@@ -35,9 +35,9 @@ use crate::{
 /// Whether the pools [`trim`](SizeClassPools::trim) themselves and try again when the fallback
 /// has no memory for a request: with magazines, whose blocks keep their slabs, so that a
 /// request fails only when the fallback cannot serve it with every block and slab kept at hand
-/// given back. Without them, only the empty slabs the policy
-/// keeps could go back (none on a heap that chose slabs under 32 KiB, as a microcontroller's
-/// does), and the code it takes (about 260 bytes on a Cortex-M) stays out.
+/// given back. Without them, only the empty slabs the policy keeps could go back (none on a
+/// heap that chose slabs under 32 KiB, as a microcontroller's does), and the code it takes
+/// (about 260 bytes on a Cortex-M) stays out.
 const TRIM_WHEN_SHORT: bool = cfg!(feature = "magazines");
 
 /// Where a trusted resize is served (see `SizeClassPools::resize_route`).
@@ -282,8 +282,8 @@ pub struct PoolStats {
 }
 
 // SAFETY: the raw pointers (the magazines' among them) point into slabs and a slab table that
-// this value owns exclusively (taken from the fallback and never shared), so moving the value to another
-// thread moves sole ownership of them; the fallback itself must be `Send`.
+// this value owns exclusively (taken from the fallback and never shared), so moving the value
+// to another thread moves sole ownership of them; the fallback itself must be `Send`.
 unsafe impl<F: RawAllocator + Send> Send for SizeClassPools<F> {}
 
 impl<F: RawAllocator> SizeClassPools<F> {
@@ -402,7 +402,8 @@ impl<F: RawAllocator> SizeClassPools<F> {
         class_of(layout).filter(|&class| class <= self.policy.top_class())
     }
 
-    /// A snapshot of all counters. O(1) (a fixed eight classes).
+    /// A snapshot of all counters. O(1): a fixed eight classes, and their magazines of at most
+    /// 16 blocks.
     pub fn stats(&self) -> PoolStats {
         let geometry = self.geometry();
         let mut class = 0;
@@ -515,9 +516,8 @@ impl<F: RawAllocator> SizeClassPools<F> {
     /// went back. With the `magazines` feature (a default), the pools call it themselves when
     /// the fallback has no memory for a request, and try once more before reporting
     /// exhaustion (without it, an empty slab the policy keeps stays). Call it to hand memory
-    /// back to the
-    /// fallback (and through it, to the system) after a phase of many small blocks.
-    /// O(classes × 16 + slabs given back), plus O(slabs with room) per kept empty slab.
+    /// back to the fallback (and through it, to the system) after a phase of many small
+    /// blocks. O(classes × 16 + slabs given back), plus O(slabs with room) per kept empty slab.
     pub fn trim(&mut self) -> bool {
         let mut released = false;
         for class in 0..CLASS_COUNT {
