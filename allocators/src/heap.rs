@@ -527,8 +527,13 @@ mod tests {
     }
 
     /// What an allocation that failed must leave: nothing kept at hand (no magazine block, no
-    /// empty slab), so that a trim finds nothing to give back.
+    /// empty slab), so that a trim finds nothing to give back. Without the `magazines` feature
+    /// the pools do not trim by themselves (an empty slab the policy keeps stays): nothing to
+    /// check then.
     fn assert_really_exhausted(heap: &mut Heap<NoGrowth>) {
+        if !cfg!(feature = "magazines") {
+            return;
+        }
         let stats = heap.pools().stats();
         assert!(
             stats
