@@ -209,7 +209,7 @@ impl ClassPool {
         Returned::Release
     }
 
-    /// Takes one slab with no block in use off this class, for the caller to give back to the
+    /// Takes one slab with no block taken off this class, for the caller to give back to the
     /// fallback; `None` when the class has none. O(slabs with room).
     pub(super) fn take_empty_slab(&mut self) -> Option<*mut SlabHeader> {
         if self.empty_slabs == 0 {

@@ -177,27 +177,32 @@ fn a_class_takes_new_slabs_when_it_runs_dry_and_reuses_freed_blocks() {
     assert!(!pools.trim(), "nothing left to give back");
 }
 
-/// Without magazines, every free reaches its slab at once.
-#[cfg(not(feature = "magazines"))]
-#[test]
-fn empty_slabs_beyond_the_reserve_go_back_to_the_fallback() {
-    let ledger = Ledger::new();
-    let mut pools = SizeClassPools::with_policy(
-        &ledger,
-        Policy {
-            kept_empty_slabs: 2,
-            ..Policy::DEFAULT
-        },
-    );
+/// Pools that keep two empty slabs per class, after five slabs of 1 KiB blocks were filled
+/// and every block freed again, in the order it was handed out.
+fn five_slabs_freed(ledger: &Ledger) -> SizeClassPools<&Ledger> {
+    let policy = Policy {
+        kept_empty_slabs: 2,
+        ..Policy::DEFAULT
+    };
+    let mut pools = SizeClassPools::with_policy(ledger, policy);
     let block = layout(1024, 8);
-    let per_slab = blocks_per_slab(1024);
-    let blocks: std::vec::Vec<_> = (0..5 * per_slab)
+    let blocks: std::vec::Vec<_> = (0..5 * blocks_per_slab(1024))
         .map(|_| start(pools.allocate(block).unwrap()))
         .collect();
     assert_eq!(ledger.live_count(), 5 + 1, "five slabs and the slab table");
     for &freed in &blocks {
         pools.free_checked(freed, block).unwrap();
     }
+    pools
+}
+
+/// Without magazines, every free reaches its slab at once.
+#[cfg(not(feature = "magazines"))]
+#[test]
+fn empty_slabs_beyond_the_reserve_go_back_to_the_fallback() {
+    let ledger = Ledger::new();
+    let mut pools = five_slabs_freed(&ledger);
+    let (block, per_slab) = (layout(1024, 8), blocks_per_slab(1024));
     let stats = pools.stats();
     assert_eq!(stats.classes[6].slabs, 2);
     assert_eq!(stats.classes[6].empty_slabs, 2);
@@ -219,22 +224,8 @@ fn empty_slabs_beyond_the_reserve_go_back_to_the_fallback() {
 #[test]
 fn empty_slabs_beyond_the_reserve_go_back_to_the_fallback_as_magazines_overflow() {
     let ledger = Ledger::new();
-    let mut pools = SizeClassPools::with_policy(
-        &ledger,
-        Policy {
-            kept_empty_slabs: 2,
-            ..Policy::DEFAULT
-        },
-    );
-    let block = layout(1024, 8);
-    let per_slab = blocks_per_slab(1024);
-    let blocks: std::vec::Vec<_> = (0..5 * per_slab)
-        .map(|_| start(pools.allocate(block).unwrap()))
-        .collect();
-    assert_eq!(ledger.live_count(), 5 + 1, "five slabs and the slab table");
-    for &freed in &blocks {
-        pools.free_checked(freed, block).unwrap();
-    }
+    let mut pools = five_slabs_freed(&ledger);
+    let (block, per_slab) = (layout(1024, 8), blocks_per_slab(1024));
     // The magazine keeps the last blocks freed, all of the fifth slab; their older halves went
     // back as the magazine filled, so the first four slabs emptied: two kept, two given back.
     let stats = pools.stats();
