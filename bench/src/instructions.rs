@@ -29,6 +29,19 @@ const FULL_RUNS: [(usize, AlignMix); 4] = [
     (30_000, AlignMix::Rare),
 ];
 
+/// The subjects counted: the general ones, with the default heap's per-thread caches after
+/// the heap (one thread: what the caches' own work costs on each call).
+const SUBJECTS: [Kind; GENERAL.len() + 1] = {
+    let mut subjects = [Kind::HeapCached; GENERAL.len() + 1];
+    let mut at = 0;
+    while at < GENERAL.len() {
+        // The caches' row goes right after the heap's (the second general subject).
+        subjects[at + (at >= 2) as usize] = GENERAL[at];
+        at += 1;
+    }
+    subjects
+};
+
 /// The section: a table of instructions per action, or a note that valgrind is missing.
 /// Returns the rows (empty when skipped); the first column is M = 1000, rare alignments.
 pub fn section(config: &Config, report: &mut Report) -> Vec<(Kind, Vec<Cell>)> {
@@ -37,7 +50,9 @@ pub fn section(config: &Config, report: &mut Report) -> Vec<(Kind, Vec<Cell>)> {
          untimed run of {COUNT_OPS} random actions with realloc under `valgrind --tool=callgrind`, \
          its total minus the baseline run's (the harness alone), divided by the actions. Stable \
          to a fraction of a percent from run to run, unlike the times above. The baseline row \
-         gives the harness's own instructions per action.\n\n"
+         gives the harness's own instructions per action. The heap with per-thread caches runs \
+         on one thread here: its excess over the heap's row is the caches' own work per call \
+         (the thread's index, the cache's busy flag, its magazine).\n\n"
     ));
     if !valgrind_found() {
         report.push("Skipped: `valgrind` was not found.\n\n");
@@ -48,7 +63,7 @@ pub fn section(config: &Config, report: &mut Report) -> Vec<(Kind, Vec<Cell>)> {
     } else {
         &FULL_RUNS[..]
     };
-    let totals: Vec<(Kind, Vec<Result<u64, String>>)> = GENERAL
+    let totals: Vec<(Kind, Vec<Result<u64, String>>)> = SUBJECTS
         .iter()
         .map(|&kind| {
             eprintln!("  callgrind: {}", kind.name());

@@ -48,17 +48,30 @@ pub(super) const MAGAZINE_SLOTS: usize = 64;
 const MAGAZINE_BYTES: usize = 16 * 1024;
 
 /// The most blocks the magazine of `class` holds: as many as fit in [`MAGAZINE_BYTES`], at
-/// least 4, at most [`MAGAZINE_SLOTS`].
+/// least 4, at most [`MAGAZINE_SLOTS`]. One load from a table made at compile time (the free's
+/// common path asks for it).
+#[inline(always)]
 pub(super) const fn magazine_limit(class: usize) -> usize {
-    let fit = MAGAZINE_BYTES / block_size(class);
-    if fit < 4 {
-        4
-    } else if fit > MAGAZINE_SLOTS {
-        MAGAZINE_SLOTS
-    } else {
-        fit
-    }
+    MAGAZINE_LIMITS[class % CLASS_COUNT]
 }
+
+/// [`magazine_limit`] of every class.
+const MAGAZINE_LIMITS: [usize; CLASS_COUNT] = {
+    let mut limits = [0; CLASS_COUNT];
+    let mut class = 0;
+    while class < CLASS_COUNT {
+        let fit = MAGAZINE_BYTES / block_size(class);
+        limits[class] = if fit < 4 {
+            4
+        } else if fit > MAGAZINE_SLOTS {
+            MAGAZINE_SLOTS
+        } else {
+            fit
+        };
+        class += 1;
+    }
+    limits
+};
 
 /// How many blocks a refill takes from the shared heap, and a drain gives back: half a
 /// magazine, so that a thread alternating between allocating and freeing around a batch edge
@@ -182,9 +195,22 @@ impl Roots {
         given_back: 0,
     };
 
+    /// The shared heap's pointer to `address`, when the first span (the most recently used)
+    /// holds it and is still valid at `given_back` (the heap's count now). Two comparisons: the
+    /// free's common case, with no call that would make it save registers.
+    #[inline(always)]
+    pub(super) fn rebase_on_first(
+        &self,
+        address: NonZeroUsize,
+        given_back: usize,
+    ) -> Option<NonNull<u8>> {
+        let first = self.spans[0];
+        (self.given_back == given_back && first.contains_addr(address.get()))
+            .then(|| first.ptr().with_addr(address))
+    }
+
     /// The shared heap's pointer to `address`, when a span still valid at `given_back` (the
-    /// heap's count now) holds it. O(ROOTS), usually one comparison.
-    #[inline]
+    /// heap's count now) holds it; that span moves to the front. O(ROOTS).
     pub(super) fn rebase(
         &mut self,
         address: NonZeroUsize,

@@ -532,6 +532,91 @@ unsafe impl crate::HeapGrower for FreshRegions {
     }
 }
 
+/// The free's common path trusts only the cache's first root; a block of a span the cache
+/// learned earlier takes the out-of-line path, which finds that root and moves it to the
+/// front, still without the shared lock, and so does a full magazine there (one lock for its
+/// drain). Blocks of two regions are freed in turns, so that every free finds its root second.
+#[test]
+fn frees_rooted_in_an_older_span_take_no_lock() {
+    struct OneCache;
+    impl CacheIndex for OneCache {
+        fn current(&self) -> usize {
+            0
+        }
+    }
+    // No region goes back, so that no root is ever distrusted (a drain that emptied a region
+    // would make the next free learn its span again, under the lock).
+    let keep = crate::free_list::Policy {
+        release_empty_regions: false,
+        ..crate::free_list::Policy::DEFAULT
+    };
+    let heap: Cached<Heap<FreshRegions>, OneCache, CountingLock, 1> = Cached::new(
+        Heap::with_policies(
+            FreshRegions { left: 8 },
+            keep,
+            crate::pools::Policy::DEFAULT,
+        ),
+        OneCache,
+    );
+    let class = layout(2048, 8);
+    let region_of = |block: NonNull<[u8]>| {
+        let address = block.cast::<u8>().addr().get();
+        heap.inspect(|heap| {
+            heap.free_list()
+                .regions()
+                .position(|region| (region.start..region.start + region.len).contains(&address))
+        })
+        .unwrap()
+    };
+    let blocks: Vec<_> = (0..64).map(|_| heap.allocate(class).unwrap()).collect();
+    let (first, last) = (region_of(blocks[0]), region_of(blocks[63]));
+    assert_ne!(first, last, "blocks in two regions at least");
+    let in_region = |region| -> Vec<_> {
+        let mut found = blocks.clone();
+        found.retain(|&block| region_of(block) == region);
+        found
+    };
+    let (mut ours, mut theirs) = (in_region(first), in_region(last));
+    assert!(ours.len() >= 2 && theirs.len() >= 2, "{ours:?} {theirs:?}");
+    // One free from each region teaches the cache both spans.
+    for block in [ours.pop().unwrap(), theirs.pop().unwrap()] {
+        // SAFETY: a live block of the heap with its layout, freed once.
+        unsafe { heap.deallocate_trusted(block.cast(), class) };
+    }
+    let before = locks(&heap);
+    let stats_before = heap.stats(0);
+    let turns = ours.len().min(theirs.len());
+    for (mine, other) in ours.drain(..turns).zip(theirs.drain(..turns)) {
+        // SAFETY: live blocks of the heap with their layout, each freed once.
+        unsafe {
+            heap.deallocate_trusted(mine.cast(), class);
+            heap.deallocate_trusted(other.cast(), class);
+        }
+    }
+    let stats = heap.stats(0);
+    let drains = usize::try_from(stats.drains - stats_before.drains).unwrap();
+    assert!(
+        drains >= 1,
+        "the magazine of 2 KiB blocks filled: {stats:?}"
+    );
+    assert_eq!(
+        locks(&heap),
+        before + drains,
+        "a lock for each drain, none else"
+    );
+    assert_eq!(stats.frees - stats_before.frees, 2 * turns as u64);
+    assert_balanced(stats);
+    let freed: Vec<_> = [first, last].into_iter().flat_map(in_region).collect();
+    for block in blocks {
+        if !freed.contains(&block) || ours.contains(&block) || theirs.contains(&block) {
+            // SAFETY: a live block (in neither region, or not freed in turns), freed once.
+            unsafe { heap.deallocate_trusted(block.cast(), class) };
+        }
+    }
+    heap.release_all();
+    assert_eq!(heap.stats(0).cached_blocks, 0);
+}
+
 /// One step of [`the_layer_sees_every_region_the_heap_gives_back`].
 #[derive(Debug, Clone)]
 enum Step {
