@@ -32,6 +32,10 @@ const FULL_RUNS: [(usize, AlignMix); 4] = [
 /// The subjects counted: the general ones, with the default heap's per-thread caches after
 /// the heap (one thread: what the caches' own work costs on each call).
 const SUBJECTS: [Kind; GENERAL.len() + 1] = {
+    assert!(
+        GENERAL[1] as usize == Kind::Heap as usize,
+        "the caches' row follows the heap's"
+    );
     let mut subjects = [Kind::HeapCached; GENERAL.len() + 1];
     let mut at = 0;
     while at < GENERAL.len() {
@@ -52,7 +56,8 @@ pub fn section(config: &Config, report: &mut Report) -> Vec<(Kind, Vec<Cell>)> {
          to a fraction of a percent from run to run, unlike the times above. The baseline row \
          gives the harness's own instructions per action. The heap with per-thread caches runs \
          on one thread here: its excess over the heap's row is the caches' own work per call \
-         (the thread's index, the cache's busy flag, its magazine).\n\n"
+         (the thread's index, the cache's busy flag, its magazine) and their batches of \
+         refills and drains under the shared lock.\n\n"
     ));
     if !valgrind_found() {
         report.push("Skipped: `valgrind` was not found.\n\n");

@@ -52,6 +52,7 @@ const MAGAZINE_BYTES: usize = 16 * 1024;
 /// common path asks for it).
 #[inline(always)]
 pub(super) const fn magazine_limit(class: usize) -> usize {
+    debug_assert!(class < CLASS_COUNT);
     MAGAZINE_LIMITS[class % CLASS_COUNT]
 }
 

@@ -68,14 +68,16 @@
 //!
 //! Costs: a cached allocation is an index lookup, one atomic swap, one release store and a few
 //! instructions on the magazine; a cached free adds a relaxed load and two comparisons for the
-//! most recently used root. Only these common paths are inline, and they save no registers:
-//! refills, drains, the other roots and every call to the shared heap are out of line. Counted
-//! by callgrind on one thread (`make bench`, section 1b), a cached call costs about 16
-//! instructions more than the default heap's own call without a lock. Refills and drains take the shared lock once per batch, and so does the first free
-//! into a cache from a span it has no root for (one per region of the heap, and after the heap
-//! gives memory back). Memory: `N` caches of 4.3 KiB each on 64-bit targets (the magazines'
-//! pointer arrays, the roots and counters, 128-byte aligned), in the value itself, plus the
-//! free blocks they hold.
+//! most recently used root. Only these common paths are inline (on x86_64 they save no
+//! registers); refills, drains, the other roots and every call to the shared heap are out of
+//! line, so a program whose frees alternate between regions of the heap makes a call on each
+//! free outside the most recent one. Counted by callgrind on one thread (`make bench`, section
+//! 1b), a cached call costs about 16 instructions more than the default heap's own call
+//! without a lock. Refills and drains take the shared lock once per batch, and so does the
+//! first free into a cache from a span it has no root for (one per region of the heap, and
+//! after the heap gives memory back). Memory: `N` caches of 4.3 KiB each on 64-bit targets
+//! (the magazines' pointer arrays, the roots and counters, 128-byte aligned), in the value
+//! itself, plus the free blocks they hold.
 //!
 //! **Drawbacks.** Blocks held by caches are free but not available to large requests until a
 //! cache is drained; the layer is for threads that allocate small blocks often. With as many

@@ -272,6 +272,51 @@ fn exhaustion_takes_back_the_blocks_of_idle_caches_first() {
     );
 }
 
+/// A small allocation whose cache is busy goes to the shared heap; when that heap has no
+/// block, the idle caches' blocks are taken back first there too (the layer's promise: null
+/// only when memory is exhausted).
+#[test]
+fn a_bypassed_allocation_takes_back_idle_caches_before_failing() {
+    let mut memory = memory(64 * 1024);
+    let heap: Cached<_, _, CountingLock, 4> = Cached::new(
+        FreeListAllocator::new(StaticGrower::new(&mut memory)),
+        Pick(AtomicUsize::new(1)),
+    );
+    let small: Vec<_> = (0..24)
+        .map(|i| (heap.allocate(class_layout(5 + i % 3)).unwrap(), 5 + i % 3))
+        .collect();
+    for (block, class) in small {
+        // SAFETY: live blocks of the heap with their layouts, each freed once.
+        unsafe { heap.deallocate_trusted(block.cast(), class_layout(class)) };
+    }
+    assert!(heap.stats(1).cached_bytes > 0);
+    // Everything else the shared heap has goes to blocks taken from it directly.
+    let mut taken = Vec::new();
+    for size in [8192, 4096, 2048, 1024, 512, 256, 128, 64, 32, 16] {
+        while let Ok(block) = heap.shared.lock().allocate(layout(size, 8)) {
+            taken.push((block, size));
+        }
+    }
+    // Cache 0 is busy (as inside a signal handler that interrupted its thread).
+    heap.index.0.store(0, Ordering::Relaxed);
+    let busy = heap.slots[0].enter().expect("nobody is inside");
+    let block = heap.allocate(class_layout(5));
+    drop(busy);
+    let block = block.expect("cache 1's blocks were taken back");
+    assert_eq!(block.len(), block_size(5));
+    assert_eq!(heap.stats(1).cached_blocks, 0);
+    assert_eq!(heap.stats(0).bypassed, 1);
+    // SAFETY: live blocks of the heap, each freed once with its layout.
+    unsafe {
+        heap.deallocate_trusted(block.cast(), class_layout(5));
+        for (block, size) in taken {
+            heap.shared
+                .lock()
+                .deallocate_trusted(block.cast(), layout(size, 8));
+        }
+    }
+}
+
 #[test]
 fn a_checked_free_refuses_a_block_a_cache_holds() {
     let mut memory = memory(256 * 1024);
@@ -628,6 +673,14 @@ enum Step {
     Resize(usize, usize),
     /// Give every cache's blocks back to the shared heap.
     ReleaseAll,
+    /// Allocate this many bytes while the running thread's cache is busy (as from a signal
+    /// handler that interrupted a call): the request bypasses the cache.
+    AllocateBypassing(usize),
+    /// Switch the running thread to the other cache.
+    Switch,
+    /// Take every block of 64, 8 and 1 KiB the shared heap has left, around the caches (as
+    /// another user of the heap would): the calls after it meet exhaustion.
+    Exhaust,
 }
 
 fn step() -> impl proptest::strategy::Strategy<Value = Step> {
@@ -638,6 +691,9 @@ fn step() -> impl proptest::strategy::Strategy<Value = Step> {
         3 => any::<usize>().prop_map(Step::Free),
         1 => (any::<usize>(), size()).prop_map(|(at, size)| Step::Resize(at, size)),
         1 => Just(Step::ReleaseAll),
+        1 => size().prop_map(Step::AllocateBypassing),
+        1 => Just(Step::Switch),
+        1 => Just(Step::Exhaust),
     ]
 }
 
@@ -645,7 +701,9 @@ fn step() -> impl proptest::strategy::Strategy<Value = Step> {
 /// trim before they report exhaustion, and the free list gives the emptied region back), and a
 /// cache's root for that region must then be distrusted. Over random calls on a heap whose
 /// regions go back at once, the layer's count of memory given back always equals the heap's
-/// after a call, so no root outlives its region; and every live block keeps its bytes.
+/// after a call, so no root outlives its region; and every live block keeps its bytes. Also:
+/// an allocation fails only after every cache no thread is in gave its blocks back, whichever
+/// path it took (through its cache, or around a busy one).
 fn layer_sees_every_region_given_back(steps: &[Step]) {
     let policy = crate::free_list::Policy {
         retained_bytes: 0,
@@ -660,12 +718,28 @@ fn layer_sees_every_region_given_back(steps: &[Step]) {
     for (n, step) in steps.iter().enumerate() {
         let fill = n as u8;
         match *step {
-            Step::Allocate(size) => {
+            Step::Allocate(size) | Step::AllocateBypassing(size) => {
                 let layout = layout(size, 8);
-                if let Ok(block) = heap.allocate(layout) {
-                    // SAFETY: a fresh block of at least `size` bytes.
-                    unsafe { block.cast::<u8>().as_ptr().write_bytes(fill, size) };
-                    live.push((block.cast(), layout, fill));
+                let running = heap.index.0.load(Ordering::Relaxed);
+                let busy_during = matches!(step, Step::AllocateBypassing(_));
+                let busy =
+                    busy_during.then(|| heap.slots[running].enter().expect("no call is inside"));
+                let allocated = heap.allocate(layout);
+                drop(busy);
+                match allocated {
+                    Ok(block) => {
+                        // SAFETY: a fresh block of at least `size` bytes.
+                        unsafe { block.cast::<u8>().as_ptr().write_bytes(fill, size) };
+                        live.push((block.cast(), layout, fill));
+                    }
+                    Err(OutOfMemory) => {
+                        // The busy cache (of a bypassing call) was not the layer's to empty.
+                        let held: usize = (0..2)
+                            .filter(|&index| !(busy_during && index == running))
+                            .map(|index| heap.stats(index).cached_blocks)
+                            .sum();
+                        assert_eq!(held, 0, "a failed allocation left {held} blocks in caches");
+                    }
                 }
             }
             Step::Free(at) if !live.is_empty() => {
@@ -692,6 +766,24 @@ fn layer_sees_every_region_given_back(steps: &[Step]) {
             }
             Step::Free(_) | Step::Resize(..) => {}
             Step::ReleaseAll => heap.release_all(),
+            Step::Exhaust => {
+                for size in [64 * 1024, 8 * 1024, 1024] {
+                    let layout = layout(size, 8);
+                    while let Ok(block) = heap.shared.lock().allocate(layout) {
+                        // SAFETY: a fresh block of at least `size` bytes.
+                        unsafe { block.cast::<u8>().as_ptr().write_bytes(fill, size) };
+                        // The layer frees them as its own (a small one with its class's
+                        // layout, which serves this one too).
+                        live.push((block.cast(), layout, fill));
+                    }
+                }
+                let heap_count = heap.shared.lock().memory_given_back();
+                heap.given_back.store(heap_count, Ordering::Relaxed);
+            }
+            Step::Switch => {
+                let running = heap.index.0.load(Ordering::Relaxed);
+                heap.index.0.store(1 - running, Ordering::Relaxed);
+            }
         }
         let heap_count = heap.inspect(RawAllocator::memory_given_back);
         assert_eq!(
