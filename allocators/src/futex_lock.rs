@@ -31,8 +31,10 @@ const LOCKED: u32 = 1;
 /// Locked, and a waiter may be asleep in the kernel: the unlock must wake one.
 const CONTENDED: u32 = 2;
 
-/// How many times a waiter retries before it sleeps: a few hundred nanoseconds, longer than
-/// most allocator calls, shorter than a time slice.
+/// How many times a waiter retries before it sleeps: longer than any allocator call, far
+/// shorter than a time slice. Each retry waits one `pause`, whose length depends on the core:
+/// 100 retries took about 3 µs on the AMD EPYC of BENCHMARKS.md (a `pause` of about 30 ns),
+/// where Intel cores before Skylake (a `pause` of about 10 cycles) take about a tenth of that.
 const SPINS: u32 = 100;
 
 /// A [`lock_api::RawMutex`] that spins briefly, then sleeps on a futex (Linux only). Usable in
