@@ -239,16 +239,16 @@ fn resizes_stay_in_place_within_a_class_and_keep_contents_across() {
     assert_eq!(shared_blocks(&heap), 0);
 }
 
-#[test]
-fn exhaustion_takes_back_the_blocks_of_idle_caches_first() {
-    let mut memory = memory(64 * 1024);
-    let heap: Cached<_, _, CountingLock, 4> = Cached::new(
-        FreeListAllocator::new(StaticGrower::new(&mut memory)),
+/// A free list of 64 KiB behind four caches, whose cache 1 holds free blocks of several
+/// classes: the three largest, whose batches are short (the free list checks its whole heap
+/// before every call in these tests, and Miri runs them).
+fn heap_whose_cache_1_holds_blocks(
+    memory: &mut [MaybeUninit<u8>],
+) -> Cached<FreeListAllocator<StaticGrower<'_>>, Pick, CountingLock, 4> {
+    let heap = Cached::new(
+        FreeListAllocator::new(StaticGrower::new(memory)),
         Pick(AtomicUsize::new(1)),
     );
-    // Cache 1 ends up holding free blocks of several classes: the three largest, whose
-    // batches are short (the free list checks its whole heap before every call in these
-    // tests, and Miri runs them).
     let small: Vec<_> = (0..24)
         .map(|i| (heap.allocate(class_layout(5 + i % 3)).unwrap(), 5 + i % 3))
         .collect();
@@ -257,6 +257,13 @@ fn exhaustion_takes_back_the_blocks_of_idle_caches_first() {
         unsafe { heap.deallocate_trusted(block.cast(), class_layout(class)) };
     }
     assert!(heap.stats(1).cached_bytes > 0);
+    heap
+}
+
+#[test]
+fn exhaustion_takes_back_the_blocks_of_idle_caches_first() {
+    let mut memory = memory(64 * 1024);
+    let heap = heap_whose_cache_1_holds_blocks(&mut memory);
     // Cache 0's thread needs nearly all the memory in one block.
     heap.index.0.store(0, Ordering::Relaxed);
     let large = layout(56 * 1024, 8);
@@ -278,18 +285,7 @@ fn exhaustion_takes_back_the_blocks_of_idle_caches_first() {
 #[test]
 fn a_bypassed_allocation_takes_back_idle_caches_before_failing() {
     let mut memory = memory(64 * 1024);
-    let heap: Cached<_, _, CountingLock, 4> = Cached::new(
-        FreeListAllocator::new(StaticGrower::new(&mut memory)),
-        Pick(AtomicUsize::new(1)),
-    );
-    let small: Vec<_> = (0..24)
-        .map(|i| (heap.allocate(class_layout(5 + i % 3)).unwrap(), 5 + i % 3))
-        .collect();
-    for (block, class) in small {
-        // SAFETY: live blocks of the heap with their layouts, each freed once.
-        unsafe { heap.deallocate_trusted(block.cast(), class_layout(class)) };
-    }
-    assert!(heap.stats(1).cached_bytes > 0);
+    let heap = heap_whose_cache_1_holds_blocks(&mut memory);
     // Everything else the shared heap has goes to blocks taken from it directly.
     let mut taken = Vec::new();
     for size in [8192, 4096, 2048, 1024, 512, 256, 128, 64, 32, 16] {
