@@ -773,8 +773,8 @@ fn layer_sees_every_region_given_back(steps: &[Step]) {
                         live.push((block.cast(), layout, fill));
                     }
                 }
-                let heap_count = heap.shared.lock().memory_given_back();
-                heap.given_back.store(heap_count, Ordering::Relaxed);
+                // Calls around the layer: it records the heap's count as after its own.
+                heap.note_given_back(&*heap.shared.lock());
             }
             Step::Switch => {
                 let running = heap.index.0.load(Ordering::Relaxed);
