@@ -4,11 +4,14 @@
 //! process under `valgrind --tool=callgrind`; the baseline subject runs the harness alone, so a
 //! subject's count minus the baseline's, divided by the actions, is what its allocator executed
 //! per action (allocation, free, realloc and the copies it makes, the workload's own fills and
-//! checks cancelling out).
+//! checks cancelling out). The baseline's own row is its count minus that of a run with no
+//! action ([`Section::CountSetup`]): the process's start and the zeroing of the 64 MiB arena
+//! are most of a count, and belong to no action.
 //!
 //! ```text
 //!   valgrind --tool=callgrind bareheap-bench --child count:… <subject>   → Ir total
-//!   (total − baseline total) / actions                                    → the table's cell
+//!   (total − baseline total) / actions                                    → a subject's cell
+//!   (baseline total − set-up total) / actions                             → the harness's cell
 //! ```
 //!
 //! Skipped, with a line saying so, where valgrind is not installed.
@@ -54,7 +57,8 @@ pub fn section(config: &Config, report: &mut Report) -> Vec<(Kind, Vec<Cell>)> {
          untimed run of {COUNT_OPS} random actions with realloc under `valgrind --tool=callgrind`, \
          its total minus the baseline run's (the harness alone), divided by the actions. Stable \
          to a fraction of a percent from run to run, unlike the times above. The baseline row \
-         gives the harness's own instructions per action. The heap with per-thread caches runs \
+         gives the harness's own instructions per action (its count less that of a run with no \
+         action, which holds the process's start and the arena's zeroing). The heap with per-thread caches runs \
          on one thread here: its excess over the heap's row is the caches' own work per call \
          (the thread's index, the cache's busy flag, its magazine) and their batches of \
          refills and drains under the shared lock.\n\n"
@@ -72,11 +76,15 @@ pub fn section(config: &Config, report: &mut Report) -> Vec<(Kind, Vec<Cell>)> {
         .iter()
         .map(|&kind| {
             eprintln!("  callgrind: {}", kind.name());
-            let counts = runs.iter().map(|&(max, mix)| count(kind, max, mix));
+            let counts = runs.iter().map(|&(max, mix)| {
+                let realloc = true;
+                count(kind, Section::Count { max, realloc, mix })
+            });
             (kind, counts.collect())
         })
         .collect();
-    let rows = net_per_action(&totals);
+    let setup = count(Kind::Baseline, Section::CountSetup);
+    let rows = net_per_action(&totals, &setup);
     let columns: Vec<String> = runs
         .iter()
         .map(|(max, mix)| format!("M={max}, {}", mix.name()))
@@ -85,9 +93,12 @@ pub fn section(config: &Config, report: &mut Report) -> Vec<(Kind, Vec<Cell>)> {
     rows
 }
 
-/// Each subject's totals, less the baseline's, per action (the baseline row: its own total per
-/// action).
-fn net_per_action(totals: &[(Kind, Vec<Result<u64, String>>)]) -> Vec<(Kind, Vec<Cell>)> {
+/// Each subject's totals, less the baseline's, per action; the baseline's, less `setup` (the
+/// count of a run with no action).
+fn net_per_action(
+    totals: &[(Kind, Vec<Result<u64, String>>)],
+    setup: &Result<u64, String>,
+) -> Vec<(Kind, Vec<Cell>)> {
     let baseline: Vec<Option<u64>> = totals
         .iter()
         .find(|(kind, _)| *kind == Kind::Baseline)
@@ -103,7 +114,7 @@ fn net_per_action(totals: &[(Kind, Vec<Result<u64, String>>)]) -> Vec<(Kind, Vec
                     let count = count.clone()?;
                     let base = base.ok_or("no baseline count")?;
                     let net = if *kind == Kind::Baseline {
-                        count
+                        count.saturating_sub(setup.clone()?)
                     } else {
                         count.saturating_sub(base)
                     };
@@ -122,13 +133,8 @@ fn valgrind_found() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// The instructions one counted run of `kind` executes.
-fn count(kind: Kind, max: usize, mix: AlignMix) -> Result<u64, String> {
-    let section = Section::Count {
-        max,
-        realloc: true,
-        mix,
-    };
+/// The instructions one counted run (`section`) of `kind` executes.
+fn count(kind: Kind, section: Section) -> Result<u64, String> {
     let out = out_file(kind);
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let status = Command::new("valgrind")
@@ -182,15 +188,15 @@ mod tests {
     }
 
     #[test]
-    fn subjects_are_counted_net_of_the_baseline() {
+    fn subjects_are_counted_net_of_the_baseline_and_the_baseline_net_of_the_setup() {
         let per = |n: u64| n * COUNT_OPS as u64;
         let totals = vec![
             (Kind::Baseline, vec![Ok(per(50))]),
             (Kind::Talc, vec![Ok(per(110))]),
             (Kind::Rlsf, vec![Err("crashed".to_owned())]),
         ];
-        let rows = net_per_action(&totals);
-        assert_eq!(rows[0].1[0], Ok(50.0));
+        let rows = net_per_action(&totals, &Ok(per(20)));
+        assert_eq!(rows[0].1[0], Ok(30.0));
         assert_eq!(rows[1].1[0], Ok(60.0));
         assert!(rows[2].1[0].is_err());
     }

@@ -102,6 +102,9 @@ pub enum Section {
         /// The alignments requested.
         mix: AlignMix,
     },
+    /// The counted run's set-up alone (the arena and the subject, no action), for callgrind:
+    /// what a count holds besides the actions.
+    CountSetup,
     /// Heap efficiency.
     Efficiency,
     /// Latency percentiles (given the empty measurement's cycles).
@@ -136,6 +139,7 @@ impl Section {
                 "count:{}",
                 (max as u64) << 2 | u64::from(realloc) | u64::from(mix.code()) << 1
             ),
+            Self::CountSetup => "count-setup".to_owned(),
             Self::Efficiency => "efficiency".to_owned(),
             Self::Latency { overhead } => format!("latency:{overhead}"),
             Self::Seed => "seed".to_owned(),
@@ -159,6 +163,7 @@ impl Section {
                 realloc: value & 1 != 0,
                 mix: AlignMix::from_code(u8::try_from(value >> 1 & 1).ok()?)?,
             },
+            "count-setup" => Self::CountSetup,
             "efficiency" => Self::Efficiency,
             "latency" => Self::Latency { overhead: value },
             "seed" => Self::Seed,
@@ -172,6 +177,25 @@ impl Section {
             _ => return None,
         })
     }
+}
+
+/// One untimed run of `ops` random actions for `kind`, for callgrind to count.
+fn count_run(kind: Kind, max: usize, realloc: bool, mix: AlignMix, ops: usize) -> Cell {
+    let arena = Arena::new(RANDOM_ARENA);
+    let params = random_actions::Params {
+        max,
+        realloc,
+        mix,
+        ops,
+        seed: 0xC0DE,
+    };
+    dispatch(
+        kind,
+        &mut random_actions::CountVisitor {
+            arena: &arena,
+            params,
+        },
+    )
 }
 
 /// Measures `section` for `kind` in this process: its figures, in table order.
@@ -201,23 +225,8 @@ pub fn measure(section: Section, kind: Kind, config: &Config) -> Vec<Cell> {
                 })
                 .collect()
         }
-        Section::Count { max, realloc, mix } => {
-            let arena = Arena::new(RANDOM_ARENA);
-            let params = random_actions::Params {
-                max,
-                realloc,
-                mix,
-                ops: COUNT_OPS,
-                seed: 0xC0DE,
-            };
-            vec![dispatch(
-                kind,
-                &mut random_actions::CountVisitor {
-                    arena: &arena,
-                    params,
-                },
-            )]
-        }
+        Section::Count { max, realloc, mix } => vec![count_run(kind, max, realloc, mix, COUNT_OPS)],
+        Section::CountSetup => vec![count_run(kind, 1000, false, AlignMix::Rare, 0)],
         Section::Efficiency => {
             let arena = Arena::new(EFFICIENCY_ARENA);
             let seeds: Vec<u64> = (1..=config.efficiency_seeds as u64).collect();
@@ -829,6 +838,7 @@ mod tests {
                 realloc: true,
                 mix: AlignMix::Rare,
             },
+            Section::CountSetup,
             Section::Efficiency,
             Section::Latency { overhead: 42 },
             Section::Seed,
