@@ -123,6 +123,13 @@ struct StoredPolicy {
 
 impl StoredPolicy {
     const DEFAULT_GEOMETRY: Geometry = Geometry::DEFAULT;
+    // What the accessors XOR with, computed once at compile time: a `const fn` call in their
+    // bodies would run at every call where the optimiser does not inline it (opt-level "z"
+    // does not), and the top class's is a loop.
+    const DEFAULT_SHIFT: u32 = Self::DEFAULT_GEOMETRY.shift();
+    const DEFAULT_SLAB_MASK: usize = !(Self::DEFAULT_GEOMETRY.size() - 1);
+    const DEFAULT_TOP_CLASS: usize = Self::DEFAULT_GEOMETRY.top_class();
+    const DEFAULT_CLASS_LIMIT: usize = class_limit(Self::DEFAULT_GEOMETRY);
 
     const fn new(policy: Policy) -> Self {
         let given = policy.slab_size != 0;
@@ -146,7 +153,6 @@ impl StoredPolicy {
 
     /// The same policy with slabs of `geometry`.
     const fn with_geometry(self, geometry: Geometry) -> Self {
-        let default = Self::DEFAULT_GEOMETRY;
         let kept = Policy::DEFAULT.kept_empty_slabs;
         // None kept, and no magazines, when the heap chose slabs below 32 KiB (see
         // `kept_empty_slabs`).
@@ -157,12 +163,12 @@ impl StoredPolicy {
             self.kept_empty_slabs ^ kept
         };
         Self {
-            slab_shift: geometry.shift() ^ default.shift(),
-            slab_mask: !(geometry.size() - 1) ^ !(default.size() - 1),
+            slab_shift: geometry.shift() ^ Self::DEFAULT_SHIFT,
+            slab_mask: !(geometry.size() - 1) ^ Self::DEFAULT_SLAB_MASK,
             kept_empty_now: kept_now ^ kept,
             magazines_off: small_heap,
-            top_class: geometry.top_class() ^ default.top_class(),
-            class_limit: class_limit(geometry) ^ class_limit(default),
+            top_class: geometry.top_class() ^ Self::DEFAULT_TOP_CLASS,
+            class_limit: class_limit(geometry) ^ Self::DEFAULT_CLASS_LIMIT,
             ..self
         }
     }
@@ -182,13 +188,13 @@ impl StoredPolicy {
     /// The slabs' shape.
     #[inline(always)]
     const fn geometry(self) -> Geometry {
-        Geometry::from_shift(self.slab_shift ^ Self::DEFAULT_GEOMETRY.shift())
+        Geometry::from_shift(self.slab_shift ^ Self::DEFAULT_SHIFT)
     }
 
     /// The mask that clears an address down to the start of its slab.
     #[inline(always)]
     const fn slab_mask(self) -> usize {
-        self.slab_mask ^ !(Self::DEFAULT_GEOMETRY.size() - 1)
+        self.slab_mask ^ Self::DEFAULT_SLAB_MASK
     }
 
     /// How many empty slabs each class keeps now.
@@ -200,13 +206,13 @@ impl StoredPolicy {
     /// The largest class served from slabs.
     #[inline(always)]
     const fn top_class(self) -> usize {
-        self.top_class ^ Self::DEFAULT_GEOMETRY.top_class()
+        self.top_class ^ Self::DEFAULT_TOP_CLASS
     }
 
     /// The largest `(size - 1) | (align - 1)` of a layout served from slabs.
     #[inline(always)]
     const fn class_limit(self) -> usize {
-        self.class_limit ^ class_limit(Self::DEFAULT_GEOMETRY)
+        self.class_limit ^ Self::DEFAULT_CLASS_LIMIT
     }
 }
 
@@ -399,7 +405,11 @@ impl<F: RawAllocator> SizeClassPools<F> {
     /// that class; `None` when the fallback serves `layout`. O(1).
     #[inline(always)]
     pub fn slab_class(&self, layout: Layout) -> Option<usize> {
-        class_of(layout).filter(|&class| class <= self.policy.top_class())
+        // A `match`, not `Option::filter`: smaller at opt-level "z" (16 bytes of Cortex-M code).
+        match class_of(layout) {
+            Some(class) if class <= self.policy.top_class() => Some(class),
+            _ => None,
+        }
     }
 
     /// A snapshot of all counters. O(1): a fixed eight classes, and their magazines of at most

@@ -25,7 +25,7 @@ pub const CLASS_COUNT: usize = 8;
 
 /// The index of the class that serves `layout`, or `None` when the fallback must. O(1), and
 /// branch-free but for the last comparison: see [`class_index`].
-#[inline]
+#[inline(always)]
 pub(crate) const fn class_of(layout: Layout) -> Option<usize> {
     let class = class_index(class_bits(layout));
     if class < CLASS_COUNT {
