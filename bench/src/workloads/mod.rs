@@ -20,7 +20,9 @@ use crate::subjects::Subject;
 /// What a workload reports for a subject: a figure, or why the subject failed.
 pub type Outcome<T> = Result<T, String>;
 
-/// Frees `block` after checking its pattern; an error names what went wrong.
+/// Frees `block` after checking its pattern; an error names what went wrong. Always inline, so
+/// that a free costs every subject the same call (see `random_actions`).
+#[inline(always)]
 pub fn checked_free<S: Subject>(subject: &mut S, block: Block, fill: Fill) -> Outcome<()> {
     if !intact(&block, block.layout.size(), fill) {
         return Err(format!("contents of block {} damaged", block.id));

@@ -113,7 +113,11 @@ struct Run<'a, S> {
     next_id: u64,
 }
 
+// Each action is a call, for every subject alike: a count subtracts the baseline's, so an
+// inlining decision that differed between subjects (it follows the size of their code) would be
+// counted as theirs.
 impl<S: Subject> Run<'_, S> {
+    #[inline(never)]
     fn allocate(&mut self, max: usize) -> Outcome<()> {
         let size = request_size(&mut self.rng, max);
         let layout = layout(size, self.mix.align(&mut self.rng));
@@ -130,12 +134,14 @@ impl<S: Subject> Run<'_, S> {
         Ok(())
     }
 
+    #[inline(never)]
     fn free(&mut self) -> Outcome<()> {
         let index = self.rng.range(0, self.live.len());
         let block = self.live.swap_remove(index);
         checked_free(self.subject, block, self.fill)
     }
 
+    #[inline(never)]
     fn reallocate(&mut self, max: usize) -> Outcome<()> {
         let index = self.rng.range(0, self.live.len());
         let old = self.live[index];
