@@ -546,6 +546,9 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
     /// Frees chunks `index..index + chunks` (known to be in use), clearing any start bit
     /// among them: a whole block's, or none for the tail of a shrinking block. First-fit's
     /// hints move down to where a run through the freed chunks could now start.
+    // A hint: opt-level 3 inlines it into the frees (a call less per free, measured: section
+    // 1b), "z" keeps the one copy.
+    #[inline]
     fn release(&mut self, index: usize, chunks: usize) {
         self.bitmap.clear_range(index, index + chunks);
         self.counters.used_chunks -= chunks;
@@ -566,6 +569,8 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
     }
 
     /// Chunks needed for `size` bytes (one for zero bytes).
+    // Every allocation's first step: at opt-level "z" a call would cost more than its body.
+    #[inline(always)]
     fn chunks_for(&self, size: usize) -> Result<usize, OutOfMemory> {
         let chunks = size.div_ceil(CHUNK_SIZE).max(1);
         if chunks > self.chunks {

@@ -152,6 +152,41 @@ impl StartRule {
     }
 }
 
+/// The words of a chunk range with the range's bits in each (see `Bitmap::word_masks`). Its
+/// own type rather than a `map` over a range: at opt-level "z" the adapters' `next` stays a
+/// call per word, on every allocation's and free's path.
+struct WordMasks {
+    /// The next word.
+    word: usize,
+    /// The range's last word.
+    last: usize,
+    /// The range's bits in its first word, until that word is passed; then all ones.
+    head: u64,
+    /// The range's bits in its last word.
+    tail: u64,
+}
+
+impl Iterator for WordMasks {
+    type Item = (usize, u64);
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<(usize, u64)> {
+        if self.word > self.last {
+            return None;
+        }
+        let word = self.word;
+        let tail = if word == self.last {
+            self.tail
+        } else {
+            u64::MAX
+        };
+        let in_range = self.head & tail;
+        self.head = u64::MAX;
+        self.word += 1;
+        Some((word, in_range))
+    }
+}
+
 /// The chunk bitmap over caller memory: used bits, summary, start bits and run record. All
 /// operations are O(1) per word they touch.
 pub(crate) struct Bitmap {
@@ -305,17 +340,17 @@ impl Bitmap {
     /// The level-0 words that chunk range `from..to` (non-empty) touches, each with the bits
     /// of the range in it: all ones but in the first and the last word, so a loop over a
     /// range computes its two end masks once.
-    fn word_masks(from: usize, to: usize) -> impl Iterator<Item = (usize, u64)> {
-        let (first, last) = (from / WORD_BITS, (to - 1) / WORD_BITS);
-        let head = u64::MAX << (from % WORD_BITS);
-        // The range holds the low `to - last * 64` (1..=64) bits of the last word, so the
-        // shift, 64 minus that, is 0..=63.
-        let tail = u64::MAX >> ((last + 1) * WORD_BITS - to);
-        (first..last + 1).map(move |w| {
-            let head = if w == first { head } else { u64::MAX };
-            let tail = if w == last { tail } else { u64::MAX };
-            (w, head & tail)
-        })
+    #[inline(always)]
+    fn word_masks(from: usize, to: usize) -> WordMasks {
+        let last = (to - 1) / WORD_BITS;
+        WordMasks {
+            word: from / WORD_BITS,
+            last,
+            head: u64::MAX << (from % WORD_BITS),
+            // The range holds the low `to - last * 64` (1..=64) bits of the last word, so the
+            // shift, 64 minus that, is 0..=63.
+            tail: u64::MAX >> ((last + 1) * WORD_BITS - to),
+        }
     }
 
     /// Number of used chunks in `from..to` (non-empty, inside the heap). O((to-from)/64 + 1).
