@@ -72,7 +72,7 @@
 //! registers); refills, drains, the other roots and every call to the shared heap are out of
 //! line, so a program whose frees alternate between regions of the heap makes a call on each
 //! free outside the most recent one. Counted by callgrind on one thread (`make bench`, section
-//! 1b), a cached call costs about 16 instructions more than the default heap's own call
+//! 1b), a cached call costs about 20 instructions more than the default heap's own call
 //! without a lock. Refills and drains take the shared lock once per batch, and so does the
 //! first free into a cache from a span it has no root for (one per region of the heap, and
 //! after the heap gives memory back). Memory: `N` caches of 4.3 KiB each on 64-bit targets

@@ -36,8 +36,8 @@
 //! **What it costs:** one word per allocated block; blocks are multiples of 16 bytes, at least
 //! 32 (on 64-bit targets); 416 bin heads (3.3 KiB on 64-bit) and 64 bytes of bitmaps (56 on
 //! 32-bit) in the allocator; about 64 bytes per region (header, sentinel, alignment). In time,
-//! counted by callgrind on the benchmark's random actions (M = 1000, with realloc): 65
-//! instructions per action, where talc takes 58 and rlsf 75 (`make bench`, section 1b). The
+//! counted by callgrind on the benchmark's random actions (M = 1000, with realloc): 67
+//! instructions per action, where talc takes 61 and rlsf 76 (`make bench`, section 1b). The
 //! common paths are short and inline: an allocation of at most 16-byte alignment served by a
 //! bin head (a bit scan, one split), a free whose neighbours are both in use (two tag reads, one
 //! push). Merging, higher alignments and growth run out of line. A block leaves its list in O(1)
