@@ -5,8 +5,9 @@
 //! subject's count minus the baseline's, divided by the actions, is what its allocator executed
 //! per action (allocation, free, realloc and the copies it makes, the workload's own fills and
 //! checks cancelling out). The baseline's own row is its count minus that of a run with no
-//! action ([`Section::CountSetup`]): the process's start and the zeroing of the 64 MiB arena
-//! are most of a count, and belong to no action.
+//! action ([`Section::CountSetup`]): the process's start and the zeroing of the 32 MiB arena
+//! (twice: the zeroed allocation, then the arena's own fill) are most of a count, and belong to
+//! no action.
 //!
 //! ```text
 //!   valgrind --tool=callgrind bareheap-bench --child count:… <subject>   → Ir total
