@@ -597,6 +597,26 @@ mod tests {
             .find(|&s| s + n <= to && used[s..s + n].iter().all(|&u| !u))
     }
 
+    /// Every range's words and masks, against the range's chunks set one bit at a time: one
+    /// word, two, many; ends on and off word boundaries. (Fewer ranges under Miri.)
+    #[test]
+    fn word_masks_cover_each_range_exactly() {
+        let limit = if cfg!(miri) { 70 } else { 300 };
+        for from in 0..limit {
+            for to in from + 1..=limit {
+                let mut expected = vec![0u64; (limit - 1) / WORD_BITS + 1];
+                for chunk in from..to {
+                    expected[chunk / WORD_BITS] |= 1 << (chunk % WORD_BITS);
+                }
+                let touched: Vec<usize> =
+                    (0..expected.len()).filter(|&w| expected[w] != 0).collect();
+                let masks: Vec<(usize, u64)> = Bitmap::word_masks(from, to).collect();
+                let want: Vec<(usize, u64)> = touched.iter().map(|&w| (w, expected[w])).collect();
+                assert_eq!(masks, want, "range {from}..{to}");
+            }
+        }
+    }
+
     #[test]
     fn run_starts_marks_runs_inside_a_word() {
         assert_eq!(run_starts(0b0111_0110, 2), 0b0011_0010);
