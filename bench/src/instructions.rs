@@ -59,10 +59,10 @@ pub fn section(config: &Config, report: &mut Report) -> Vec<(Kind, Vec<Cell>)> {
          its total minus the baseline run's (the harness alone), divided by the actions. Stable \
          to a fraction of a percent from run to run, unlike the times above. The baseline row \
          gives the harness's own instructions per action (its count less that of a run with no \
-         action, which holds the process's start and the arena's zeroing). The heap with per-thread caches runs \
-         on one thread here: its excess over the heap's row is the caches' own work per call \
-         (the thread's index, the cache's busy flag, its magazine) and their batches of \
-         refills and drains under the shared lock.\n\n"
+         action, which holds the process's start and the arena's zeroing). The heap with \
+         per-thread caches runs on one thread here: its excess over the heap's row is the \
+         caches' own work per call (the thread's index, the cache's busy flag, its magazine) \
+         and their batches of refills and drains under the shared lock.\n\n"
     ));
     if !valgrind_found() {
         report.push("Skipped: `valgrind` was not found.\n\n");
