@@ -103,6 +103,8 @@ pub mod sys;
 mod test_checked;
 #[cfg(test)]
 mod test_lock;
+#[cfg(test)]
+mod test_pattern;
 mod usage;
 
 /// The README's code blocks, compiled and run as doc tests (`cargo test -p bareheap --features

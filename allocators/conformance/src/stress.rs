@@ -16,6 +16,7 @@
 use std::alloc::{GlobalAlloc, Layout};
 use std::ptr::NonNull;
 
+use crate::model::patterned_offsets;
 use crate::pattern_byte;
 
 /// Blocks kept alive per thread at most.
@@ -69,19 +70,25 @@ struct Held {
 }
 
 impl Held {
+    /// Writes the pattern (see [`patterned_offsets`] for which bytes carry it).
     fn fill(&self) {
-        // SAFETY: a live block of `layout.size()` bytes that this worker owns.
-        let bytes =
-            unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.layout.size()) };
-        for (offset, byte) in bytes.iter_mut().enumerate() {
-            *byte = pattern_byte(self.id, offset);
+        let base = self.ptr.as_ptr();
+        for offset in patterned_offsets(self.layout.size()) {
+            // SAFETY: a live block of `layout.size()` bytes that this worker owns, and
+            // `offset < layout.size()`.
+            unsafe { base.add(offset).write(pattern_byte(self.id, offset)) };
         }
     }
 
+    /// Checks the patterned bytes among the first `len`, as `fill` wrote them for this
+    /// block's layout.
     fn verify(&self, len: usize) {
-        // SAFETY: a live block of at least `len` bytes that this worker owns and filled.
-        let bytes = unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), len) };
-        let damaged = (0..len).find(|&offset| bytes[offset] != pattern_byte(self.id, offset));
+        let base = self.ptr.as_ptr();
+        // SAFETY: a live block of at least `len` bytes that this worker owns and filled (or
+        // that the allocator copied from such a block), and `offset < len`.
+        let damaged = patterned_offsets(self.layout.size())
+            .take_while(|&offset| offset < len)
+            .find(|&offset| unsafe { base.add(offset).read() } != pattern_byte(self.id, offset));
         assert_eq!(damaged, None, "block {} at {:p} damaged", self.id, self.ptr);
     }
 }
@@ -190,12 +197,13 @@ impl<'a, A: GlobalAlloc> Worker<'a, A> {
             return;
         };
         let layout = Layout::from_size_align(new_size, held.layout.align()).expect("valid");
+        // The bytes moved are those filled for the old layout, now at the new address.
+        Held { ptr, ..held }.verify(held.layout.size().min(new_size));
         let moved = Held {
             ptr,
             layout,
             id: held.id,
         };
-        moved.verify(held.layout.size().min(new_size));
         moved.fill();
         self.held[index] = moved;
         self.report.successes += 1;

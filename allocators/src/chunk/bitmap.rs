@@ -949,10 +949,7 @@ mod tests {
                 check_searches(&mut map, &used, &mut seed);
                 assert!(records_agree(&map), "pattern {pattern} round {round}");
             }
-            let longest = (0..chunks)
-                .map(|s| used[s..].iter().take_while(|&&u| !u).count())
-                .max()
-                .unwrap();
+            let longest = used.split(|&u| u).map(<[bool]>::len).max().unwrap();
             assert_eq!(map.largest_free_run(), longest);
             assert_eq!(
                 map.count_used(0, chunks),
@@ -994,7 +991,14 @@ mod tests {
     /// threshold and of a word, every kind of start rule, fixed ranges and random ones.
     fn check_searches(map: &mut Bitmap, used: &[bool], seed: &mut u64) {
         let chunks = used.len();
-        for n in [1, 2, 5, 7, 8, 9, 31, 63, 64, 65, 100, 129] {
+        // Under Miri, a run inside a word, one that may cross a word's edge, one word, and
+        // runs over two and three words.
+        let lengths: &[usize] = if cfg!(miri) {
+            &[1, 7, 64, 65, 129]
+        } else {
+            &[1, 2, 5, 7, 8, 9, 31, 63, 64, 65, 100, 129]
+        };
+        for &n in lengths {
             for rule in [
                 StartRule::ANY,
                 StartRule::new(4, 3),

@@ -28,6 +28,7 @@ use proptest::prelude::*;
 use super::test_support::Arena;
 use super::{ChunkAllocator, Placement};
 use crate::test_checked::CheckedCalls;
+use crate::test_pattern::pattern_offsets;
 use crate::{FreeError, Inspect, OutOfMemory, RawAllocator, ResizeError};
 
 /// Chunk size and chunk count of the model heap: not a multiple of 64 chunks, so the padding
@@ -90,7 +91,7 @@ fn pattern(id: u8, i: usize) -> u8 {
 }
 
 fn fill(block: &Live) {
-    for i in 0..block.layout.size() {
+    for i in pattern_offsets(block.layout.size()) {
         // SAFETY: the block is live and at least `layout.size()` bytes long.
         unsafe { block.ptr.add(i).write(pattern(block.id, i)) };
     }
@@ -98,7 +99,7 @@ fn fill(block: &Live) {
 
 fn holds_pattern(block: &Live, len: usize) -> bool {
     // SAFETY: the block is live and at least `len` bytes long.
-    (0..len).all(|i| unsafe { block.ptr.add(i).read() } == pattern(block.id, i))
+    pattern_offsets(len).all(|i| unsafe { block.ptr.add(i).read() } == pattern(block.id, i))
 }
 
 /// The shadow model and the counters the allocator must agree with.

@@ -14,6 +14,7 @@ use super::block::{MIN_BLOCK, WORD};
 use super::*;
 use crate::grower::{HeapGrower, Region, StaticGrower};
 use crate::test_checked::CheckedCalls;
+use crate::test_pattern::pattern_offsets;
 use crate::{FreeError, Locked, RawAllocator, ResizeError};
 
 /// The block `heap.allocate` hands out, as a plain pointer.
@@ -184,16 +185,8 @@ fn pattern(id: usize, i: usize) -> u8 {
     (id.wrapping_mul(31).wrapping_add(i) % 251) as u8 | 0x08
 }
 
-/// The offsets of a `size`-byte block that carry its pattern: all of them natively; under
-/// Miri, where each byte costs thousands of steps, the first 64 and every 32nd. The set for a
-/// shorter length is a prefix of the set for a longer one, so a block filled for one size can
-/// be checked for any smaller one (after a resize).
-fn patterned(size: usize) -> impl Iterator<Item = usize> {
-    (0..size).filter(|&i| !cfg!(miri) || i < 64 || i % 32 == 0)
-}
-
 fn fill(ptr: NonNull<u8>, size: usize, id: usize) {
-    for i in patterned(size) {
+    for i in pattern_offsets(size) {
         // SAFETY: `ptr` is a live block of at least `size` bytes.
         unsafe { ptr.as_ptr().add(i).write(pattern(id, i)) };
     }
@@ -201,7 +194,7 @@ fn fill(ptr: NonNull<u8>, size: usize, id: usize) {
 
 fn holds_pattern(ptr: NonNull<u8>, size: usize, id: usize) -> bool {
     // SAFETY: `ptr` is a live block of at least `size` bytes, filled by `fill`.
-    patterned(size).all(|i| unsafe { ptr.as_ptr().add(i).read() } == pattern(id, i))
+    pattern_offsets(size).all(|i| unsafe { ptr.as_ptr().add(i).read() } == pattern(id, i))
 }
 
 #[test]

@@ -14,6 +14,7 @@ use super::slab::Geometry;
 use super::test_fallback::Ledger;
 use super::{MIN_SLAB_SIZE, Policy, SLAB_SIZE, SizeClassPools};
 use crate::test_checked::CheckedCalls;
+use crate::test_pattern::pattern_offsets;
 use crate::{FreeError, RawAllocator};
 
 /// One step of a random workload.
@@ -61,7 +62,7 @@ fn pattern(id: u64, offset: usize) -> u8 {
 }
 
 fn fill(block: &Live) {
-    for offset in 0..block.layout.size() {
+    for offset in pattern_offsets(block.layout.size()) {
         // SAFETY: the block is live and `layout.size()` bytes long.
         unsafe {
             block
@@ -74,7 +75,7 @@ fn fill(block: &Live) {
 }
 
 fn intact(block: &Live, len: usize) -> bool {
-    (0..len).all(|offset| {
+    pattern_offsets(len).all(|offset| {
         // SAFETY: the block is live, at least `len` bytes long, and was filled.
         unsafe { block.ptr.as_ptr().add(offset).read() == pattern(block.id, offset) }
     })
