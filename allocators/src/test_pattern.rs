@@ -1,28 +1,37 @@
-//! Test-only: which bytes of a block the unit tests fill with a pattern and check later.
+//! Test-only: which bytes of a block the model tests of the chunk allocator and the pools fill
+//! with a pattern and check later.
 //!
 //! Natively every byte. Under Miri each byte written or read costs thousands of interpreted
 //! steps, and a model test that checks every live block after every operation spent most of
-//! its time there, so only the first 64 bytes and every 32nd after them carry the pattern:
-//! still every tag, link or footer an allocator could wrongly write near a block's start, and
-//! a sample of the rest that shows a short or misplaced copy.
+//! its time there. So there the pattern covers the first and the last 64 bytes of a block, and
+//! every 32nd byte between: the ends, where a neighbour's overlap, a short copy or a pointer
+//! narrowed below the block's length shows, and a sample of the middle.
 
-/// Bytes at the start of a block that always carry the pattern.
-const DENSE_HEAD: usize = 64;
+/// Bytes at each end of a block that carry the pattern under Miri.
+const MIRI_EDGE: usize = 64;
 
-/// The stride of the patterned bytes after the head, under Miri.
+/// The stride of the patterned bytes between the two ends, under Miri.
 const MIRI_STRIDE: usize = 32;
 
-/// The offsets of a `len`-byte block that carry its pattern, in increasing order. The offsets
-/// for a shorter length are a prefix of those for a longer one, so a block filled for one
-/// length can be checked for any smaller one (after a resize). O(len) natively, O(64 +
-/// len / 32) under Miri.
-pub(crate) fn pattern_offsets(len: usize) -> impl Iterator<Item = usize> {
-    let (dense, stride) = if cfg!(miri) {
-        (len.min(DENSE_HEAD), MIRI_STRIDE)
+/// The offsets below `len` that carry the pattern of a block filled for `filled` bytes, in
+/// increasing order: `pattern_offsets(n, n)` for the fill, `pattern_offsets(old, kept)` for
+/// the check after a resize that kept the first `kept` bytes of an `old`-byte block. O(len)
+/// natively, O(128 + len / 32) under Miri.
+pub(crate) fn pattern_offsets(filled: usize, len: usize) -> impl Iterator<Item = usize> {
+    let len = len.min(filled);
+    let (head_end, tail_start, stride) = if cfg!(miri) {
+        let head_end = filled.min(MIRI_EDGE);
+        (
+            head_end,
+            filled.saturating_sub(MIRI_EDGE).max(head_end),
+            MIRI_STRIDE,
+        )
     } else {
-        (len, 1)
+        (filled, filled, 1)
     };
-    (0..dense).chain((dense..len).step_by(stride))
+    (0..head_end.min(len))
+        .chain((head_end..tail_start.min(len)).step_by(stride))
+        .chain(tail_start..len)
 }
 
 #[cfg(test)]
@@ -32,34 +41,38 @@ mod tests {
 
     use super::*;
 
-    /// Offsets rise, stay inside the block and start with the dense head; natively they are
-    /// every byte; those for a shorter length are exactly those for a longer one below it.
+    /// For every fill length and every kept length: the offsets rise, lie below both, are
+    /// exactly those of the whole fill below the kept length, and hold the ends of the fill
+    /// (under Miri) or every byte (natively).
     #[test]
-    fn offsets_rise_inside_the_block_and_a_shorter_block_gets_a_prefix() {
-        let longest: Vec<usize> = pattern_offsets(300).collect();
-        // Under Miri, where this loop over every length took 30 s, the lengths around the
-        // head's end and the first strides.
+    fn offsets_rise_hold_both_ends_and_a_check_reads_only_filled_bytes() {
+        // Under Miri, where every pair of lengths took 30 s, the lengths around the ends'
+        // edges and the first strides.
         let lengths: Vec<usize> = if cfg!(miri) {
-            vec![0, 1, 63, 64, 65, 95, 96, 97, 128, 129, 300]
+            vec![0, 1, 63, 64, 65, 127, 128, 129, 161, 300]
         } else {
             (0..=300).collect()
         };
-        for len in lengths {
-            let offsets: Vec<usize> = pattern_offsets(len).collect();
-            assert!(offsets.windows(2).all(|pair| pair[0] < pair[1]), "{len}");
-            assert!(offsets.iter().all(|&offset| offset < len), "{len}");
-            let head = len.min(DENSE_HEAD);
-            assert!(offsets.iter().copied().take(head).eq(0..head), "{len}");
+        for &filled in &lengths {
+            let whole: Vec<usize> = pattern_offsets(filled, filled).collect();
+            assert!(whole.windows(2).all(|pair| pair[0] < pair[1]), "{filled}");
+            let edge = filled.min(MIRI_EDGE);
             assert!(
-                longest
-                    .iter()
-                    .copied()
-                    .take_while(|&o| o < len)
-                    .eq(offsets.iter().copied()),
-                "the offsets for {len} bytes are those for 300 below {len}"
+                whole.iter().copied().take(edge).eq(0..edge),
+                "head of {filled}"
+            );
+            let tail = filled - edge..filled;
+            assert!(
+                whole.ends_with(&tail.collect::<Vec<_>>()),
+                "tail of {filled}"
             );
             if !cfg!(miri) {
-                assert_eq!(offsets.len(), len, "every byte natively");
+                assert_eq!(whole.len(), filled, "every byte natively");
+            }
+            for &len in &lengths {
+                let kept = pattern_offsets(filled, len);
+                let expected = whole.iter().copied().take_while(|&offset| offset < len);
+                assert!(kept.eq(expected), "{filled} bytes filled, {len} kept");
             }
         }
     }

@@ -91,15 +91,20 @@ fn pattern(id: u8, i: usize) -> u8 {
 }
 
 fn fill(block: &Live) {
-    for i in pattern_offsets(block.layout.size()) {
+    let size = block.layout.size();
+    for i in pattern_offsets(size, size) {
         // SAFETY: the block is live and at least `layout.size()` bytes long.
         unsafe { block.ptr.add(i).write(pattern(block.id, i)) };
     }
 }
 
-fn holds_pattern(block: &Live, len: usize) -> bool {
-    // SAFETY: the block is live and at least `len` bytes long.
-    pattern_offsets(len).all(|i| unsafe { block.ptr.add(i).read() } == pattern(block.id, i))
+/// Whether the first `len` bytes of `block`, filled for a `filled`-byte layout, still hold
+/// the pattern (see [`pattern_offsets`] for which bytes carry it).
+fn holds_pattern(block: &Live, filled: usize, len: usize) -> bool {
+    pattern_offsets(filled, len).all(|i| {
+        // SAFETY: the block is live and at least `len` bytes long, and `i < len`.
+        unsafe { block.ptr.add(i).read() == pattern(block.id, i) }
+    })
 }
 
 /// The shadow model and the counters the allocator must agree with.
@@ -177,7 +182,11 @@ impl Model {
             return;
         }
         let block = self.live.swap_remove(pick % self.live.len());
-        assert!(holds_pattern(&block, block.layout.size()));
+        assert!(holds_pattern(
+            &block,
+            block.layout.size(),
+            block.layout.size()
+        ));
         let span = Self::chunks_of(block.layout) * CS;
         let size = block.layout.size() + extra % (span - block.layout.size() + 1);
         let fitting = Layout::from_size_align(size, block.layout.align()).unwrap();
@@ -215,7 +224,7 @@ impl Model {
                 let block = &mut self.live[index];
                 block.ptr = span.cast::<u8>().as_ptr();
                 block.layout = new;
-                assert!(holds_pattern(block, old.size().min(new.size())));
+                assert!(holds_pattern(block, old.size(), old.size().min(new.size())));
                 fill(block);
                 let moved = block.ptr != ptr;
                 self.note_peak(if moved { Self::chunks_of(old) } else { 0 });
@@ -226,7 +235,7 @@ impl Model {
                     !self.fits(new),
                     "realloc to {new:?} failed but a run was free"
                 );
-                assert!(holds_pattern(&self.live[index], old.size()));
+                assert!(holds_pattern(&self.live[index], old.size(), old.size()));
             }
         }
     }

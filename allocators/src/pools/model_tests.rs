@@ -62,7 +62,8 @@ fn pattern(id: u64, offset: usize) -> u8 {
 }
 
 fn fill(block: &Live) {
-    for offset in pattern_offsets(block.layout.size()) {
+    let size = block.layout.size();
+    for offset in pattern_offsets(size, size) {
         // SAFETY: the block is live and `layout.size()` bytes long.
         unsafe {
             block
@@ -74,8 +75,10 @@ fn fill(block: &Live) {
     }
 }
 
-fn intact(block: &Live, len: usize) -> bool {
-    pattern_offsets(len).all(|offset| {
+/// Whether the first `len` bytes of `block`, filled for a `filled`-byte layout, still hold
+/// the pattern (see [`pattern_offsets`] for which bytes carry it).
+fn intact(block: &Live, filled: usize, len: usize) -> bool {
+    pattern_offsets(filled, len).all(|offset| {
         // SAFETY: the block is live, at least `len` bytes long, and was filled.
         unsafe { block.ptr.as_ptr().add(offset).read() == pattern(block.id, offset) }
     })
@@ -93,7 +96,8 @@ fn check(pools: &SizeClassPools<&Ledger>, live: &BTreeMap<usize, Live>) {
         assert_eq!(address % block.layout.align(), 0, "misaligned");
         assert!(address >= previous_end, "blocks overlap");
         assert!(pools.fallback().covers(address, span), "outside the heap");
-        assert!(intact(block, block.layout.size()), "contents lost");
+        let size = block.layout.size();
+        assert!(intact(block, size, size), "contents lost");
         previous_end = address + span;
         match pools.slab_class(block.layout) {
             Some(class) => in_use[class] += 1,
@@ -227,7 +231,7 @@ fn run(ops: Vec<Op>, kept_empty_slabs: usize, slab_size: usize) {
                     len,
                 };
                 assert!(
-                    intact(&moved, block.layout.size().min(size)),
+                    intact(&moved, block.layout.size(), block.layout.size().min(size)),
                     "realloc lost contents"
                 );
                 fill(&moved);
