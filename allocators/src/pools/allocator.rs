@@ -699,15 +699,11 @@ impl<F: RawAllocator> SizeClassPools<F> {
         !self.small_blocks_in_fallback || self.slab_table.find(address, self.geometry()).is_some()
     }
 
-    /// A block the fallback serves, for a layout no class serves: out of line, so that the
-    /// common allocation needs no registers saved.
+    /// A block straight from the fallback (for a layout no class serves, or a small one when
+    /// no slab can be had); when it has none, the pools [`trim`](Self::trim) and ask once
+    /// more. Out of line, so that the common allocation needs no registers saved; a large
+    /// request makes one call between the pools' `allocate` and the fallback's.
     #[inline(never)]
-    fn allocate_large(&mut self, layout: Layout) -> Result<NonNull<[u8]>, OutOfMemory> {
-        self.allocate_from_fallback(layout)
-    }
-
-    /// A block straight from the fallback; when it has none, the pools
-    /// [`trim`](Self::trim) and ask once more.
     fn allocate_from_fallback(&mut self, layout: Layout) -> Result<NonNull<[u8]>, OutOfMemory> {
         let block = match self.fallback.allocate(layout) {
             Ok(block) => block,
@@ -917,7 +913,7 @@ unsafe impl<F: RawAllocator> RawAllocator for SizeClassPools<F> {
                 Some(block) => Ok(NonNull::slice_from_raw_parts(block, block_size(class))),
                 None => self.allocate_small(class, layout),
             },
-            None => self.allocate_large(layout),
+            None => self.allocate_from_fallback(layout),
         }
     }
 
