@@ -150,9 +150,10 @@ miri-setup: ## Install nightly's Miri component when it is missing
 	fi
 
 # Miri interprets one thread at a time, so `make miri` runs two lanes side by side, each into
-# its own log, printed when both are done; the builds come first and are shared. Tree Borrows
-# runs about half as fast as Stacked Borrows on these tests, so one lane runs the x86_64 tests
-# under Tree Borrows, and the other those under Stacked Borrows and then the cross targets'.
+# its own log, printed when both are done; the builds come first and are shared. Under Tree
+# Borrows the x86_64 tests take about 1.6 times as long as under Stacked Borrows (27 and 17 min
+# on the machine of BENCHMARKS.md), so one lane runs them under Tree Borrows, and the other
+# under Stacked Borrows and then the cross targets' (about 5 min each).
 # The unit and integration tests run under Miri, not the doc tests: each doc test is a program
 # of its own that Miri would build and start again (about 2.5 of CI's minutes), and what they
 # show (the examples compile and run) `make test` checks natively.

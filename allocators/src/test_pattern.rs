@@ -46,7 +46,7 @@ mod tests {
     /// (under Miri) or every byte (natively).
     #[test]
     fn offsets_rise_hold_both_ends_and_a_check_reads_only_filled_bytes() {
-        // Under Miri, where every pair of lengths took 30 s, the lengths around the ends'
+        // Under Miri, where a loop over every length took 30 s, the lengths around the ends'
         // edges and the first strides.
         let lengths: Vec<usize> = if cfg!(miri) {
             vec![0, 1, 63, 64, 65, 127, 128, 129, 161, 300]
