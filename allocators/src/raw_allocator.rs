@@ -191,27 +191,3 @@ pub unsafe trait RawAllocator {
         0
     }
 }
-
-/// Moves the live block at `ptr` of `allocator` to a new block for `new`: allocate, copy the
-/// bytes both layouts share, free the old block (trusted). The last resort of every resize.
-///
-/// # Errors
-/// [`OutOfMemory`] when the new block cannot be had; the old one is untouched then.
-///
-/// # Safety
-/// `ptr` must be a live block of `allocator` that `old` fits.
-pub(crate) unsafe fn move_block<A: RawAllocator + ?Sized>(
-    allocator: &mut A,
-    ptr: NonNull<u8>,
-    old: Layout,
-    new: Layout,
-) -> Result<NonNull<[u8]>, OutOfMemory> {
-    let moved = allocator.allocate(new)?;
-    // SAFETY: the old block holds at least `old.size()` bytes and the new one at least
-    // `new.size()`; both are live and distinct, so they do not overlap.
-    unsafe {
-        ptr.copy_to_nonoverlapping(moved.cast::<u8>(), old.size().min(new.size()));
-        allocator.deallocate_trusted(ptr, old);
-    }
-    Ok(moved)
-}

@@ -815,10 +815,10 @@ impl<G: HeapGrower> FreeListAllocator<G> {
         unsafe { self.resize_by_moving(block, old, new) }
     }
 
-    /// Moves an allocated block to a new block for `new`: allocate, copy, free. The same steps
-    /// as the shared [`move_block`](crate::raw_allocator::move_block), written out here because
-    /// calling that measured 0.8 instructions per action more on the bench's random actions
-    /// (callgrind, `--child count:4001 5`: 70.0 against 69.2), for the same code size.
+    /// Moves an allocated block to a new block for `new`: allocate, copy, free, written out
+    /// here (as the pools do) because calling a helper shared by the allocators measured 0.8
+    /// instructions per action more on the bench's random actions (callgrind, `--child
+    /// count:4001 5`: 70.0 against 69.2), for the same code size.
     ///
     /// # Safety
     /// As for [`resize_block`](Self::resize_block).

@@ -21,12 +21,11 @@
 use core::alloc::Layout;
 use core::ptr::NonNull;
 
-use super::class::{CLASS_COUNT, MAX_BLOCK_SIZE, block_size, class_bits, class_index, class_of};
+use super::class::{CLASS_COUNT, MAX_BLOCK_SIZE, block_size, class_bits, class_index};
 use super::class_pool::{ClassPool, ClassStats, Returned};
 use super::magazine::{MAGAZINE_BLOCKS, Magazines};
 use super::slab::{Geometry, MIN_SLAB_SIZE, SLAB_SIZE, SlabHeader};
 use super::slab_table::SlabTable;
-use crate::raw_allocator::move_block;
 use crate::usage::corrupt_if;
 use crate::{
     FreeError, HeapCorruption, Inspect, OutOfMemory, RawAllocator, Region, ResizeError, Usage,
@@ -114,9 +113,8 @@ struct StoredPolicy {
     /// Whether the classes keep no magazine: when the heap chose slabs below 32 KiB (see
     /// [`SizeClassPools::uses_magazines`]).
     magazines_off: bool,
-    /// The largest class served from slabs.
-    top_class: usize,
-    /// Its block size minus one: a layout is a slab class's exactly when
+    /// The block size of the largest class served from slabs, minus one: a layout is a slab
+    /// class's exactly when
     /// `size.saturating_sub(1) | (align - 1)` is at most this.
     class_limit: usize,
 }
@@ -128,7 +126,6 @@ impl StoredPolicy {
     // does not), and the top class's is a loop.
     const DEFAULT_SHIFT: u32 = Self::DEFAULT_GEOMETRY.shift();
     const DEFAULT_SLAB_MASK: usize = !(Self::DEFAULT_GEOMETRY.size() - 1);
-    const DEFAULT_TOP_CLASS: usize = Self::DEFAULT_GEOMETRY.top_class();
     const DEFAULT_CLASS_LIMIT: usize = class_limit(Self::DEFAULT_GEOMETRY);
 
     const fn new(policy: Policy) -> Self {
@@ -145,7 +142,6 @@ impl StoredPolicy {
             slab_mask: 0,
             kept_empty_now: 0,
             magazines_off: false,
-            top_class: 0,
             class_limit: 0,
         }
         .with_geometry(geometry)
@@ -167,7 +163,6 @@ impl StoredPolicy {
             slab_mask: !(geometry.size() - 1) ^ Self::DEFAULT_SLAB_MASK,
             kept_empty_now: kept_now ^ kept,
             magazines_off: small_heap,
-            top_class: geometry.top_class() ^ Self::DEFAULT_TOP_CLASS,
             class_limit: class_limit(geometry) ^ Self::DEFAULT_CLASS_LIMIT,
             ..self
         }
@@ -201,12 +196,6 @@ impl StoredPolicy {
     #[inline(always)]
     const fn kept_empty_now(self) -> usize {
         self.kept_empty_now ^ Policy::DEFAULT.kept_empty_slabs
-    }
-
-    /// The largest class served from slabs.
-    #[inline(always)]
-    const fn top_class(self) -> usize {
-        self.top_class ^ Self::DEFAULT_TOP_CLASS
     }
 
     /// The largest `(size - 1) | (align - 1)` of a layout served from slabs.
@@ -405,10 +394,13 @@ impl<F: RawAllocator> SizeClassPools<F> {
     /// that class; `None` when the fallback serves `layout`. O(1).
     #[inline(always)]
     pub fn slab_class(&self, layout: Layout) -> Option<usize> {
-        // A `match`, not `Option::filter`: smaller at opt-level "z" (16 bytes of Cortex-M code).
-        match class_of(layout) {
-            Some(class) if class <= self.policy.top_class() => Some(class),
-            _ => None,
+        // One comparison of the layout's class bits with the top class's: the top class is
+        // below `CLASS_COUNT`, so that also bounds the class.
+        let bits = class_bits(layout);
+        if bits <= self.policy.class_limit() {
+            Some(class_index(bits))
+        } else {
+            None
         }
     }
 
@@ -1017,7 +1009,18 @@ unsafe impl<F: RawAllocator> RawAllocator for SizeClassPools<F> {
                 }
             },
             // SAFETY: forwarded from the caller.
-            ResizeRoute::Move => unsafe { move_block(self, ptr, old, new) },
+            // Allocate, copy, free, written out: a helper shared by the allocators cost 126
+            // bytes of WebAssembly and 20 of Cortex-M code here (measured: bench/notes.md).
+            ResizeRoute::Move => {
+                let moved = self.allocate(new)?;
+                // SAFETY: the caller's live block of `old` and the new, distinct one of `new`
+                // both hold the bytes copied; then the old block goes, with its layout.
+                unsafe {
+                    ptr.copy_to_nonoverlapping(moved.cast::<u8>(), old.size().min(new.size()));
+                    self.deallocate_trusted(ptr, old);
+                }
+                Ok(moved)
+            }
         }
     }
 
@@ -1081,9 +1084,11 @@ impl<F: RawAllocator> Drop for SizeClassPools<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pools::class::class_of;
 
-    /// The free's one comparison against `class_limit` agrees with `slab_class`, for every slab
-    /// size and layout.
+    /// The one comparison against `class_limit` (of `slab_class` and the free) agrees with the
+    /// classes' definition, the size classes up to the slabs' top class, for every slab size
+    /// and layout.
     #[test]
     fn the_class_limit_tells_slab_layouts_from_the_fallbacks() {
         for shift in MIN_SLAB_SIZE.trailing_zeros()..=SLAB_SIZE.trailing_zeros() {
@@ -1094,7 +1099,8 @@ mod tests {
             for size in (0..=4200).step_by(if cfg!(miri) { 61 } else { 1 }) {
                 for align in [1, 8, 16, 64, 256, 2048, 4096] {
                     let layout = Layout::from_size_align(size, align).unwrap();
-                    let by_class = class_of(layout).filter(|&class| class <= policy.top_class());
+                    let top_class = policy.geometry().top_class();
+                    let by_class = class_of(layout).filter(|&class| class <= top_class);
                     let bits = size.saturating_sub(1) | (align - 1);
                     assert_eq!(
                         bits <= policy.class_limit(),

@@ -36,12 +36,14 @@ use super::class::CLASS_COUNT;
 pub(super) const MAGAZINE_BLOCKS: usize = if cfg!(feature = "magazines") { 16 } else { 0 };
 /// How many go back to the slabs when a free finds the magazine full.
 pub(super) const HALF: usize = MAGAZINE_BLOCKS / 2;
+/// The length of a magazine turned off (see [`Magazines::set_on`]): past every slot, and one
+/// less than it still is, so that both a push and a pop find no slot there.
+const OFF: u8 = u8::MAX;
 
 /// Recently freed blocks of every class: our pointers to blocks that their slabs still count in
 /// use. All zero bits when empty.
 pub(super) struct Magazines {
-    /// Per class, how many of its slots hold a block (the lowest ones), or are empty slots of a
-    /// magazine turned off.
+    /// Per class, how many of its slots hold a block (the lowest ones), or [`OFF`].
     lens: [u8; CLASS_COUNT],
     /// Per class, its slots; those below the length hold blocks, the oldest first.
     blocks: [[Option<NonNull<u8>>; MAGAZINE_BLOCKS]; CLASS_COUNT],
@@ -63,14 +65,16 @@ impl Magazines {
         if MAGAZINE_BLOCKS == 0 {
             return None;
         }
-        // A class is below `CLASS_COUNT` and a length at most `MAGAZINE_BLOCKS`, both powers of
-        // two: the remainders change nothing and spare the bounds checks.
+        // A class is below `CLASS_COUNT`, a power of two: the remainder changes nothing and
+        // spares the bounds check.
         let class = class % CLASS_COUNT;
-        let len = self.lens[class].checked_sub(1)?;
-        // An empty slot below the length: a magazine turned off (see `set_on`).
-        let block = self.blocks[class][usize::from(len) % MAGAZINE_BLOCKS]?;
+        // One comparison for an empty magazine (the length wraps past every slot) and for
+        // one turned off: no slot below. The slot itself holds a block (every slot below the
+        // length does), so its `Option` is the caller's answer, with no test here.
+        let len = self.lens[class].wrapping_sub(1);
+        let block = *self.blocks[class].get(usize::from(len))?;
         self.lens[class] = len;
-        Some(block)
+        block
     }
 
     /// Puts `block` into class `class`'s magazine; `false` (and nothing changes) when it is
@@ -111,10 +115,9 @@ impl Magazines {
     /// The blocks in class `class`'s magazine, oldest first. O(1) to start.
     pub(super) fn blocks(&self, class: usize) -> impl Iterator<Item = NonNull<u8>> + '_ {
         let class = class % CLASS_COUNT;
-        self.blocks[class][..usize::from(self.lens[class])]
-            .iter()
-            .flatten()
-            .copied()
+        // Turned off, the length is past the slots: none hold a block.
+        let held = self.blocks[class].get(..usize::from(self.lens[class]));
+        held.unwrap_or_default().iter().flatten().copied()
     }
 
     /// How many blocks class `class`'s magazine holds. O(`MAGAZINE_BLOCKS`).
@@ -122,18 +125,16 @@ impl Magazines {
         self.blocks(class).count()
     }
 
-    /// Turns every magazine off (or back on): off, each looks full, of empty slots, so that a
-    /// push fails (its caller then returns the block to its slab) and a pop finds nothing,
-    /// and the hot paths need no test of their own. The magazines must hold no block (their
-    /// slots are cleared). O(classes × `MAGAZINE_BLOCKS`).
+    /// Turns every magazine off (or back on): off, each has the length [`OFF`], so that a push
+    /// finds no slot and fails (its caller then returns the block to its slab) and a pop finds
+    /// nothing, and the hot paths need no test of their own. The magazines must hold no block.
+    /// O(classes).
     pub(super) fn set_on(&mut self, on: bool) {
         debug_assert!(
             (0..CLASS_COUNT).all(|class| self.len(class) == 0),
             "no block held"
         );
-        // No slot may keep a block popped long ago: off, every slot counts.
-        self.blocks = [[None; MAGAZINE_BLOCKS]; CLASS_COUNT];
-        let len = if on { 0 } else { MAGAZINE_BLOCKS as u8 };
+        let len = if on { 0 } else { OFF };
         self.lens = [len; CLASS_COUNT];
     }
 
