@@ -1008,7 +1008,6 @@ unsafe impl<F: RawAllocator> RawAllocator for SizeClassPools<F> {
                     return resized;
                 }
             },
-            // SAFETY: forwarded from the caller.
             // Allocate, copy, free, written out: a helper shared by the allocators cost 126
             // bytes of WebAssembly and 20 of Cortex-M code here (measured: bench/notes.md).
             ResizeRoute::Move => {
