@@ -597,7 +597,7 @@ impl<F: RawAllocator> SizeClassPools<F> {
     #[inline(never)]
     fn make_room_and_keep(&mut self, class: usize, block: NonNull<u8>) {
         if self.policy.magazines_off {
-            // Turned off, every magazine looks full: the block goes straight to its slab.
+            // Turned off, a magazine has no slot for the block: it goes straight to its slab.
             return self.return_to_slab(class, block);
         }
         for older in self.magazines.take_older_half(class).into_iter().flatten() {
@@ -1082,31 +1082,44 @@ impl<F: RawAllocator> Drop for SizeClassPools<F> {
 
 #[cfg(test)]
 mod tests {
+    use std::vec::Vec;
+
     use super::*;
+    use crate::FreeListAllocator;
     use crate::pools::class::class_of;
 
-    /// The one comparison against `class_limit` (of `slab_class` and the free) agrees with the
-    /// classes' definition, the size classes up to the slabs' top class, for every slab size
-    /// and layout.
+    /// `slab_class`'s one comparison against `class_limit` (the free makes the same one) gives
+    /// the classes' definition, the size class up to the slabs' top class, for every slab size
+    /// the policy names or the heap chooses, and for layouts from the smallest to the largest.
     #[test]
-    fn the_class_limit_tells_slab_layouts_from_the_fallbacks() {
-        for shift in MIN_SLAB_SIZE.trailing_zeros()..=SLAB_SIZE.trailing_zeros() {
-            let policy = StoredPolicy::new(Policy {
-                slab_size: 1 << shift,
-                ..Policy::DEFAULT
-            });
-            for size in (0..=4200).step_by(if cfg!(miri) { 61 } else { 1 }) {
-                for align in [1, 8, 16, 64, 256, 2048, 4096] {
-                    let layout = Layout::from_size_align(size, align).unwrap();
-                    let top_class = policy.geometry().top_class();
-                    let by_class = class_of(layout).filter(|&class| class <= top_class);
-                    let bits = size.saturating_sub(1) | (align - 1);
-                    assert_eq!(
-                        bits <= policy.class_limit(),
-                        by_class.is_some(),
-                        "{layout:?}"
-                    );
-                }
+    fn slab_class_is_the_size_class_up_to_the_slabs_top_class() {
+        let policy = |shift: u32| Policy {
+            slab_size: 1_usize << shift,
+            ..Policy::DEFAULT
+        };
+        let named = (MIN_SLAB_SIZE.trailing_zeros()..=SLAB_SIZE.trailing_zeros())
+            .map(|shift| SizeClassPools::with_policy(FreeListAllocator::empty(), policy(shift)));
+        let chosen = [0, 8 << 10, 24 << 10, 100 << 10, 1 << 30].map(|memory_bytes| {
+            let mut pools = SizeClassPools::new(FreeListAllocator::empty());
+            assert!(pools.size_slabs_for(memory_bytes));
+            pools
+        });
+        let step = if cfg!(miri) { 61 } else { 1 };
+        let mut layouts: Vec<Layout> = (0..=4200)
+            .step_by(step)
+            .flat_map(|size| [1, 8, 16, 64, 256, 2048, 4096].map(|align| (size, align)))
+            .map(|(size, align)| Layout::from_size_align(size, align).unwrap())
+            .collect();
+        let widest = 1 << (usize::BITS - 2);
+        layouts.extend([
+            Layout::from_size_align(0, widest).unwrap(),
+            Layout::from_size_align(isize::MAX.unsigned_abs(), 1).unwrap(),
+        ]);
+        for pools in named.chain(chosen) {
+            let top_class = pools.geometry().top_class();
+            for &layout in &layouts {
+                let by_class = class_of(layout).filter(|&class| class <= top_class);
+                assert_eq!(pools.slab_class(layout), by_class, "{layout:?}");
             }
         }
     }

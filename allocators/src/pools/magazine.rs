@@ -39,6 +39,10 @@ pub(super) const HALF: usize = MAGAZINE_BLOCKS / 2;
 /// The length of a magazine turned off (see [`Magazines::set_on`]): past every slot, and one
 /// less than it still is, so that both a push and a pop find no slot there.
 const OFF: u8 = u8::MAX;
+const _: () = assert!(
+    MAGAZINE_BLOCKS < OFF as usize - 1,
+    "no magazine has a slot at OFF or one below"
+);
 
 /// Recently freed blocks of every class: our pointers to blocks that their slabs still count in
 /// use. All zero bits when empty.
@@ -73,6 +77,7 @@ impl Magazines {
         // length does), so its `Option` is the caller's answer, with no test here.
         let len = self.lens[class].wrapping_sub(1);
         let block = *self.blocks[class].get(usize::from(len))?;
+        debug_assert!(block.is_some(), "a slot below the length holds a block");
         self.lens[class] = len;
         block
     }
@@ -147,6 +152,8 @@ impl Magazines {
 
 #[cfg(all(test, feature = "magazines"))]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     /// Distinct, non-null pointers for the tests (never dereferenced).
@@ -192,6 +199,83 @@ mod tests {
         magazines.set_on(true);
         assert!(magazines.push(2, block(1)));
         assert_eq!(magazines.pop(2), Some(block(1)));
+    }
+
+    /// One step of the model test.
+    #[derive(Debug, Clone, Copy)]
+    enum Step {
+        Push(usize),
+        Pop(usize),
+        /// The older half of a class's magazine back, when it is full.
+        TakeOlderHalf(usize),
+        /// Every magazine emptied by pops, then turned off or on.
+        Switch,
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        let class = 0..CLASS_COUNT;
+        prop_oneof![
+            6 => class.clone().prop_map(Step::Push),
+            4 => class.clone().prop_map(Step::Pop),
+            1 => class.prop_map(Step::TakeOlderHalf),
+            1 => Just(Step::Switch),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: if cfg!(miri) { 4 } else { 256 },
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        /// Any sequence of calls leaves each magazine holding exactly what a stack of its own
+        /// would (oldest first), turned off or on: no block popped before, stale in a slot, is
+        /// handed out or reported again, and a magazine turned off takes and gives nothing.
+        #[test]
+        fn magazines_follow_a_stack_per_class(
+            steps in proptest::collection::vec(step(), 1..if cfg!(miri) { 40 } else { 300 })
+        ) {
+            let mut magazines = Magazines::new();
+            let mut model: [std::vec::Vec<NonNull<u8>>; CLASS_COUNT] = Default::default();
+            let (mut on, mut made) = (true, 0);
+            for step in steps {
+                match step {
+                    Step::Push(class) => {
+                        made += 1;
+                        let fits = on && model[class].len() < MAGAZINE_BLOCKS;
+                        prop_assert_eq!(magazines.push(class, block(made)), fits);
+                        if fits {
+                            model[class].push(block(made));
+                        }
+                    }
+                    Step::Pop(class) => prop_assert_eq!(magazines.pop(class), model[class].pop()),
+                    Step::TakeOlderHalf(class) if model[class].len() == MAGAZINE_BLOCKS => {
+                        let older: std::vec::Vec<_> = model[class].drain(..HALF).map(Some).collect();
+                        prop_assert_eq!(&magazines.take_older_half(class)[..], &older[..]);
+                    }
+                    Step::TakeOlderHalf(_) => {}
+                    Step::Switch => {
+                        for (class, held) in model.iter_mut().enumerate() {
+                            while let Some(expected) = held.pop() {
+                                prop_assert_eq!(magazines.pop(class), Some(expected));
+                            }
+                        }
+                        on = !on;
+                        magazines.set_on(on);
+                    }
+                }
+                for (class, held) in model.iter().enumerate() {
+                    prop_assert!(magazines.blocks(class).eq(held.iter().copied()));
+                    prop_assert_eq!(magazines.len(class), held.len());
+                    // Blocks popped lately may still sit in slots above the length.
+                    for number in made.saturating_sub(2 * MAGAZINE_BLOCKS)..=made {
+                        let address = block(number).addr().get();
+                        prop_assert_eq!(magazines.holds(class, address), held.contains(&block(number)));
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -71,7 +71,7 @@
 //! The magazines are the crate's `magazines` feature, on by default. Without it (a firmware
 //! build with `default-features = false`), a free goes straight back to its slab, the pools
 //! keep no memory at hand but the empty slabs the policy keeps, they do not trim by
-//! themselves, and the code is about 900 bytes smaller on a Cortex-M.
+//! themselves, and the code is about 760 bytes smaller on a Cortex-M.
 //!
 //! **Why the fallback is a [`RawAllocator`](crate::RawAllocator), not any `GlobalAlloc`.** The
 //! pools' checked free refuses a bad pointer exactly; for a pointer outside every slab it asks
