@@ -26,7 +26,7 @@ use core::ptr::NonNull;
 use super::bins::{Bins, CLASS_COUNT, Fit, class_of, guaranteed_fit};
 use super::block::{Block, GRANULE, Links, MIN_BLOCK, Tag, WORD};
 use super::inspect::Stats;
-use super::region::{Adopted, REGION_OVERHEAD, RegionKind, RegionList, RegionView};
+use super::region::{REGION_OVERHEAD, RegionKind, RegionList, RegionView};
 use crate::grower::{HeapGrower, NoGrowth, Region};
 use crate::{FreeError, OutOfMemory, RawAllocator, ResizeError};
 
@@ -111,7 +111,8 @@ pub struct FreeListAllocator<G: HeapGrower> {
     regions: RegionList,
     /// The counters; `free_bytes` is derived in [`stats`](Self::stats), not kept here.
     stats: Stats,
-    /// How many of the regions are general ones (the policy keeps the last one).
+    /// How many of the regions are general ones (the policy keeps the last one); counted only
+    /// for a grower that takes regions back, the only case where it is read.
     general_regions: usize,
     /// Bytes freed into free blocks of at least [`DISCARD_MIN_BLOCK`] bytes since their pages
     /// were last discarded.
@@ -530,36 +531,31 @@ impl<G: HeapGrower> FreeListAllocator<G> {
         // SAFETY: forwarded from the caller.
         let adopted = unsafe { self.regions.adopt(memory, kind, may_join) }?;
         self.stats.mapped_bytes += memory.len();
-        let (block, size) = match adopted {
-            Adopted::New(region) => {
+        self.stats.block_bytes += adopted.size;
+        match adopted.joined_general {
+            None => {
                 self.stats.regions += 1;
-                self.general_regions += usize::from(kind == RegionKind::General);
-                self.stats.block_bytes += region.block_bytes();
-                (region.first, region.block_bytes())
-            }
-            Adopted::Joined {
-                was_general,
-                block,
-                size,
-                prev_free,
-            } => {
-                // A joined region is kept for good, so it no longer counts as general.
-                self.general_regions -= usize::from(was_general);
-                self.stats.block_bytes += size;
-                if prev_free {
-                    // SAFETY: the old sentinel followed a listed free block, whose footer is
-                    // the word before it.
-                    unsafe {
-                        let prev_size = block.prev_size();
-                        let prev = block.backward(prev_size);
-                        self.bins.unlink(prev);
-                        (prev, prev_size + size)
-                    }
-                } else {
-                    (block, size)
+                // Only the release policy reads the count: a grower that takes nothing back
+                // keeps none.
+                if G::RELEASES {
+                    self.general_regions += usize::from(kind == RegionKind::General);
                 }
             }
-        };
+            // A joined region is kept for good, so it no longer counts as general.
+            Some(was_general) if G::RELEASES => self.general_regions -= usize::from(was_general),
+            Some(_) => {}
+        }
+        let (mut block, mut size) = (adopted.start, adopted.size);
+        if adopted.prev_free {
+            // SAFETY: the old sentinel followed a listed free block, whose footer is the word
+            // before it; the new block merges with it.
+            unsafe {
+                let prev_size = block.prev_size();
+                block = block.backward(prev_size);
+                size += prev_size;
+                self.bins.unlink(block);
+            }
+        }
         // SAFETY: the block spans free memory of the region up to its sentinel.
         unsafe {
             block.set_tag(Tag::free(size));

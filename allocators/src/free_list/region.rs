@@ -104,11 +104,6 @@ impl RegionView {
     pub(super) fn holds_payload(&self, addr: usize) -> bool {
         addr > self.first.addr() && addr < self.sentinel.addr()
     }
-
-    /// The bytes of blocks between the first block and the sentinel.
-    pub(super) fn block_bytes(&self) -> usize {
-        self.sentinel.addr() - self.first.addr()
-    }
 }
 
 /// Where the sentinel of the region `memory`, with its header at `header`, sits: the last
@@ -121,23 +116,21 @@ fn sentinel_of(header: NonNull<RegionHeader>, memory: Region) -> Block {
     Block::at(unsafe { header.cast::<u8>().byte_add(offset) })
 }
 
-/// What [`RegionList::adopt`] made of new memory.
-pub(super) enum Adopted {
-    /// A region of its own: its first block, one free block up to the sentinel, is not tagged
-    /// yet.
-    New(RegionView),
-    /// The newest region grew over it: a free block from the region's old sentinel to its new
-    /// one, not tagged yet, whose previous block is free when `prev_free`.
-    Joined {
-        /// Whether the region was a general one (it is kept for good now).
-        was_general: bool,
-        /// Where the old sentinel was: the start of the new free block.
-        block: Block,
-        /// The new free block's size.
-        size: usize,
-        /// Whether the block before the old sentinel is free.
-        prev_free: bool,
-    },
+/// What [`RegionList::adopt`] made of new memory: one free block up to a sentinel, not
+/// tagged yet, in a region of its own or at the end of the newest region. One shape for both,
+/// so that the caller keeps one path (smaller at opt-level "z" than an enum whose first form
+/// carried the whole region).
+pub(super) struct Adopted {
+    /// The new free block: a new region's first block, or the newest region's old sentinel.
+    pub(super) start: Block,
+    /// Its size, up to the (new) sentinel.
+    pub(super) size: usize,
+    /// `None` for a region of its own; for memory joined to the newest region, whether that
+    /// region was a general one (it is kept for good now).
+    pub(super) joined_general: Option<bool>,
+    /// Whether the block before `start` is free (only ever when joined: a region's first block
+    /// has no block before it).
+    pub(super) prev_free: bool,
 }
 
 /// All regions of an allocator, newest first.
@@ -206,7 +199,7 @@ impl RegionList {
         // SAFETY: `header_addr - start < GRANULE <= sentinel - start`, inside the region.
         let header = unsafe { memory.ptr().byte_add(header_addr - start) }.cast::<RegionHeader>();
         // SAFETY: the header and the sentinel lie inside the fresh region (checked above), at
-        // GRANULE-aligned and word-aligned addresses.
+        // GRANULE-aligned and word-aligned addresses; the first block follows the header.
         unsafe {
             header.write(RegionHeader {
                 next: None,
@@ -216,9 +209,13 @@ impl RegionList {
             });
             sentinel_of(header, memory).set_tag(Tag::SENTINEL.with_prev_free(true));
             self.link_front(header);
+            Some(Adopted {
+                start: Block::at(header.cast::<u8>().byte_add(FIRST_BLOCK_OFFSET)),
+                size: sentinel - first,
+                joined_general: None,
+                prev_free: false,
+            })
         }
-        // SAFETY: just written.
-        Some(Adopted::New(unsafe { RegionView::read(header) }))
     }
 
     /// Extends the region at `head` over `memory` if it starts exactly where the region ends.
@@ -254,10 +251,10 @@ impl RegionList {
         if self.recent_start == old.memory.ptr().as_ptr() {
             self.remember(joined);
         }
-        Some(Adopted::Joined {
-            was_general: old.kind == RegionKind::General,
-            block: old.sentinel,
+        Some(Adopted {
+            start: old.sentinel,
             size,
+            joined_general: Some(old.kind == RegionKind::General),
             prev_free,
         })
     }
