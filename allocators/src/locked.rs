@@ -284,8 +284,15 @@ impl<A: RawAllocator, R: RawMutex> Locked<A, R> {
 
 /// The size from which a resize that moves a block copies it outside the lock: taking the lock
 /// a second time costs about as much as copying a few hundred bytes, and a copy of 16 KiB keeps
-/// the lock for a microsecond or more.
-const COPY_OUTSIDE_LOCK: usize = 16 * 1024;
+/// the lock for a microsecond or more. Never on WebAssembly without the `atomics` feature: such
+/// a module runs one thread and has no interrupts, so nothing could wait for the lock, and the
+/// second path would only add bytes to the module.
+const COPY_OUTSIDE_LOCK: usize =
+    if cfg!(all(target_family = "wasm", not(target_feature = "atomics"))) {
+        usize::MAX
+    } else {
+        16 * 1024
+    };
 
 // SAFETY: blocks come from the allocator behind the lock (a `RawAllocator`: disjoint, aligned,
 // large enough, valid until freed); the lock runs the calls of several threads one after
