@@ -522,7 +522,8 @@ impl<A: RawAllocator, I: CacheIndex, R: RawMutex, const N: usize> Cached<A, I, R
 
     /// Resizes the block at `ptr` to `new`, keeping `min(old.size(), new.size())` bytes: in
     /// place within a size class (O(1)), through the shared heap's resize between large layouts
-    /// (copying outside the lock, as [`Locked`] does), else allocate, copy and free.
+    /// (copying a large block outside the lock, as [`Locked`] does where other threads may
+    /// wait), else allocate, copy and free.
     ///
     /// # Errors
     /// [`OutOfMemory`] when no block for `new` can be had; the old block is unchanged then.

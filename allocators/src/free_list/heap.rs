@@ -268,6 +268,11 @@ impl<G: HeapGrower> FreeListAllocator<G> {
         &self.bins
     }
 
+    /// How many general regions the heap counts (only for a grower that takes regions back).
+    pub(super) const fn general_region_count(&self) -> usize {
+        self.general_regions
+    }
+
     pub(super) const fn region_list(&self) -> &RegionList {
         &self.regions
     }
@@ -508,8 +513,10 @@ impl<G: HeapGrower> FreeListAllocator<G> {
         // SAFETY: the grower hands out valid, unused memory that stays ours until released;
         // it joins the newest region only when the grower's pieces share one provenance.
         let Some(found) = (unsafe { self.adopt(grown, kind, may_join) }) else {
-            // SAFETY: `grown` came from the grower just now and nothing uses it.
-            let _ = unsafe { self.grower.release(grown) };
+            if G::RELEASES {
+                // SAFETY: `grown` came from the grower just now and nothing uses it.
+                let _ = unsafe { self.grower.release(grown) };
+            }
             return None;
         };
         self.stats.grows += 1;

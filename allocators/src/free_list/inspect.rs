@@ -208,6 +208,7 @@ impl<G: HeapGrower> FreeListAllocator<G> {
             self.validate_no_overlap(&region)?;
             found.mapped_bytes += region.memory.len();
             found.regions += 1;
+            found.general_regions += usize::from(region.kind == RegionKind::General);
             // SAFETY: the region is one of this heap's; the walk checks every size before
             // stepping, so it never leaves the region.
             unsafe { validate_region(&region, &mut found) }?;
@@ -290,6 +291,12 @@ impl<G: HeapGrower> FreeListAllocator<G> {
             0,
         )?;
         corrupt_if(stats.regions != found.regions, "regions miscounted", 0)?;
+        // The release policy's count, kept only where the grower takes regions back.
+        corrupt_if(
+            G::RELEASES && self.general_region_count() != found.general_regions,
+            "general regions miscounted",
+            0,
+        )?;
         #[cfg(feature = "counters")]
         {
             corrupt_if(
@@ -326,6 +333,7 @@ struct Totals {
     allocated_blocks: usize,
     mapped_bytes: usize,
     regions: usize,
+    general_regions: usize,
 }
 
 /// Walks one region's blocks, checking tags, flags and footers, and adds them up.
