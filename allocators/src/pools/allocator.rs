@@ -114,8 +114,7 @@ struct StoredPolicy {
     /// [`SizeClassPools::uses_magazines`]).
     magazines_off: bool,
     /// The block size of the largest class served from slabs, minus one: a layout is a slab
-    /// class's exactly when
-    /// `size.saturating_sub(1) | (align - 1)` is at most this.
+    /// class's exactly when `size.saturating_sub(1) | (align - 1)` is at most this.
     class_limit: usize,
 }
 
