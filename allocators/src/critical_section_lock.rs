@@ -237,11 +237,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig {
-            cases: if cfg!(miri) { 3 } else { 256 },
-            failure_persistence: None,
-            ..ProptestConfig::default()
-        })]
+        #![proptest_config(crate::test_proptest::config(3, 256))]
 
         #[test]
         fn guards_dropped_in_any_order_keep_the_section_until_the_last(

@@ -713,11 +713,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig {
-            cases: if cfg!(miri) { 1 } else { 256 },
-            failure_persistence: None,
-            ..ProptestConfig::default()
-        })]
+        #![proptest_config(crate::test_proptest::config(1, 256))]
 
         #[test]
         fn an_allocation_fails_only_when_nothing_is_kept_at_hand(

@@ -105,6 +105,8 @@ mod test_checked;
 mod test_lock;
 #[cfg(test)]
 mod test_pattern;
+#[cfg(test)]
+mod test_proptest;
 mod usage;
 
 /// The README's code blocks, compiled and run as doc tests (`cargo test -p bareheap --features

@@ -796,11 +796,7 @@ fn layer_sees_every_region_given_back(steps: &[Step]) {
 }
 
 proptest::proptest! {
-    #![proptest_config(proptest::prelude::ProptestConfig {
-        cases: if cfg!(miri) { 2 } else { 128 },
-        failure_persistence: None,
-        ..proptest::prelude::ProptestConfig::default()
-    })]
+    #![proptest_config(crate::test_proptest::config(2, 128))]
 
     #[test]
     fn the_layer_sees_every_region_the_heap_gives_back(

@@ -981,11 +981,7 @@ mod tests {
     }
 
     proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig {
-            cases: if cfg!(miri) { 4 } else { 256 },
-            failure_persistence: None,
-            ..proptest::prelude::ProptestConfig::default()
-        })]
+        #![proptest_config(crate::test_proptest::config(4, 256))]
 
         /// Issue 19's review: with chunks smaller than a bitmap word, a buffer that is not
         /// 8-aligned was refused (the bitmap was placed 8 bytes after the heap's start, not at
@@ -1052,11 +1048,7 @@ mod tests {
     }
 
     proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig {
-            cases: if cfg!(miri) { 2 } else { 256 },
-            failure_persistence: None,
-            ..proptest::prelude::ProptestConfig::default()
-        })]
+        #![proptest_config(crate::test_proptest::config(2, 256))]
 
         /// First-fit's hints skip only what holds no run of the length asked for: every
         /// allocation lands exactly where a search from chunk 0 would put it.

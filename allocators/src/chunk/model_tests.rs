@@ -299,11 +299,7 @@ fn layout(size: usize, align_shift: u32) -> Layout {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: if cfg!(miri) { 4 } else { 256 },
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(crate::test_proptest::config(4, 256))]
 
     #[test]
     fn allocator_matches_the_model(

@@ -627,11 +627,7 @@ mod list_model {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig {
-            cases: if cfg!(miri) { 4 } else { 256 },
-            failure_persistence: None,
-            ..ProptestConfig::default()
-        })]
+        #![proptest_config(crate::test_proptest::config(4, 256))]
 
         #[test]
         fn lists_links_and_bitmaps_follow_the_model(

@@ -1020,11 +1020,7 @@ fn run_model(ops: &[Op]) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: if cfg!(miri) { 4 } else { 256 },
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(crate::test_proptest::config(4, 256))]
 
     #[test]
     fn random_operations_keep_the_heap_consistent(

@@ -229,11 +229,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig {
-            cases: if cfg!(miri) { 4 } else { 256 },
-            failure_persistence: None,
-            ..ProptestConfig::default()
-        })]
+        #![proptest_config(crate::test_proptest::config(4, 256))]
 
         /// Any sequence of calls leaves each magazine holding exactly what a stack of its own
         /// would (oldest first), turned off or on, full or not: no block popped before, stale in

@@ -277,11 +277,7 @@ fn blocks_per_slab(pools: &SizeClassPools<&Ledger>, block_size: usize) -> usize 
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: if cfg!(miri) { 4 } else { 256 },
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(crate::test_proptest::config(4, 256))]
 
     #[test]
     fn pools_match_the_model(
