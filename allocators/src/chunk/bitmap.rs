@@ -289,10 +289,17 @@ impl Bitmap {
 
     /// Clears the memory on first use and marks the padding bits past the end as used.
     /// O(chunks/64) once, O(1) afterwards.
+    #[inline(always)]
     pub(crate) fn ensure_ready(&mut self) {
-        if self.ready {
-            return;
+        if !self.ready {
+            self.prepare();
         }
+    }
+
+    /// [`ensure_ready`](Self::ensure_ready)'s work, once: out of line, off every hot path.
+    #[cold]
+    #[inline(never)]
+    fn prepare(&mut self) {
         for index in 0..self.total_words() {
             self.set_word(index, 0);
         }
@@ -423,14 +430,47 @@ impl Bitmap {
     /// O((to-from)/64 + 1).
     pub(crate) fn set_range(&mut self, from: usize, to: usize) {
         for (w, in_range) in Self::word_masks(from, to) {
-            let value = self.word(w) | in_range;
-            self.set_word(w, value);
-            self.forget_longest_free_in(w);
-            if value == u64::MAX {
-                let (index, bit) = self.summary_slot(w);
-                self.set_word(index, self.word(index) | bit);
-            }
+            self.store_used(w, self.word(w) | in_range);
         }
+    }
+
+    /// Stores `value`, which has every used bit of level-0 word `w` and more, as that word:
+    /// its run record is forgotten, and a word now full is marked so in the summary.
+    #[inline(always)]
+    fn store_used(&mut self, w: usize, value: u64) {
+        self.set_word(w, value);
+        self.forget_longest_free_in(w);
+        if value == u64::MAX {
+            let (index, bit) = self.summary_slot(w);
+            self.set_word(index, self.word(index) | bit);
+        }
+    }
+
+    /// Takes the first free chunk at or after `from` as a block of one chunk (used, and its
+    /// start bit set), and returns its index; `None` when every chunk from `from` on is used.
+    /// What a search for a run of one chunk and [`set_range`](Self::set_range) with
+    /// [`mark_start`](Self::mark_start) do, in one pass over one word: the commonest
+    /// allocation's path. Call only after [`Self::ensure_ready`]. O(1 + skipped words / 64).
+    pub(crate) fn take_first_free(&mut self, from: usize) -> Option<usize> {
+        let mut word = from / WORD_BITS;
+        if word >= self.level0 {
+            return None;
+        }
+        // The chunks before `from` count as used here only; the padding past the last chunk
+        // is used, so no chunk past the heap's end is ever found.
+        let mut used = self.word(word) | !bits_from(from % WORD_BITS);
+        if used == u64::MAX {
+            word = self.next_open_word(word + 1, self.level0);
+            if word == self.level0 {
+                return None;
+            }
+            used = self.word(word);
+        }
+        let bit = 1 << (!used).trailing_zeros();
+        self.store_used(word, self.word(word) | bit);
+        let starts = self.starts_base() + word;
+        self.set_word(starts, self.word(starts) | bit);
+        Some(word * WORD_BITS + bit.trailing_zeros() as usize)
     }
 
     /// Marks `from..to` (non-empty) free, and clears its start bits (a free chunk starts

@@ -12,6 +12,8 @@
 //!   stats    used chunks, live / total allocations, peak: exact, whatever fitting layout
 //!            (any size up to the returned span) a block is freed with
 //!   failures an allocation fails only if the model has no aligned free run for it
+//!   place    first-fit: a new block (allocated, or moved by a realloc) starts at the lowest
+//!            aligned free run that holds it
 //!   audit    `validate` agrees: starts, summary and padding bits, counters
 //! ```
 //!
@@ -110,6 +112,8 @@ fn holds_pattern(block: &Live, filled: usize, len: usize) -> bool {
 /// The shadow model and the counters the allocator must agree with.
 struct Model {
     arena: Arena,
+    /// Whether the allocator places first-fit, so that every placement is predictable.
+    first_fit: bool,
     live: Vec<Live>,
     next_id: u8,
     total_allocations: u64,
@@ -130,14 +134,24 @@ impl Model {
         used
     }
 
-    /// Whether some aligned run of free chunks could hold `layout`.
-    fn fits(&self, layout: Layout) -> bool {
+    /// The lowest chunk that starts an aligned run of free chunks holding `layout`, if any.
+    fn first_fit(&self, layout: Layout) -> Option<usize> {
         let used = self.occupancy();
         let n = Self::chunks_of(layout);
-        (0..=CHUNKS.saturating_sub(n)).any(|s| {
+        (0..=CHUNKS.saturating_sub(n)).find(|&s| {
             (self.arena.heap_addr() + s * CS).is_multiple_of(layout.align())
                 && used[s..s + n].iter().all(|u| !u)
         })
+    }
+
+    /// Whether some aligned run of free chunks could hold `layout`.
+    fn fits(&self, layout: Layout) -> bool {
+        self.first_fit(layout).is_some()
+    }
+
+    /// The chunk at which the block at `ptr` starts.
+    fn chunk_at(&self, ptr: *mut u8) -> usize {
+        (ptr.addr() - self.arena.heap_addr()) / CS
     }
 
     /// Raises the peak; `transient` chunks were held on top of the live blocks for a moment
@@ -148,9 +162,18 @@ impl Model {
     }
 
     fn allocate(&mut self, allocator: &mut ChunkAllocator<CS>, layout: Layout) {
+        let expected = self.first_fit(layout);
         match allocator.allocate(layout) {
             Ok(span) => {
                 assert_eq!(span.len(), Self::chunks_of(layout) * CS);
+                if self.first_fit {
+                    let start = self.chunk_at(span.cast::<u8>().as_ptr());
+                    assert_eq!(
+                        Some(start),
+                        expected,
+                        "first-fit placed {layout:?} elsewhere"
+                    );
+                }
                 let block = Live {
                     id: self.next_id,
                     ptr: span.cast::<u8>().as_ptr(),
@@ -211,6 +234,8 @@ impl Model {
         }
         let index = pick % self.live.len();
         let (ptr, old) = (self.live[index].ptr, self.live[index].layout);
+        // Where a move would go: the old block stays used until its bytes are copied.
+        let expected = self.first_fit(new);
         let resized = if trusted {
             let ptr = NonNull::new(ptr).unwrap();
             // SAFETY: the block is live, allocated by this allocator, with layout `old`.
@@ -227,6 +252,14 @@ impl Model {
                 assert!(holds_pattern(block, old.size(), old.size().min(new.size())));
                 fill(block);
                 let moved = block.ptr != ptr;
+                if moved && self.first_fit {
+                    let start = (block.ptr.addr() - self.arena.heap_addr()) / CS;
+                    assert_eq!(
+                        Some(start),
+                        expected,
+                        "first-fit moved to {new:?} elsewhere"
+                    );
+                }
                 self.note_peak(if moved { Self::chunks_of(old) } else { 0 });
             }
             Err(error) => {
@@ -306,7 +339,7 @@ proptest! {
         ops in proptest::collection::vec(op(), 1..if cfg!(miri) { 24 } else { 80 }),
         first_fit in any::<bool>(),
     ) {
-        let mut model = Model { arena: Arena::new(CHUNKS, CS), live: Vec::new(), next_id: 0, total_allocations: 0, peak_chunks: 0 };
+        let mut model = Model { arena: Arena::new(CHUNKS, CS), first_fit, live: Vec::new(), next_id: 0, total_allocations: 0, peak_chunks: 0 };
         let placement = if first_fit { Placement::FirstFit } else { Placement::NextFit };
         let mut allocator = model.arena.allocator::<CS>().unwrap().with_placement(placement);
         for op in ops {
