@@ -1,9 +1,10 @@
 //! The allocation policy: which chunks a request gets, and the bookkeeping around it.
 //!
 //! A request of `size` bytes takes `max(1, ceil(size / CHUNK_SIZE))` consecutive chunks. Where
-//! the search for them starts is the [`Placement`]. First-fit (the default) always starts at
-//! chunk 0; next-fit (the seed's) starts at a roving cursor just past the previous allocation
-//! and, if nothing fits before the end of the heap, wraps around once to the start:
+//! the search for them starts is the [`Placement`]. First-fit (the default) finds the lowest
+//! run, starting from a hint below which no run of that length is free; next-fit (the seed's)
+//! starts at a roving cursor just past the previous allocation and, if nothing fits before the
+//! end of the heap, wraps around once to the start:
 //!
 //! ```text
 //!   heap:    [###.....####..##########.......###...]
@@ -508,12 +509,7 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
         let found = self.bitmap.take_first_free(self.hints[0]);
         self.raise_hints(1, found);
         let index = found?;
-        self.cursor = if index + 1 < self.chunks {
-            index + 1
-        } else {
-            0
-        };
-        self.note_claimed(1);
+        self.note_new_block(index, 1);
         Some(index)
     }
 
@@ -526,11 +522,7 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
         let index = self.find(chunks, rule).ok_or(OutOfMemory)?;
         self.bitmap.set_range(index, index + chunks);
         self.bitmap.mark_start(index);
-        // The chunk after the block, wrapping to the start at the heap's end (without a
-        // division: this is every allocation's path).
-        let end = index + chunks;
-        self.cursor = if end < self.chunks { end } else { 0 };
-        self.note_claimed(chunks);
+        self.note_new_block(index, chunks);
         Ok((index, chunks))
     }
 
@@ -596,6 +588,16 @@ impl<const CHUNK_SIZE: usize> ChunkAllocator<CHUNK_SIZE> {
             // it was free before, and the hint already lies at or below it.
             *hint = (*hint).min((index + 1).saturating_sub(run));
         }
+    }
+
+    /// Records a new block of `chunks` chunks at `index`: next-fit's cursor moves to the chunk
+    /// after it, wrapping to the start at the heap's end (without a division: this is every
+    /// allocation's path), and the chunks are counted.
+    #[inline(always)]
+    fn note_new_block(&mut self, index: usize, chunks: usize) {
+        let end = index + chunks;
+        self.cursor = if end < self.chunks { end } else { 0 };
+        self.note_claimed(chunks);
     }
 
     /// Counts newly used chunks and raises the peak.

@@ -449,8 +449,9 @@ impl Bitmap {
     /// Takes the first free chunk at or after `from` as a block of one chunk (used, and its
     /// start bit set), and returns its index; `None` when every chunk from `from` on is used.
     /// What a search for a run of one chunk and [`set_range`](Self::set_range) with
-    /// [`mark_start`](Self::mark_start) do, in one pass over one word: the commonest
-    /// allocation's path. Call only after [`Self::ensure_ready`]. O(1 + skipped words / 64).
+    /// [`mark_start`](Self::mark_start) do, without the search's carries and masks: the
+    /// commonest allocation's path. Call only after [`Self::ensure_ready`].
+    /// O(1 + skipped full words / 64).
     pub(crate) fn take_first_free(&mut self, from: usize) -> Option<usize> {
         let mut word = from / WORD_BITS;
         if word >= self.level0 {
@@ -465,9 +466,11 @@ impl Bitmap {
                 return None;
             }
             used = self.word(word);
+            debug_assert_ne!(used, u64::MAX, "the summary marks every full word");
         }
         let bit = 1 << (!used).trailing_zeros();
         self.store_used(word, self.word(word) | bit);
+        // The start bit, as `mark_start` sets it, from the word and bit at hand.
         let starts = self.starts_base() + word;
         self.set_word(starts, self.word(starts) | bit);
         Some(word * WORD_BITS + bit.trailing_zeros() as usize)
@@ -609,6 +612,7 @@ fn longest_ones(bits: u64) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use std::format;
     use std::vec;
     use std::vec::Vec;
 
@@ -1015,6 +1019,58 @@ mod tests {
                 (map.word(summary) & bit != 0) == (map.word(w) == u64::MAX)
             });
             assert!(consistent_summary, "pattern {pattern}");
+        }
+    }
+
+    /// `take_first_free` answers and marks as a search for one chunk followed by `set_range`
+    /// and `mark_start` would: the same chunk, and the same words (used bits, summary, start
+    /// bits, run records), from every start up to past the last word, until every chunk is
+    /// used, on heaps that end inside a word and at its edge.
+    #[test]
+    fn taking_the_first_free_chunk_matches_a_search_and_a_mark() {
+        let sizes: &[usize] = if cfg!(miri) {
+            &[65, 128]
+        } else {
+            &[1, 63, 64, 65, 128, 150, 300]
+        };
+        let mut seed = 0x51_7CC1_B727_220Au64;
+        for &chunks in sizes {
+            for pattern in 0..if cfg!(miri) { 2 } else { 9 } {
+                let (mut taken_words, mut searched_words) = (Vec::new(), Vec::new());
+                let mut taken = bitmap(&mut taken_words, chunks);
+                let mut searched = bitmap(&mut searched_words, chunks);
+                // Blocks of random lengths, from none used (pattern 0) to all (pattern 8).
+                let mut index = 0;
+                while index < chunks {
+                    let r = next_random(&mut seed);
+                    let end = (index + (r % 40) as usize + 1).min(chunks);
+                    if r % 8 < pattern {
+                        for map in [&mut taken, &mut searched] {
+                            map.set_range(index, end);
+                            map.mark_start(index);
+                        }
+                    }
+                    index = end;
+                }
+                // Known run records, so that forgetting one shows.
+                for w in 0..words_for(chunks) {
+                    taken.longest_free_in(w);
+                    searched.longest_free_in(w);
+                }
+                let past_end = words_for(chunks) * WORD_BITS + 1;
+                for from in (0..=past_end).step_by(if cfg!(miri) { 5 } else { 1 }) {
+                    let expected = searched.find_run(from, chunks, 1, StartRule::ANY);
+                    if let Some(index) = expected {
+                        searched.set_range(index, index + 1);
+                        searched.mark_start(index);
+                    }
+                    let context = format!("{chunks} chunks, pattern {pattern}, from {from}");
+                    assert_eq!(taken.take_first_free(from), expected, "{context}");
+                    let same = (0..bitmap_words(chunks)).all(|w| taken.word(w) == searched.word(w));
+                    assert!(same, "{context}");
+                }
+                assert!(taken.audit().is_ok(), "{chunks} chunks, pattern {pattern}");
+            }
         }
     }
 

@@ -20,9 +20,10 @@
 //! lazily) lets a search for a long run pass a fragmented word with one byte read. The
 //! [`Placement`] says where searches begin: first-fit (the default) at the start of the heap,
 //! which keeps long-lived blocks packed at the low end; next-fit where the last one ended,
-//! wrapping around once. First-fit keeps a hint to the lowest free chunk, so its commonest
-//! request, a block of one chunk, reads that chunk's word, takes its lowest clear bit and
-//! sets the chunk's used and start bits: no run search at all.
+//! wrapping around once. First-fit keeps a hint at or below the lowest free chunk, so its
+//! commonest request, a block of one chunk, reads the hint's word (or, when that is full, the
+//! next open one through the summary), takes its lowest clear bit and sets the chunk's used
+//! and start bits: no run search at all.
 //!
 //! The start bits make invalid frees exact: a block's extent is read from the bitmap (it ends
 //! at the next free chunk or the next start), so a pointer inside a block, a freed block, or
