@@ -128,7 +128,7 @@ impl Model {
     fn occupancy(&self) -> Vec<bool> {
         let mut used = vec![false; CHUNKS];
         for block in &self.live {
-            let first = (block.ptr.addr() - self.arena.heap_addr()) / CS;
+            let first = self.chunk_at(block.ptr);
             used[first..first + Self::chunks_of(block.layout)].fill(true);
         }
         used
@@ -142,11 +142,6 @@ impl Model {
             (self.arena.heap_addr() + s * CS).is_multiple_of(layout.align())
                 && used[s..s + n].iter().all(|u| !u)
         })
-    }
-
-    /// Whether some aligned run of free chunks could hold `layout`.
-    fn fits(&self, layout: Layout) -> bool {
-        self.first_fit(layout).is_some()
     }
 
     /// The chunk at which the block at `ptr` starts.
@@ -187,7 +182,7 @@ impl Model {
             }
             Err(OutOfMemory) => {
                 assert!(
-                    !self.fits(layout),
+                    expected.is_none(),
                     "allocation of {layout:?} failed but a run was free"
                 );
             }
@@ -253,7 +248,7 @@ impl Model {
                 fill(block);
                 let moved = block.ptr != ptr;
                 if moved && self.first_fit {
-                    let start = (block.ptr.addr() - self.arena.heap_addr()) / CS;
+                    let start = self.chunk_at(span.cast::<u8>().as_ptr());
                     assert_eq!(
                         Some(start),
                         expected,
@@ -265,7 +260,7 @@ impl Model {
             Err(error) => {
                 assert_eq!(error, ResizeError::OutOfMemory);
                 assert!(
-                    !self.fits(new),
+                    expected.is_none(),
                     "realloc to {new:?} failed but a run was free"
                 );
                 assert!(holds_pattern(&self.live[index], old.size(), old.size()));
@@ -314,7 +309,7 @@ impl Model {
         assert!((0..CHUNKS).all(|i| allocator.is_chunk_used(i) == used[i]));
         let mut starts = [false; CHUNKS];
         for block in &self.live {
-            starts[(block.ptr.addr() - heap) / CS] = true;
+            starts[self.chunk_at(block.ptr)] = true;
         }
         assert!((0..CHUNKS).all(|i| allocator.is_block_start(i) == starts[i]));
         let stats = allocator.stats();
